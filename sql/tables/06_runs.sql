@@ -1,0 +1,23 @@
+-- reads: nothing
+-- makes: runs, one row per backtest; status running -> completed | failed | incomplete
+CREATE TABLE IF NOT EXISTS runs (
+    run_id              VARCHAR,
+    kind                VARCHAR,        -- backtest (one strategy) or orchestrator
+    status              VARCHAR,        -- running, completed, failed, incomplete (process died)
+    started_at          TIMESTAMP,
+    finished_at         TIMESTAMP,
+    duration_seconds    DOUBLE,
+    dataset_id          VARCHAR,
+    initial_capital     DECIMAL(18, 6),
+    unallocated_capital DECIMAL(18, 6),
+    periods_per_year    INTEGER,
+    bar_count           INTEGER,        -- bars on the clock
+    bars_processed      INTEGER,        -- bars the stepper finished (less than bar_count if failed)
+    strategy_count      INTEGER,
+    symbol_count        INTEGER,
+    config              VARCHAR,        -- the run's configuration as JSON
+    error               VARCHAR,
+    pid                 INTEGER,
+    hostname            VARCHAR,
+    sqlorch_version     VARCHAR
+);

@@ -1,0 +1,50 @@
+-- reads: fills, runs, marks
+-- makes: trades, one row per round trip: from a position leaving zero until it is zero again.
+--        pnl includes every commission of the trade; an open trade is valued at the last mark.
+CREATE OR REPLACE VIEW trades AS
+WITH walk AS (
+    SELECT *, sum(quantity) OVER (
+        PARTITION BY run_id, strategy_id, symbol ORDER BY fill_id ROWS UNBOUNDED PRECEDING) AS position_after
+    FROM fills
+), numbered AS (
+    SELECT *, sum(CASE WHEN position_after = quantity THEN 1 ELSE 0 END) OVER (
+        PARTITION BY run_id, strategy_id, symbol ORDER BY fill_id ROWS UNBOUNDED PRECEDING) AS trade_no
+    FROM walk
+), round_trips AS (
+    SELECT run_id, strategy_id, symbol, trade_no,
+           arg_min(sign(quantity), fill_id) AS direction,
+           min(bar_index) AS entry_bar,
+           min(ts) AS entry_ts,
+           max(bar_index) FILTER (WHERE position_after = 0) AS exit_bar,
+           max(ts) FILTER (WHERE position_after = 0) AS exit_ts,
+           arg_max(position_after, fill_id) AS open_quantity,
+           max(abs(position_after)) AS max_quantity,
+           count(*) AS fill_count,
+           sum(-quantity::DECIMAL(38, 6) * price) AS cash_flow,
+           sum(commission) AS commission,
+           sum(abs(quantity::DECIMAL(38, 6) * price)) FILTER (WHERE position_after * sign(quantity) > 0) AS entry_value,
+           sum(abs(quantity)) FILTER (WHERE position_after * sign(quantity) > 0) AS entry_quantity,
+           sum(abs(quantity::DECIMAL(38, 6) * price)) FILTER (WHERE position_after * sign(quantity) <= 0) AS exit_value,
+           sum(abs(quantity)) FILTER (WHERE position_after * sign(quantity) <= 0) AS exit_quantity
+    FROM numbered
+    GROUP BY run_id, strategy_id, symbol, trade_no
+)
+SELECT t.run_id, t.strategy_id, t.symbol, t.trade_no,
+       CASE WHEN t.direction > 0 THEN 'long' ELSE 'short' END AS direction,
+       CASE WHEN t.exit_bar IS NULL THEN 'open' ELSE 'closed' END AS status,
+       t.entry_ts, t.exit_ts, t.entry_bar, t.exit_bar,
+       coalesce(t.exit_bar, r.bars_processed - 1) - t.entry_bar AS bars_held,
+       t.max_quantity AS quantity,
+       t.entry_value / t.entry_quantity AS entry_price,
+       t.exit_value / t.exit_quantity AS exit_price,
+       t.commission,
+       t.cash_flow - t.commission
+           + CASE WHEN t.exit_bar IS NULL THEN t.open_quantity::DECIMAL(38, 6) * m.close ELSE 0 END AS pnl,
+       ((t.cash_flow - t.commission
+           + CASE WHEN t.exit_bar IS NULL THEN t.open_quantity::DECIMAL(38, 6) * m.close ELSE 0 END)
+        / t.entry_value)::DOUBLE AS return,
+       t.fill_count
+FROM round_trips t
+JOIN runs r ON r.run_id = t.run_id
+LEFT JOIN marks m ON m.dataset_id = r.dataset_id AND m.symbol = t.symbol
+                 AND m.bar_index = r.bars_processed - 1 AND t.exit_bar IS NULL;

@@ -1,0 +1,230 @@
+"""Run configuration: frozen dataclasses validated at construction.
+
+Field names are the TOML keys of SPEC §2. Values are coerced to their types (a string
+"100000" becomes `Decimal("100000")`, "close" becomes `FillMode.CLOSE`); every problem is
+collected and raised once as a `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import Any
+
+from sqlorch.domain import CapitalPolicy, ConflictMode, FillMode, OverweightPolicy
+from sqlorch.errors import ConfigError, did_you_mean
+
+DEFAULT_WAREHOUSE = "warehouse/sqlorch.duckdb"
+DEFAULT_LOG_DIR = "logs/backtest"
+
+
+def to_decimal(value: Any) -> Decimal:
+    """Money from a Decimal, int, numeric string or float (floats via their repr)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected an amount, got {value!r}")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, (int, str)):
+        try:
+            result = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a number; write it like \"100000\"") from None
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    else:
+        raise ValueError(f"expected an amount, got {type(value).__name__} {value!r}")
+    if not result.is_finite():
+        raise ValueError(f"must be a finite amount, got {value!r}")
+    return result
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        result = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not math.isfinite(result):
+        raise ValueError(f"must be finite, got {value!r}")
+    return result
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return value
+
+
+def _to_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _to_enum(enum_type: type) -> Callable[[Any], Any]:
+    def coerce(value: Any) -> Any:
+        choices = [m.value for m in enum_type]
+        if isinstance(value, str) and value in choices:
+            return enum_type(value)
+        hint = did_you_mean(str(value), choices)
+        raise ValueError(f"{value!r} is not one of {', '.join(choices)}{hint}")
+
+    return coerce
+
+
+def _to_timestamp(value: Any) -> dt.date:
+    """A date (a whole day: `end` includes all of it) or, if a time is given, a datetime."""
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a date; write it like \"2015-01-31\"")
+
+
+def _as_datetime(value: dt.date) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day)
+
+
+def _optional(coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else coerce(value)
+
+
+def _to_path(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a path, got {value!r}")
+    return value
+
+
+def _to_priorities(value: Any) -> Mapping[str, int]:
+    if not isinstance(value, Mapping):
+        raise ValueError("expected a table of strategy_id = rank, like { trend = 1, rsi = 2 }")
+    bad = [k for k, v in value.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+    if bad:
+        raise ValueError(f"ranks must be whole numbers >= 1 (1 = highest); check {', '.join(bad)}")
+    return MappingProxyType(dict(value))
+
+
+_COERCE: dict[str, Callable[[Any], Any]] = {
+    "initial_capital": to_decimal,
+    "commission_bps": _to_float,
+    "commission_per_order": to_decimal,
+    "slippage_bps": _to_float,
+    "fill": _to_enum(FillMode),
+    "lot_size": _to_int,
+    "allow_short": _to_bool,
+    "on_insufficient_capital": _to_enum(CapitalPolicy),
+    "start": _optional(_to_timestamp),
+    "end": _optional(_to_timestamp),
+    "periods_per_year": _optional(_to_int),
+    "log_dir": _optional(_to_path),
+    "warehouse": _optional(_to_path),
+    "lock_timeout": _to_float,
+    "conflict_mode": _to_enum(ConflictMode),
+    "priorities": _optional(_to_priorities),
+    "rebalance_threshold": _optional(_to_float),
+    "rebalance_every": _optional(_to_int),
+    "on_overweight": _to_enum(OverweightPolicy),
+}
+
+
+_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "initial_capital": (lambda v: v > 0, "must be more than 0"),
+    "commission_bps": (lambda v: v >= 0, "must be 0 or more"),
+    "commission_per_order": (lambda v: v >= 0, "must be 0 or more"),
+    "slippage_bps": (lambda v: 0 <= v < 10_000, "must be between 0 and 10000"),
+    "lot_size": (lambda v: v >= 0, "must be 0 (fractional) or a positive whole number"),
+    "periods_per_year": (lambda v: v > 0, "must be positive"),
+    "lock_timeout": (lambda v: v >= 0, "must be 0 or more seconds"),
+    "rebalance_threshold": (lambda v: 0 < v < 1, "must be between 0 and 1 (0.10 = 10 points)"),
+    "rebalance_every": (lambda v: v > 0, "must be a positive number of bars"),
+}
+
+
+def _validate(config: Any) -> list[str]:
+    """Coerce every field in place; return one message per invalid field."""
+    problems, valid = [], set()
+    for field in dataclasses.fields(config):
+        try:
+            value = _COERCE[field.name](getattr(config, field.name))
+        except ValueError as exc:
+            problems.append(f"{field.name}: {exc}")
+            continue
+        object.__setattr__(config, field.name, value)
+        valid.add(field.name)
+        check = _RANGES.get(field.name)
+        if check and value is not None and not check[0](value):
+            problems.append(f"{field.name}: {check[1]}, got {value}")
+    if {"start", "end"} <= valid and config.start and config.end and \
+            _as_datetime(config.start) > _as_datetime(config.end):
+        problems.append(f"start ({config.start:%Y-%m-%d}) is after end ({config.end:%Y-%m-%d})")
+    return problems
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """Settings of one backtest: capital, costs, fills, lots, dates and output locations.
+
+    `warehouse=None` keeps the warehouse in memory and `log_dir=None` writes no JSONL file
+    (both useful in tests and notebooks). Invalid values raise one `ConfigError`.
+    """
+
+    initial_capital: Decimal = Decimal("100000")
+    commission_bps: float = 0.0
+    commission_per_order: Decimal = Decimal("0")
+    slippage_bps: float = 0.0
+    fill: FillMode = FillMode.NEXT_OPEN
+    lot_size: int = 1
+    allow_short: bool = False
+    on_insufficient_capital: CapitalPolicy = CapitalPolicy.CLIP
+    start: dt.date | None = None  # inclusive; a date means the whole day
+    end: dt.date | None = None
+    periods_per_year: int | None = None
+    log_dir: str | None = DEFAULT_LOG_DIR
+    warehouse: str | None = DEFAULT_WAREHOUSE
+    lock_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        problems = _validate(self)
+        problems += self._extra_problems()
+        if problems:
+            raise ConfigError(problems)
+
+    def _extra_problems(self) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class OrchestratorConfig(BacktestConfig):
+    """`BacktestConfig` plus the settings of several strategies trading side by side.
+
+    Conflict modes other than `net_signal` and rebalancing are not supported yet and say so.
+    """
+
+    conflict_mode: ConflictMode = ConflictMode.NET_SIGNAL
+    priorities: Mapping[str, int] | None = None
+    rebalance_threshold: float | None = None
+    rebalance_every: int | None = None
+    on_overweight: OverweightPolicy = OverweightPolicy.REJECT
+
+    def _extra_problems(self) -> list[str]:
+        later = "is not supported yet (conflict modes and rebalancing arrive in a later release)"
+        problems = []
+        if isinstance(self.conflict_mode, ConflictMode) and self.conflict_mode != ConflictMode.NET_SIGNAL:
+            problems.append(f"conflict_mode: {self.conflict_mode.value!r} {later}; use 'net_signal'")
+        for key in ("priorities", "rebalance_threshold", "rebalance_every"):
+            if getattr(self, key) is not None:
+                problems.append(f"{key} {later}; remove it")
+        return problems
+
+
+CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(OrchestratorConfig))

@@ -1,0 +1,240 @@
+"""Reading a run's TOML configuration file (SPEC §2) into a validated `RunPlan`.
+
+Every problem in the file (syntax, unknown keys, bad values, unknown strategy classes or
+parameters, weights) is collected and raised as one `ConfigError` naming each key.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlorch.config import CONFIG_KEYS, OrchestratorConfig, to_decimal
+from sqlorch.errors import ConfigError, did_you_mean
+from sqlorch.strategies import BUILTINS
+
+DATA_KEYS = ("paths", "start", "end", "synthetic")
+SYNTHETIC_KEYS = ("symbols", "years", "seed")
+STRATEGY_KEYS = ("name", "class", "weight", "params")
+BACKTEST_KEYS = tuple(k for k in CONFIG_KEYS if k not in ("start", "end"))
+SECTIONS = ("data", "backtest", "strategies")
+DEFAULT_PATHS = ("data/*.csv",)
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    """Generated sample data instead of files: `symbols` x `years` of daily bars."""
+
+    symbols: int = 10
+    years: int = 2
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """One `[[strategies]]` entry, already instantiated and weighted."""
+
+    strategy: object
+    weight: Decimal
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated configuration file: where the bars come from, the settings, the strategies."""
+
+    paths: tuple[str, ...]  # resolved against the file's directory
+    synthetic: Synthetic | None
+    config: OrchestratorConfig
+    strategies: tuple[StrategySpec, ...]
+    source: str  # the file the plan came from
+
+
+def read_plan(path: str | Path, overrides: dict[str, Any] | None = None) -> RunPlan:
+    """Read and validate a configuration file; `overrides` replace [backtest] keys (CLI options)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the configuration file ({exc.strerror})"]) from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return parse_plan(document, path.parent, str(path), overrides or {})
+
+
+def parse_plan(document: dict[str, Any], base: Path, source: str, overrides: dict[str, Any]) -> RunPlan:
+    """Validate a parsed TOML document; relative data paths are resolved against `base`."""
+    problems: list[str] = []
+    _unknown(document, SECTIONS, "", problems)
+    data = _table(document, "data", problems)
+    backtest = _table(document, "backtest", problems)
+    _unknown(data, DATA_KEYS, "[data] ", problems)
+    _unknown(backtest, BACKTEST_KEYS, "[backtest] ", problems)
+
+    paths, synthetic = _data_source(data, base, problems)
+    settings = {k: v for k, v in backtest.items() if k in BACKTEST_KEYS}
+    settings.update({k: data[k] for k in ("start", "end") if k in data})
+    settings.update(overrides)
+    config = None
+    try:
+        config = OrchestratorConfig(**settings)
+    except ConfigError as exc:
+        problems += [_section_of(p) + p for p in exc.problems]
+
+    entries = document.get("strategies", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        problems.append("[[strategies]]: write each strategy as its own [[strategies]] table")
+        entries = []
+    if not entries:
+        problems.append("[[strategies]]: no strategies; add at least one [[strategies]] table "
+                        "with class and weight")
+    strategies = []
+    for number, entry in enumerate(entries, start=1):
+        spec = _strategy(entry, number, base, problems)
+        if spec is not None:
+            strategies.append(spec)
+    if problems:
+        raise ConfigError([f"{source}: {p}" for p in problems])
+    assert config is not None
+    return RunPlan(paths, synthetic, config, tuple(strategies), source)
+
+
+def _section_of(problem: str) -> str:
+    key = problem.split(":", 1)[0].split(" ", 1)[0]
+    if key in ("start", "end"):
+        return "[data] "
+    return "[backtest] " if key in BACKTEST_KEYS else ""
+
+
+def _unknown(table: dict[str, Any], known: tuple[str, ...], where: str, problems: list[str]) -> None:
+    for key in table:
+        if key not in known:
+            problems.append(f"{where}{key}: unknown key{did_you_mean(key, known)}")
+
+
+def _table(document: dict[str, Any], name: str, problems: list[str]) -> dict[str, Any]:
+    value = document.get(name, {})
+    if not isinstance(value, dict):
+        problems.append(f"[{name}] must be a table, like [{name}] on its own line")
+        return {}
+    return value
+
+
+def _data_source(data: dict[str, Any], base: Path, problems: list[str]) -> tuple[tuple[str, ...], Synthetic | None]:
+    if "synthetic" in data:
+        if "paths" in data:
+            problems.append("[data]: give either paths or synthetic, not both")
+        spec = data["synthetic"]
+        if not isinstance(spec, dict):
+            problems.append("[data] synthetic: write it like { symbols = 10, years = 2, seed = 42 }")
+            return (), None
+        _unknown(spec, SYNTHETIC_KEYS, "[data] synthetic.", problems)
+        bad = [k for k in SYNTHETIC_KEYS if k in spec and
+               (not isinstance(spec[k], int) or isinstance(spec[k], bool) or spec[k] < (0 if k == "seed" else 1))]
+        for key in bad:
+            problems.append(f"[data] synthetic.{key}: must be a positive whole number, got {spec[key]!r}")
+        if bad:
+            return (), None
+        return (), Synthetic(**{k: v for k, v in spec.items() if k in SYNTHETIC_KEYS})
+    paths = data.get("paths", list(DEFAULT_PATHS))
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
+        problems.append('[data] paths: must be a list of files or globs, like ["data/*.csv"]')
+        return (), None
+    return tuple(p if Path(p).is_absolute() else str(base / p) for p in paths), None
+
+
+def resolve_class(reference: str, base: Path) -> type:
+    """A strategy class from a built-in name or "package.module:Class" (importable from `base`)."""
+    if reference in BUILTINS:
+        return BUILTINS[reference]
+    if ":" not in reference:
+        raise ValueError(f"{reference!r} is not a built-in strategy{did_you_mean(reference, list(BUILTINS))}; "
+                         f"built-ins are {', '.join(BUILTINS)}, or give \"package.module:Class\"")
+    module_name, _, class_name = reference.partition(":")
+    sys.path.insert(0, str(base))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import module {module_name!r} ({exc}); put it next to the configuration "
+                         "file or install it") from None
+    finally:
+        sys.path.remove(str(base))
+    found = getattr(module, class_name, None)
+    if not isinstance(found, type):
+        names = [n for n, v in vars(module).items() if isinstance(v, type)]
+        raise ValueError(f"module {module_name!r} has no class {class_name!r}{did_you_mean(class_name, names)}")
+    return found
+
+
+def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str]) -> StrategySpec | None:
+    where = f"[[strategies]] #{number}"
+    found = len(problems)
+    _unknown(entry, STRATEGY_KEYS, f"{where} ", problems)
+    reference, params = entry.get("class"), entry.get("params", {})
+    name = entry.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        problems.append(f"{where} name: must be a non-empty string")
+    if not isinstance(params, dict):
+        problems.append(f"{where} params: must be a table, like {{ fast = 10, slow = 50 }}")
+        params = {}
+    weight = None
+    if "weight" not in entry:
+        problems.append(f'{where} weight: missing; give the share of capital, like weight = "0.4"')
+    else:
+        try:
+            weight = to_decimal(entry["weight"])
+        except ValueError as exc:
+            problems.append(f"{where} weight: {exc}")
+    cls = None
+    if not isinstance(reference, str):
+        problems.append(f'{where} class: missing; give a built-in name like "sma_cross" or "module:Class"')
+    else:
+        try:
+            cls = resolve_class(reference, base)
+        except ValueError as exc:
+            problems.append(f"{where} class: {exc}")
+    if cls is not None:
+        accepted = _parameters(cls)
+        for key in params:
+            if accepted is not None and key not in accepted:
+                problems.append(f"{where} params.{key}: {reference} has no parameter {key!r}"
+                                f"{did_you_mean(key, accepted)}; it takes {', '.join(accepted) or 'none'}")
+    if len(problems) > found or cls is None or weight is None:
+        return None
+    try:
+        strategy = cls(**params)
+    except ConfigError as exc:
+        problems += [f"{where} params: {p}" for p in exc.problems]
+        return None
+    except Exception as exc:  # a user's constructor may raise anything
+        problems.append(f"{where}: {reference}({params}) raised {type(exc).__name__}: {exc}")
+        return None
+    if name is not None:
+        try:
+            strategy.name = name
+        except AttributeError:
+            problems.append(f"{where} name: {reference} does not allow setting its name")
+            return None
+    return StrategySpec(strategy, weight)
+
+
+def _parameters(cls: type) -> list[str] | None:
+    """The keyword parameters of a class's constructor, or None if it takes **kwargs."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return None
+    kinds = {p.kind for p in signature.parameters.values()}
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        return None
+    return [n for n, p in signature.parameters.items()
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]

@@ -1,0 +1,124 @@
+"""`BarContext`: everything a strategy may know at the close of bar t, and nothing later."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from sqlorch.errors import did_you_mean
+from sqlorch.market import CLOSE, FIELDS, MARK, MarketView
+
+if TYPE_CHECKING:
+    from sqlorch.sleeve import Sleeve
+
+
+class Bar(NamedTuple):
+    """One symbol's bar."""
+
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class BarContext:
+    """A strategy's view at the close of the current bar.
+
+    Scalar access: `ts`, `symbols`, `bar(symbol)`, `history(symbol, field, n)`,
+    `position(symbol)`, `cash`, `equity` (this strategy's sleeve). Vectorized access over all
+    symbols (arrays ordered like `symbols`): `values(field)`, `window(field, n)`, `has_bar`,
+    `positions`, `marks`. Every array returned is a copy holding only bars up to now.
+    """
+
+    __slots__ = ("strategy_id", "_view", "_sleeve")
+
+    def __init__(self, strategy_id: str, view: MarketView, sleeve: Sleeve):
+        self.strategy_id = strategy_id
+        self._view = view
+        self._sleeve = sleeve
+
+    @property
+    def t(self) -> int:
+        """Index of the current bar on the clock (0 = first bar)."""
+        return self._view.t
+
+    @property
+    def ts(self) -> dt.datetime:
+        """Timestamp of the current bar."""
+        return self._view.timestamps[self._view.t]
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Every symbol of the run, sorted; the order of all vectorized arrays."""
+        return self._view.symbols
+
+    def index(self, symbol: str) -> int:
+        """Position of `symbol` in `symbols`; KeyError with a hint if unknown."""
+        try:
+            return self._view.index[symbol]
+        except KeyError:
+            hint = did_you_mean(str(symbol), self._view.symbols)
+            raise KeyError(f"unknown symbol {symbol!r}{hint}") from None
+
+    def bar(self, symbol: str) -> Bar | None:
+        """The symbol's bar at the current time, or None if it has none now."""
+        j = self.index(symbol)
+        values = [self._view.value(f, j) for f in range(len(FIELDS))]
+        return None if np.isnan(values[CLOSE]) else Bar(*values)
+
+    def history(self, symbol: str, field: str = "close", n: int | None = None) -> np.ndarray:
+        """The last `n` values (all if None) of `field` over the symbol's own bars, up to now."""
+        if n is not None and n < 1:
+            raise ValueError(f"history n must be at least 1, got {n}")
+        return self._view.column(_field(field), self.index(symbol), n)
+
+    def values(self, field: str = "close") -> np.ndarray:
+        """`field` at the current bar for every symbol (NaN where a symbol has no bar now)."""
+        return self._view.row(_field(field))
+
+    def window(self, field: str = "close", n: int = 1) -> np.ndarray:
+        """The last `n` clock bars of `field`, shape (min(n, t+1), len(symbols)); NaN = no bar."""
+        if n < 1:
+            raise ValueError(f"window n must be at least 1, got {n}")
+        return self._view.window(_field(field), n)
+
+    @property
+    def has_bar(self) -> np.ndarray:
+        """Boolean array: which symbols have a bar at the current time."""
+        return ~np.isnan(self._view.row(CLOSE))
+
+    @property
+    def marks(self) -> np.ndarray:
+        """Each symbol's last known close (0 before its first bar)."""
+        return self._view.row(MARK)
+
+    @property
+    def positions(self) -> np.ndarray:
+        """This strategy's signed quantities, one per symbol."""
+        return self._sleeve.quantities.copy()
+
+    def position(self, symbol: str) -> float:
+        """This strategy's signed quantity in `symbol`."""
+        return float(self._sleeve.quantities[self.index(symbol)])
+
+    @property
+    def cash(self) -> Decimal:
+        """This strategy's sleeve cash."""
+        return self._sleeve.cash
+
+    @property
+    def equity(self) -> Decimal:
+        """This strategy's sleeve equity at the close of the current bar."""
+        return self._sleeve.equity(self._view.row(MARK))
+
+
+def _field(name: str) -> int:
+    try:
+        return FIELDS.index(name)
+    except ValueError:
+        hint = did_you_mean(str(name), FIELDS)
+        raise KeyError(f"unknown field {name!r}; fields are {', '.join(FIELDS)}{hint}") from None

@@ -1,0 +1,48 @@
+"""The two public entry points: one strategy (`BacktestEngine`) or several side by side
+(`StrategyOrchestrator`). Both run on the same stepper; the engine is the one-sleeve case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlorch.config import BacktestConfig, OrchestratorConfig
+from sqlorch.results import BacktestResult, OrchestratorResult, load_backtest_result, load_orchestrator_result
+from sqlorch.runner import Progress, execute, plan_sleeves
+from sqlorch.strategy import IStrategy
+
+
+class BacktestEngine:
+    """Backtest one strategy with all of `config.initial_capital`.
+
+    `run(bars)` accepts whatever `load_bars` does (paths, globs, DataFrames, Arrow tables).
+    """
+
+    def __init__(self, strategy: IStrategy, config: BacktestConfig | None = None):
+        self.config = config or BacktestConfig()
+        self.sleeves = plan_sleeves([(strategy, Decimal(1))], self.config)
+
+    def run(self, bars: Any, progress: Progress | None = None,
+            on_wait: Callable[[str], None] | None = None) -> BacktestResult:
+        """Run the backtest; raise StrategyError (run recorded as failed) if the strategy raises."""
+        record = execute("backtest", self.sleeves, self.config, bars, progress, on_wait)
+        return load_backtest_result(record.warehouse, record.run_id)
+
+
+class StrategyOrchestrator:
+    """Run several strategies in one backtest, each trading its own sleeve of capital.
+
+    `strategies` is a list of (strategy, weight) with Decimal weights > 0 adding up to at most
+    1 (`on_overweight="normalize"` scales them instead); otherwise ValueError (ConfigError).
+    """
+
+    def __init__(self, strategies: Sequence[tuple[IStrategy, Decimal]], config: OrchestratorConfig | None = None):
+        self.config = config or OrchestratorConfig()
+        self.sleeves = plan_sleeves(list(strategies), self.config)
+
+    def run(self, bars: Any, progress: Progress | None = None,
+            on_wait: Callable[[str], None] | None = None, source: str = "") -> OrchestratorResult:
+        """Run all strategies over `bars`; raise StrategyError if one raises."""
+        record = execute("orchestrator", self.sleeves, self.config, bars, progress, on_wait, source)
+        return load_orchestrator_result(record.warehouse, record.run_id)

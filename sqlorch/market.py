@@ -1,0 +1,94 @@
+"""Bars as dense arrays on the run's clock, and the progressively revealed view of them.
+
+`Panel` holds every bar of a run ([bar, field, symbol] float64, NaN where a symbol has no
+bar). Only the stepper holds a `Panel`. Strategies see a `MarketView`, whose buffer is
+filled one row per bar as the clock advances: rows after the current bar are still NaN, so
+no array a strategy can reach (nor its `.base`) contains the future.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+FIELDS = ("open", "high", "low", "close", "volume")
+OPEN, HIGH, LOW, CLOSE, VOLUME, MARK = range(6)
+"""Row layout of the field axis; MARK is the last known close (0 before a symbol's first bar)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Panel:
+    """Every bar of a run: `data[t, field, symbol]` over the clock `timestamps`."""
+
+    timestamps: np.ndarray  # datetime64[us], sorted, distinct: the clock
+    symbols: tuple[str, ...]
+    data: np.ndarray  # [T, 6, N] float64
+
+    @classmethod
+    def from_bars(cls, bars: pl.DataFrame) -> Panel:
+        """Build the panel from validated bars (columns of `sqlorch.data.BAR_COLUMNS`)."""
+        symbols = tuple(sorted(bars["symbol"].unique().to_list()))
+        bar_ts = bars["ts"].to_numpy()
+        clock = np.unique(bar_ts)
+        t_index = np.searchsorted(clock, bar_ts)
+        s_index = bars["symbol"].cast(pl.Enum(list(symbols))).to_physical().to_numpy()
+        data = np.full((len(clock), len(FIELDS) + 1, len(symbols)), np.nan)
+        for f, name in enumerate(FIELDS):
+            data[t_index, f, s_index] = bars[name].to_numpy()
+        data[:, MARK, :] = _forward_fill(data[:, CLOSE, :])
+        return cls(clock, symbols, data)
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+
+def _forward_fill(values: np.ndarray) -> np.ndarray:
+    """Carry each column's last non-NaN value forward; 0 before the first one."""
+    rows = np.arange(values.shape[0])[:, None]
+    last = np.maximum.accumulate(np.where(np.isnan(values), -1, rows), axis=0)
+    filled = values[np.maximum(last, 0), np.arange(values.shape[1])]
+    return np.where(last >= 0, filled, 0.0)
+
+
+class MarketView:
+    """The bars known so far: `reveal(t, row)` appends bar t; nothing later is ever stored."""
+
+    __slots__ = ("symbols", "timestamps", "index", "t", "_data")
+
+    def __init__(self, symbols: tuple[str, ...], timestamps: list[dt.datetime], shape: tuple):
+        self.symbols = symbols
+        self.timestamps = timestamps  # the clock itself is known in advance, prices are not
+        self.index = {s: i for i, s in enumerate(symbols)}
+        self.t = -1
+        self._data = np.full(shape, np.nan)
+
+    def reveal(self, t: int, row: np.ndarray) -> None:
+        """Make bar t (all fields, all symbols) known."""
+        self._data[t] = row
+        self.t = t
+
+    def row(self, field: int) -> np.ndarray:
+        """A copy of one field at the current bar, over all symbols."""
+        return self._data[self.t, field].copy()
+
+    def window(self, field: int, n: int) -> np.ndarray:
+        """A copy of the last `n` clock bars (fewer at the start) of one field: [rows, symbols]."""
+        return self._data[max(0, self.t + 1 - n) : self.t + 1, field].copy()
+
+    def column(self, field: int, j: int, n: int | None) -> np.ndarray:
+        """The last `n` (all if None) values of one field over symbol j's own bars."""
+        t = self.t
+        if n is not None and not np.isnan(self._data[t, CLOSE, j]):
+            recent = self._data[max(0, t + 1 - n) : t + 1, :, j]
+            if not np.isnan(recent[:, CLOSE]).any():  # no gap in the window: the fast path
+                return recent[:, field].copy()
+        past = self._data[: t + 1, :, j]
+        values = past[~np.isnan(past[:, CLOSE]), field]
+        return values[-n:].copy() if n is not None else values.copy()
+
+    def value(self, field: int, j: int) -> float:
+        """One field of symbol j at the current bar (NaN if it has no bar now)."""
+        return float(self._data[self.t, field, j])

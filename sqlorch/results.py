@@ -1,0 +1,151 @@
+"""Result types, read back from the warehouse views once a run is written."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from sqlorch.warehouse import Warehouse, frame
+
+METRIC_NAMES = ("total_return", "cagr", "volatility", "sharpe_ratio", "sortino_ratio", "max_drawdown",
+                "calmar_ratio", "win_rate", "profit_factor", "trade_count", "exposure")
+
+
+@dataclass(frozen=True)
+class PerformanceMetrics:
+    """Performance of one equity curve (SPEC §3): floats, NaN where undefined.
+
+    `max_drawdown` is a negative fraction; `trade_count` counts round trips, open ones
+    included; `win_rate` and `profit_factor` use closed trades only.
+    """
+
+    total_return: float = math.nan
+    cagr: float = math.nan
+    volatility: float = math.nan
+    sharpe_ratio: float = math.nan
+    sortino_ratio: float = math.nan
+    max_drawdown: float = math.nan
+    calmar_ratio: float = math.nan
+    win_rate: float = math.nan
+    profit_factor: float = math.nan
+    trade_count: int = 0
+    exposure: float = math.nan
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> PerformanceMetrics:
+        """Metrics from a `series_metrics` row (NULL becomes NaN)."""
+        values = {name: math.nan if row.get(name) is None else float(row[name]) for name in METRIC_NAMES}
+        values["trade_count"] = int(row.get("trade_count") or 0)
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, float]:
+        """The metrics by name."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestResult:
+    """One strategy's run (or one sleeve of an orchestrated run)."""
+
+    run_id: str
+    strategy_id: str
+    equity_curve: pl.DataFrame  # ts, cash, equity: one row per clock bar
+    fills: pl.DataFrame  # ts, strategy_id, symbol, quantity (signed), price, commission
+    trades: pl.DataFrame  # one row per round trip
+    metrics: PerformanceMetrics
+    final_equity: Decimal
+
+
+@dataclass(frozen=True, eq=False)
+class StrategyAllocation:
+    """A sleeve's capital: its weight and starting capital, the final allocated, used and
+    available capital, and their `history` (ts, allocated_capital, used_capital,
+    available_capital) over every bar."""
+
+    strategy_id: str
+    weight: Decimal
+    initial_capital: Decimal
+    allocated_capital: Decimal
+    used_capital: Decimal
+    available_capital: Decimal
+    history: pl.DataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class OrchestratorResult:
+    """Several strategies run side by side, each in its own sleeve, and their portfolio."""
+
+    run_id: str
+    equity_curve: pl.DataFrame  # portfolio: ts, cash (incl. unallocated), equity
+    fills: pl.DataFrame
+    aggregate_metrics: PerformanceMetrics
+    strategy_results: dict[str, BacktestResult]
+    comparison_table: pl.DataFrame
+    allocations: dict[str, StrategyAllocation]
+    final_equity: Decimal
+
+
+_FILLS = """SELECT ts, strategy_id, symbol, quantity, price, commission, realized_pnl, order_id
+            FROM fills WHERE run_id = ? ORDER BY fill_id"""
+_TRADES = """SELECT * EXCLUDE (run_id) FROM trades WHERE run_id = ? ORDER BY strategy_id, entry_bar, symbol"""
+_STRATEGY_EQUITY = """SELECT strategy_id, ts, cash::DECIMAL(38, 6) AS cash, equity::DECIMAL(38, 6) AS equity
+                      FROM strategy_equity WHERE run_id = ? ORDER BY strategy_id, bar_index"""
+_PORTFOLIO_EQUITY = """SELECT ts, cash::DECIMAL(38, 6) AS cash, equity::DECIMAL(38, 6) AS equity
+                       FROM portfolio_equity WHERE run_id = ? ORDER BY bar_index"""
+_METRICS = "SELECT * FROM series_metrics WHERE run_id = ?"
+_COMPARISON = """SELECT * EXCLUDE (run_id, position) FROM comparison WHERE run_id = ?
+                 ORDER BY position NULLS LAST"""
+_ALLOCATIONS = """SELECT strategy_id, ts, allocated_capital::DECIMAL(38, 6) AS allocated_capital,
+                         used_capital::DECIMAL(38, 6) AS used_capital,
+                         available_capital::DECIMAL(38, 6) AS available_capital
+                  FROM allocations WHERE run_id = ? ORDER BY strategy_id, bar_index"""
+_SLEEVES = "SELECT strategy_id, weight, initial_capital FROM run_strategies WHERE run_id = ? ORDER BY position"
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> pl.DataFrame:
+    return frame(con, sql, [run_id])
+
+
+def load_orchestrator_result(warehouse: Warehouse, run_id: str) -> OrchestratorResult:
+    """Read every part of an orchestrated run's result from the warehouse views."""
+    with warehouse.connect(read_only=True) as con:
+        fills = _frame(con, _FILLS, run_id)
+        trades = _frame(con, _TRADES, run_id)
+        equity = _frame(con, _STRATEGY_EQUITY, run_id)
+        portfolio = _frame(con, _PORTFOLIO_EQUITY, run_id)
+        metrics = {row["series"]: PerformanceMetrics.from_row(row)
+                   for row in _frame(con, _METRICS, run_id).iter_rows(named=True)}
+        comparison = _frame(con, _COMPARISON, run_id)
+        allocations = _frame(con, _ALLOCATIONS, run_id)
+        sleeves = con.execute(_SLEEVES, [run_id]).fetchall()
+    results, capital = {}, {}
+    for strategy_id, weight, initial in sleeves:
+        curve = equity.filter(pl.col("strategy_id") == strategy_id).drop("strategy_id")
+        results[strategy_id] = BacktestResult(
+            run_id, strategy_id, curve,
+            fills.filter(pl.col("strategy_id") == strategy_id),
+            trades.filter(pl.col("strategy_id") == strategy_id),
+            metrics.get(strategy_id, PerformanceMetrics()),
+            curve["equity"][-1],
+        )
+        history = allocations.filter(pl.col("strategy_id") == strategy_id).drop("strategy_id")
+        last = history.row(-1, named=True)
+        capital[strategy_id] = StrategyAllocation(
+            strategy_id, weight, initial, last["allocated_capital"], last["used_capital"],
+            last["available_capital"], history)
+    return OrchestratorResult(
+        run_id, portfolio, fills, metrics.get("portfolio", PerformanceMetrics()), results,
+        comparison, capital, portfolio["equity"][-1])
+
+
+def load_backtest_result(warehouse: Warehouse, run_id: str) -> BacktestResult:
+    """Read a single-strategy run's result from the warehouse views."""
+    result = load_orchestrator_result(warehouse, run_id)
+    (only,) = result.strategy_results.values()
+    return only

@@ -1,0 +1,252 @@
+"""One run end to end: validate, register, step, write, in that order.
+
+Everything is validated before the first bar. The run is registered (status `running`)
+before stepping and written in one transaction after, so the warehouse never shows a
+half-written run as complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+import socket
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from sqlorch.audit import EventLog, encode
+from sqlorch.config import BacktestConfig, OrchestratorConfig, to_decimal
+from sqlorch.data import load_bars
+from sqlorch.domain import OverweightPolicy
+from sqlorch.errors import ConfigError, StrategyError
+from sqlorch.market import MARK, Panel
+from sqlorch.money import ZERO, money
+from sqlorch.stepper import StepOutcome, Stepper
+from sqlorch.strategy import strategy_ids
+from sqlorch.warehouse import Warehouse, insert, register_dataset
+
+Progress = Callable[[int, int], None]
+"""Called with (bars done, bars in all) while a run steps."""
+
+
+@dataclass(frozen=True)
+class Sleeves:
+    """The validated line-up of a run: ids, strategies, weights and sleeve capital."""
+
+    ids: list[str]
+    strategies: list[object]
+    weights: list[Decimal]
+    capitals: list[Decimal]
+    unallocated: Decimal
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Where a finished run lives: its id and the warehouse holding it."""
+
+    run_id: str
+    warehouse: Warehouse
+    log_path: Path | None
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus random hex."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def plan_sleeves(pairs: Sequence[tuple[object, Any]], config: BacktestConfig) -> Sleeves:
+    """Check strategies and weights (each > 0, sum <= 1 unless normalized); raise ConfigError."""
+    strategies = [s for s, _ in pairs]
+    ids = strategy_ids(strategies)
+    problems, weights = [], []
+    for sid, (_, weight) in zip(ids, pairs):
+        try:
+            value = to_decimal(weight)
+        except ValueError as exc:
+            problems.append(f"weight of {sid}: {exc}")
+            continue
+        if value <= 0:
+            problems.append(f"weight of {sid}: must be more than 0, got {value}")
+        weights.append(value)
+    if not pairs:
+        problems.append("no strategies: give at least one (strategy, weight) pair")
+    if problems:
+        raise ConfigError(problems)
+    total = sum(weights, ZERO)
+    if total > 1:
+        if getattr(config, "on_overweight", OverweightPolicy.REJECT) != OverweightPolicy.NORMALIZE:
+            raise ConfigError([f"weights add up to {total}, more than 1; lower them or set "
+                               "on_overweight = \"normalize\""])
+        warnings.warn(f"weights add up to {total}; scaled down proportionally to sum to 1", stacklevel=3)
+        weights = [w / total for w in weights]
+    capitals = [money(config.initial_capital * w) for w in weights]
+    return Sleeves(ids, strategies, weights, capitals, config.initial_capital - sum(capitals, ZERO))
+
+
+def periods_per_year(timestamps: np.ndarray) -> int:
+    """Bars per year inferred from the clock: 252 daily, 52 weekly, 12 monthly, or
+    252 x bars per day for intraday bars."""
+    if len(timestamps) < 2:
+        return 252
+    spacing_days = float(np.median(np.diff(timestamps)) / np.timedelta64(1, "D"))
+    if spacing_days >= 25:
+        return 12
+    if spacing_days >= 5:
+        return 52
+    if spacing_days >= 0.9:
+        return 252
+    days = len(np.unique(timestamps.astype("datetime64[D]")))
+    return 252 * max(1, round(len(timestamps) / days))
+
+
+def dataset_id(panel: Panel) -> str:
+    """A content hash of the bars: equal data share one dataset in the warehouse."""
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update("\0".join(panel.symbols).encode())
+    digest.update(panel.timestamps.astype("datetime64[us]").tobytes())
+    digest.update(np.ascontiguousarray(panel.data[:, :5]).tobytes())
+    return digest.hexdigest()
+
+
+def _describe(strategy: object) -> tuple[str, str]:
+    """(module:Class, parameters as JSON): `params` if the strategy has it, else its simple
+    public attributes."""
+    params = getattr(strategy, "params", None)
+    if not isinstance(params, dict):
+        params = {k: v for k, v in getattr(strategy, "__dict__", {}).items()
+                  if not k.startswith("_") and isinstance(v, (bool, int, float, str))}
+    cls = type(strategy)
+    return f"{cls.__module__}:{cls.__qualname__}", encode(params)
+
+
+def _config_json(config: BacktestConfig) -> str:
+    return json.dumps(asdict(config), default=str, sort_keys=True)
+
+
+def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
+            progress: Progress | None = None, on_wait: Callable[[str], None] | None = None,
+            source: str = "") -> RunRecord:
+    """Run `sleeves` over `bars` and write everything to the configured warehouse.
+
+    `kind` is "backtest" (one strategy; events prefixed `backtest.`) or "orchestrator".
+    Raises StrategyError (after recording the run as failed) if a strategy raises.
+    """
+    bars = load_bars(bars, start=config.start, end=config.end)
+    panel = Panel.from_bars(bars)
+    ppy = config.periods_per_year or periods_per_year(panel.timestamps)
+    run_id = new_run_id()
+    log_path = Path(config.log_dir) / f"{run_id}.jsonl" if config.log_dir else None
+    prefix = "backtest" if kind == "backtest" else "orchestrator"
+    log = EventLog(run_id, prefix, log_path)
+    warehouse = Warehouse(config.warehouse, config.lock_timeout, on_wait)
+    started = time.monotonic()
+    timestamps = panel.timestamps.astype("datetime64[us]")
+    with warehouse.transaction() as con:
+        data_id = dataset_id(panel)
+        register_dataset(con, bars, data_id, source or "python")
+        insert(con, "runs", {
+            "run_id": [run_id], "kind": [kind], "status": ["running"],
+            "started_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)], "dataset_id": [data_id],
+            "initial_capital": [config.initial_capital], "unallocated_capital": [sleeves.unallocated],
+            "periods_per_year": [ppy], "bar_count": [len(panel)], "strategy_count": [len(sleeves.ids)],
+            "symbol_count": [len(panel.symbols)], "config": [_config_json(config)],
+            "pid": [os.getpid()], "hostname": [socket.gethostname()], "sqlorch_version": [_version()],
+        })
+        described = [_describe(s) for s in sleeves.strategies]
+        insert(con, "run_strategies", {
+            "run_id": [run_id] * len(sleeves.ids), "strategy_id": sleeves.ids,
+            "position": list(range(1, len(sleeves.ids) + 1)),
+            "class_name": [d[0] for d in described], "params": [d[1] for d in described],
+            "weight": sleeves.weights, "initial_capital": sleeves.capitals,
+        })
+    log.emit("backtest_started", flush=True, strategy_count=len(sleeves.ids),
+             total_capital=config.initial_capital,
+             weights=dict(zip(sleeves.ids, (float(w) for w in sleeves.weights))),
+             symbols=list(panel.symbols),
+             date_range=[timestamps[0].item(), timestamps[-1].item()])
+    try:
+        stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals, config, log,
+                          (lambda done: progress(done, len(panel))) if progress else None)
+        outcome = stepper.run()
+        failure, seconds = outcome.failure, time.monotonic() - started
+        if failure:
+            bar_date = timestamps[failure.bar_index].item()
+            error = f"{failure.strategy_id} at {bar_date}: {type(failure.error).__name__}: {failure.error}"
+            log.emit("backtest_failed", flush=True, bar_index=failure.bar_index, strategy_id=failure.strategy_id,
+                     error_type=type(failure.error).__name__, error_message=str(failure.error), bar_date=bar_date)
+        else:
+            error = None
+            marks = panel.data[outcome.bars_processed - 1, MARK]
+            log.emit("backtest_completed", flush=True, duration_seconds=round(seconds, 6),
+                     trade_count=sum(s.trades_opened for s in outcome.sleeves),
+                     final_equity=sum((s.equity(marks) for s in outcome.sleeves), sleeves.unallocated),
+                     error_count=sum(1 for d in outcome.records.decisions if d[7] == "rejected"))
+        _write_outcome(warehouse, run_id, outcome, log, timestamps, "failed" if failure else "completed",
+                       error, seconds)
+    except BaseException as exc:  # sqlorch bug or interrupt: never leave the run looking alive
+        _mark_failed(warehouse, run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        log.close()
+    if failure:
+        raise StrategyError(failure.strategy_id, timestamps[failure.bar_index].item(), failure.error,
+                            run_id) from failure.error
+    return RunRecord(run_id, warehouse, log_path)
+
+
+def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log: EventLog,
+                   timestamps: np.ndarray, status: str, error: str | None, seconds: float) -> None:
+    records = outcome.records
+
+    def ts_of(bar_indexes: list) -> list:
+        return [None if b is None else timestamps[b].item() for b in bar_indexes]
+
+    def table(rows: list[tuple], names: tuple[str, ...]) -> dict[str, list]:
+        columns = list(zip(*rows)) if rows else [[] for _ in names]
+        return {"run_id": [run_id] * len(rows), **{n: list(c) for n, c in zip(names, columns)}}
+
+    signals = table(records.signals, ("strategy_id", "seq", "bar_index", "symbol", "side", "weight",
+                                      "reason", "target_quantity", "order_id"))
+    signals["ts"] = ts_of(signals["bar_index"])
+    decisions = table(records.decisions, ("order_id", "strategy_id", "symbol", "decided_bar", "resolved_bar",
+                                          "requested_quantity", "filled_quantity", "kind", "reason"))
+    decisions["decided_ts"] = ts_of(decisions["decided_bar"])
+    decisions["resolved_ts"] = ts_of(decisions["resolved_bar"])
+    fills = table(records.fills, ("fill_id", "order_id", "strategy_id", "bar_index", "symbol", "quantity",
+                                  "price", "commission", "realized_pnl"))
+    fills["ts"] = ts_of(fills["bar_index"])
+    events = table(log.rows, ("seq", "ts", "event", "strategy_id", "bar_index", "payload"))
+    with warehouse.transaction() as con:
+        insert(con, "signals", signals)
+        insert(con, "decisions", decisions)
+        insert(con, "fills", fills)
+        insert(con, "events", events)
+        con.execute(
+            "UPDATE runs SET status = ?, error = ?, finished_at = now()::TIMESTAMP, duration_seconds = ?, "
+            "bars_processed = ? WHERE run_id = ?",
+            [status, error, seconds, outcome.bars_processed, run_id])
+
+
+def _mark_failed(warehouse: Warehouse, run_id: str, error: str) -> None:
+    try:
+        with warehouse.transaction() as con:
+            con.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = now()::TIMESTAMP "
+                        "WHERE run_id = ? AND status = 'running'", [error, run_id])
+    except Exception:  # the original error matters more than this one
+        pass
+
+
+def _version() -> str:
+    from sqlorch import __version__
+
+    return __version__

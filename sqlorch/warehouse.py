@@ -1,0 +1,222 @@
+"""The DuckDB warehouse: connections (waiting for the write lock), schema, bulk writes.
+
+The file is created with `storage_compatibility_version` so that the DuckDB CLI a user
+installs alongside (`pip install "sqlorch[cli]"`) opens it. Writers hold the file only
+briefly: once to register a run, once to write its results in one transaction. A run
+whose process dies stays `running` on disk and is shown (and, at the next write, marked)
+as `incomplete`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import random
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from sqlorch.errors import SqlorchError, WarehouseLockedError
+from sqlorch.resources import sql_files, sql_text
+
+DUCKDB_CONFIG = {"storage_compatibility_version": "v1.5.0"}
+TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "events")
+_LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
+
+
+def quote_identifier(name: str) -> str:
+    """`name` as a DuckDB identifier in double quotes (inner quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def schema_fingerprint() -> str:
+    """A hash of every shipped SQL file: the schema version this package expects."""
+    digest = hashlib.sha256()
+    for group in ("tables", "macros", "views"):
+        for path in sql_files(group):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Warehouse:
+    """A DuckDB warehouse file, or an in-memory one when `path` is None.
+
+    `on_wait(message)` is called once when another process holds the file and this one
+    starts waiting; after `lock_timeout` seconds a `WarehouseLockedError` is raised.
+    """
+
+    def __init__(self, path: str | Path | None, lock_timeout: float = 60.0,
+                 on_wait: Callable[[str], None] | None = None):
+        self.path = Path(path) if path is not None else None
+        self.lock_timeout = lock_timeout
+        self.on_wait = on_wait
+        self._memory: duckdb.DuckDBPyConnection | None = None
+
+    def __repr__(self) -> str:
+        return f"Warehouse({str(self.path) if self.path else ':memory:'})"
+
+    # -- connections ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection with the current schema; closed on exit (kept if in memory)."""
+        if self.path is None:
+            if self._memory is None:
+                self._memory = duckdb.connect(":memory:")
+                install_schema(self._memory)
+            yield self._memory
+            return
+        if read_only and not self.path.exists():
+            raise SqlorchError(f"no warehouse at {self.path}; run `sqlorch run` first or pass --warehouse")
+        con = self._open(read_only)
+        try:
+            if not read_only:
+                install_schema(con)
+                mark_dead_runs(con)
+            yield con
+        finally:
+            con.close()
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        assert self.path is not None
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        waited = False
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only, config=DUCKDB_CONFIG)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise SqlorchError(f"cannot open the warehouse {self.path}: {exc}") from exc
+                holder = _lock_holder(str(exc))
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"the warehouse {self.path} is still locked by {holder} after "
+                        f"{self.lock_timeout:g} s; wait for that run to finish or raise "
+                        "--lock-timeout") from None
+                if not waited and self.on_wait:
+                    self.on_wait(f"waiting for the warehouse {self.path}: it is locked by {holder}")
+                waited = True
+                time.sleep(0.05 + random.random() * 0.2)
+
+    # -- writing --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write connection inside one transaction: all of it lands, or none of it."""
+        with self.connect() as con:
+            con.begin()
+            try:
+                yield con
+            except BaseException:
+                con.rollback()
+                raise
+            con.commit()
+            if self.path is not None:
+                con.execute("CHECKPOINT")
+
+    # -- reading --------------------------------------------------------------------------
+
+    def query(self, sql: str, params: list | Mapping | None = None) -> pl.DataFrame:
+        """Run one read query and return its result as a polars DataFrame."""
+        with self.connect(read_only=True) as con:
+            return frame(con, sql, params)
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | Mapping | None = None) -> pl.DataFrame:
+    """The result of one query as a polars DataFrame."""
+    return con.sql(sql, params=params or None).pl()
+
+
+def _lock_holder(message: str) -> str:
+    found = _LOCK_HOLDER.search(message)
+    return f"process {found.group(2)} ({Path(found.group(1)).name})" if found else "another process"
+
+
+def install_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create missing tables and (re)create macros and views, unless already current."""
+    fingerprint = schema_fingerprint()
+    con.execute(sql_text("tables", "01_sqlorch_meta"))
+    current = con.execute("SELECT value FROM sqlorch_meta WHERE key = 'schema'").fetchall()
+    if current == [(fingerprint,)]:
+        return
+    for group in ("tables", "macros", "views"):
+        for path in sql_files(group):
+            con.execute(path.read_text(encoding="utf-8"))
+    con.execute("DELETE FROM sqlorch_meta WHERE key = 'schema'")
+    con.execute("INSERT INTO sqlorch_meta VALUES ('schema', ?)", [fingerprint])
+
+
+def mark_dead_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """Mark `running` runs of this machine whose process is gone as `incomplete`."""
+    rows = con.execute(
+        "SELECT run_id, pid FROM runs WHERE status = 'running' AND hostname = ?",
+        [socket.gethostname()]).fetchall()
+    for run_id, pid in rows:
+        if pid is None or not process_alive(pid):
+            con.execute(
+                "UPDATE runs SET status = 'incomplete', error = ? WHERE run_id = ?",
+                [f"process {pid} ended before the run finished", run_id])
+
+
+def insert(con: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, Any]) -> None:
+    """Append rows given as columns (name -> list or array) to `table`, in bulk via Arrow."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}")
+    data = pa.table({name: _arrow_array(values) for name, values in columns.items()})
+    if data.num_rows == 0:
+        return
+    con.register("_sqlorch_incoming", data)
+    try:
+        con.execute("INSERT INTO " + quote_identifier(table) + " BY NAME SELECT * FROM _sqlorch_incoming")
+    finally:
+        con.unregister("_sqlorch_incoming")
+
+
+def _arrow_array(values: Any) -> pa.Array:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values
+    return pa.array(values)
+
+
+def register_dataset(con: duckdb.DuckDBPyConnection, bars: pl.DataFrame, dataset_id: str, source: str) -> bool:
+    """Store `bars` (with their clock and marks) as dataset `dataset_id` unless already there.
+
+    Returns whether the dataset was new.
+    """
+    if con.execute("SELECT 1 FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchall():
+        return False
+    con.register("_sqlorch_bars", bars.to_arrow())
+    try:
+        con.execute(
+            "INSERT INTO bars SELECT ?, symbol, ts, open, high, low, close, volume FROM _sqlorch_bars",
+            [dataset_id])
+    finally:
+        con.unregister("_sqlorch_bars")
+    params = {"dataset_id": dataset_id}
+    con.execute(sql_text("load", "clocks"), params)
+    con.execute(sql_text("load", "marks"), params)
+    con.execute(
+        "INSERT INTO datasets SELECT ?, now()::TIMESTAMP, ?, count(DISTINCT symbol), count(*), min(ts), max(ts) "
+        "FROM bars WHERE dataset_id = ?", [dataset_id, source, dataset_id])
+    return True
