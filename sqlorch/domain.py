@@ -70,18 +70,22 @@ class Signal:
     def __post_init__(self) -> None:
         if not isinstance(self.symbol, str) or not self.symbol:
             raise ValueError(f"Signal symbol must be a non-empty string, got {self.symbol!r}")
-        if not 0.0 <= float(self.weight) <= 1.0:
-            raise ValueError(f"Signal weight must be between 0 and 1, got {self.weight!r}")
+        if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) \
+                or not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"Signal weight must be a number between 0 and 1, got {self.weight!r}")
+        if not isinstance(self.reason, str):
+            raise ValueError(f"Signal reason must be a string, got {self.reason!r}"
+                             + (" (Signal.exit takes no weight)" if self.side == Side.EXIT else ""))
 
     @classmethod
     def buy(cls, symbol: str, weight: float = 1.0, reason: str = "") -> Signal:
         """Target a long position worth `weight` x sleeve equity."""
-        return cls(symbol, Side.BUY, float(weight), reason)
+        return cls(symbol, Side.BUY, weight, reason)
 
     @classmethod
     def sell(cls, symbol: str, weight: float = 1.0, reason: str = "") -> Signal:
         """Target a short worth `weight` x sleeve equity if shorts are allowed, else go flat."""
-        return cls(symbol, Side.SELL, float(weight), reason)
+        return cls(symbol, Side.SELL, weight, reason)
 
     @classmethod
     def exit(cls, symbol: str, reason: str = "") -> Signal:

@@ -124,7 +124,7 @@ def _describe(strategy: object) -> tuple[str, str]:
     params = getattr(strategy, "params", None)
     if not isinstance(params, dict):
         params = {k: v for k, v in getattr(strategy, "__dict__", {}).items()
-                  if not k.startswith("_") and isinstance(v, (bool, int, float, str))}
+                  if not k.startswith("_") and k != "name" and isinstance(v, (bool, int, float, str))}
     cls = type(strategy)
     return f"{cls.__module__}:{cls.__qualname__}", encode(params)
 
@@ -146,8 +146,6 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
     ppy = config.periods_per_year or periods_per_year(panel.timestamps)
     run_id = new_run_id()
     log_path = Path(config.log_dir) / f"{run_id}.jsonl" if config.log_dir else None
-    prefix = "backtest" if kind == "backtest" else "orchestrator"
-    log = EventLog(run_id, prefix, log_path)
     warehouse = Warehouse(config.warehouse, config.lock_timeout, on_wait)
     started = time.monotonic()
     timestamps = panel.timestamps.astype("datetime64[us]")
@@ -169,6 +167,7 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
             "class_name": [d[0] for d in described], "params": [d[1] for d in described],
             "weight": sleeves.weights, "initial_capital": sleeves.capitals,
         })
+    log = EventLog(run_id, "backtest" if kind == "backtest" else "orchestrator", log_path)
     log.emit("backtest_started", flush=True, strategy_count=len(sleeves.ids),
              total_capital=config.initial_capital,
              weights=dict(zip(sleeves.ids, (float(w) for w in sleeves.weights))),

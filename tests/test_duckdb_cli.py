@@ -1,0 +1,40 @@
+"""The warehouse opens in the DuckDB CLI a user installs alongside (`sqlorch[cli]`), which
+may be older than the duckdb Python package that wrote it: every view must work there."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from sqlorch import OrchestratorConfig, StrategyOrchestrator
+from sqlorch.demo import synthetic_bars
+from sqlorch.resources import sql_files
+from sqlorch.strategies import BuyAndHold, Momentum
+
+CLI = shutil.which("duckdb", path=str(Path(sys.executable).parent)) or "duckdb"
+
+
+def test_every_view_opens_in_the_duckdb_cli(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    result = StrategyOrchestrator(
+        [(BuyAndHold(), Decimal("0.5")), (Momentum(lookback=5), Decimal("0.5"))],
+        OrchestratorConfig(warehouse=str(path), log_dir=None)).run(synthetic_bars(symbols=3, years=1))
+    views = [re.search(r"CREATE OR REPLACE VIEW (\w+)", p.read_text()).group(1) for p in sql_files("views")]
+    assert len(views) >= 15
+    query = " UNION ALL ".join(f"SELECT '{v}' AS view, count(*) AS n FROM {v}" for v in views)
+    out = subprocess.run([CLI, str(path), "-readonly", "-csv", "-noheader", "-c", query],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    counts = dict(line.split(",") for line in out.stdout.split())
+    assert set(counts) == set(views)
+    assert all(int(n) > 0 for n in counts.values()), counts
+    version = subprocess.run([CLI, "--version"], capture_output=True, text=True).stdout
+    comparison = subprocess.run(
+        [CLI, str(path), "-readonly", "-csv", "-noheader", "-c",
+         f"SELECT strategy_id FROM comparison WHERE run_id = '{result.run_id}' ORDER BY position NULLS LAST"],
+        capture_output=True, text=True)
+    assert comparison.stdout.split() == ["buy_and_hold", "momentum", "portfolio"], version
