@@ -59,7 +59,13 @@ class Costs:
         fee = self.per_order if charge_order_fee else ZERO
         if cash <= fee:
             return ZERO
+        def fits(quantity: Decimal) -> bool:
+            return quantity * price + self.commission(quantity, price, charge_order_fee) <= cash
+
+        # the estimate ignores commission rounding, so it may be a lot off either way
         quantity = self.floor_to_lot((cash - fee) / (price * (1 + self.commission_rate)))
-        while quantity > 0 and quantity * price + self.commission(quantity, price, charge_order_fee) > cash:
+        while fits(quantity + self.lot):
+            quantity += self.lot
+        while quantity > 0 and not fits(quantity):
             quantity -= self.lot
         return max(quantity, ZERO)

@@ -25,12 +25,12 @@ import numpy as np
 import polars as pl
 
 from sqlorch.audit import EventLog, encode
-from sqlorch.config import BacktestConfig, OrchestratorConfig, to_decimal
+from sqlorch.config import BacktestConfig, to_decimal
 from sqlorch.data import load_bars
-from sqlorch.domain import OverweightPolicy
+from sqlorch.domain import DecisionKind, OverweightPolicy
 from sqlorch.errors import ConfigError, StrategyError
 from sqlorch.market import MARK, Panel
-from sqlorch.money import ZERO, money
+from sqlorch.money import ZERO, floor_places
 from sqlorch.stepper import StepOutcome, Stepper
 from sqlorch.strategy import strategy_ids
 from sqlorch.warehouse import Warehouse, insert, register_dataset
@@ -48,6 +48,7 @@ class Sleeves:
     weights: list[Decimal]
     capitals: list[Decimal]
     unallocated: Decimal
+    requested: list[Decimal]  # the weights as given; differ from `weights` if normalized
 
 
 @dataclass(frozen=True)
@@ -82,15 +83,15 @@ def plan_sleeves(pairs: Sequence[tuple[object, Any]], config: BacktestConfig) ->
         problems.append("no strategies: give at least one (strategy, weight) pair")
     if problems:
         raise ConfigError(problems)
-    total = sum(weights, ZERO)
+    requested, total = weights, sum(weights, ZERO)
     if total > 1:
         if getattr(config, "on_overweight", OverweightPolicy.REJECT) != OverweightPolicy.NORMALIZE:
             raise ConfigError([f"weights add up to {total}, more than 1; lower them or set "
                                "on_overweight = \"normalize\""])
         warnings.warn(f"weights add up to {total}; scaled down proportionally to sum to 1", stacklevel=3)
         weights = [w / total for w in weights]
-    capitals = [money(config.initial_capital * w) for w in weights]
-    return Sleeves(ids, strategies, weights, capitals, config.initial_capital - sum(capitals, ZERO))
+    capitals = [floor_places(config.initial_capital * w) for w in weights]  # never more than there is
+    return Sleeves(ids, strategies, weights, capitals, config.initial_capital - sum(capitals, ZERO), requested)
 
 
 def periods_per_year(timestamps: np.ndarray) -> int:
@@ -143,12 +144,41 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
     """
     bars = load_bars(bars, start=config.start, end=config.end)
     panel = Panel.from_bars(bars)
-    ppy = config.periods_per_year or periods_per_year(panel.timestamps)
     run_id = new_run_id()
-    log_path = Path(config.log_dir) / f"{run_id}.jsonl" if config.log_dir else None
     warehouse = Warehouse(config.warehouse, config.lock_timeout, on_wait)
     started = time.monotonic()
+    _register(warehouse, run_id, kind, sleeves, config, bars, panel, source)
+    log_path = Path(config.log_dir) / f"{run_id}.jsonl" if config.log_dir else None
+    log = EventLog(run_id, "backtest" if kind == "backtest" else "orchestrator", log_path)
     timestamps = panel.timestamps.astype("datetime64[us]")
+    log.emit("backtest_started", flush=True, strategy_count=len(sleeves.ids),
+             total_capital=config.initial_capital,
+             weights=dict(zip(sleeves.ids, (float(w) for w in sleeves.weights))),
+             symbols=list(panel.symbols), date_range=[timestamps[0].item(), timestamps[-1].item()])
+    if sleeves.requested != sleeves.weights:
+        log.emit("weights_normalized", before=dict(zip(sleeves.ids, sleeves.requested)),
+                 after=dict(zip(sleeves.ids, sleeves.weights)))
+    try:
+        stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals, config, log,
+                          (lambda done: progress(done, len(panel))) if progress else None)
+        outcome = stepper.run()
+        _log_outcome(log, outcome, timestamps, time.monotonic() - started, sleeves.unallocated, panel)
+        _write_outcome(warehouse, run_id, outcome, log, timestamps, time.monotonic() - started)
+    except BaseException as exc:  # sqlorch bug or interrupt: never leave the run looking alive
+        _mark_failed(warehouse, run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        log.close()
+    failure = outcome.failure
+    if failure:
+        raise StrategyError(failure.strategy_id, timestamps[failure.bar_index].item(), failure.error,
+                            run_id) from failure.error
+    return RunRecord(run_id, warehouse, log_path)
+
+
+def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, config: BacktestConfig,
+              bars: pl.DataFrame, panel: Panel, source: str) -> None:
+    """Store the bars (once per content) and the run as `running`, in one transaction."""
     with warehouse.transaction() as con:
         data_id = dataset_id(panel)
         register_dataset(con, bars, data_id, source or "python")
@@ -156,7 +186,8 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
             "run_id": [run_id], "kind": [kind], "status": ["running"],
             "started_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)], "dataset_id": [data_id],
             "initial_capital": [config.initial_capital], "unallocated_capital": [sleeves.unallocated],
-            "periods_per_year": [ppy], "bar_count": [len(panel)], "strategy_count": [len(sleeves.ids)],
+            "periods_per_year": [config.periods_per_year or periods_per_year(panel.timestamps)],
+            "bar_count": [len(panel)], "strategy_count": [len(sleeves.ids)],
             "symbol_count": [len(panel.symbols)], "config": [_config_json(config)],
             "pid": [os.getpid()], "hostname": [socket.gethostname()], "sqlorch_version": [_version()],
         })
@@ -167,45 +198,32 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
             "class_name": [d[0] for d in described], "params": [d[1] for d in described],
             "weight": sleeves.weights, "initial_capital": sleeves.capitals,
         })
-    log = EventLog(run_id, "backtest" if kind == "backtest" else "orchestrator", log_path)
-    log.emit("backtest_started", flush=True, strategy_count=len(sleeves.ids),
-             total_capital=config.initial_capital,
-             weights=dict(zip(sleeves.ids, (float(w) for w in sleeves.weights))),
-             symbols=list(panel.symbols),
-             date_range=[timestamps[0].item(), timestamps[-1].item()])
-    try:
-        stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals, config, log,
-                          (lambda done: progress(done, len(panel))) if progress else None)
-        outcome = stepper.run()
-        failure, seconds = outcome.failure, time.monotonic() - started
-        if failure:
-            bar_date = timestamps[failure.bar_index].item()
-            error = f"{failure.strategy_id} at {bar_date}: {type(failure.error).__name__}: {failure.error}"
-            log.emit("backtest_failed", flush=True, bar_index=failure.bar_index, strategy_id=failure.strategy_id,
-                     error_type=type(failure.error).__name__, error_message=str(failure.error), bar_date=bar_date)
-        else:
-            error = None
-            marks = panel.data[outcome.bars_processed - 1, MARK]
-            log.emit("backtest_completed", flush=True, duration_seconds=round(seconds, 6),
-                     trade_count=sum(s.trades_opened for s in outcome.sleeves),
-                     final_equity=sum((s.equity(marks) for s in outcome.sleeves), sleeves.unallocated),
-                     error_count=sum(1 for d in outcome.records.decisions if d[7] == "rejected"))
-        _write_outcome(warehouse, run_id, outcome, log, timestamps, "failed" if failure else "completed",
-                       error, seconds)
-    except BaseException as exc:  # sqlorch bug or interrupt: never leave the run looking alive
-        _mark_failed(warehouse, run_id, f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        log.close()
+
+
+def _log_outcome(log: EventLog, outcome: StepOutcome, timestamps: np.ndarray, seconds: float,
+                 unallocated: Decimal, panel: Panel) -> None:
+    failure = outcome.failure
     if failure:
-        raise StrategyError(failure.strategy_id, timestamps[failure.bar_index].item(), failure.error,
-                            run_id) from failure.error
-    return RunRecord(run_id, warehouse, log_path)
+        log.emit("backtest_failed", flush=True, bar_index=failure.bar_index, strategy_id=failure.strategy_id,
+                 error_type=type(failure.error).__name__, error_message=str(failure.error),
+                 bar_date=timestamps[failure.bar_index].item())
+        return
+    marks = panel.data[outcome.bars_processed - 1, MARK]
+    log.emit("backtest_completed", flush=True, duration_seconds=round(seconds, 6),
+             trade_count=sum(s.trades_opened for s in outcome.sleeves),
+             final_equity=sum((s.equity(marks) for s in outcome.sleeves), unallocated),
+             error_count=sum(1 for d in outcome.records.decisions if d[7] == DecisionKind.REJECTED))
 
 
 def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log: EventLog,
-                   timestamps: np.ndarray, status: str, error: str | None, seconds: float) -> None:
-    records = outcome.records
+                   timestamps: np.ndarray, seconds: float) -> None:
+    """Write the run's records and final status in one transaction."""
+    records, failure = outcome.records, outcome.failure
+    status, error = "completed", None
+    if failure:
+        status = "failed"
+        error = (f"{failure.strategy_id} at {timestamps[failure.bar_index].item()}: "
+                 f"{type(failure.error).__name__}: {failure.error}")
 
     def ts_of(bar_indexes: list) -> list:
         return [None if b is None else timestamps[b].item() for b in bar_indexes]

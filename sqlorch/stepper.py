@@ -129,6 +129,8 @@ class Stepper:
                 if t == 0 and callable(getattr(strategy, "on_start", None)):
                     strategy.on_start(ctx)
                 signals = strategy.on_bar(ctx)
+                if isinstance(signals, Signal):
+                    signals = (signals,)
                 if signals:
                     self._take_signals(t, i, signals)
             except Exception as exc:  # a user's strategy may raise anything

@@ -244,6 +244,11 @@ def test_overweight_normalize_says_so(here: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Note: weights add up to 1.6; scaled down proportionally" in result.stderr
     assert "50.00%" in result.stdout
+    (log,) = (here / "logs" / "backtest").glob("*.jsonl")
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    (note,) = [e for e in events if e["event"] == "orchestrator.weights_normalized"]
+    assert note["before"] == {"buy_and_hold": 0.8, "momentum": 0.8}
+    assert note["after"] == {"buy_and_hold": 0.5, "momentum": 0.5}
     rejected = invoke("run", str(write(here / "r.toml", config.read_text().replace("normalize", "reject"))))
     assert rejected.exit_code == 1 and "weights add up to 1.6, more than 1" in rejected.stderr
 

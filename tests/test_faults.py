@@ -58,9 +58,21 @@ def sqlorch(cwd: Path, *args: str, **kwargs) -> subprocess.Popen:
                             text=True, **kwargs)
 
 
+def read(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Query the file read-only, waiting while a writer holds its lock."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with duckdb.connect(str(warehouse), read_only=True) as con:
+                return con.execute(sql, params or []).fetchall()
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def statuses(warehouse: Path) -> dict[str, str]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return dict(con.execute("SELECT run_id, status FROM runs").fetchall())
+    return dict(read(warehouse, "SELECT run_id, status FROM runs"))
 
 
 def hold_lock(warehouse: Path, seconds: float) -> subprocess.Popen:
@@ -123,8 +135,8 @@ def test_killed_run_is_incomplete_and_earlier_runs_intact(workdir: Path) -> None
     slow = write_config(workdir, "slow.toml", "slowstrat:Slow", "pause = 0.05")
     subprocess.run([*SQLORCH, "run", str(fast), "--quiet"], cwd=workdir, check=True, capture_output=True)
     (earlier,) = statuses(warehouse)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        before = con.execute("SELECT * FROM comparison WHERE run_id = ? ORDER BY strategy_id", [earlier]).fetchall()
+    comparison = "SELECT * FROM comparison WHERE run_id = ? ORDER BY strategy_id"
+    before = read(warehouse, comparison, [earlier])
 
     victim = sqlorch(workdir, "run", str(slow), "--quiet")
     deadline = time.monotonic() + 60
@@ -136,9 +148,7 @@ def test_killed_run_is_incomplete_and_earlier_runs_intact(workdir: Path) -> None
     victim.wait()
 
     # the file opens, the earlier run is untouched, the killed run never looks complete
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        after = con.execute("SELECT * FROM comparison WHERE run_id = ? ORDER BY strategy_id", [earlier]).fetchall()
-    assert after == before
+    assert read(warehouse, comparison, [earlier]) == before
     killed = next(r for r, s in statuses(warehouse).items() if r != earlier)
     assert statuses(warehouse)[killed] == "running"
     listing = subprocess.run([*SQLORCH, "runs", "--warehouse", str(warehouse)], capture_output=True, text=True)

@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS runs (
     unallocated_capital DECIMAL(18, 6),
     periods_per_year    INTEGER,
     bar_count           INTEGER,        -- bars on the clock
-    bars_processed      INTEGER,        -- bars the stepper finished (less than bar_count if failed)
+    bars_processed      INTEGER,        -- bars stepped; a failed run stops at (and includes) the bar
+                                        -- that failed, whose opening fills stand
     strategy_count      INTEGER,
     symbol_count        INTEGER,
     config              VARCHAR,        -- the run's configuration as JSON

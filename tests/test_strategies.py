@@ -1,0 +1,285 @@
+"""Built-in strategies (sqlorch/strategies/builtin.py) on hand-made series.
+
+The strategies are driven by the real stepper (fill at the close, so a buy is held from the
+next bar on), without a warehouse; expected signal bars are worked out in the comments.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal as D
+
+import numpy as np
+import pytest
+
+from sqlorch import BacktestConfig, BacktestEngine, ConfigError
+from sqlorch.audit import EventLog
+from sqlorch.market import Panel
+from sqlorch.stepper import Stepper
+from sqlorch.strategies import BUILTINS, BuyAndHold, DonchianBreakout, Momentum, RSIStrategy, SMACross
+
+
+def drive(strategy, bars, capital=D(10**9)):
+    """Run `strategy` over `bars` bar by bar: [(bar, symbol, side, weight)] and the outcome."""
+    config = BacktestConfig(initial_capital=capital, fill="close", warehouse=None, log_dir=None)
+    stepper = Stepper(Panel.from_bars(bars), [("s", strategy)], [capital], config, EventLog("test", "backtest"))
+    outcome = stepper.run()
+    assert outcome.failure is None, outcome.failure
+    assert not [d for d in outcome.records.decisions if d[7] != "accepted"]  # every signal filled
+    return [(row[2], row[3], row[4], row[5]) for row in outcome.records.signals], outcome
+
+
+def sides(signals):
+    return [(t, side) for t, _, side, _ in signals]
+
+
+def closes(values, start=0):
+    return [(start + i, c) for i, c in enumerate(values)]
+
+
+# ------------------------------------------------------------------------------ rules on one symbol
+
+
+def test_sma_cross_enters_above_and_exits_below(make_bars):
+    prices = [10, 10, 10, 11, 12, 13, 12, 10, 9, 9, 10, 12]
+    # t  SMA2   SMA3
+    # 2  10     10      equal: nothing
+    # 3  10.5   10.33   fast > slow: buy
+    # 6  12.5   12.33   still above
+    # 7  11     11.67   fast < slow: exit
+    # 9  9      9.33    below, flat
+    # 10 9.5    9.33    above: buy
+    signals, _ = drive(SMACross(fast=2, slow=3), make_bars({"A": closes(prices)}))
+    assert sides(signals) == [(3, "buy"), (7, "exit"), (10, "buy")]
+    assert signals[0][3] == 1.0  # one symbol: the whole sleeve
+    assert "SMACross" in _reasons(SMACross(fast=2, slow=3), make_bars({"A": closes(prices)}))[0]
+
+
+def _reasons(strategy, bars):
+    _, outcome = drive(strategy, bars)
+    return [row[6] for row in outcome.records.signals]
+
+
+def test_momentum_long_while_lookback_return_is_positive(make_bars):
+    prices = [10, 10, 11, 12, 11, 12, 10, 10, 11]
+    # t2: 11/10 > 1 buy; t3: 12/10 hold; t4: 11/11 = 1 (not positive): exit; t5: 12/12: flat;
+    # t6: 10/11, t7: 10/12 flat; t8: 11/10: buy
+    signals, _ = drive(Momentum(lookback=2), make_bars({"A": closes(prices)}))
+    assert sides(signals) == [(2, "buy"), (4, "exit"), (8, "buy")]
+
+
+def test_donchian_breakout_over_the_prior_channel(make_bars):
+    prices = [10, 10, 11, 10.2, 9, 8, 9.9, 10.6]
+    bars = make_bars({"A": [(t, c, c + 0.5, c - 0.5, c) for t, c in enumerate(prices)]})
+    # t2: 11 > max(high t0, t1) = 10.5: buy; t3: 10.2 >= min(low t1, t2) = 9.5: hold;
+    # t4: 9 < min(low t2, t3) = 9.7: exit; t5: 8 <= 10.7; t6: 9.9 > max(high t4, t5) = 9.5: buy
+    signals, _ = drive(DonchianBreakout(period=2), bars)
+    assert sides(signals) == [(2, "buy"), (4, "exit"), (6, "buy")]
+
+
+def test_rsi_enters_below_low_and_exits_above_high(make_bars):
+    prices = [10, 9, 8, 7, 8, 9, 10, 6]
+    # period 2; changes -1 -1 -1 +1 +1 +1 -4
+    # t2: gain 0, loss 1 -> RSI 0: buy
+    # t3: gain 0, loss 1 -> 0 (held); t4: gain .5, loss .5 -> 50
+    # t5: gain .75, loss .25 -> 75 > 70: exit; t6: .875/.125 -> 87.5 (flat)
+    # t7: gain .4375, loss 2.0625 -> 17.5 < 30: buy
+    signals, _ = drive(RSIStrategy(period=2, low=30, high=70), make_bars({"A": closes(prices)}))
+    assert sides(signals) == [(2, "buy"), (5, "exit"), (7, "buy")]
+
+
+def test_buy_and_hold_buys_each_symbol_at_its_first_bar(make_bars):
+    bars = make_bars({"A": closes([10] * 6), "B": closes([20] * 4, start=2), "C": closes([5, 5, 5, 5, 5, 5]),
+                      "D": closes([7, 7], start=5)})
+    signals, _ = drive(BuyAndHold(), bars)
+    assert [(t, s, side) for t, s, side, _ in signals] == [
+        (0, "A", "buy"), (0, "C", "buy"), (2, "B", "buy"), (5, "D", "buy")]
+    assert {w for *_, w in signals} == {0.25}  # 1/N of the sleeve per symbol
+
+
+# ------------------------------------------------------------------------------ Wilder RSI
+
+
+def wilder_rsi(prices, n):
+    """Textbook Wilder RSI: the first averages are simple means of the first n changes, then
+    avg = (avg x (n - 1) + x) / n. NaN during the warm-up."""
+    prices = np.asarray(prices, dtype=float)
+    change = np.diff(prices)
+    gain, loss = np.clip(change, 0, None), np.clip(-change, 0, None)
+    out = np.full(len(prices), np.nan)
+    if len(change) < n:
+        return out
+    avg_gain, avg_loss = gain[:n].mean(), loss[:n].mean()
+
+    def rsi(g, l):
+        if l == 0:
+            return 50.0 if g == 0 else 100.0
+        return 100.0 - 100.0 / (1.0 + g / l)
+
+    out[n] = rsi(avg_gain, avg_loss)
+    for i in range(n, len(change)):
+        avg_gain = (avg_gain * (n - 1) + gain[i]) / n
+        avg_loss = (avg_loss * (n - 1) + loss[i]) / n
+        out[i + 1] = rsi(avg_gain, avg_loss)
+    return out
+
+
+class RecordingRSI(RSIStrategy):
+    """Records the RSI array the strategy computes at each bar (and trades on it as usual)."""
+
+    def on_start(self, ctx):
+        super().on_start(ctx)
+        self.seen = {}
+
+    def conditions(self, ctx):
+        value = self.rsi(ctx)
+        self.seen[ctx.t] = value.copy()
+        return value < self.low, value > self.high
+
+
+def test_wilder_rsi_matches_the_textbook(make_bars):
+    rng = np.random.default_rng(3)
+    a = np.round(100 * np.cumprod(1 + rng.normal(0, 0.02, 60)), 2)
+    b = np.round(50 * np.cumprod(1 + rng.normal(0, 0.03, 45)), 2)
+    b_days = [d for d in range(10, 60) if d not in (20, 21, 33, 40, 41)]  # late start and gaps
+    bars = make_bars({"A": closes(a), "B": list(zip(b_days, b))})
+    strategy = RecordingRSI(period=14)
+    drive(strategy, bars)
+    expected_a = wilder_rsi(a, 14)
+    expected_b = wilder_rsi(b, 14)  # over B's own bars
+    for t in range(60):
+        got = strategy.seen[t]
+        np.testing.assert_allclose(got[0], expected_a[t], rtol=1e-9, equal_nan=True)
+        if t in b_days:
+            np.testing.assert_allclose(got[1], expected_b[b_days.index(t)], rtol=1e-9, equal_nan=True)
+    assert np.isnan(strategy.seen[13][0]) and not np.isnan(strategy.seen[14][0])
+    assert np.isnan(strategy.seen[b_days[13]][1]) and not np.isnan(strategy.seen[b_days[14]][1])
+
+
+def test_rsi_without_losses_is_100_and_without_change_50(make_bars):
+    strategy = RecordingRSI(period=2)
+    drive(strategy, make_bars({"UP": closes([1, 2, 3, 4]), "FLAT": closes([5, 5, 5, 5])}))
+    assert strategy.seen[2].tolist() == [50.0, 100.0]  # symbols sorted: FLAT, UP
+    assert math.isnan(strategy.seen[1][0])
+
+
+def test_hand_computed_rsi_value(make_bars):
+    # period 3, changes +2 -1 +1 -> gain 1, loss 1/3 -> RS 3 -> RSI 75; next change -2:
+    # gain 2/3, loss (2/3 + 2)/3 = 8/9 -> RS 0.75 -> RSI 100 - 100/1.75 = 42.857142...
+    strategy = RecordingRSI(period=3)
+    drive(strategy, make_bars({"A": closes([10, 12, 11, 12, 10])}))
+    assert strategy.seen[3][0] == pytest.approx(75.0, rel=1e-12)
+    assert strategy.seen[4][0] == pytest.approx(100 - 100 / 1.75, rel=1e-12)
+
+
+# ------------------------------------------------------------------------------ many symbols
+
+
+def reference_sma_signals(series, start, fast, slow):
+    """Per-symbol SMA cross, written plainly: [(bar, side)]."""
+    out, held = [], False
+    for i in range(slow - 1, len(series)):
+        f = sum(series[i - fast + 1:i + 1]) / fast
+        s = sum(series[i - slow + 1:i + 1]) / slow
+        if not held and f > s:
+            out.append((start + i, "buy"))
+            held = True
+        elif held and f < s:
+            out.append((start + i, "exit"))
+            held = False
+    return out
+
+
+def reference_momentum_signals(series, start, lookback):
+    out, held = [], False
+    for i in range(lookback, len(series)):
+        change = series[i] / series[i - lookback] - 1
+        if not held and change > 0:
+            out.append((start + i, "buy"))
+            held = True
+        elif held and change <= 0:
+            out.append((start + i, "exit"))
+            held = False
+    return out
+
+
+@pytest.fixture
+def universe(make_bars):
+    """30 symbols x 80 days, random walks (rounded to cents); every third symbol starts late."""
+    rng = np.random.default_rng(11)
+    spec, series = {}, {}
+    for k in range(30):
+        start = int(rng.integers(5, 30)) if k % 3 == 0 else 0
+        values = np.round(50 * np.cumprod(1 + rng.normal(0, 0.02, 80 - start)), 2).tolist()
+        name = f"S{k:02d}"
+        spec[name] = closes(values, start=start)
+        series[name] = (start, values)
+    return make_bars(spec), series
+
+
+def test_sma_cross_vectorized_over_many_symbols(universe):
+    bars, series = universe
+    signals, _ = drive(SMACross(fast=3, slow=8), bars)
+    for name, (start, values) in series.items():
+        got = [(t, side) for t, s, side, _ in signals if s == name]
+        assert got == reference_sma_signals(values, start, 3, 8), name
+    assert {w for _, _, side, w in signals if side == "buy"} == {1 / 30}
+    assert len(signals) > 60  # the data really trade
+
+
+def test_momentum_vectorized_over_many_symbols(universe):
+    bars, series = universe
+    signals, _ = drive(Momentum(lookback=5), bars)
+    for name, (start, values) in series.items():
+        got = [(t, side) for t, s, side, _ in signals if s == name]
+        assert got == reference_momentum_signals(values, start, 5), name
+
+
+def test_builtins_run_through_the_engine(make_bars):
+    bars = make_bars({"A": closes([10, 10, 10, 11, 12, 13, 12, 10, 9, 9, 10, 12])})
+    result = BacktestEngine(SMACross(fast=2, slow=3), BacktestConfig(initial_capital=D(1000), warehouse=None,
+                                                                      log_dir=None)).run(bars)
+    # signals at bars 3 (buy), 7 (exit), 10 (buy) fill at the next open (= that bar's close here):
+    # floor(1000 / 11) = 90, but at 12 the cash buys 83 (cash 4); sell 83 at 9 (cash 751);
+    # floor(751 / 10) = 75, at 12 the cash buys 62
+    assert [(ts.day - 1, float(q), float(p)) for ts, q, p in
+            result.fills.select("ts", "quantity", "price").iter_rows()] == [(4, 83, 12), (8, -83, 9), (11, 62, 12)]
+    assert result.strategy_id == "sma_cross"
+
+
+# ------------------------------------------------------------------------------ parameters
+
+
+@pytest.mark.parametrize(("make", "messages"), [
+    (lambda: SMACross(fast=0), ["sma_cross fast must be a whole number >= 1, got 0"]),
+    (lambda: SMACross(fast=2.5, slow="x"), ["sma_cross fast must be a whole number >= 1, got 2.5",
+                                            "sma_cross slow must be a whole number >= 1, got 'x'"]),
+    (lambda: SMACross(fast=5, slow=5), ["sma_cross fast (5) must be less than slow (5)"]),
+    (lambda: SMACross(fast=30, slow=10), ["sma_cross fast (30) must be less than slow (10)"]),
+    (lambda: Momentum(lookback=0), ["momentum lookback must be a whole number >= 1, got 0"]),
+    (lambda: Momentum(lookback=True), ["momentum lookback must be a whole number >= 1, got True"]),
+    (lambda: RSIStrategy(period=-1), ["rsi period must be a whole number >= 1, got -1"]),
+    (lambda: RSIStrategy(low=70, high=30), ["rsi needs 0 < low < high < 100, got low=70, high=30"]),
+    (lambda: RSIStrategy(low=0), ["rsi needs 0 < low < high < 100, got low=0, high=70"]),
+    (lambda: RSIStrategy(high=100), ["rsi needs 0 < low < high < 100, got low=30, high=100"]),
+    (lambda: RSIStrategy(low="30"), ["rsi needs 0 < low < high < 100, got low='30', high=70"]),
+    (lambda: DonchianBreakout(period=1.0), ["donchian period must be a whole number >= 1, got 1.0"]),
+])
+def test_parameter_validation(make, messages):
+    with pytest.raises(ConfigError) as info:
+        make()
+    assert info.value.problems == messages
+
+
+def test_defaults_names_and_repr():
+    assert (SMACross().fast, SMACross().slow) == (10, 30)
+    assert Momentum().lookback == 20
+    assert (RSIStrategy().period, RSIStrategy().low, RSIStrategy().high) == (14, 30, 70)
+    assert DonchianBreakout().period == 20
+    assert repr(SMACross(fast=3, slow=5)) == "SMACross(fast=3, slow=5)"
+    assert repr(BuyAndHold()) == "BuyAndHold()"
+    from sqlorch.strategies.builtin import _EqualWeightLongOnly
+    with pytest.raises(NotImplementedError):
+        _EqualWeightLongOnly().conditions(None)
+    assert BUILTINS == {"buy_and_hold": BuyAndHold, "sma_cross": SMACross, "momentum": Momentum,
+                        "rsi": RSIStrategy, "donchian": DonchianBreakout}

@@ -1,0 +1,249 @@
+"""The DuckDB warehouse (sqlorch/warehouse.py): identifiers, schema, locks, dead runs, several
+runs in one file, and the DuckDB CLI opening the file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal as D
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, SqlorchError, StrategyOrchestrator
+from sqlorch import WarehouseLockedError
+from sqlorch.warehouse import (TABLES, Warehouse, _lock_holder, insert, install_schema, process_alive,
+                               quote_identifier, schema_fingerprint)
+
+CLI = Path(sys.executable).parent / "duckdb"
+
+
+# ------------------------------------------------------------------------------ identifiers and schema
+
+
+def test_quote_identifier():
+    assert quote_identifier("bars") == '"bars"'
+    assert quote_identifier('we"ird') == '"we""ird"'
+    assert quote_identifier('a "b" c') == '"a ""b"" c"'
+    con = duckdb.connect()
+    name = 'odd "name"; DROP TABLE x; --'
+    con.execute(f"CREATE TABLE {quote_identifier(name)} (v INTEGER)")
+    con.execute(f"INSERT INTO {quote_identifier(name)} VALUES (42)")
+    assert con.execute(f"SELECT v FROM {quote_identifier(name)}").fetchall() == [(42,)]
+    assert con.execute("SELECT table_name FROM duckdb_tables()").fetchall() == [(name,)]
+
+
+def _objects(con):
+    return con.execute("""
+        SELECT 'table', table_name FROM duckdb_tables() UNION ALL
+        SELECT 'view', view_name FROM duckdb_views() WHERE NOT internal UNION ALL
+        SELECT 'macro', function_name FROM duckdb_functions() WHERE NOT internal AND function_type LIKE '%macro%'
+        ORDER BY 1, 2""").fetchall()
+
+
+def test_install_schema_is_idempotent_and_keeps_data():
+    con = duckdb.connect()
+    install_schema(con)
+    first = _objects(con)
+    tables = {name for kind, name in first if kind == "table"}
+    assert set(TABLES) | {"sqlorch_meta", "clocks", "marks"} == tables
+    views = {name for kind, name in first if kind == "view"}
+    assert {"comparison", "positions", "trades", "strategy_equity", "portfolio_equity"} <= views
+    con.execute("INSERT INTO runs (run_id, status) VALUES ('r1', 'completed')")
+    install_schema(con)
+    assert _objects(con) == first
+    assert con.execute("SELECT value FROM sqlorch_meta WHERE key = 'schema'").fetchall() == [(schema_fingerprint(),)]
+    # an older schema version: views and macros are recreated, tables and their rows kept
+    con.execute("UPDATE sqlorch_meta SET value = 'stale' WHERE key = 'schema'")
+    con.execute("DROP VIEW comparison")
+    install_schema(con)
+    assert _objects(con) == first
+    assert con.execute("SELECT value FROM sqlorch_meta WHERE key = 'schema'").fetchall() == [(schema_fingerprint(),)]
+    assert con.execute("SELECT run_id FROM runs").fetchall() == [("r1",)]
+
+
+def test_in_memory_warehouse_keeps_one_connection():
+    warehouse = Warehouse(None)
+    with warehouse.connect() as first:
+        insert(first, "runs", {"run_id": ["r1"], "status": ["completed"]})
+    with warehouse.connect(read_only=True) as second:
+        assert second is first
+    frame = warehouse.query("SELECT run_id, status FROM runs")
+    assert isinstance(frame, pl.DataFrame) and frame.rows() == [("r1", "completed")]
+    assert repr(warehouse) == "Warehouse(:memory:)"
+
+
+def test_insert_checks_table_names_and_skips_empty_input():
+    warehouse = Warehouse(None)
+    with warehouse.connect() as con:
+        with pytest.raises(ValueError, match="unknown table 'runs; DROP'"):
+            insert(con, "runs; DROP", {"run_id": ["x"]})
+        insert(con, "fills", {"run_id": [], "fill_id": []})
+        assert con.execute("SELECT count(*) FROM fills").fetchall() == [(0,)]
+        insert(con, "runs", {"run_id": pa.array(["arrow"]), "status": ["completed"]})  # Arrow arrays pass through
+        assert con.execute("SELECT run_id, status FROM runs").fetchall() == [("arrow", "completed")]
+
+
+def test_transaction_rolls_back_on_error(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with pytest.raises(RuntimeError):
+        with warehouse.transaction() as con:
+            insert(con, "runs", {"run_id": ["lost"], "status": ["running"]})
+            raise RuntimeError("stop")
+    with warehouse.transaction() as con:
+        insert(con, "runs", {"run_id": ["kept"], "status": ["completed"]})
+    assert warehouse.query("SELECT run_id FROM runs").rows() == [("kept",)]
+
+
+# ------------------------------------------------------------------------------ opening files
+
+
+def test_read_only_connect_to_a_missing_file(tmp_path):
+    missing = tmp_path / "nothing" / "here.duckdb"
+    with pytest.raises(SqlorchError, match="no warehouse at .*here.duckdb"):
+        with Warehouse(missing).connect(read_only=True):
+            pass
+    assert not missing.exists() and not missing.parent.exists()
+
+
+def test_a_file_that_is_not_a_database(tmp_path):
+    bad = tmp_path / "bad.duckdb"
+    bad.write_text("not a database, just text\n" * 10)
+    with pytest.raises(SqlorchError, match="cannot open the warehouse .*bad.duckdb") as info:
+        with Warehouse(bad, lock_timeout=0.2).connect():
+            pass
+    assert not isinstance(info.value, WarehouseLockedError)
+
+
+HOLDER = """
+import duckdb, sys, time
+con = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+con.close()
+"""
+
+
+def test_lock_waits_for_the_holder_then_times_out_or_succeeds(tmp_path):
+    path = tmp_path / "locked.duckdb"
+    with Warehouse(path).connect():
+        pass  # create it with the schema
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), "1.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        held_at = time.monotonic()
+        # a short timeout gives up with a clear error naming the holder
+        started = time.monotonic()
+        with pytest.raises(WarehouseLockedError) as info:
+            with Warehouse(path, lock_timeout=0.3).connect():
+                pass
+        assert 0.3 <= time.monotonic() - started < 1.2
+        message = str(info.value)
+        assert f"still locked by process {holder.pid} (" in message
+        assert "after 0.3 s" in message and "--lock-timeout" in message and str(path) in message
+        # a long timeout waits, tells on_wait once who holds the file, then gets in
+        messages = []
+        with Warehouse(path, lock_timeout=20, on_wait=messages.append).connect() as con:
+            assert time.monotonic() - held_at >= 1.0  # the holder keeps the file for 1.5 s
+            assert con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
+        assert holder.wait(timeout=10) == 0
+        assert len(messages) == 1
+        assert messages[0].startswith(f"waiting for the warehouse {path}: it is locked by process {holder.pid} (")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_lock_holder_parsing():
+    assert _lock_holder('Conflicting lock is held in /usr/bin/python3.11 (PID 4242). See also') \
+        == "process 4242 (python3.11)"
+    assert _lock_holder("some other wording") == "another process"
+
+
+# ------------------------------------------------------------------------------ dead runs
+
+
+def _dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_running_rows_of_dead_processes_become_incomplete(tmp_path):
+    path = tmp_path / "w.duckdb"
+    dead, here = _dead_pid(), socket.gethostname()
+    assert process_alive(os.getpid()) and not process_alive(dead)
+    with Warehouse(path).transaction() as con:
+        insert(con, "runs", {
+            "run_id": ["dead", "alive", "elsewhere", "done", "nopid"],
+            "status": ["running", "running", "running", "completed", "running"],
+            "pid": [dead, os.getpid(), dead, dead, None],
+            "hostname": [here, here, "another-host.invalid", here, here],
+        })
+    # the transaction's own connect already ran mark_dead_runs before the rows existed
+    assert Warehouse(path).query("SELECT count(*) FROM runs WHERE status = 'running'").item() == 4
+    with Warehouse(path).connect():  # any write connection marks them
+        pass
+    rows = dict(Warehouse(path).query("SELECT run_id, status FROM runs").rows())
+    assert rows == {"dead": "incomplete", "alive": "running", "elsewhere": "running", "done": "completed",
+                    "nopid": "incomplete"}
+    error = Warehouse(path).query("SELECT error FROM runs WHERE run_id = 'dead'").item()
+    assert error == f"process {dead} ended before the run finished"
+
+
+# ------------------------------------------------------------------------------ several runs, the CLI
+
+
+class Buyer:
+    def __init__(self, name, symbol):
+        self.name, self.symbol = name, symbol
+
+    def on_bar(self, ctx):
+        return [Signal.buy(self.symbol, 0.5)] if ctx.t == 0 else None
+
+
+def test_runs_coexist_views_filter_by_run_id_and_the_cli_opens_the_file(tmp_path, make_bars):
+    path = tmp_path / "shared.duckdb"
+    bars_one = make_bars({"A": [(d, 10 + d) for d in range(4)]})
+    bars_two = make_bars({"A": [(d, 20 + d) for d in range(4)], "B": [(d, 30) for d in range(4)]})
+    config = dict(initial_capital=D(1000), warehouse=str(path), log_dir=None)
+    one = BacktestEngine(Buyer("alpha", "A"), BacktestConfig(**config)).run(bars_one)
+    two = StrategyOrchestrator([(Buyer("beta", "A"), D("0.5")), (Buyer("gamma", "B"), D("0.5"))],
+                               OrchestratorConfig(**config)).run(bars_two)
+    # the same data again reuses the stored dataset (regression: with duckdb 2.0 a `.fetchone()`
+    # leaving rows unread kept an unfinished result on the connection, so the next
+    # `con.register` raised ResourceInUseException and a second run on the same bars failed)
+    again = BacktestEngine(Buyer("alpha", "A"), BacktestConfig(**config)).run(bars_one)
+    assert len({one.run_id, two.run_id, again.run_id}) == 3
+    assert again.final_equity == one.final_equity == D(1100)  # 50 A at 11, marked at 13: 450 + 650
+    warehouse = Warehouse(path)
+    runs = warehouse.query("SELECT run_id, kind, status FROM runs ORDER BY started_at").rows()
+    assert runs == [(one.run_id, "backtest", "completed"), (two.run_id, "orchestrator", "completed"),
+                    (again.run_id, "backtest", "completed")]
+    for run_id, ids in [(one.run_id, ["alpha", "portfolio"]), (two.run_id, ["beta", "gamma", "portfolio"]),
+                        (again.run_id, ["alpha", "portfolio"])]:
+        got = warehouse.query("SELECT strategy_id FROM comparison WHERE run_id = ? ORDER BY position NULLS LAST",
+                              [run_id])["strategy_id"].to_list()
+        assert got == ids
+    fills = warehouse.query("SELECT run_id, strategy_id, quantity, price FROM fills ORDER BY run_id, fill_id").rows()
+    # alpha: floor(500 / 10) = 50 at 11; beta: floor(250 / 20) = 12 at 21; gamma: floor(250 / 30) = 8 at 30
+    assert sorted(fills) == sorted([(one.run_id, "alpha", D(50), D(11)), (two.run_id, "beta", D(12), D(21)),
+                                    (two.run_id, "gamma", D(8), D(30)), (again.run_id, "alpha", D(50), D(11))])
+    assert warehouse.query("SELECT count(*) FROM datasets").item() == 2  # stored once each
+    # the DuckDB CLI (which lags the Python package) opens the file and reads the views
+    assert CLI.exists()
+    done = subprocess.run([str(CLI), str(path), "-c",
+                           f"SELECT strategy_id FROM comparison WHERE run_id = '{two.run_id}'"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "beta" in done.stdout and "gamma" in done.stdout and "portfolio" in done.stdout
+    done = subprocess.run([str(CLI), str(path), "-c", "SELECT * FROM comparison"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert all(name in done.stdout for name in ("alpha", "beta", "gamma"))
