@@ -1,0 +1,203 @@
+"""Reading TOML configuration files: paths, sections, strategies and their messages."""
+
+from __future__ import annotations
+
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from sqlorch import ConfigError
+from sqlorch.config_file import Synthetic, read_plan, resolve_class
+from sqlorch.strategies import SMACross
+
+
+def plan_of(tmp_path: Path, text: str, **overrides):
+    path = tmp_path / "run.toml"
+    path.write_text(textwrap.dedent(text))
+    return read_plan(path, overrides)
+
+
+def problems_of(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        plan_of(tmp_path, text)
+    return info.value.problems
+
+
+MINIMAL = """
+    [[strategies]]
+    class = "buy_and_hold"
+    weight = "1"
+"""
+
+
+def test_defaults(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, MINIMAL)
+    assert plan.paths == (str(tmp_path / "data/*.csv"),) and plan.synthetic is None
+    assert plan.config.initial_capital == Decimal("100000") and plan.config.warehouse == "warehouse/sqlorch.duckdb"
+    (spec,) = plan.strategies
+    assert type(spec.strategy).__name__ == "BuyAndHold" and spec.weight == Decimal("1")
+    assert plan.source == str(tmp_path / "run.toml")
+
+
+def test_paths_relative_to_the_file_absolute_kept_and_a_single_string(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, """
+        [data]
+        paths = ["bars/*.csv", "/abs/x.parquet"]
+        start = "2020-01-01"
+        end = "2020-06-30"
+    """ + MINIMAL)
+    assert plan.paths == (str(tmp_path / "bars/*.csv"), "/abs/x.parquet")
+    assert str(plan.config.start) == "2020-01-01" and str(plan.config.end) == "2020-06-30"
+    assert plan_of(tmp_path, '[data]\npaths = "one.csv"\n' + MINIMAL).paths == (str(tmp_path / "one.csv"),)
+
+
+def test_overrides_replace_backtest_keys(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, '[backtest]\nwarehouse = "a.duckdb"\n' + MINIMAL, warehouse="b.duckdb", lock_timeout=3)
+    assert plan.config.warehouse == "b.duckdb" and plan.config.lock_timeout == 3.0
+
+
+def test_synthetic_data(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, "[data]\nsynthetic = { symbols = 3, seed = 9 }\n" + MINIMAL)
+    assert plan.synthetic == Synthetic(symbols=3, years=2, seed=9) and plan.paths == ()
+
+
+@pytest.mark.parametrize("data, expected", [
+    ('synthetic = { symbols = 0 }', "[data] synthetic.symbols: must be a positive whole number, got 0"),
+    ('synthetic = { symbol = 3 }', "[data] synthetic.symbol: unknown key (did you mean 'symbols'?)"),
+    ('synthetic = 3', "[data] synthetic: write it like { symbols = 10, years = 2, seed = 42 }"),
+    ('synthetic = { symbols = 2 }\npaths = ["x.csv"]', "[data]: give either paths or synthetic, not both"),
+    ("paths = []", '[data] paths: must be a list of files or globs, like ["data/*.csv"]'),
+    ("paths = [1]", '[data] paths: must be a list of files or globs'),
+])
+def test_bad_data_sections(tmp_path: Path, data: str, expected: str) -> None:
+    found = problems_of(tmp_path, f"[data]\n{data}\n" + MINIMAL)
+    assert any(expected in p for p in found), found
+
+
+def test_structure_problems(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, """
+        data = 3
+        backtst = 1
+        strategies = 5
+    """)
+    assert any("[data] must be a table" in p for p in found)
+    assert any("backtst: unknown key (did you mean 'backtest'?)" in p for p in found)
+    assert any("write each strategy as its own [[strategies]] table" in p for p in found)
+    assert any("no strategies" in p for p in found)
+    assert all(p.startswith(str(tmp_path / "run.toml") + ": ") for p in found)
+
+
+def test_strategy_entry_problems(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, """
+        [[strategies]]
+        class = "rsi"
+        weigth = "0.5"
+        name = ""
+        params = 3
+
+        [[strategies]]
+        weight = "0.5"
+
+        [[strategies]]
+        class = "sma_cross"
+        weight = "0.2"
+        params = { fast = 50, slow = 10 }
+    """)
+    assert any("#1 weigth: unknown key (did you mean 'weight'?)" in p for p in found)
+    assert any("#1 weight: missing" in p for p in found)
+    assert any("#1 name: must be a non-empty string" in p for p in found)
+    assert any("#1 params: must be a table" in p for p in found)
+    assert any("#2 class: missing" in p for p in found)
+    assert any("#3 params: sma_cross fast (50) must be less than slow (10)" in p for p in found)
+
+
+def test_backtest_key_problems_name_their_section(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, """
+        [data]
+        start = "2021-01-01"
+        end = "2020-01-01"
+        [backtest]
+        lot_size = -1
+    """ + MINIMAL)
+    assert any("[backtest] lot_size: must be 0 (fractional)" in p for p in found)
+    assert any("[data] start (2021-01-01) is after end (2020-01-01)" in p for p in found)
+
+
+def test_user_classes_from_the_config_directory(tmp_path: Path) -> None:
+    (tmp_path / "mine.py").write_text(textwrap.dedent("""
+        class Plain:
+            def __init__(self, size=1):
+                self.size = size
+            def on_bar(self, ctx):
+                return None
+
+        class Flexible:
+            def __init__(self, **options):
+                self.options = options
+            def on_bar(self, ctx):
+                return None
+
+        class Fussy:
+            def __init__(self, level=1):
+                raise RuntimeError("level too high")
+            def on_bar(self, ctx):
+                return None
+
+        class Frozen:
+            __slots__ = ()
+            def on_bar(self, ctx):
+                return None
+    """))
+    plan = plan_of(tmp_path, """
+        [[strategies]]
+        name = "p"
+        class = "mine:Plain"
+        weight = "0.2"
+        params = { size = 3 }
+
+        [[strategies]]
+        class = "mine:Flexible"
+        weight = "0.2"
+        params = { anything = "goes" }
+    """)
+    plain, flexible = (s.strategy for s in plan.strategies)
+    assert (plain.name, plain.size) == ("p", 3) and flexible.options == {"anything": "goes"}
+
+    found = problems_of(tmp_path, """
+        [[strategies]]
+        class = "mine:Plian"
+        weight = "0.2"
+
+        [[strategies]]
+        class = "mine:Plain"
+        weight = "0.2"
+        params = { sise = 3 }
+
+        [[strategies]]
+        class = "mine:Fussy"
+        weight = "0.2"
+
+        [[strategies]]
+        class = "missing_module:X"
+        weight = "0.2"
+
+        [[strategies]]
+        class = "mine:Frozen"
+        name = "cold"
+        weight = "0.2"
+    """)
+    assert any("module 'mine' has no class 'Plian' (did you mean 'Plain'?)" in p for p in found)
+    assert any("params.sise: mine:Plain has no parameter 'sise' (did you mean 'size'?); it takes size" in p
+               for p in found)
+    assert any("mine:Fussy({}) raised RuntimeError: level too high" in p for p in found)
+    assert any("cannot import module 'missing_module'" in p for p in found)
+    assert any("name: mine:Frozen does not allow setting its name" in p for p in found)
+
+
+def test_resolve_class() -> None:
+    assert resolve_class("sma_cross", Path(".")) is SMACross
+    assert resolve_class("sqlorch.strategies:SMACross", Path(".")) is SMACross
+    with pytest.raises(ValueError, match="built-ins are buy_and_hold, sma_cross"):
+        resolve_class("nonsense", Path("."))
