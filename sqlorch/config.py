@@ -78,6 +78,18 @@ def _to_enum(enum_type: type) -> Callable[[Any], Any]:
     return coerce
 
 
+def _to_conflict_mode(value: Any) -> ConflictMode | str:
+    """A ConflictMode, or the name of a resolver registered with `register_resolver`."""
+    from sqlorch.conflicts import get_resolver
+
+    if isinstance(value, ConflictMode):
+        return value
+    if isinstance(value, str) and value in {m.value for m in ConflictMode}:
+        return ConflictMode(value)
+    get_resolver(value)  # raises ValueError naming the choices
+    return value
+
+
 def _to_timestamp(value: Any) -> dt.date:
     """A date (a whole day: `end` includes all of it) or, if a time is given, a datetime."""
     if isinstance(value, dt.date):
@@ -129,7 +141,7 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "log_dir": _optional(_to_path),
     "warehouse": _optional(_to_path),
     "lock_timeout": _to_float,
-    "conflict_mode": _to_enum(ConflictMode),
+    "conflict_mode": _to_conflict_mode,
     "priorities": _optional(_to_priorities),
     "rebalance_threshold": _optional(_to_float),
     "rebalance_every": _optional(_to_int),
@@ -195,36 +207,23 @@ class BacktestConfig:
 
     def __post_init__(self) -> None:
         problems = _validate(self)
-        problems += self._extra_problems()
         if problems:
             raise ConfigError(problems)
-
-    def _extra_problems(self) -> list[str]:
-        return []
 
 
 @dataclass(frozen=True)
 class OrchestratorConfig(BacktestConfig):
-    """`BacktestConfig` plus the settings of several strategies trading side by side.
+    """`BacktestConfig` plus the settings of several strategies trading side by side:
+    how conflicting orders are resolved (`conflict_mode`: a ConflictMode or a registered
+    resolver's name; `priorities` {strategy_id: rank}, 1 highest, for first_wins), drift
+    rebalancing (`rebalance_threshold`, absolute share difference, checked every
+    `rebalance_every` bars), and what to do with weights over 100% (`on_overweight`)."""
 
-    Conflict modes other than `net_signal` and rebalancing are not supported yet and say so.
-    """
-
-    conflict_mode: ConflictMode = ConflictMode.NET_SIGNAL
+    conflict_mode: ConflictMode | str = ConflictMode.NET_SIGNAL
     priorities: Mapping[str, int] | None = None
     rebalance_threshold: float | None = None
     rebalance_every: int | None = None
     on_overweight: OverweightPolicy = OverweightPolicy.REJECT
-
-    def _extra_problems(self) -> list[str]:
-        later = "is not supported yet (conflict modes and rebalancing arrive in a later release)"
-        problems = []
-        if isinstance(self.conflict_mode, ConflictMode) and self.conflict_mode != ConflictMode.NET_SIGNAL:
-            problems.append(f"conflict_mode: {self.conflict_mode.value!r} {later}; use 'net_signal'")
-        for key in ("priorities", "rebalance_threshold", "rebalance_every"):
-            if getattr(self, key) is not None:
-                problems.append(f"{key} {later}; remove it")
-        return problems
 
 
 CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(OrchestratorConfig))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlorch.config import CONFIG_KEYS, OrchestratorConfig, to_decimal
+from sqlorch.conflicts import register_resolver, resolver_names
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.strategies import BUILTINS
 
@@ -79,6 +80,7 @@ def parse_plan(document: dict[str, Any], base: Path, source: str, overrides: dic
     _unknown(backtest, BACKTEST_KEYS, "[backtest] ", problems)
 
     paths, synthetic = _data_source(data, base, problems)
+    _register_resolver_class(backtest.get("conflict_mode"), base, problems)
     settings = {k: v for k, v in backtest.items() if k in BACKTEST_KEYS}
     settings.update({k: data[k] for k in ("start", "end") if k in data})
     settings.update(overrides)
@@ -150,6 +152,16 @@ def _data_source(data: dict[str, Any], base: Path, problems: list[str]) -> tuple
         problems.append('[data] paths: must be a list of files or globs, like ["data/*.csv"]')
         return (), None
     return tuple(p if Path(p).is_absolute() else str(base / p) for p in paths), None
+
+
+def _register_resolver_class(mode: Any, base: Path, problems: list[str]) -> None:
+    """`conflict_mode = "module:Class"` imports a user's resolver and registers it under that name."""
+    if not isinstance(mode, str) or ":" not in mode or mode in resolver_names():
+        return
+    try:
+        register_resolver(mode, resolve_class(mode, base)())
+    except (ValueError, TypeError) as exc:
+        problems.append(f"[backtest] conflict_mode: {exc}")
 
 
 def resolve_class(reference: str, base: Path) -> type:

@@ -16,7 +16,7 @@ def resource_dir(name: str) -> Path:
 
 
 def sql_files(group: str) -> list[Path]:
-    """The .sql files of one group (tables, macros, views, load), in load order."""
+    """The .sql files of one group (tables, migrations, macros, views, load), in load order."""
     return sorted((resource_dir("sql") / group).glob("*.sql"))
 
 

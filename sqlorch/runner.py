@@ -15,8 +15,8 @@ import secrets
 import socket
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from sqlorch.audit import EventLog, encode
 from sqlorch.config import BacktestConfig, to_decimal
 from sqlorch.data import load_bars
 from sqlorch.domain import DecisionKind, OverweightPolicy
-from sqlorch.errors import ConfigError, StrategyError
+from sqlorch.errors import ConfigError, StrategyError, did_you_mean
 from sqlorch.market import MARK, Panel
 from sqlorch.money import ZERO, floor_places
 from sqlorch.stepper import StepOutcome, Stepper
@@ -81,6 +81,10 @@ def plan_sleeves(pairs: Sequence[tuple[object, Any]], config: BacktestConfig) ->
         weights.append(value)
     if not pairs:
         problems.append("no strategies: give at least one (strategy, weight) pair")
+    for name in getattr(config, "priorities", None) or {}:
+        if name not in ids:
+            problems.append(f"priorities: {name!r} is not a strategy of this run{did_you_mean(name, ids)}; "
+                            f"strategies are {', '.join(ids)}")
     if problems:
         raise ConfigError(problems)
     requested, total = weights, sum(weights, ZERO)
@@ -131,7 +135,8 @@ def _describe(strategy: object) -> tuple[str, str]:
 
 
 def _config_json(config: BacktestConfig) -> str:
-    return json.dumps(asdict(config), default=str, sort_keys=True)
+    settings = {f.name: getattr(config, f.name) for f in fields(config)}
+    return json.dumps(settings, default=lambda v: dict(v) if isinstance(v, Mapping) else str(v), sort_keys=True)
 
 
 def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
@@ -159,8 +164,8 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
         log.emit("weights_normalized", before=dict(zip(sleeves.ids, sleeves.requested)),
                  after=dict(zip(sleeves.ids, sleeves.weights)))
     try:
-        stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals, config, log,
-                          (lambda done: progress(done, len(panel))) if progress else None)
+        stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals, sleeves.weights,
+                          config, log, (lambda done: progress(done, len(panel))) if progress else None)
         outcome = stepper.run()
         _log_outcome(log, outcome, timestamps, time.monotonic() - started, sleeves.unallocated, panel)
         _write_outcome(warehouse, run_id, outcome, log, timestamps, time.monotonic() - started)
@@ -234,19 +239,32 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
 
     signals = table(records.signals, ("strategy_id", "seq", "bar_index", "symbol", "side", "weight",
                                       "reason", "target_quantity", "order_id"))
-    signals["ts"] = ts_of(signals["bar_index"])
     decisions = table(records.decisions, ("order_id", "strategy_id", "symbol", "decided_bar", "resolved_bar",
-                                          "requested_quantity", "filled_quantity", "kind", "reason"))
-    decisions["decided_ts"] = ts_of(decisions["decided_bar"])
-    decisions["resolved_ts"] = ts_of(decisions["resolved_bar"])
+                                          "requested_quantity", "filled_quantity", "kind", "reason",
+                                          "rebalance_id"))
     fills = table(records.fills, ("fill_id", "order_id", "strategy_id", "bar_index", "symbol", "quantity",
                                   "price", "commission", "realized_pnl"))
-    fills["ts"] = ts_of(fills["bar_index"])
+    conflicts = table(records.conflicts, ("conflict_id", "bar_index", "symbol", "mode", "strategies", "standing",
+                                          "orders", "outcome", "net_quantity", "crossed_quantity", "commission",
+                                          "commission_standalone", "commission_saved"))
+    conflict_orders = table(records.conflict_orders, ("conflict_id", "strategy_id", "order_id", "quantity", "stood"))
+    transfers = table(records.transfers, ("rebalance_id", "bar_index", "strategy_id", "amount"))
+    rebalances = table(records.rebalances, ("rebalance_id", "bar_index", "strategy_id", "equity_before",
+                                            "share_before", "target_share", "target_equity", "cash_moved",
+                                            "position_trade"))
+    for rows in (signals, fills, conflicts, transfers, rebalances):
+        rows["ts"] = ts_of(rows["bar_index"])
+    decisions["decided_ts"] = ts_of(decisions["decided_bar"])
+    decisions["resolved_ts"] = ts_of(decisions["resolved_bar"])
     events = table(log.rows, ("seq", "ts", "event", "strategy_id", "bar_index", "payload"))
     with warehouse.transaction() as con:
         insert(con, "signals", signals)
         insert(con, "decisions", decisions)
         insert(con, "fills", fills)
+        insert(con, "conflicts", conflicts)
+        insert(con, "conflict_orders", conflict_orders)
+        insert(con, "transfers", transfers)
+        insert(con, "rebalances", rebalances)
         insert(con, "events", events)
         con.execute(
             "UPDATE runs SET status = ?, error = ?, finished_at = now()::TIMESTAMP, duration_seconds = ?, "

@@ -45,6 +45,22 @@ class Sleeve:
         """Exact cash plus positions valued at `marks` (6-place prices)."""
         return self.cash + sum((q * to_money(marks[j]) for j, q in self.qty.items()), ZERO)
 
+    def _reduces(self, j: int, quantity: Decimal) -> bool:
+        held = self.qty.get(j, ZERO)
+        return bool(held) and (held > 0) != (quantity > 0)
+
+    def _released(self, j: int, quantity: Decimal) -> Decimal:
+        """Cost basis released by a reducing fill: the same fraction of the basis."""
+        held, basis = self.qty[j], self.basis[j]
+        return basis if -quantity == held else money(basis * (-quantity) / held)
+
+    def available_change(self, j: int, quantity: Decimal, price: Decimal, commission: Decimal) -> Decimal:
+        """How `available` would change if this fill were booked (nothing is booked)."""
+        if self._reduces(j, quantity):
+            released = self._released(j, quantity)
+            return -quantity * price - released - commission + abs(released)
+        return -(abs(quantity) * price + commission)
+
     def apply_fill(self, j: int, quantity: Decimal, price: Decimal, commission: Decimal) -> Decimal:
         """Book a fill of signed `quantity` at `price`; return the realized P&L before commission.
 
@@ -54,8 +70,8 @@ class Sleeve:
         held = self.qty.get(j, ZERO)
         basis = self.basis.get(j, ZERO)
         realized = ZERO
-        if held and (held > 0) != (quantity > 0):  # reducing
-            released = basis if -quantity == held else money(basis * (-quantity) / held)
+        if self._reduces(j, quantity):
+            released = self._released(j, quantity)
             realized = -quantity * price - released
             basis -= released
         else:
@@ -72,3 +88,8 @@ class Sleeve:
             self.basis.pop(j, None)
         self.quantities[j] = float(held)
         return realized
+
+    def transfer(self, amount: Decimal) -> None:
+        """Receive (amount > 0) or give (amount < 0) cash: a rebalancing transfer."""
+        self.cash += amount
+        self.allocated += amount

@@ -1,39 +1,31 @@
 """The stepper: calls every strategy on every bar and decides fills with in-memory state.
 
 Nothing here touches DuckDB. The stepper returns columnar records (signals, decisions,
-fills) that the warehouse writes in bulk; SQL views do the accounting from them.
+fills, conflicts, transfers, rebalances) that the warehouse writes in bulk; SQL views do
+the accounting from them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlorch.audit import EventLog
 from sqlorch.config import BacktestConfig
+from sqlorch.conflicts import get_resolver
 from sqlorch.context import BarContext
 from sqlorch.costs import Costs
-from sqlorch.domain import CapitalPolicy, DecisionKind, FillMode, Side, Signal
-from sqlorch.market import CLOSE, HIGH, LOW, MARK, OPEN, MarketView, Panel
+from sqlorch.domain import ConflictMode, DecisionKind, FillMode, Side, Signal
+from sqlorch.fills import BarFills
+from sqlorch.market import CLOSE, MARK, OPEN, MarketView, Panel
 from sqlorch.money import ZERO, to_money
+from sqlorch.orders import Order, Records
+from sqlorch.rebalance import Rebalancer
 from sqlorch.sleeve import Sleeve
 
 PROGRESS_EVERY = 64  # bars between progress callbacks
-
-
-@dataclass(slots=True)
-class Order:
-    """A sleeve's request to change its position in one symbol by `quantity` (signed)."""
-
-    order_id: int
-    sleeve: int
-    symbol: int
-    quantity: Decimal
-    decided_at: int
-    filled: Decimal = ZERO
-    shortfall: str = ""  # why the fill fell short of the request, if it did
 
 
 @dataclass(frozen=True)
@@ -46,19 +38,10 @@ class Failure:
 
 
 @dataclass
-class StepRecords:
-    """Rows for the warehouse, as tuples in the column order of their tables."""
-
-    signals: list[tuple] = field(default_factory=list)
-    decisions: list[tuple] = field(default_factory=list)
-    fills: list[tuple] = field(default_factory=list)
-
-
-@dataclass
 class StepOutcome:
-    """What a stepper run produced: records, final sleeves, bars done, and any failure."""
+    """What a stepper run produced: records, final sleeves, bars stepped, and any failure."""
 
-    records: StepRecords
+    records: Records
     sleeves: list[Sleeve]
     bars_processed: int
     failure: Failure | None
@@ -67,9 +50,9 @@ class StepOutcome:
 class Stepper:
     """Runs strategies bar by bar over a panel, each trading its own sleeve.
 
-    Per bar t: reveal bar t; fill pending orders at the open (next_open mode); call each
-    strategy's `on_bar` and turn its signals into orders sized at the close of t; fill them
-    at the close (close mode). Within a sleeve, reducing orders fill before increasing ones.
+    Per bar t: reveal bar t; fill pending orders at the open (next_open mode); rebalance if
+    the sleeves drifted; call each strategy's `on_bar` and turn its signals into orders
+    sized at the close of t; fill them at the close (close mode).
     """
 
     def __init__(
@@ -77,12 +60,15 @@ class Stepper:
         panel: Panel,
         strategies: Sequence[tuple[str, object]],
         capitals: Sequence[Decimal],
+        weights: Sequence[Decimal],
         config: BacktestConfig,
         log: EventLog,
         on_progress: Callable[[int], None] | None = None,
     ):
         self.panel = panel
         self.strategies = list(strategies)
+        self.ids = [sid for sid, _ in self.strategies]
+        self.weights = list(weights)
         self.config = config
         self.costs = Costs.from_config(config)
         self.log = log
@@ -90,10 +76,16 @@ class Stepper:
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
         self.view = MarketView(panel.symbols, self.timestamps, panel.data.shape)
         n = len(panel.symbols)
-        self.sleeves = [Sleeve(sid, n, cap) for (sid, _), cap in zip(self.strategies, capitals)]
-        self.contexts = [BarContext(sid, self.view, s) for (sid, _), s in zip(self.strategies, self.sleeves)]
+        self.sleeves = [Sleeve(sid, n, cap) for sid, cap in zip(self.ids, capitals)]
+        self.contexts = [BarContext(sid, self.view, s) for sid, s in zip(self.ids, self.sleeves)]
         self.pending: list[dict[int, Order]] = [{} for _ in self.strategies]
-        self.records = StepRecords()
+        self.records = Records()
+        mode = getattr(config, "conflict_mode", ConflictMode.NET_SIGNAL)
+        self.conflict_mode = str(mode.value if isinstance(mode, ConflictMode) else mode)
+        self.resolver = get_resolver(self.conflict_mode)
+        priorities = getattr(config, "priorities", None) or {}
+        self.ranks = [priorities.get(sid, len(priorities) + 1 + i) for i, sid in enumerate(self.ids)]
+        self.rebalancer = Rebalancer(self)
         self._next_order_id = 0
         self._equity_cache: list[tuple[int, float]] = [(-1, 0.0)] * len(self.strategies)
 
@@ -104,12 +96,12 @@ class Stepper:
         data = self.panel.data
         close_mode = self.config.fill == FillMode.CLOSE
         failure = None
-        bars = len(self.panel)
         t = -1
-        for t in range(bars):
+        for t in range(len(self.panel)):
             self.view.reveal(t, data[t])
             if not close_mode:
                 self._fill_ready(t, OPEN)
+            self.rebalancer.check(t)
             failure = self._call_strategies(t)
             if failure:
                 break
@@ -117,7 +109,7 @@ class Stepper:
                 self._fill_ready(t, CLOSE)
             if self.on_progress and t % PROGRESS_EVERY == 0:
                 self.on_progress(t + 1)
-        self._close_book(t, failure)
+        self._close_book(failure)
         if self.on_progress:
             self.on_progress(t + 1)
         return StepOutcome(self.records, self.sleeves, t + 1, failure)
@@ -140,22 +132,19 @@ class Stepper:
     # -- signals to orders ----------------------------------------------------------------
 
     def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
-        sleeve, ctx, book = self.sleeves[i], self.contexts[i], self.pending[i]
+        sleeve, ctx = self.sleeves[i], self.contexts[i]
         for signal in signals:
             if not isinstance(signal, Signal):
                 raise TypeError(f"on_bar must return Signal objects, got {type(signal).__name__}")
             j = ctx.index(signal.symbol)
             target = self._target(t, i, j, signal)
-            replaced = book.pop(j, None)
-            if replaced is not None:
-                self._decide(replaced, t, DecisionKind.CANCELLED, f"replaced by a newer signal at bar {t}")
             order = None
             if target is None:
+                self._cancel_pending(i, j, t, f"replaced by a newer signal at bar {t}")
                 order = self._new_order(i, j, ZERO, t)
-                self._decide(order, t, DecisionKind.REJECTED, f"no price for {signal.symbol} yet")
-            elif target != sleeve.qty.get(j, ZERO):
-                order = self._new_order(i, j, target - sleeve.qty.get(j, ZERO), t)
-                book[j] = order
+                self.decide(order, t, DecisionKind.REJECTED, f"no price for {signal.symbol} yet")
+            else:
+                order = self.place(i, j, target - sleeve.qty.get(j, ZERO), t)
             self.records.signals.append((
                 sleeve.strategy_id, len(self.records.signals), t, signal.symbol, signal.side.value,
                 signal.weight, signal.reason, target, order.order_id if order else None,
@@ -165,6 +154,22 @@ class Stepper:
                 signal_type=signal.side.value, symbol=signal.symbol,
                 bar_date=self.timestamps[t], capital_available=sleeve.available,
             )
+
+    def place(self, i: int, j: int, quantity: Decimal, t: int, rebalance: int | None = None) -> Order | None:
+        """Queue sleeve i's order to change its position in symbol j, replacing a pending one.
+        No order (None) for a zero change."""
+        by = "a rebalancing order" if rebalance is not None else "a newer signal"
+        self._cancel_pending(i, j, t, f"replaced by {by} at bar {t}")
+        if not quantity:
+            return None
+        order = self._new_order(i, j, quantity, t, rebalance)
+        self.pending[i][j] = order
+        return order
+
+    def _cancel_pending(self, i: int, j: int, t: int, reason: str) -> None:
+        replaced = self.pending[i].pop(j, None)
+        if replaced is not None:
+            self.decide(replaced, t, DecisionKind.CANCELLED, reason)
 
     def _target(self, t: int, i: int, j: int, signal: Signal) -> Decimal | None:
         """Target quantity: floor_to_lot(weight x equity / close), signed; None without a price."""
@@ -190,71 +195,36 @@ class Stepper:
             self._equity_cache[i] = (t, value)
         return value
 
-    def _new_order(self, i: int, j: int, quantity: Decimal, t: int) -> Order:
-        self._next_order_id += 1
-        return Order(self._next_order_id, i, j, quantity, t)
+    def equity_changed(self) -> None:
+        """Forget cached sleeve equities (cash moved between sleeves)."""
+        self._equity_cache = [(-1, 0.0)] * len(self.strategies)
 
-    # -- fills ----------------------------------------------------------------------------
+    def _new_order(self, i: int, j: int, quantity: Decimal, t: int, rebalance: int | None = None) -> Order:
+        self._next_order_id += 1
+        return Order(self._next_order_id, i, j, quantity, t, rebalance=rebalance)
+
+    # -- fills and decisions --------------------------------------------------------------
 
     def _fill_ready(self, t: int, price_field: int) -> None:
         """Fill every pending order whose symbol has a bar at t, at that bar's `price_field`."""
+        if not any(self.pending):
+            return
         has_bar = self.panel.data[t, CLOSE]
-        for i, book in enumerate(self.pending):
-            ready = [o for o in book.values() if not math.isnan(has_bar[o.symbol])]
-            if not ready:
-                continue
-            sleeve = self.sleeves[i]
-            reducing, increasing = [], []
-            for order in ready:
-                held = sleeve.qty.get(order.symbol, ZERO)
-                if held and (held > 0) != (order.quantity > 0):
-                    part = order.quantity if abs(order.quantity) <= abs(held) else -held
-                    reducing.append((order, part, True))
-                    if part != order.quantity:
-                        increasing.append((order, order.quantity - part, False))
-                else:
-                    increasing.append((order, order.quantity, True))
-            for order, quantity, charge_fee in reducing:
-                self._execute(t, price_field, order, quantity, charge_fee, reduces=True)
-            for order, quantity, charge_fee in increasing:
-                self._execute(t, price_field, order, quantity, charge_fee, reduces=False)
-            for order in ready:
+        ready = [[o for o in book.values() if not math.isnan(has_bar[o.symbol])] for book in self.pending]
+        if not any(ready):
+            return
+        for book, orders in zip(self.pending, ready):
+            for order in orders:
                 del book[order.symbol]
-                self._decide_filled(order, t)
+        BarFills(self, t, price_field).run(ready)
 
-    def _execute(self, t: int, price_field: int, order: Order, quantity: Decimal,
-                 charge_fee: bool, reduces: bool) -> None:
-        sleeve, j, row = self.sleeves[order.sleeve], order.symbol, self.panel.data[t]
-        buying = quantity > 0
-        price = self.costs.fill_price(to_money(row[price_field, j]), buying,
-                                      to_money(row[HIGH, j]), to_money(row[LOW, j]))
-        if not reduces:
-            available = sleeve.available
-            cost = abs(quantity) * price + self.costs.commission(quantity, price, charge_fee)
-            if cost > available:
-                if self.config.on_insufficient_capital == CapitalPolicy.REJECT:
-                    affordable = ZERO
-                else:
-                    affordable = self.costs.affordable(available, price, charge_fee)
-                order.shortfall = (f"needs {cost:.2f} for {abs(quantity)} at {price}, "
-                                   f"{available:.2f} available")
-                if affordable <= 0:
-                    return
-                quantity = affordable if buying else -affordable
-        commission = self.costs.commission(quantity, price, charge_fee)
-        realized = sleeve.apply_fill(j, quantity, price, commission)
-        order.filled += quantity
-        self.records.fills.append((
-            len(self.records.fills) + 1, order.order_id, sleeve.strategy_id, t,
-            self.panel.symbols[j], quantity, price, commission, realized,
-        ))
-
-    def _decide_filled(self, order: Order, t: int) -> None:
+    def decide_filled(self, order: Order, t: int) -> None:
+        """Record a filled order's decision: accepted, or clipped/rejected by capital."""
         if order.filled == order.quantity:
-            self._decide(order, t, DecisionKind.ACCEPTED, "")
+            self.decide(order, t, DecisionKind.ACCEPTED, "")
             return
         kind = DecisionKind.REJECTED if order.filled == 0 else DecisionKind.CLIPPED
-        self._decide(order, t, kind, order.shortfall)
+        self.decide(order, t, kind, order.shortfall)
         sleeve = self.sleeves[order.sleeve]
         self.log.emit(
             "capital_limit_hit", bar_index=t, strategy_id=sleeve.strategy_id,
@@ -265,20 +235,21 @@ class Stepper:
             },
         )
 
-    def _decide(self, order: Order, t: int | None, kind: DecisionKind, reason: str) -> None:
+    def decide(self, order: Order, t: int | None, kind: DecisionKind | str, reason: str) -> None:
+        """Record an order's fate in the decisions table."""
         self.records.decisions.append((
-            order.order_id, self.sleeves[order.sleeve].strategy_id, self.panel.symbols[order.symbol],
-            order.decided_at, t, order.quantity, order.filled, kind.value, reason,
+            order.order_id, self.ids[order.sleeve], self.panel.symbols[order.symbol],
+            order.decided_at, t, order.quantity, order.filled, str(kind), reason, order.rebalance,
         ))
 
-    def _close_book(self, t: int, failure: Failure | None) -> None:
+    def _close_book(self, failure: Failure | None) -> None:
         """Orders still pending at the end expire (or are cancelled if the run failed)."""
         for book in self.pending:
             for order in book.values():
                 symbol = self.panel.symbols[order.symbol]
                 if failure:
-                    self._decide(order, None, DecisionKind.CANCELLED,
-                                 f"run stopped: strategy {failure.strategy_id!r} failed")
+                    self.decide(order, None, DecisionKind.CANCELLED,
+                                f"run stopped: strategy {failure.strategy_id!r} failed")
                 else:
-                    self._decide(order, None, DecisionKind.EXPIRED, f"no bar of {symbol} after the signal")
+                    self.decide(order, None, DecisionKind.EXPIRED, f"no bar of {symbol} after the signal")
             book.clear()

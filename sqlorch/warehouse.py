@@ -28,7 +28,9 @@ from sqlorch.errors import SqlorchError, WarehouseLockedError
 from sqlorch.resources import sql_files, sql_text
 
 DUCKDB_CONFIG = {"storage_compatibility_version": "v1.5.0"}
-TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "events")
+TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "events",
+          "conflicts", "conflict_orders", "transfers", "rebalances")
+SCHEMA_GROUPS = ("tables", "migrations", "macros", "views")  # created in this order
 _LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
 
 
@@ -40,7 +42,7 @@ def quote_identifier(name: str) -> str:
 def schema_fingerprint() -> str:
     """A hash of every shipped SQL file: the schema version this package expects."""
     digest = hashlib.sha256()
-    for group in ("tables", "macros", "views"):
+    for group in SCHEMA_GROUPS:
         for path in sql_files(group):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
@@ -160,7 +162,7 @@ def install_schema(con: duckdb.DuckDBPyConnection) -> None:
     current = con.execute("SELECT value FROM sqlorch_meta WHERE key = 'schema'").fetchall()
     if current == [(fingerprint,)]:
         return
-    for group in ("tables", "macros", "views"):
+    for group in SCHEMA_GROUPS:
         for path in sql_files(group):
             con.execute(path.read_text(encoding="utf-8"))
     con.execute("DELETE FROM sqlorch_meta WHERE key = 'schema'")

@@ -53,16 +53,42 @@ def test_unallocated_cash_is_part_of_the_portfolio() -> None:
     assert ((result.equity_curve["cash"] - cash) == unallocated).all()
 
 
-@pytest.mark.parametrize("costs", [{}, {"commission_bps": 10.0, "commission_per_order": "1.5", "slippage_bps": 5.0}])
-def test_each_sleeve_equals_a_standalone_engine_run(costs: dict) -> None:
+class Only:
+    """Wraps a strategy so that it trades only `symbols` (sleeves that never meet)."""
+
+    def __init__(self, strategy, symbols: set[str]) -> None:
+        self.strategy, self.symbols = strategy, symbols
+        self.name = type(strategy).__name__.lower()
+
+    def on_start(self, ctx: BarContext) -> None:
+        if hasattr(self.strategy, "on_start"):
+            self.strategy.on_start(ctx)
+
+    def on_bar(self, ctx: BarContext) -> list[Signal]:
+        return [s for s in self.strategy.on_bar(ctx) or [] if s.symbol in self.symbols]
+
+
+LINE_UP = [(SMACross, {"fast": 5, "slow": 15}, Decimal("0.4")), (DonchianBreakout, {"period": 10}, Decimal("0.35")),
+           (RSIStrategy, {"period": 7}, Decimal("0.25"))]
+SYMBOLS = sorted(BARS["symbol"].unique())
+
+
+@pytest.mark.parametrize("costs, apart", [
+    ({}, False),  # without costs, even sleeves trading the same symbols stay independent (netting is free)
+    ({"commission_bps": 10.0, "commission_per_order": "1.5", "slippage_bps": 5.0}, True),
+])
+def test_each_sleeve_equals_a_standalone_engine_run(costs: dict, apart: bool) -> None:
+    def make(k: int):
+        cls, params, _ = LINE_UP[k]
+        return Only(cls(**params), {SYMBOLS[k]} if apart else set(SYMBOLS))
+
     total = Decimal("250000")
-    line_up = [(SMACross, {"fast": 5, "slow": 15}, Decimal("0.4")), (DonchianBreakout, {"period": 10}, Decimal("0.35")),
-               (RSIStrategy, {"period": 7}, Decimal("0.25"))]
     orchestrated = StrategyOrchestrator(
-        [(cls(**params), weight) for cls, params, weight in line_up],
+        [(make(k), weight) for k, (_, _, weight) in enumerate(LINE_UP)],
         OrchestratorConfig(initial_capital=total, **costs, **_memory())).run(BARS)
-    for (cls, params, weight), sleeve in zip(line_up, orchestrated.strategy_results.values()):
-        alone = BacktestEngine(cls(**params), BacktestConfig(initial_capital=total * weight, **costs, **_memory())).run(BARS)
+    assert sum(r.fills.height for r in orchestrated.strategy_results.values()) > 30
+    for k, ((_, _, weight), sleeve) in enumerate(zip(LINE_UP, orchestrated.strategy_results.values())):
+        alone = BacktestEngine(make(k), BacktestConfig(initial_capital=total * weight, **costs, **_memory())).run(BARS)
         assert alone.fills.drop("strategy_id", "order_id").equals(sleeve.fills.drop("strategy_id", "order_id"))
         assert alone.equity_curve.equals(sleeve.equity_curve)
         assert alone.final_equity == sleeve.final_equity

@@ -146,12 +146,42 @@ def test_config_problems_are_all_reported_at_once(here: Path) -> None:
         assert expected in err, expected
 
 
+def test_conflict_modes_priorities_and_rebalancing_in_toml(here: Path) -> None:
+    config = write(here / "modes.toml", """
+        [data]
+        synthetic = { symbols = 3, years = 1 }
+        [backtest]
+        conflict_mode = "first_wins"
+        priorities = { trend = 1, buy_and_hold = 2 }
+        rebalance_threshold = 0.05
+        rebalance_every = 5
+        [[strategies]]
+        class = "buy_and_hold"
+        weight = "0.5"
+        [[strategies]]
+        name = "trend"
+        class = "sma_cross"
+        weight = "0.5"
+        params = { fast = 3, slow = 10 }
+    """)
+    result = invoke("run", str(config), "--quiet")
+    assert result.exit_code == 0, result.output
+    with duckdb.connect("warehouse/sqlorch.duckdb", read_only=True) as con:
+        stored = json.loads(con.execute("SELECT config FROM runs").fetchall()[0][0])
+        modes = con.execute("SELECT DISTINCT mode FROM conflicts").fetchall()
+    assert stored["conflict_mode"] == "first_wins" and stored["rebalance_threshold"] == 0.05
+    assert modes in ([], [("first_wins",)])
+
+
 @pytest.mark.parametrize("line, message", [
-    ('conflict_mode = "first_wins"', "conflict_mode: 'first_wins' is not supported yet"),
-    ("rebalance_threshold = 0.1", "rebalance_threshold is not supported yet"),
+    ('conflict_mode = "frist_wins"', "conflict_mode: 'frist_wins' is not one of net_signal, first_wins, "
+                                     "cancel_both, weighted (did you mean 'first_wins'?)"),
+    ("rebalance_threshold = 1.5", "rebalance_threshold: must be between 0 and 1"),
+    ("priorities = { buy_and_hld = 1 }", "priorities: 'buy_and_hld' is not a strategy of this run "
+                                         "(did you mean 'buy_and_hold'?)"),
 ])
-def test_later_features_say_not_supported_yet(here: Path, line: str, message: str) -> None:
-    config = write(here / "later.toml", f"""
+def test_bad_modes_are_explained(here: Path, line: str, message: str) -> None:
+    config = write(here / "bad_modes.toml", f"""
         [data]
         synthetic = {{ symbols = 2, years = 1 }}
         [backtest]
@@ -161,7 +191,7 @@ def test_later_features_say_not_supported_yet(here: Path, line: str, message: st
         weight = "1"
     """)
     result = invoke("run", str(config))
-    assert result.exit_code == 1 and message in result.stderr
+    assert result.exit_code == 1 and message in result.stderr, result.stderr
 
 
 def test_bad_data_names_file_and_line(here: Path) -> None:

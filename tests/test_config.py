@@ -141,18 +141,33 @@ def test_start_after_end():
     BacktestConfig(start="2015-01-01", end="2015-01-01", **NOWHERE)  # the same day is fine
 
 
-@pytest.mark.parametrize("mode", ["first_wins", "cancel_both", "weighted", ConflictMode.WEIGHTED])
-def test_other_conflict_modes_are_not_supported_yet(mode):
-    (problem,) = problems_of(OrchestratorConfig, conflict_mode=mode)
-    assert problem.startswith(f"conflict_mode: '{ConflictMode(mode).value}' is not supported yet")
-    assert problem.endswith("use 'net_signal'")
+@pytest.mark.parametrize("mode", ["net_signal", "first_wins", "cancel_both", "weighted", ConflictMode.WEIGHTED])
+def test_every_conflict_mode_is_accepted(mode):
+    assert OrchestratorConfig(conflict_mode=mode, **NOWHERE).conflict_mode == ConflictMode(mode)
 
 
-@pytest.mark.parametrize(("key", "value"), [("priorities", {"trend": 1}), ("rebalance_threshold", 0.1),
-                                            ("rebalance_every", 5)])
-def test_rebalancing_keys_are_not_supported_yet(key, value):
+def test_unknown_conflict_mode_lists_the_choices():
+    (problem,) = problems_of(OrchestratorConfig, conflict_mode="first_win")
+    assert problem == ("conflict_mode: 'first_win' is not one of net_signal, first_wins, cancel_both, weighted "
+                       "(did you mean 'first_wins'?); register your own with sqlorch.conflicts.register_resolver")
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("priorities", {"trend": 0}, "priorities: ranks must be whole numbers >= 1 (1 = highest); check trend"),
+    ("priorities", [1, 2], "priorities: expected a table of strategy_id = rank, like { trend = 1, rsi = 2 }"),
+    ("rebalance_threshold", 0, "rebalance_threshold: must be between 0 and 1 (0.10 = 10 points), got 0.0"),
+    ("rebalance_threshold", "x", "rebalance_threshold: 'x' is not a number"),
+    ("rebalance_every", 0, "rebalance_every: must be a positive number of bars, got 0"),
+])
+def test_rebalancing_and_priority_values_are_checked(key, value, expected):
     (problem,) = problems_of(OrchestratorConfig, **{key: value})
-    assert problem.startswith(f"{key} is not supported yet") and problem.endswith("remove it")
+    assert problem == expected
+
+
+def test_rebalancing_and_priorities_are_kept():
+    config = OrchestratorConfig(priorities={"trend": 1}, rebalance_threshold=0.1, rebalance_every=5, **NOWHERE)
+    assert dict(config.priorities) == {"trend": 1}
+    assert (config.rebalance_threshold, config.rebalance_every) == (0.1, 5)
 
 
 def test_every_problem_is_reported_at_once():
@@ -160,7 +175,7 @@ def test_every_problem_is_reported_at_once():
         OrchestratorConfig(initial_capital="-5", commission_bps=-1, slippage_bps=20000, fill="nope",
                            lot_size=1.5, allow_short="yes", on_insufficient_capital="clipp",
                            start="2015-13-01", periods_per_year=0, log_dir="", lock_timeout=-1,
-                           conflict_mode="weighted", rebalance_every=3)
+                           conflict_mode="weighed", rebalance_every=0)
     error = info.value
     assert isinstance(error, ValueError)
     keys = [p.split(":")[0].split(" ")[0] for p in error.problems]

@@ -201,3 +201,19 @@ def test_resolve_class() -> None:
     assert resolve_class("sqlorch.strategies:SMACross", Path(".")) is SMACross
     with pytest.raises(ValueError, match="built-ins are buy_and_hold, sma_cross"):
         resolve_class("nonsense", Path("."))
+
+
+def test_a_resolver_class_from_the_config_directory(tmp_path: Path) -> None:
+    (tmp_path / "myresolver.py").write_text(textwrap.dedent("""
+        class Quiet:
+            nets = False
+            def resolve(self, orders):
+                return []
+    """))
+    plan = plan_of(tmp_path, '[backtest]\nconflict_mode = "myresolver:Quiet"\n' + MINIMAL)
+    assert plan.config.conflict_mode == "myresolver:Quiet"
+    from sqlorch.conflicts import get_resolver
+
+    assert type(get_resolver("myresolver:Quiet")).__name__ == "Quiet"
+    found = problems_of(tmp_path, '[backtest]\nconflict_mode = "myresolver:Loud"\n' + MINIMAL)
+    assert any("[backtest] conflict_mode: module 'myresolver' has no class 'Loud'" in p for p in found)

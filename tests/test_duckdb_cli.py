@@ -20,8 +20,9 @@ CLI = shutil.which("duckdb", path=str(Path(sys.executable).parent)) or "duckdb"
 
 def test_every_view_opens_in_the_duckdb_cli(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
+    # two buy-and-hold sleeves meet on every symbol at the first fill: the conflict views have rows too
     result = StrategyOrchestrator(
-        [(BuyAndHold(), Decimal("0.5")), (Momentum(lookback=5), Decimal("0.5"))],
+        [(BuyAndHold(), Decimal("0.3")), (BuyAndHold(), Decimal("0.3")), (Momentum(lookback=5), Decimal("0.4"))],
         OrchestratorConfig(warehouse=str(path), log_dir=None)).run(synthetic_bars(symbols=3, years=1))
     views = [re.search(r"CREATE OR REPLACE VIEW (\w+)", p.read_text()).group(1) for p in sql_files("views")]
     assert len(views) >= 15
@@ -37,4 +38,4 @@ def test_every_view_opens_in_the_duckdb_cli(tmp_path: Path) -> None:
         [CLI, str(path), "-readonly", "-csv", "-noheader", "-c",
          f"SELECT strategy_id FROM comparison WHERE run_id = '{result.run_id}' ORDER BY position NULLS LAST"],
         capture_output=True, text=True)
-    assert comparison.stdout.split() == ["buy_and_hold", "momentum", "portfolio"], version
+    assert comparison.stdout.split() == ["buy_and_hold", "buy_and_hold_2", "momentum", "portfolio"], version

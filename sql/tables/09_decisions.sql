@@ -12,5 +12,6 @@ CREATE TABLE IF NOT EXISTS decisions (
     requested_quantity DECIMAL(18, 6),
     filled_quantity    DECIMAL(18, 6),
     kind               VARCHAR,
-    reason             VARCHAR
+    reason             VARCHAR,
+    rebalance_id       BIGINT          -- the rebalance that placed the order; NULL for strategies
 );

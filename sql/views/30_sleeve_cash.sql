@@ -1,10 +1,16 @@
--- reads: fills, run_clock, run_strategies
--- makes: sleeve_cash, each sleeve's cash at the close of every bar
+-- reads: fills, transfers, run_clock, run_strategies
+-- makes: sleeve_cash, each sleeve's cash at the close of every bar: its starting capital, less
+--        what its fills cost (price x quantity + commission), plus rebalancing transfers
 CREATE OR REPLACE VIEW sleeve_cash AS
-WITH spent AS (
-    SELECT run_id, strategy_id, bar_index,
-           sum(quantity::DECIMAL(38, 6) * price + commission) AS amount
+WITH flows AS (
+    SELECT run_id, strategy_id, bar_index, quantity::DECIMAL(38, 6) * price + commission AS amount
     FROM fills
+    UNION ALL
+    SELECT run_id, strategy_id, bar_index, -amount
+    FROM transfers
+), spent AS (
+    SELECT run_id, strategy_id, bar_index, sum(amount) AS amount
+    FROM flows
     GROUP BY run_id, strategy_id, bar_index
 )
 SELECT c.run_id, s.strategy_id, c.bar_index, c.ts,

@@ -1,0 +1,20 @@
+-- reads: nothing
+-- makes: conflicts, one row per symbol and bar where several strategies had orders, with how
+--        the configured resolver (conflict_mode) settled it
+CREATE TABLE IF NOT EXISTS conflicts (
+    run_id                VARCHAR,
+    conflict_id           BIGINT,
+    bar_index             INTEGER,        -- the bar the orders met (their fill bar)
+    ts                    TIMESTAMP,
+    symbol                VARCHAR,
+    mode                  VARCHAR,        -- the resolver's name: net_signal, first_wins, ...
+    strategies            VARCHAR[],      -- strategies with an order, in strategy-list order
+    standing              VARCHAR[],      -- those whose order stood (the others were cancelled)
+    orders                VARCHAR,        -- JSON list of {strategy_id, order_id, quantity}
+    outcome               VARCHAR,        -- what happened, in words
+    net_quantity          DECIMAL(18, 6), -- what went to the market when netted (signed)
+    crossed_quantity      DECIMAL(18, 6), -- matched internally between the strategies (one side)
+    commission            DECIMAL(18, 6), -- paid by the standing orders
+    commission_standalone DECIMAL(18, 6), -- what they would have paid as separate orders
+    commission_saved      DECIMAL(18, 6)
+);

@@ -1,0 +1,224 @@
+"""The fill phase of one bar: conflicts resolved, quantities decided, fills booked.
+
+1. Orders of several sleeves on one symbol form a conflict; the configured resolver decides
+   which stand (the others are cancelled).
+2. Each sleeve's legs are sized against its available capital at the prices it would get
+   alone (clip or reject). That is conservative: a netted leg never gets a worse price, nor
+   pays more commission, than alone.
+3. Legs are booked. A netting resolver's standing orders on a symbol share one price, the
+   net order's (slipped by the net's direction; the bare price if they cancel out), and the
+   commission on the net quantity, split pro rata to each leg's quantity.
+Booking order: rebalancing sales first (their proceeds go to underweight sleeves), then
+each sleeve's reducing legs before its increasing ones, in strategy-list and signal order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlorch.audit import encode
+from sqlorch.conflicts import ConflictOrder
+from sqlorch.domain import CapitalPolicy
+from sqlorch.errors import SqlorchError
+from sqlorch.market import HIGH, LOW
+from sqlorch.money import PLACES, ZERO, floor_places, to_money
+from sqlorch.orders import Leg, Order
+
+if TYPE_CHECKING:
+    from sqlorch.stepper import Stepper
+
+
+class BarFills:
+    """Fills the orders `ready` at bar t, at the bar's `price_field` (open or close)."""
+
+    def __init__(self, stepper: Stepper, t: int, price_field: int):
+        self.s = stepper
+        self.t = t
+        self.field = price_field
+        self.row = stepper.panel.data[t]
+
+    def run(self, ready: list[list[Order]]) -> None:
+        standing, netted = self._resolve(ready)
+        legs = self._legs(standing)
+        self._size(legs)
+        prices, commissions = self._net(legs, netted)
+        self._book(legs, prices, commissions)
+        self._record_conflicts(netted, legs, prices, commissions)
+        for orders in standing:
+            for order in orders:
+                self.s.decide_filled(order, self.t)
+
+    # -- 1. conflicts ---------------------------------------------------------------------
+
+    def _resolve(self, ready: list[list[Order]]) -> tuple[list[list[Order]], dict[int, dict]]:
+        """Orders that stand, per sleeve; and the conflicts, per symbol index."""
+        by_symbol: dict[int, list[Order]] = defaultdict(list)
+        for orders in ready:
+            for order in orders:
+                by_symbol[order.symbol].append(order)
+        cancelled: set[int] = set()
+        conflicts: dict[int, dict] = {}
+        for j, orders in by_symbol.items():
+            if len(orders) < 2:
+                continue
+            views = [self._view(o) for o in orders]
+            kept = self.s.resolver.resolve(views)
+            kept_ids = {v.order_id for v in kept}
+            if not kept_ids <= {v.order_id for v in views}:
+                raise SqlorchError(f"conflict resolver {self.s.conflict_mode!r} returned orders that were "
+                                   "not in the conflict; it must return a subset of the orders it was given")
+            for order in orders:
+                if order.order_id not in kept_ids:
+                    cancelled.add(order.order_id)
+            conflicts[j] = {"orders": orders, "kept": [o for o in orders if o.order_id in kept_ids],
+                            "nets": self.s.resolver.nets and len(kept_ids) > 1}
+        for j, conflict in conflicts.items():
+            names = [self.s.ids[o.sleeve] for o in conflict["kept"]] or ["none"]
+            for order in conflict["orders"]:
+                if order.order_id in cancelled:
+                    self.s.decide(order, self.t, "cancelled",
+                                  f"conflict on {self.s.panel.symbols[j]}: {self.s.conflict_mode} kept {', '.join(names)}")
+        standing = [[o for o in orders if o.order_id not in cancelled] for orders in ready]
+        return standing, conflicts
+
+    def _view(self, order: Order) -> ConflictOrder:
+        return ConflictOrder(order.order_id, self.s.ids[order.sleeve], self.s.panel.symbols[order.symbol],
+                             order.quantity, self.s.ranks[order.sleeve], self.s.weights[order.sleeve])
+
+    # -- 2. legs, sized against capital ---------------------------------------------------
+
+    def _legs(self, standing: list[list[Order]]) -> list[Leg]:
+        """Every leg in booking order."""
+        first, rest = [], []
+        for i, orders in enumerate(standing):
+            sleeve = self.s.sleeves[i]
+            reducing, increasing = [], []
+            for order in orders:
+                held = sleeve.qty.get(order.symbol, ZERO)
+                if held and (held > 0) != (order.quantity > 0):
+                    part = order.quantity if abs(order.quantity) <= abs(held) else -held
+                    (first if order.rebalance is not None else reducing).append(Leg(order, part, True, True))
+                    if part != order.quantity:
+                        increasing.append(Leg(order, order.quantity - part, False, False))
+                else:
+                    increasing.append(Leg(order, order.quantity, True, False))
+            rest += reducing + increasing
+        return first + rest
+
+    def price(self, j: int, buying: bool) -> Decimal:
+        """What an order alone pays (buying) or gets (selling) for symbol j at this bar."""
+        row = self.row
+        return self.s.costs.fill_price(to_money(row[self.field, j]), buying, to_money(row[HIGH, j]),
+                                       to_money(row[LOW, j]))
+
+    def _size(self, legs: Sequence[Leg]) -> None:
+        """Clip or reject increasing legs to what each sleeve can pay, in booking order."""
+        costs, sleeves = self.s.costs, self.s.sleeves
+        available = [s.available for s in sleeves]
+        for leg in legs:
+            order, quantity = leg.order, leg.quantity
+            i, j, buying = order.sleeve, order.symbol, quantity > 0
+            sleeve = sleeves[i]
+            if leg.reduces:
+                price = self.price(j, buying)
+                change = sleeve.available_change(j, quantity, price, costs.commission(quantity, price, leg.charge_fee))
+                available[i] += change
+                if order.rebalance is not None and change > 0:  # its proceeds move to other sleeves
+                    for receiver, amount in self.s.rebalancer.split(order.rebalance, change):
+                        available[i] -= amount
+                        available[receiver] += amount
+                continue
+            price = self.price(j, True)  # a short sale reserves at most the buying price
+            cost = abs(quantity) * price + costs.commission(quantity, price, leg.charge_fee)
+            if cost > available[i]:
+                affordable = ZERO
+                if self.s.config.on_insufficient_capital == CapitalPolicy.CLIP:
+                    affordable = costs.affordable(available[i], price, leg.charge_fee)
+                order.shortfall = f"needs {cost:.2f} for {abs(quantity)} at {price}, {available[i]:.2f} available"
+                leg.quantity = quantity = affordable if buying else -affordable
+            if quantity:
+                available[i] -= abs(quantity) * price + costs.commission(quantity, price, leg.charge_fee)
+
+    # -- 3. netting and booking -----------------------------------------------------------
+
+    def _net(self, legs: Sequence[Leg], conflicts: dict[int, dict]) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+        """Per netted symbol: the common price; per netted leg (by id): its commission share."""
+        prices: dict[int, Decimal] = {}
+        shares: dict[int, Decimal] = {}
+        costs = self.s.costs
+        for j, conflict in conflicts.items():
+            if not conflict["nets"]:
+                continue
+            group = [leg for leg in legs if leg.order.symbol == j and leg.quantity]
+            net = sum((leg.quantity for leg in group), ZERO)
+            price = self.price(j, net > 0) if net else to_money(self.row[self.field, j])
+            prices[j] = price
+            total = costs.commission(net, price) if net else ZERO
+            gross = sum((abs(leg.quantity) for leg in group), ZERO)
+            alone = {id(leg): costs.commission(leg.quantity, price, leg.charge_fee) for leg in group}
+            for leg in group:
+                shares[id(leg)] = floor_places(total * abs(leg.quantity) / gross)
+            remainder = int((total - sum(shares[id(leg)] for leg in group)) / PLACES)
+            for _ in range(remainder):  # cent-dust goes where it stays within the standalone commission
+                leg = max(group, key=lambda g: alone[id(g)] - shares[id(g)])
+                shares[id(leg)] += PLACES
+        return prices, shares
+
+    def _book(self, legs: Sequence[Leg], prices: dict[int, Decimal], shares: dict[int, Decimal]) -> None:
+        costs = self.s.costs
+        for leg in legs:
+            quantity, order = leg.quantity, leg.order
+            if not quantity:
+                continue
+            j = order.symbol
+            price = prices[j] if j in prices else self.price(j, quantity > 0)
+            commission = shares[id(leg)] if id(leg) in shares else costs.commission(quantity, price, leg.charge_fee)
+            sleeve = self.s.sleeves[order.sleeve]
+            cash_before = sleeve.cash
+            realized = sleeve.apply_fill(j, quantity, price, commission)
+            order.filled += quantity
+            self.s.records.fills.append((
+                len(self.s.records.fills) + 1, order.order_id, sleeve.strategy_id, self.t,
+                self.s.panel.symbols[j], quantity, price, commission, realized,
+            ))
+            if order.rebalance is not None and leg.reduces:
+                self.s.rebalancer.pay_out(order.rebalance, order.sleeve, sleeve.cash - cash_before, self.t)
+
+    def _record_conflicts(self, conflicts: dict[int, dict], legs: Sequence[Leg], prices: dict[int, Decimal],
+                          shares: dict[int, Decimal]) -> None:
+        costs, ids = self.s.costs, self.s.ids
+        for j, conflict in conflicts.items():
+            symbol = self.s.panel.symbols[j]
+            kept = {o.order_id for o in conflict["kept"]}
+            group = [leg for leg in legs if leg.order.symbol == j and leg.order.order_id in kept and leg.quantity]
+            net = sum((leg.quantity for leg in group), ZERO)
+            gross = sum((abs(leg.quantity) for leg in group), ZERO)
+            price = prices.get(j)
+            paid = sum((shares.get(id(leg), costs.commission(leg.quantity, price or self.price(j, leg.quantity > 0),
+                                                             leg.charge_fee)) for leg in group), ZERO)
+            alone = sum((costs.commission(leg.quantity, price or self.price(j, leg.quantity > 0), leg.charge_fee)
+                         for leg in group), ZERO)
+            strategies = [ids[o.sleeve] for o in conflict["orders"]]
+            standing = [ids[o.sleeve] for o in conflict["kept"]]
+            if conflict["nets"]:
+                outcome = (f"netted: {gross - abs(net)} crossed internally, {abs(net)} "
+                           f"{'bought' if net > 0 else 'sold' if net < 0 else 'sent'} at {price}")
+            elif standing:
+                outcome = f"{', '.join(standing)} stood; {', '.join(s for s in strategies if s not in standing) or 'none'} cancelled"
+            else:
+                outcome = "all cancelled"
+            orders = [{"strategy_id": ids[o.sleeve], "order_id": o.order_id, "quantity": o.quantity}
+                      for o in conflict["orders"]]
+            conflict_id = len(self.s.records.conflicts) + 1
+            self.s.records.conflicts.append((
+                conflict_id, self.t, symbol, self.s.conflict_mode, strategies, standing,
+                encode(orders), outcome, net, (gross - abs(net)) / 2, paid, alone, alone - paid,
+            ))
+            self.s.records.conflict_orders += [(conflict_id, ids[o.sleeve], o.order_id, o.quantity, o.order_id in kept)
+                                               for o in conflict["orders"]]
+            self.s.log.emit("conflict_detected", bar_index=self.t, symbol=symbol, strategies=strategies,
+                            orders=orders, resolution_mode=self.s.conflict_mode, outcome=outcome,
+                            bar_date=self.s.timestamps[self.t])

@@ -1,0 +1,46 @@
+"""Orders and the rows a run produces for the warehouse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlorch.money import ZERO
+
+
+@dataclass(slots=True)
+class Order:
+    """A sleeve's request to change its position in one symbol by `quantity` (signed)."""
+
+    order_id: int
+    sleeve: int
+    symbol: int
+    quantity: Decimal
+    decided_at: int
+    filled: Decimal = ZERO
+    shortfall: str = ""  # why the fill fell short of the request, if it did
+    rebalance: int | None = None  # the rebalance that placed it, if any
+
+
+@dataclass(slots=True)
+class Leg:
+    """The part of an order that fills in one step: reducing a position or increasing it
+    (an order crossing zero has one of each)."""
+
+    order: Order
+    quantity: Decimal  # requested, then what the sleeve's capital allows
+    charge_fee: bool  # the per-order fee is charged on an order's first leg only
+    reduces: bool
+
+
+@dataclass
+class Records:
+    """Rows for the warehouse, as tuples in the column order their writers expect."""
+
+    signals: list[tuple] = field(default_factory=list)
+    decisions: list[tuple] = field(default_factory=list)
+    fills: list[tuple] = field(default_factory=list)
+    conflicts: list[tuple] = field(default_factory=list)
+    conflict_orders: list[tuple] = field(default_factory=list)
+    transfers: list[tuple] = field(default_factory=list)
+    rebalances: list[tuple] = field(default_factory=list)
