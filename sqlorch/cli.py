@@ -17,13 +17,14 @@ import polars as pl
 
 from sqlorch.config import DEFAULT_WAREHOUSE
 from sqlorch.config_file import RunPlan, read_plan
+from sqlorch.correlation import high_pairs, warning_lines
 from sqlorch.data import load_bars
 from sqlorch.demo import synthetic_bars
 from sqlorch.engine import StrategyOrchestrator
 from sqlorch.errors import SqlorchError
 from sqlorch.market import Panel
 from sqlorch.progress import ProgressBar
-from sqlorch.report import write_summary
+from sqlorch.report import FORMATS, latest_run_id, report_context, write_report, write_reports
 from sqlorch.runner import dataset_id
 from sqlorch.table import format_comparison, format_table
 from sqlorch.warehouse import Warehouse, process_alive, register_dataset
@@ -73,14 +74,16 @@ def cli(debug: bool) -> None:
 @click.option("--log-dir", type=click.Path(file_okay=False),
               help="Directory of the JSONL audit logs (default: the config's log_dir key).")
 @click.option("--report-dir", type=click.Path(file_okay=False), default="reports", show_default=True,
-              help="Directory of the Markdown summary.")
+              help="Directory of the reports (<run_id>.html and <run_id>.md).")
+@click.option("--no-report", is_flag=True, help="Write no reports.")
 @click.option("--lock-timeout", type=float, help="Seconds to wait for another run's write lock [default: 60].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run(config: str | None, warehouse: str | None, log_dir: str | None, report_dir: str,
+def run(config: str | None, warehouse: str | None, log_dir: str | None, report_dir: str, no_report: bool,
         lock_timeout: float | None, quiet: bool) -> None:
     """Run the backtest described by CONFIG (TOML); without CONFIG, run the demo.
 
-    Prints the comparison table and where the warehouse, log and summary were written.
+    Prints the comparison table, a warning for strategies whose daily returns correlate above
+    0.8, and where the warehouse, log and reports (HTML and Markdown) were written.
 
     Example: sqlorch run my_backtest.toml --warehouse warehouse/research.duckdb
     """
@@ -101,14 +104,16 @@ def run(config: str | None, warehouse: str | None, log_dir: str | None, report_d
     finally:
         if progress:
             progress.close()
-    _print_run(plan, result.run_id, result.comparison_table, Path(report_dir))
+    _print_run(plan, result.run_id, result.comparison_table, None if no_report else Path(report_dir),
+               warning_lines(high_pairs(result.correlation)))
 
 
 def _demo_config() -> str:
     return str(importlib.resources.files("sqlorch") / DEMO_CONFIG)
 
 
-def _print_run(plan: RunPlan, run_id: str, comparison: pl.DataFrame, report_dir: Path) -> None:
+def _print_run(plan: RunPlan, run_id: str, comparison: pl.DataFrame, report_dir: Path | None,
+               warnings_: list[str]) -> None:
     config = plan.config
     warehouse = Warehouse(config.warehouse, config.lock_timeout)
     facts = warehouse.query(
@@ -117,13 +122,40 @@ def _print_run(plan: RunPlan, run_id: str, comparison: pl.DataFrame, report_dir:
     click.echo(f"run {run_id}: {facts['strategy_count']} strategies, {facts['symbol_count']} symbols, "
                f"{facts['bars_processed']} bars from {facts['first']:%Y-%m-%d} to {facts['last']:%Y-%m-%d}\n")
     click.echo(format_comparison(comparison))
-    summary = write_summary(warehouse, run_id, report_dir / f"{run_id}.md")
+    if warnings_:
+        click.echo("")
+    for line in warnings_:
+        click.echo(f"Warning: {line}")
+    reports = write_reports(warehouse, run_id, report_dir, comparison=comparison) if report_dir is not None else {}
     click.echo("")
     click.echo(f"warehouse  {config.warehouse}")
     if config.log_dir:
         click.echo(f"log        {Path(config.log_dir) / f'{run_id}.jsonl'}")
-    click.echo(f"summary    {summary}")
+    if reports:
+        click.echo(f"report     {reports['html']}")
+        click.echo(f"summary    {reports['md']}")
     click.echo(f"\nexplore    sqlorch sql \"SELECT * FROM trades WHERE run_id = '{run_id}'\"")
+
+
+@cli.command()
+@click.argument("run_id", required=False)
+@warehouse_option
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="html", show_default=True,
+              help="HTML (one self-contained page with charts) or Markdown.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="File to write [default: reports/<run_id>.<format>].")
+def report(run_id: str | None, warehouse: str, fmt: str, output: str | None) -> None:
+    """Write the report of RUN_ID (default: the latest finished run) from the warehouse views.
+
+    Example: sqlorch report --format md -o latest.md
+    """
+    store = Warehouse(warehouse, on_wait=_err)
+    run_id = run_id or latest_run_id(store)
+    context = report_context(store, run_id)
+    path = write_report(context, Path(output or Path("reports") / f"{run_id}.{fmt}"), fmt)
+    for line in context["warnings"]:
+        click.echo(f"Warning: {line}")
+    click.echo(f"report     {path}")
 
 
 @cli.command()

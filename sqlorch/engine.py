@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlorch.config import BacktestConfig, OrchestratorConfig
+from sqlorch.correlation import high_pairs, log_correlation_warning
 from sqlorch.results import BacktestResult, OrchestratorResult, load_backtest_result, load_orchestrator_result
 from sqlorch.runner import Progress, execute, plan_sleeves
 from sqlorch.strategy import IStrategy
@@ -43,6 +44,10 @@ class StrategyOrchestrator:
 
     def run(self, bars: Any, progress: Progress | None = None,
             on_wait: Callable[[str], None] | None = None, source: str = "") -> OrchestratorResult:
-        """Run all strategies over `bars`; raise StrategyError if one raises."""
+        """Run all strategies over `bars`; raise StrategyError if one raises. Pairs of strategies
+        whose daily returns correlate above 0.8 are logged as `orchestrator.correlation_warning`."""
         record = execute("orchestrator", self.sleeves, self.config, bars, progress, on_wait, source)
-        return load_orchestrator_result(record.warehouse, record.run_id)
+        result = load_orchestrator_result(record.warehouse, record.run_id)
+        log_correlation_warning(record.warehouse, record.run_id, record.log_path, "orchestrator",
+                                high_pairs(result.correlation))
+        return result

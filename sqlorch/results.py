@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from sqlorch.correlation import load_matrix
 from sqlorch.warehouse import Warehouse, frame
 
 METRIC_NAMES = ("total_return", "cagr", "volatility", "sharpe_ratio", "sortino_ratio", "max_drawdown",
@@ -89,6 +90,9 @@ class OrchestratorResult:
     comparison_table: pl.DataFrame
     allocations: dict[str, StrategyAllocation]
     final_equity: Decimal
+    # Pearson correlation of the strategies' daily returns (view strategy_correlations):
+    # column strategy_id, then one column per strategy, in list order; NaN where undefined
+    correlation: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
 
 
 _FILLS = """SELECT ts, strategy_id, symbol, quantity, price, commission, realized_pnl, order_id
@@ -112,8 +116,9 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> pl.DataFram
     return frame(con, sql, [run_id])
 
 
-def load_orchestrator_result(warehouse: Warehouse, run_id: str) -> OrchestratorResult:
-    """Read every part of an orchestrated run's result from the warehouse views."""
+def load_orchestrator_result(warehouse: Warehouse, run_id: str, correlation: bool = True) -> OrchestratorResult:
+    """Read every part of an orchestrated run's result from the warehouse views (the
+    correlation matrix only if `correlation`)."""
     with warehouse.connect(read_only=True) as con:
         fills = _frame(con, _FILLS, run_id)
         trades = _frame(con, _TRADES, run_id)
@@ -124,6 +129,7 @@ def load_orchestrator_result(warehouse: Warehouse, run_id: str) -> OrchestratorR
         comparison = _frame(con, _COMPARISON, run_id)
         allocations = _frame(con, _ALLOCATIONS, run_id)
         sleeves = con.execute(_SLEEVES, [run_id]).fetchall()
+        matrix = load_matrix(con, run_id) if correlation else pl.DataFrame()
     results, capital = {}, {}
     for strategy_id, weight, initial in sleeves:
         curve = equity.filter(pl.col("strategy_id") == strategy_id).drop("strategy_id")
@@ -141,11 +147,11 @@ def load_orchestrator_result(warehouse: Warehouse, run_id: str) -> OrchestratorR
             last["available_capital"], history)
     return OrchestratorResult(
         run_id, portfolio, fills, metrics.get("portfolio", PerformanceMetrics()), results,
-        comparison, capital, portfolio["equity"][-1])
+        comparison, capital, portfolio["equity"][-1], matrix)
 
 
 def load_backtest_result(warehouse: Warehouse, run_id: str) -> BacktestResult:
     """Read a single-strategy run's result from the warehouse views."""
-    result = load_orchestrator_result(warehouse, run_id)
+    result = load_orchestrator_result(warehouse, run_id, correlation=False)
     (only,) = result.strategy_results.values()
     return only

@@ -1,0 +1,387 @@
+"""Inline SVG charts for the HTML report, drawn from the data (no plotting server, no script).
+
+Every function returns `markupsafe.Markup` holding one `<svg>`, built with `Markup.format`,
+which escapes every value put into it: titles, strategy names and labels reach the SVG as
+text, so a strategy called `<script>` shows as text. Charts use a fixed coordinate system
+(`viewBox`) and scale to their box; `responsive` pairs a wide and a narrow drawing so that a
+phone gets readable labels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from markupsafe import Markup
+
+# Okabe-Ito: distinguishable with colour-blindness and still apart when printed; the
+# portfolio is drawn in near-black, thicker.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8C6D31", "#7F7F7F")
+DASHES = ("", "6 3", "2 2", "8 3 2 3")  # cycles after the palette, for more strategies than colours
+PORTFOLIO_COLOR = "#1a1a1a"
+GRID = "#e3e3e3"
+AXIS = "#8a8a8a"
+INK = "#333333"
+POSITIVE, NEGATIVE = "#1b7837", "#b2182b"
+
+
+def color_of(index: int) -> str:
+    """The colour of the strategy at list position `index` (0-based)."""
+    return PALETTE[index % len(PALETTE)]
+
+
+def dash_of(index: int) -> str:
+    """The dash pattern of the strategy at `index` ('' = solid)."""
+    return DASHES[(index // len(PALETTE)) % len(DASHES)]
+
+
+@dataclass(frozen=True)
+class Size:
+    """A drawing size: width and height in user units, font size, and how many axis ticks."""
+
+    width: int
+    height: int
+    font: float
+    x_ticks: int
+    y_ticks: int
+    label_chars: int  # longest label before it is shortened with an ellipsis
+
+
+WIDE = Size(760, 330, 12, 8, 6, 28)
+NARROW = Size(360, 290, 11, 3, 5, 16)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line: its name (legend), colour, dash, width, x (datetime64) and y (float) values."""
+
+    name: str
+    color: str
+    x: np.ndarray
+    y: np.ndarray
+    width: float = 1.6
+    dash: str = ""
+
+
+def responsive(wide: Markup, narrow: Markup) -> Markup:
+    """Both drawings of a chart; the page's CSS shows the narrow one on small screens."""
+    return Markup('<div class="chart-wide">{}</div><div class="chart-narrow">{}</div>').format(wide, narrow)
+
+
+# -- number and date formatting ----------------------------------------------------------------
+
+
+def percent_axis(step: float) -> Callable[[float], str]:
+    """A tick formatter for fractions shown as percent, with as many decimals as `step` needs."""
+    points = abs(step) * 100
+    decimals = next((d for d in range(5) if abs(round(points, d) - points) < 1e-9 * max(points, 1)), 4)
+
+    def fmt(value: float) -> str:
+        text = f"{value * 100:.{decimals}f}%"
+        return "0%" if float(text[:-1]) == 0 else text
+
+    return fmt
+
+
+def nice_ticks(low: float, high: float, count: int) -> list[float]:
+    """Round tick values (1, 2, 2.5, 5 x 10^k steps) covering [low, high], about `count` of them."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return [0.0]
+    if high - low < 1e-12:
+        pad = abs(high) * 0.05 or 0.01
+        low, high = low - pad, high + pad
+    raw = (high - low) / max(count - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / step + 1e-9) * step
+    ticks, value = [], first
+    while value < high + step * 0.999:
+        ticks.append(round(value, 12))
+        value += step
+    return ticks
+
+
+_MONTH_STEPS = (1, 2, 3, 6, 12, 24, 60, 120)
+_SECOND_STEPS = (3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400)
+
+
+def time_ticks(start: np.datetime64, end: np.datetime64, count: int) -> list[tuple[np.datetime64, str]]:
+    """Calendar-aligned ticks (hours, days, weeks, months, years) between start and end, at
+    most about `count`, with labels."""
+    t0, t1 = start.astype("datetime64[s]"), end.astype("datetime64[s]")
+    span = float((t1 - t0) / np.timedelta64(1, "s"))
+    if span <= 0:
+        return [(t0, _date_label(t0, 86400))]
+    if span > 60 * 86400:
+        for months in _MONTH_STEPS:
+            ticks = _month_ticks(t0, t1, months)
+            if len(ticks) <= count:
+                return [(t, _month_label(t, months)) for t in ticks]
+        return [(t, _month_label(t, 120)) for t in _month_ticks(t0, t1, 120)]
+    for seconds in _SECOND_STEPS:
+        if span / seconds <= count:
+            break
+    offset = 4 * 86400 if seconds == 7 * 86400 else 0  # weeks start on Monday (1970-01-05)
+    first = math.ceil((t0.astype(np.int64) - offset) / seconds) * seconds + offset
+    values = np.arange(first, t1.astype(np.int64) + 1, seconds).astype("datetime64[s]")
+    return [(t, _date_label(t, seconds)) for t in values]
+
+
+def _month_ticks(t0: np.datetime64, t1: np.datetime64, months: int) -> list[np.datetime64]:
+    first = t0.astype("datetime64[M]")
+    if first.astype("datetime64[s]") < t0:
+        first += 1
+    index = first.astype(np.int64)
+    index += (-index) % months
+    return [m.astype("datetime64[s]") for m in np.arange(index, t1.astype("datetime64[M]").astype(np.int64) + 1,
+                                                          months).astype("datetime64[M]")]
+
+
+def _month_label(t: np.datetime64, months: int) -> str:
+    day = t.astype(dt.datetime)
+    return f"{day:%Y}" if months >= 12 else f"{day:%b %Y}"
+
+
+def _date_label(t: np.datetime64, seconds: int) -> str:
+    moment = t.astype(dt.datetime)
+    return f"{moment:%d %b}" if seconds >= 86400 else f"{moment:%d %b %H:%M}"
+
+
+# -- drawing helpers -----------------------------------------------------------------------------
+
+
+def _svg_open(size: Size, title: str, height: float | None = None, width: float | None = None) -> Markup:
+    """The opening tag; with `width`, the drawing is that wide and never scaled up beyond it."""
+    fixed = Markup(' style="max-width:{:.0f}px"').format(width) if width else Markup("")
+    return Markup('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.0f} {h:.0f}" width="{w:.0f}" '
+                  'height="{h:.0f}" role="img" aria-label="{t}" font-size="{f:g}" class="chart"{fixed}>'
+                  '<title>{t}</title>').format(w=width or size.width, h=height or size.height, t=title,
+                                                f=size.font, fixed=fixed)
+
+
+def _text(x: float, y: float, text: str, anchor: str = "start", fill: str = INK,
+          extra: Markup = Markup("")) -> Markup:
+    """A `<text>` element; `text` is escaped, `extra` (trusted attributes) is not."""
+    return Markup('<text x="{:.1f}" y="{:.1f}" text-anchor="{}" fill="{}"{}>{}</text>').format(
+        x, y, anchor, fill, extra, text)
+
+
+def shorten(name: str, chars: int) -> str:
+    """`name` cut to `chars` characters with an ellipsis."""
+    return name if len(name) <= chars else name[: max(chars - 1, 1)] + "\u2026"
+
+
+def _text_width(text: str, font: float) -> float:
+    """A generous estimate of the width of `text` in a sans-serif system font."""
+    return 0.64 * font * len(text)
+
+
+def _legend(series: Sequence[tuple[str, str, float, str]], size: Size, left: float, top: float) -> tuple[Markup, float]:
+    """Legend items (name, colour, width, dash) in rows; returns the markup and its height."""
+    parts, x, y, row = [], left, top, size.font * 1.6
+    for name, color, width, dash in series:
+        label = shorten(name, size.label_chars)
+        item = 22 + _text_width(label, size.font) + 18
+        if x > left and x + item > size.width - 8:
+            x, y = left, y + row
+        parts.append(Markup('<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}" stroke-width="{:g}"'
+                            ' stroke-dasharray="{}"/>').format(x, y - size.font * 0.35, x + 18, y - size.font * 0.35,
+                                                              color, max(width, 2), dash))
+        parts.append(_text(x + 22, y, label, extra=Markup(' class="legend"')))
+        x += item
+    return Markup("").join(parts), (y - top) + row
+
+
+def _path(xs: np.ndarray, ys: np.ndarray) -> str:
+    """An SVG path through the points, broken where y is not finite."""
+    finite = np.isfinite(ys)
+    parts, pen_down = [], False
+    for x, y, ok in zip(xs.tolist(), ys.tolist(), finite.tolist()):
+        if not ok:
+            pen_down = False
+            continue
+        parts.append(f"{'L' if pen_down else 'M'}{x:.1f} {y:.1f}")
+        pen_down = True
+    return "".join(parts)
+
+
+def empty_chart(title: str, size: Size, message: str = "no data") -> Markup:
+    """A framed placeholder saying why there is nothing to draw."""
+    height = 80
+    return (_svg_open(size, title, height) + _text(size.width / 2, height / 2, message, "middle", AXIS)
+            + Markup("</svg>"))
+
+
+# -- charts ----------------------------------------------------------------------------------------
+
+
+def line_chart(series: Sequence[Series], title: str, size: Size = WIDE,
+               y_format: Callable[[float], Callable[[float], str]] = percent_axis,
+               include_zero: bool = True) -> Markup:
+    """Lines over time on one pair of axes: calendar x axis, nice y ticks, grid, legend on top.
+
+    `y_format(step)` returns the tick formatter; values that are not finite break the line.
+    """
+    drawn = [s for s in series if len(s.x) and np.isfinite(s.y).any()]
+    if not drawn:
+        return empty_chart(title, size)
+    x_all = np.concatenate([s.x.astype("datetime64[s]") for s in drawn])
+    y_all = np.concatenate([s.y[np.isfinite(s.y)] for s in drawn])
+    x0, x1 = x_all.min(), x_all.max()
+    low, high = float(y_all.min()), float(y_all.max())
+    if include_zero:
+        low, high = min(low, 0.0), max(high, 0.0)
+    ticks = nice_ticks(low, high, size.y_ticks)
+    low, high = min(ticks[0], low), max(ticks[-1], high)
+    fmt = y_format(ticks[1] - ticks[0] if len(ticks) > 1 else abs(high) or 1.0)
+    exact = y_format(0.0001)  # the last value, in the line's tooltip
+
+    legend, legend_height = _legend([(s.name, s.color, s.width, s.dash) for s in drawn], size, 8, size.font + 6)
+    left = max(_text_width(fmt(t), size.font) for t in ticks) + 14
+    top, right, bottom = legend_height + 12, 14, size.font + 14
+    plot_w, plot_h = size.width - left - right, size.height - top - bottom
+    span = max(float((x1 - x0) / np.timedelta64(1, "s")), 1.0)
+
+    def px(x: np.ndarray) -> np.ndarray:
+        return left + (x.astype("datetime64[s]") - x0).astype(np.float64) / span * plot_w
+
+    pad = 4.0  # keeps a line at the top or bottom tick off the frame
+
+    def py(y: np.ndarray | float) -> np.ndarray:
+        return top + pad + (high - np.asarray(y, dtype=np.float64)) / (high - low) * (plot_h - 2 * pad)
+
+    out = [_svg_open(size, title), legend]
+    for tick in ticks:
+        y = float(py(tick))
+        stroke = AXIS if tick == 0 else GRID
+        out.append(Markup('<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}"/>').format(
+            left, y, left + plot_w, y, stroke))
+        out.append(_text(left - 6, y + size.font * 0.35, fmt(tick), "end", extra=Markup(' class="tick"')))
+    for moment, label in time_ticks(x0, x1, size.x_ticks):
+        x = float(px(np.array([moment]))[0])
+        out.append(Markup('<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="{3}"/>').format(
+            x, top, top + plot_h + 4, GRID))
+        out.append(_text(x, top + plot_h + size.font + 6, label, "middle", extra=Markup(' class="tick"')))
+    out.append(Markup('<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="none" stroke="{}"/>').format(
+        left, top, plot_w, plot_h, AXIS))
+    for s in drawn:
+        last = s.y[np.isfinite(s.y)][-1]
+        out.append(Markup('<path d="{}" fill="none" stroke="{}" stroke-width="{:g}" stroke-dasharray="{}" '
+                          'stroke-linejoin="round"><title>{}: {}</title></path>').format(
+            _path(px(s.x), py(s.y)), s.color, s.width, s.dash, s.name, exact(float(last))))
+    out.append(Markup("</svg>"))
+    return Markup("").join(out)
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], colors: Sequence[str], title: str,
+              size: Size = WIDE, value_format: Callable[[float], str] | None = None,
+              emphasize_last: bool = False) -> Markup:
+    """Horizontal bars from a zero line, one row per label, each value written beside its bar.
+
+    With `emphasize_last`, the last row (a total) is set apart by a rule and bold text.
+    """
+    rows = [(label, float(v), c) for label, v, c in zip(labels, values, colors) if v is not None and math.isfinite(v)]
+    if not rows:
+        return empty_chart(title, size)
+    low, high = min(0.0, min(v for _, v, _ in rows)), max(0.0, max(v for _, v, _ in rows))
+    ticks = nice_ticks(low, high, max(3, size.y_ticks - 1))
+    low, high = min(ticks[0], low), max(ticks[-1], high)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    fmt = percent_axis(step)
+    show = value_format or percent_axis(0.0001)
+    names = [shorten(label, size.label_chars) for label, _, _ in rows]
+    left = max(_text_width(n, size.font) for n in names) + 16
+    value_room = max(_text_width(show(v), size.font) for _, v, _ in rows) + 10
+    row_h, top = size.font * 2.2, 10
+    plot_w = size.width - left - value_room * (2 if low < 0 else 1) - 8
+    plot_left = left + (value_room if low < 0 else 0)
+    height = top + row_h * len(rows) + size.font + 22
+
+    def px(v: float) -> float:
+        return plot_left + (v - low) / (high - low) * plot_w
+
+    out = [_svg_open(size, title, height)]
+    bottom = top + row_h * len(rows)
+    for tick in ticks:
+        x = px(tick)
+        out.append(Markup('<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="{3}"/>').format(
+            x, top, bottom, AXIS if tick == 0 else GRID))
+        out.append(_text(x, bottom + size.font + 6, fmt(tick), "middle", extra=Markup(' class="tick"')))
+    for i, ((label, value, color), name) in enumerate(zip(rows, names)):
+        y = top + i * row_h
+        bold = emphasize_last and i == len(rows) - 1
+        weight = Markup(' font-weight="600"') if bold else Markup("")
+        if bold:
+            out.append(Markup('<line x1="0" y1="{0:.1f}" x2="{1}" y2="{0:.1f}" stroke="{2}"/>').format(
+                y + 1, size.width, AXIS))
+        x0, x1 = sorted((px(0.0), px(value)))
+        out.append(Markup('<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}">'
+                          '<title>{}: {}</title></rect>').format(
+            x0, y + row_h * 0.2, max(x1 - x0, 0.5), row_h * 0.6, color, label, show(value)))
+        out.append(_text(left - 8, y + row_h / 2 + size.font * 0.35, name, "end", extra=weight))
+        anchor, vx = ("start", x1 + 5) if value >= 0 else ("end", x0 - 5)
+        out.append(_text(vx, y + row_h / 2 + size.font * 0.35, show(value), anchor,
+                         NEGATIVE if value < 0 else INK, extra=weight))
+    out.append(Markup("</svg>"))
+    return Markup("").join(out)
+
+
+def diverging_color(value: float | None) -> str:
+    """Blue (-1) through white (0) to red (+1); grey when undefined."""
+    if value is None or not math.isfinite(value):
+        return "#dddddd"
+    value = max(-1.0, min(1.0, value))
+    end = (178, 24, 43) if value > 0 else (33, 102, 172)
+    weight = abs(value)
+    r, g, b = (round(255 + (c - 255) * weight) for c in end)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[float | None]], title: str,
+            size: Size = WIDE) -> Markup:
+    """A correlation matrix as coloured cells (blue -1, white 0, red +1) with the value in each.
+
+    Rows carry the numbered labels, columns the numbers, so long names never crowd the top.
+    """
+    n = len(labels)
+    if n == 0:
+        return empty_chart(title, size)
+    names = [f"{i + 1}  {shorten(label, size.label_chars)}" for i, label in enumerate(labels)]
+    left = max(_text_width(name, size.font) for name in names) + 14
+    cell = max(24.0, min(size.font * 4.6, (size.width - left - 10) / n))
+    top = size.font + 14
+    scale_top = top + cell * n + 18
+    height = scale_top + 36
+    scale_w = min(240.0, max(cell * n, 120.0))
+    width = max(left + cell * n, left + scale_w) + 10
+    out = [_svg_open(size, title, height, width)]
+    for j in range(n):
+        out.append(_text(left + (j + 0.5) * cell, top - 6, str(j + 1), "middle", extra=Markup(' class="tick"')))
+    for i in range(n):
+        y = top + i * cell
+        out.append(_text(left - 8, y + cell / 2 + size.font * 0.35, names[i], "end"))
+        for j in range(n):
+            value = matrix[i][j]
+            defined = value is not None and math.isfinite(value)
+            shown = f"{value:.2f}" if defined else "n/a"
+            ink = "#ffffff" if defined and abs(value) > 0.55 else INK
+            tip = f"{labels[i]} / {labels[j]}: {shown}"
+            out.append(Markup('<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}" stroke="#ffffff">'
+                              '<title>{}</title></rect>').format(
+                left + j * cell, y, cell, cell, diverging_color(value), tip))
+            if cell >= 30:
+                out.append(_text(left + (j + 0.5) * cell, y + cell / 2 + size.font * 0.35, shown, "middle", ink,
+                                 Markup(' class="cell"')))
+    steps = 20
+    for k in range(steps):
+        value = -1 + (k + 0.5) * 2 / steps
+        out.append(Markup('<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="10" fill="{}"/>').format(
+            left + k * scale_w / steps, scale_top, scale_w / steps + 0.3, diverging_color(value)))
+    for value, label, anchor in ((-1, "-1", "start"), (0, "0", "middle"), (1, "+1", "end")):
+        out.append(_text(left + (value + 1) / 2 * scale_w, scale_top + 10 + size.font + 4, label, anchor,
+                         extra=Markup(' class="tick"')))
+    out.append(Markup("</svg>"))
+    return Markup("").join(out)

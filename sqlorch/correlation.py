@@ -1,0 +1,106 @@
+"""How a run's strategies moved together: the `strategy_correlations` view as a matrix, the
+flagged pairs, and the `correlation_warning` audit event.
+
+The correlation is Pearson's, of daily returns (intraday bars resampled to the day's last
+bar), computed in SQL (sql/views/80_daily_returns.sql, 81_strategy_correlations.sql). A pair
+below `DIVERSIFYING_BELOW` diversifies; above `HIGH_ABOVE` it is a warning. The SQL macro
+`correlation_flag` draws the same lines (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from sqlorch.audit import encode
+from sqlorch.warehouse import Warehouse, frame, insert
+
+DIVERSIFYING_BELOW = 0.3
+HIGH_ABOVE = 0.8
+WARNING_EVENT = "correlation_warning"
+
+PAIRS_SQL = """SELECT strategy_a, strategy_b, position_a, position_b, days, correlation, flag
+            FROM strategy_correlations WHERE run_id = ? ORDER BY position_a, position_b"""
+
+
+def flag(rho: float | None) -> str | None:
+    """'diversifying' below 0.3, 'high' above 0.8, else None (also for an undefined rho)."""
+    if rho is None or math.isnan(rho):
+        return None
+    if rho < DIVERSIFYING_BELOW:
+        return "diversifying"
+    if rho > HIGH_ABOVE:
+        return "high"
+    return None
+
+
+def load_pairs(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """Every ordered pair of the run's strategies (diagonal included) from the view, in
+    strategy-list order: strategy_a, strategy_b, position_a, position_b, days, correlation, flag."""
+    return frame(con, PAIRS_SQL, [run_id])
+
+
+def to_matrix(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The pairs as a square matrix: column `strategy_id`, then one Float64 column per strategy,
+    both in strategy-list order (NaN where undefined)."""
+    order = (pairs.select("strategy_a", "position_a").unique().sort("position_a")["strategy_a"].to_list()
+             if pairs.height else [])
+    values = {(a, b): c for a, b, c in pairs.select("strategy_a", "strategy_b", "correlation").iter_rows()}
+    columns: dict[str, list] = {"strategy_id": order}
+    for b in order:
+        columns[b] = [math.nan if values.get((a, b)) is None else float(values[(a, b)]) for a in order]
+    return pl.DataFrame(columns, schema={"strategy_id": pl.String, **{b: pl.Float64 for b in order}})
+
+
+def load_matrix(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """`to_matrix(load_pairs(...))`: the value of `OrchestratorResult.correlation`."""
+    return to_matrix(load_pairs(con, run_id))
+
+
+def unique_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Each pair of distinct strategies once (position_a < position_b)."""
+    return pairs.filter(pl.col("position_a") < pl.col("position_b"))
+
+
+def high_pairs(matrix: pl.DataFrame) -> list[tuple[str, str, float]]:
+    """(strategy_a, strategy_b, correlation) of each distinct pair above HIGH_ABOVE, in list order."""
+    ids = matrix["strategy_id"].to_list()
+    found = []
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            rho = matrix[b][i]
+            if flag(rho) == "high":
+                found.append((a, b, float(rho)))
+    return found
+
+
+def warning_lines(pairs: Iterable[tuple[str, str, float]]) -> list[str]:
+    """One sentence per highly correlated pair, for the terminal and the report."""
+    return [f"{a} and {b} moved together: correlation of daily returns {rho:.2f} (above {HIGH_ABOVE})"
+            for a, b, rho in pairs]
+
+
+def log_correlation_warning(warehouse: Warehouse, run_id: str, log_path: Path | None, prefix: str,
+                            pairs: list[tuple[str, str, float]]) -> None:
+    """Append `<prefix>.correlation_warning` {pairs, threshold} to the run's JSONL log (if any)
+    and to the `events` table as the run's next event. Does nothing without pairs."""
+    if not pairs:
+        return
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    event = f"{prefix}.{WARNING_EVENT}"
+    line = encode({"event": event, "ts": now.isoformat(timespec="milliseconds"), "run_id": run_id,
+                   "pairs": [{"strategy_a": a, "strategy_b": b, "correlation": round(rho, 6)} for a, b, rho in pairs],
+                   "threshold": HIGH_ABOVE})
+    with warehouse.transaction() as con:
+        ((seq,),) = con.execute("SELECT coalesce(max(seq) + 1, 0) FROM events WHERE run_id = ?", [run_id]).fetchall()
+        insert(con, "events", {"run_id": [run_id], "seq": [seq], "ts": [now], "event": [event],
+                               "payload": [line]})
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("a", encoding="utf-8") as log:
+            log.write(line + "\n")

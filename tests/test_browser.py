@@ -1,0 +1,180 @@
+"""The HTML report in a real browser: headless Chromium (Debian packages `chromium` and
+`chromium-driver`, installed by .ci/run) opens the file, logs no console error, loads nothing
+from anywhere else, fits a phone screen without sideways scrolling, and is photographed at
+laptop and phone sizes (PNG files in the test's tmp dir).
+
+The browser is driven through chromedriver's W3C WebDriver API with a few urllib calls. Without
+the packages the test is skipped, unless SQLORCH_REQUIRE_BROWSER=1 (set by .ci/run) makes that
+a failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sqlorch import OrchestratorConfig, StrategyOrchestrator
+from sqlorch.demo import synthetic_bars
+from sqlorch.report import write_reports
+from sqlorch.strategies import BuyAndHold, Momentum, RSIStrategy
+from sqlorch.warehouse import Warehouse
+
+BROWSERS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", "--no-default-browser-check", "--hide-scrollbars", "--window-size=1280,900")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _find_browser() -> tuple[str, str] | None:
+    driver = shutil.which("chromedriver")
+    binary = next((b for b in BROWSERS if Path(b).is_file() and os.access(b, os.X_OK)), None)
+    return (driver, binary) if driver and binary else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebDriver:
+    """Just enough of the W3C WebDriver protocol (plus chromedriver's CDP bridge) for one page."""
+
+    def __init__(self, driver: str, binary: str, profile: Path):
+        port = _free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen([driver, f"--port={port}"], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if self._call("GET", "/status")["ready"]:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if time.monotonic() > deadline:
+                self.process.kill()
+                raise RuntimeError("chromedriver did not start")
+            time.sleep(0.05)
+        options = {"binary": binary, "args": [*FLAGS, f"--user-data-dir={profile}"]}
+        created = self._call("POST", "/session", {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome", "goog:chromeOptions": options, "goog:loggingPrefs": {"browser": "ALL"}}}})
+        self.session = f"/session/{created['sessionId']}"
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read())["value"]
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"WebDriver {method} {path}: {exc.read().decode(errors='replace')}") from None
+
+    def open(self, url: str) -> None:
+        self._call("POST", f"{self.session}/url", {"url": url})
+
+    def run(self, script: str) -> Any:
+        """The value `script` (a function body) returns in the page."""
+        return self._call("POST", f"{self.session}/execute/sync", {"script": script, "args": []})
+
+    def cdp(self, command: str, **params: Any) -> Any:
+        return self._call("POST", f"{self.session}/goog/cdp/execute", {"cmd": command, "params": params})
+
+    def console(self) -> list[dict]:
+        """Browser log entries since the last call (level, message, source)."""
+        return self._call("POST", f"{self.session}/se/log", {"type": "browser"})
+
+    def emulate(self, width: int, height: int, scale: float = 1, mobile: bool = False) -> None:
+        self.cdp("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=scale,
+                 mobile=mobile)
+
+    def screenshot(self, path: Path) -> Path:
+        """The whole page (not only the viewport) as PNG."""
+        width, height = self.run("return [document.documentElement.scrollWidth, "
+                                 "document.documentElement.scrollHeight];")
+        shot = self.cdp("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                        clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+    def quit(self) -> None:
+        try:
+            self._call("DELETE", self.session)
+        finally:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+FOUND = _find_browser()
+REQUIRED = os.environ.get("SQLORCH_REQUIRE_BROWSER") == "1"
+pytestmark = pytest.mark.skipif(FOUND is None and not REQUIRED,
+                                reason="needs chromium and chromedriver (apt-get install chromium chromium-driver)")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    assert FOUND is not None, "chromium and chromedriver are required (apt-get install chromium chromium-driver)"
+    driver = WebDriver(*FOUND, tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()
+
+
+class Named(RSIStrategy):
+    """RSI under a name that would run script if the page did not escape it."""
+
+    name = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
+
+
+@pytest.fixture(scope="module")
+def html_report(tmp_path_factory) -> Path:
+    """The HTML report of a 3-strategy run over 6 symbols x 1 year, one strategy with a hostile name."""
+    home = tmp_path_factory.mktemp("browser-run")
+    config = OrchestratorConfig(warehouse=str(home / "w.duckdb"), log_dir=None, commission_bps=1.0)
+    pairs = [(BuyAndHold(), Decimal("0.4")), (Momentum(lookback=10), Decimal("0.3")), (Named(), Decimal("0.3"))]
+    result = StrategyOrchestrator(pairs, config).run(synthetic_bars(symbols=6, years=1, seed=3))
+    return write_reports(Warehouse(config.warehouse), result.run_id, home / "reports", ("html",))["html"]
+
+
+def test_report_opens_cleanly_on_laptop_and_phone(browser: WebDriver, html_report: Path, tmp_path: Path) -> None:
+    browser.emulate(1280, 900)
+    browser.open(html_report.as_uri())
+    assert browser.run("return document.title;").startswith("sqlorch run ")  # no injected script ran
+    assert Named.name in browser.run("return document.querySelector('table.comparison').innerText;")
+    errors = [e for e in browser.console() if e.get("level") == "SEVERE"]
+    assert errors == []
+    assert browser.run("return performance.getEntriesByType('resource').length;") == 0  # nothing fetched
+    visible = browser.run("return [...document.querySelectorAll('svg.chart')]"
+                          ".filter(s => s.getBoundingClientRect().width > 0).length;")
+    assert visible >= 5  # equity, drawdown, contribution, heatmap, capital usage
+    laptop = browser.screenshot(tmp_path / "report-laptop.png")
+
+    browser.emulate(390, 844, scale=2, mobile=True)
+    browser.open(html_report.as_uri())
+    overflow = browser.run("return document.documentElement.scrollWidth - window.innerWidth;")
+    assert overflow <= 0, f"the page is {overflow}px wider than a phone screen"
+    narrow = browser.run("return [...document.querySelectorAll('.chart-narrow')]"
+                         ".filter(d => d.getBoundingClientRect().width > 0).length;")
+    assert narrow >= 5  # the phone gets the narrow drawings
+    phone = browser.screenshot(tmp_path / "report-phone.png")
+    assert [e for e in browser.console() if e.get("level") == "SEVERE"] == []
+
+    for png in (laptop, phone):
+        data = png.read_bytes()
+        assert data.startswith(PNG) and len(data) > 20_000, png
