@@ -3,8 +3,8 @@
 1. Orders of several sleeves on one symbol form a conflict; the configured resolver decides
    which stand (the others are cancelled).
 2. Each sleeve's legs are sized against its available capital at the prices it would get
-   alone (clip or reject). That is conservative: a netted leg never gets a worse price, nor
-   pays more commission, than alone.
+   alone (clip or reject). That is conservative: a netted order never gets a worse price,
+   nor pays more commission, than it would alone.
 3. Legs are booked. A netting resolver's standing orders on a symbol share one price, the
    net order's (slipped by the net's direction; the bare price if they cancel out), and the
    commission on the net quantity, split pro rata to each leg's quantity.

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlorch.market import MARK
-from sqlorch.money import ZERO, money, to_money
+from sqlorch.money import ZERO, floor_places, money, to_money
 
 if TYPE_CHECKING:
     from sqlorch.stepper import Stepper
@@ -61,7 +61,9 @@ class Rebalancer:
         total = sum(equity, ZERO)
         target = [total * w for w in self.targets]
         gap = [tgt - e for tgt, e in zip(target, equity)]  # > 0: underweight
-        given = [min(-g, max(sleeve.available, ZERO)) if g < 0 else ZERO for g, sleeve in zip(gap, s.sleeves)]
+        # cash moves in whole micro-units, and never more than a sleeve has spare
+        given = [floor_places(min(-g, max(sleeve.available, ZERO))) if g < 0 else ZERO
+                 for g, sleeve in zip(gap, s.sleeves)]
         needs = {i: g for i, g in enumerate(gap) if g > 0}
         need_total = sum(needs.values(), ZERO)
         moved = [-amount for amount in given]
