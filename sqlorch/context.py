@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from sqlorch.errors import did_you_mean
+from sqlorch.features import Feature
 from sqlorch.market import CLOSE, FIELDS, MARK, MarketView
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ class BarContext:
     Scalar access: `ts`, `symbols`, `bar(symbol)`, `history(symbol, field, n)`,
     `position(symbol)`, `cash`, `equity` (this strategy's sleeve). Vectorized access over all
     symbols (arrays ordered like `symbols`): `values(field)`, `window(field, n)`, `has_bar`,
-    `positions`, `marks`. Every array returned is a copy holding only bars up to now.
+    `positions`, `marks`, and declared features: `now(feature)`, `changed(feature)`. Every
+    array returned is a copy holding only bars up to now.
     """
 
     __slots__ = ("strategy_id", "_view", "_sleeve")
@@ -104,6 +106,23 @@ class BarContext:
     def position(self, symbol: str) -> float:
         """This strategy's signed quantity in `symbol`."""
         return float(self._sleeve.quantities[self.index(symbol)])
+
+    def now(self, feature: Feature) -> np.ndarray:
+        """A declared feature's values at the current bar, one per symbol (booleans for
+        conditions). Declare features in the strategy's `features` (or `wake_on`)."""
+        values = self._view.feature(self._feature_column(feature))
+        return values > 0.5 if feature.boolean else values
+
+    def changed(self, feature: Feature) -> bool:
+        """Whether a declared feature's values changed at the current bar (for any symbol)."""
+        return self._view.changed(self._feature_column(feature))
+
+    def _feature_column(self, feature: Feature) -> int:
+        try:
+            return self._view.features[feature]
+        except (KeyError, TypeError):
+            raise KeyError(f"feature {feature!r} is not declared; list it in the strategy's "
+                           "`features` attribute so it is computed before the run") from None
 
     @property
     def cash(self) -> Decimal:

@@ -54,20 +54,32 @@ def _forward_fill(values: np.ndarray) -> np.ndarray:
 
 
 class MarketView:
-    """The bars known so far: `reveal(t, row)` appends bar t; nothing later is ever stored."""
+    """The bars known so far: `reveal(t, ...)` appends bar t; nothing later is ever stored.
 
-    __slots__ = ("symbols", "timestamps", "index", "t", "_data")
+    Alongside prices it holds the rows revealed so far of the run's declared features
+    (`features`: feature -> column) and whether each changed at each bar.
+    """
 
-    def __init__(self, symbols: tuple[str, ...], timestamps: list[dt.datetime], shape: tuple):
+    __slots__ = ("symbols", "timestamps", "index", "t", "_data", "features", "_values", "_changed")
+
+    def __init__(self, symbols: tuple[str, ...], timestamps: list[dt.datetime], shape: tuple,
+                 features: tuple = ()):
         self.symbols = symbols
         self.timestamps = timestamps  # the clock itself is known in advance, prices are not
         self.index = {s: i for i, s in enumerate(symbols)}
         self.t = -1
         self._data = np.full(shape, np.nan)
+        self.features = {f: k for k, f in enumerate(features)}
+        self._values = np.full((shape[0], len(features), shape[2]), np.nan)
+        self._changed = np.zeros((shape[0], len(features)), dtype=bool)
 
-    def reveal(self, t: int, row: np.ndarray) -> None:
-        """Make bar t (all fields, all symbols) known."""
+    def reveal(self, t: int, row: np.ndarray, feature_row: np.ndarray | None = None,
+               changed_row: np.ndarray | None = None) -> None:
+        """Make bar t (all fields and features, all symbols) known."""
         self._data[t] = row
+        if feature_row is not None:
+            self._values[t] = feature_row
+            self._changed[t] = changed_row
         self.t = t
 
     def row(self, field: int) -> np.ndarray:
@@ -92,3 +104,11 @@ class MarketView:
     def value(self, field: int, j: int) -> float:
         """One field of symbol j at the current bar (NaN if it has no bar now)."""
         return float(self._data[self.t, field, j])
+
+    def feature(self, k: int) -> np.ndarray:
+        """A copy of feature column k at the current bar."""
+        return self._values[self.t, k].copy()
+
+    def changed(self, k: int) -> bool:
+        """Whether feature column k changed at the current bar (for any symbol)."""
+        return bool(self._changed[self.t, k])

@@ -29,6 +29,7 @@ from sqlorch.config import BacktestConfig, to_decimal
 from sqlorch.data import load_bars
 from sqlorch.domain import DecisionKind, OverweightPolicy
 from sqlorch.errors import ConfigError, StrategyError, did_you_mean
+from sqlorch.features import declared
 from sqlorch.market import MARK, Panel
 from sqlorch.money import ZERO, floor_places
 from sqlorch.stepper import StepOutcome, Stepper
@@ -81,6 +82,11 @@ def plan_sleeves(pairs: Sequence[tuple[object, Any]], config: BacktestConfig) ->
         weights.append(value)
     if not pairs:
         problems.append("no strategies: give at least one (strategy, weight) pair")
+    for sid, strategy in zip(ids, strategies):
+        try:
+            declared(strategy)
+        except TypeError as exc:
+            problems.append(f"strategy {sid}: {exc}")
     for name in getattr(config, "priorities", None) or {}:
         if name not in ids:
             problems.append(f"priorities: {name!r} is not a strategy of this run{did_you_mean(name, ids)}; "

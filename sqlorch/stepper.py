@@ -12,12 +12,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
+
 from sqlorch.audit import EventLog
 from sqlorch.config import BacktestConfig
 from sqlorch.conflicts import get_resolver
 from sqlorch.context import BarContext
 from sqlorch.costs import Costs
 from sqlorch.domain import ConflictMode, DecisionKind, FillMode, Side, Signal
+from sqlorch.features import Feature, FeatureSet, declared
 from sqlorch.fills import BarFills
 from sqlorch.market import CLOSE, MARK, OPEN, MarketView, Panel
 from sqlorch.money import ZERO, to_money
@@ -64,6 +67,7 @@ class Stepper:
         config: BacktestConfig,
         log: EventLog,
         on_progress: Callable[[int], None] | None = None,
+        use_wake: bool = True,
     ):
         self.panel = panel
         self.strategies = list(strategies)
@@ -74,7 +78,11 @@ class Stepper:
         self.log = log
         self.on_progress = on_progress
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
-        self.view = MarketView(panel.symbols, self.timestamps, panel.data.shape)
+        declarations = [declared(strategy) for _, strategy in self.strategies]
+        self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
+        self.view = MarketView(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
+        self.wake = self._wake_schedule([wake for _, wake in declarations], use_wake)
+        self.recheck = np.zeros(len(self.strategies), dtype=bool)
         n = len(panel.symbols)
         self.sleeves = [Sleeve(sid, n, cap) for sid, cap in zip(self.ids, capitals)]
         self.contexts = [BarContext(sid, self.view, s) for sid, s in zip(self.ids, self.sleeves)]
@@ -89,6 +97,18 @@ class Stepper:
         self._next_order_id = 0
         self._equity_cache: list[tuple[int, float]] = [(-1, 0.0)] * len(self.strategies)
 
+    def _wake_schedule(self, wakes: list[list[Feature]], use_wake: bool) -> np.ndarray:
+        """[bars, strategies]: when each strategy must be called. A strategy with `wake_on`
+        promises no signals on bars where none of those features changed, unless it returned
+        signals on the bar before; the others are called on every bar."""
+        schedule = np.ones((len(self.panel), len(self.strategies)), dtype=bool)
+        if use_wake:
+            for i, wake in enumerate(wakes):
+                if wake:
+                    columns = [self.feature_set.column(f) for f in wake]
+                    schedule[:, i] = self.feature_set.changed[:, columns].any(axis=1)
+        return schedule
+
     # -- the loop -------------------------------------------------------------------------
 
     def run(self) -> StepOutcome:
@@ -97,8 +117,9 @@ class Stepper:
         close_mode = self.config.fill == FillMode.CLOSE
         failure = None
         t = -1
+        features, changed = self.feature_set.values, self.feature_set.changed
         for t in range(len(self.panel)):
-            self.view.reveal(t, data[t])
+            self.view.reveal(t, data[t], features[t], changed[t])
             if not close_mode:
                 self._fill_ready(t, OPEN)
             self.rebalancer.check(t)
@@ -115,7 +136,8 @@ class Stepper:
         return StepOutcome(self.records, self.sleeves, t + 1, failure)
 
     def _call_strategies(self, t: int) -> Failure | None:
-        for i, (strategy_id, strategy) in enumerate(self.strategies):
+        for i in np.flatnonzero(self.wake[t] | self.recheck).tolist():
+            strategy_id, strategy = self.strategies[i]
             ctx = self.contexts[i]
             try:
                 if t == 0 and callable(getattr(strategy, "on_start", None)):
@@ -123,6 +145,7 @@ class Stepper:
                 signals = strategy.on_bar(ctx)
                 if isinstance(signals, Signal):
                     signals = (signals,)
+                self.recheck[i] = bool(signals)
                 if signals:
                     self._take_signals(t, i, signals)
             except Exception as exc:  # a user's strategy may raise anything

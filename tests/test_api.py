@@ -59,6 +59,7 @@ class Only:
     def __init__(self, strategy, symbols: set[str]) -> None:
         self.strategy, self.symbols = strategy, symbols
         self.name = type(strategy).__name__.lower()
+        self.features = getattr(strategy, "features", ())  # what the wrapped strategy reads
 
     def on_start(self, ctx: BarContext) -> None:
         if hasattr(self.strategy, "on_start"):

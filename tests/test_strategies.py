@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, ConfigError
+from sqlorch import features as ft
 from sqlorch.audit import EventLog
 from sqlorch.market import Panel
 from sqlorch.stepper import Stepper
@@ -126,16 +127,18 @@ def wilder_rsi(prices, n):
 
 
 class RecordingRSI(RSIStrategy):
-    """Records the RSI array the strategy computes at each bar (and trades on it as usual)."""
+    """Records the RSI the strategy trades on at every bar (and trades on it as usual)."""
 
-    def on_start(self, ctx):
-        super().on_start(ctx)
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.value = ft.rsi(self.period)
+        self.features = self.features + (self.value,)
+        self.wake_on = None  # called on every bar
         self.seen = {}
 
-    def conditions(self, ctx):
-        value = self.rsi(ctx)
-        self.seen[ctx.t] = value.copy()
-        return value < self.low, value > self.high
+    def on_bar(self, ctx):
+        self.seen[ctx.t] = ctx.now(self.value)
+        return super().on_bar(ctx)
 
 
 def test_wilder_rsi_matches_the_textbook(make_bars):
@@ -279,8 +282,5 @@ def test_defaults_names_and_repr():
     assert DonchianBreakout().period == 20
     assert repr(SMACross(fast=3, slow=5)) == "SMACross(fast=3, slow=5)"
     assert repr(BuyAndHold()) == "BuyAndHold()"
-    from sqlorch.strategies.builtin import _EqualWeightLongOnly
-    with pytest.raises(NotImplementedError):
-        _EqualWeightLongOnly().conditions(None)
     assert BUILTINS == {"buy_and_hold": BuyAndHold, "sma_cross": SMACross, "momentum": Momentum,
                         "rsi": RSIStrategy, "donchian": DonchianBreakout}

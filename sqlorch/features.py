@@ -1,0 +1,287 @@
+"""Features: causal indicators over all symbols, computed once per run and revealed bar by bar.
+
+A feature is a small immutable spec (`sma(10)`, `rsi(14) < 30`, `sma(10) > sma(30)`). A
+strategy registers it with `ctx.feature(spec)`; the stepper computes it once over the whole
+run (vectorized, shared by every strategy that asks for the same spec) and reveals one row
+per bar, like prices, so `ctx.now(spec)` at bar t holds values computed from bars up to t
+only. Every function here is causal: its value at t uses no bar after t.
+
+Semantics follow clock bars: a window that contains a bar where the symbol had none is NaN
+(no value), and comparisons with NaN are false. RSI runs over each symbol's own bars.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from sqlorch.market import CLOSE, FIELDS, Panel
+
+BOOLEAN_OPS = ("gt", "lt", "ge", "le", "and", "or", "not", "has_bar", "first_bar")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A causal series over all symbols; combine with > < >= <= & | ~."""
+
+    op: str
+    args: tuple
+
+    @property
+    def boolean(self) -> bool:
+        """Whether its values are true/false (else numbers)."""
+        return self.op in BOOLEAN_OPS
+
+    def __gt__(self, other: Any) -> Feature:
+        return Feature("gt", (self, _lift(other)))
+
+    def __lt__(self, other: Any) -> Feature:
+        return Feature("lt", (self, _lift(other)))
+
+    def __ge__(self, other: Any) -> Feature:
+        return Feature("ge", (self, _lift(other)))
+
+    def __le__(self, other: Any) -> Feature:
+        return Feature("le", (self, _lift(other)))
+
+    def __and__(self, other: Feature) -> Feature:
+        return Feature("and", (self, other))
+
+    def __or__(self, other: Feature) -> Feature:
+        return Feature("or", (self, other))
+
+    def __invert__(self) -> Feature:
+        return Feature("not", (self,))
+
+    def __repr__(self) -> str:
+        return f"{self.op}({', '.join(map(repr, self.args))})"
+
+
+def _lift(value: Any) -> Feature:
+    if isinstance(value, Feature):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Feature("const", (float(value),))
+    raise TypeError(f"cannot compare a feature with {value!r}")
+
+
+def _of(source: str | Feature) -> Feature:
+    if isinstance(source, Feature):
+        return source
+    if source not in FIELDS:
+        raise ValueError(f"unknown field {source!r}; fields are {', '.join(FIELDS)}")
+    return Feature("field", (source,))
+
+
+def _window(n: Any, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{what} needs a whole number of bars >= 1, got {n!r}")
+    return n
+
+
+def field(name: str = "close") -> Feature:
+    """A bar field (open, high, low, close, volume); NaN where the symbol has no bar."""
+    return _of(name)
+
+
+def sma(n: int, of: str | Feature = "close") -> Feature:
+    """Simple moving average of the last `n` clock bars (NaN until n bars, or with a gap)."""
+    return Feature("sma", (_window(n, "sma"), _of(of)))
+
+
+def highest(n: int, of: str | Feature = "high", lag: int = 0) -> Feature:
+    """Highest value of the `n` bars ending `lag` bars ago (lag=1: the prior n bars)."""
+    return Feature("highest", (_window(n, "highest"), _of(of), int(lag)))
+
+
+def lowest(n: int, of: str | Feature = "low", lag: int = 0) -> Feature:
+    """Lowest value of the `n` bars ending `lag` bars ago (lag=1: the prior n bars)."""
+    return Feature("lowest", (_window(n, "lowest"), _of(of), int(lag)))
+
+
+def change(n: int, of: str | Feature = "close") -> Feature:
+    """Return over `n` bars: x_t / x_(t-n) - 1."""
+    return Feature("change", (_window(n, "change"), _of(of)))
+
+
+def rsi(n: int = 14, of: str | Feature = "close") -> Feature:
+    """Wilder's RSI over each symbol's own bars: the first averages are the means of the
+    first `n` gains and losses, then avg = (avg x (n - 1) + x) / n; 100 without losses
+    (50 without any change); carried over bars where the symbol has none."""
+    return Feature("rsi", (_window(n, "rsi"), _of(of)))
+
+
+def has_bar() -> Feature:
+    """Whether each symbol has a bar now."""
+    return Feature("has_bar", ())
+
+
+def first_bar() -> Feature:
+    """True at each symbol's first bar only."""
+    return Feature("first_bar", ())
+
+
+# -- computation (stepper side) -----------------------------------------------------------
+
+
+def compute(feature: Feature, panel: Panel, memo: dict[Feature, np.ndarray]) -> np.ndarray:
+    """The feature's values over the whole panel, [bars, symbols] float64 (1.0/0.0 for
+    booleans). `memo` shares results between features that have parts in common."""
+    found = memo.get(feature)
+    if found is None:
+        found = memo[feature] = _COMPUTE[feature.op](panel, memo, *feature.args)
+    return found
+
+
+def _sub(feature: Feature, panel: Panel, memo: dict) -> np.ndarray:
+    return compute(feature, panel, memo)
+
+
+def _field(panel: Panel, memo: dict, name: str) -> np.ndarray:
+    return panel.data[:, FIELDS.index(name), :]
+
+
+def _const(panel: Panel, memo: dict, value: float) -> np.ndarray:
+    return np.full((len(panel), len(panel.symbols)), value)
+
+
+def _rolling(values: np.ndarray, n: int, reduce, lag: int = 0) -> np.ndarray:
+    """reduce() over each window of n clock bars ending `lag` bars before t (NaN before)."""
+    out = np.full(values.shape, np.nan)
+    if len(values) >= n + lag:
+        out[n - 1 + lag:] = reduce(sliding_window_view(values, n, axis=0), axis=-1)[:len(values) - n + 1 - lag]
+    return out
+
+
+def _sma(panel: Panel, memo: dict, n: int, of: Feature) -> np.ndarray:
+    return _rolling(_sub(of, panel, memo), n, np.mean)
+
+
+def _highest(panel: Panel, memo: dict, n: int, of: Feature, lag: int) -> np.ndarray:
+    return _rolling(_sub(of, panel, memo), n, np.max, lag)
+
+
+def _lowest(panel: Panel, memo: dict, n: int, of: Feature, lag: int) -> np.ndarray:
+    return _rolling(_sub(of, panel, memo), n, np.min, lag)
+
+
+def _change(panel: Panel, memo: dict, n: int, of: Feature) -> np.ndarray:
+    values = _sub(of, panel, memo)
+    out = np.full(values.shape, np.nan)
+    out[n:] = values[n:] / values[:-n] - 1
+    return out
+
+
+def _rsi(panel: Panel, memo: dict, n: int, of: Feature) -> np.ndarray:
+    values = _sub(of, panel, memo)
+    out = np.full(values.shape, np.nan)
+    for j in range(values.shape[1]):
+        rows = np.flatnonzero(~np.isnan(values[:, j]))
+        if not len(rows):
+            continue
+        own = np.array(_wilder(values[rows, j].tolist(), n))
+        latest = np.searchsorted(rows, np.arange(len(values)), side="right") - 1  # carried over gaps
+        seen = latest >= 0
+        out[seen, j] = own[latest[seen]]
+    return out
+
+
+def _wilder(closes: list[float], n: int) -> list[float]:
+    """RSI at each of one symbol's bars (NaN until n changes were seen)."""
+    out = [math.nan] * len(closes)
+    gain = loss = 0.0
+    for k in range(1, len(closes)):
+        step = closes[k] - closes[k - 1]
+        up, down = max(step, 0.0), max(-step, 0.0)
+        if k <= n:
+            gain += up / n
+            loss += down / n
+        else:
+            gain = (gain * (n - 1) + up) / n
+            loss = (loss * (n - 1) + down) / n
+        if k >= n:
+            out[k] = (50.0 if gain == 0 else 100.0) if loss == 0 else 100.0 - 100.0 / (1.0 + gain / loss)
+    return out
+
+
+def _compare(op):
+    def run(panel: Panel, memo: dict, a: Feature, b: Feature) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return op(_sub(a, panel, memo), _sub(b, panel, memo)).astype(float)
+    return run
+
+
+def _logic(op):
+    def run(panel: Panel, memo: dict, *parts: Feature) -> np.ndarray:
+        return op(*(_sub(p, panel, memo) > 0.5 for p in parts)).astype(float)
+    return run
+
+
+def _has_bar(panel: Panel, memo: dict) -> np.ndarray:
+    return (~np.isnan(panel.data[:, CLOSE, :])).astype(float)
+
+
+def _first_bar(panel: Panel, memo: dict) -> np.ndarray:
+    has = ~np.isnan(panel.data[:, CLOSE, :])
+    first = has & (np.cumsum(has, axis=0) == 1)
+    return first.astype(float)
+
+
+_COMPUTE = {
+    "field": _field, "const": _const, "sma": _sma, "highest": _highest, "lowest": _lowest,
+    "change": _change, "rsi": _rsi, "has_bar": _has_bar, "first_bar": _first_bar,
+    "gt": _compare(np.greater), "lt": _compare(np.less), "ge": _compare(np.greater_equal),
+    "le": _compare(np.less_equal), "and": _logic(np.logical_and), "or": _logic(np.logical_or),
+    "not": _logic(np.logical_not),
+}
+
+
+def changes(values: np.ndarray) -> np.ndarray:
+    """Per bar: whether any symbol's value differs from the bar before (NaN equals NaN).
+    Bar 0 counts as a change."""
+    out = np.ones(len(values), dtype=bool)
+    if len(values) > 1:
+        previous, current = values[:-1], values[1:]
+        same = (previous == current) | (np.isnan(previous) & np.isnan(current))
+        out[1:] = ~same.all(axis=1)
+    return out
+
+
+class FeatureSet:
+    """The features declared by a run's strategies, computed once over the whole panel.
+
+    Stepper side only: strategies see these values row by row through the market view.
+    `values[t, k]` holds feature k at bar t for every symbol, `changed[t, k]` whether it
+    changed at t.
+    """
+
+    def __init__(self, panel: Panel, features: list[Feature]):
+        self.features = tuple(dict.fromkeys(features))
+        memo: dict[Feature, np.ndarray] = {}
+        columns = [compute(f, panel, memo) for f in self.features]
+        shape = (len(panel), len(self.features), len(panel.symbols))
+        self.values = np.stack(columns, axis=1) if columns else np.empty(shape)
+        self.changed = (np.stack([changes(c) for c in columns], axis=1) if columns
+                        else np.empty(shape[:2], dtype=bool))
+
+    def column(self, feature: Feature) -> int:
+        """The position of a feature in `values`."""
+        return self.features.index(feature)
+
+
+def declared(strategy: object) -> tuple[list[Feature], list[Feature]]:
+    """A strategy's `features` and `wake_on` (each a Feature or an iterable of them)."""
+
+    def listed(value: Any) -> list[Feature]:
+        items = [value] if isinstance(value, Feature) else list(value or ())
+        bad = [item for item in items if not isinstance(item, Feature)]
+        if bad:
+            raise TypeError(f"{type(strategy).__name__} declares {bad[0]!r}, which is not a feature "
+                            "(build features with sqlorch.features: sma, rsi, highest, ...)")
+        return items
+
+    return listed(getattr(strategy, "features", None)), listed(getattr(strategy, "wake_on", None))
