@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -41,21 +42,48 @@ class EventLog:
         self.path = path
         self.rows: list[tuple] = []
         self._file: IO[str] | None = None
+        self._clock = (-1.0, dt.datetime.min, "")
+        self._quoted: dict[str, str] = {}
+        self._signal_head = f'{{"event":"{prefix}.strategy_signal","ts":"'
+        self._signal_run = f'","run_id":{json.dumps(run_id)},"strategy_id":'
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
 
-    def emit(self, name: str, *, bar_index: int | None = None, flush: bool = False, **fields: Any) -> None:
-        """Record event `<prefix>.<name>` with `fields`; `bar_index` ties it to a bar."""
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        event = f"{self.prefix}.{name}"
-        line = encode({"event": event, "ts": now.isoformat(timespec="milliseconds"),
-                       "run_id": self.run_id, **fields})
-        self.rows.append((len(self.rows), now, event, fields.get("strategy_id"), bar_index, line))
+    def _now(self) -> tuple[dt.datetime, str]:
+        """Wall-clock time (UTC), re-read at most once a millisecond."""
+        tick = time.monotonic()
+        if tick - self._clock[0] > 0.001:
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            self._clock = (tick, now, now.isoformat(timespec="milliseconds"))
+        return self._clock[1], self._clock[2]
+
+    def _record(self, event: str, now: dt.datetime, strategy_id: str | None, bar_index: int | None,
+                line: str, flush: bool = False) -> None:
+        self.rows.append((len(self.rows), now, event, strategy_id, bar_index, line))
         if self._file is not None:
             self._file.write(line + "\n")
             if flush:
                 self._file.flush()
+
+    def emit(self, name: str, *, bar_index: int | None = None, flush: bool = False, **fields: Any) -> None:
+        """Record event `<prefix>.<name>` with `fields`; `bar_index` ties it to a bar."""
+        now, stamp = self._now()
+        event = f"{self.prefix}.{name}"
+        line = encode({"event": event, "ts": stamp, "run_id": self.run_id, **fields})
+        self._record(event, now, fields.get("strategy_id"), bar_index, line, flush)
+
+    def signal(self, bar_index: int, strategy_id: str, signal_type: str, symbol: str, bar_date: str,
+               capital_available: Decimal) -> None:
+        """Record `<prefix>.strategy_signal`: the same line `emit` would write, built faster
+        (it is by far the most frequent event)."""
+        now, stamp = self._now()
+        quoted = self._quoted
+        sid = quoted.get(strategy_id) or quoted.setdefault(strategy_id, json.dumps(strategy_id))
+        sym = quoted.get(symbol) or quoted.setdefault(symbol, json.dumps(symbol))
+        line = (f'{self._signal_head}{stamp}{self._signal_run}{sid},"signal_type":"{signal_type}",'
+                f'"symbol":{sym},"bar_date":"{bar_date}","capital_available":{float(capital_available)!r}}}')
+        self._record(f"{self.prefix}.strategy_signal", now, strategy_id, bar_index, line)
 
     def count(self, name: str) -> int:
         """How many `<prefix>.<name>` events were recorded."""

@@ -34,7 +34,7 @@ from sqlorch.market import MARK, Panel
 from sqlorch.money import ZERO, floor_places
 from sqlorch.stepper import StepOutcome, Stepper
 from sqlorch.strategy import strategy_ids
-from sqlorch.warehouse import Warehouse, insert, register_dataset
+from sqlorch.warehouse import Warehouse, insert, materialize, register_dataset
 
 Progress = Callable[[int, int], None]
 """Called with (bars done, bars in all) while a run steps."""
@@ -276,6 +276,7 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
             "UPDATE runs SET status = ?, error = ?, finished_at = now()::TIMESTAMP, duration_seconds = ?, "
             "bars_processed = ? WHERE run_id = ?",
             [status, error, seconds, outcome.bars_processed, run_id])
+        materialize(con, run_id)
 
 
 def _mark_failed(warehouse: Warehouse, run_id: str, error: str) -> None:

@@ -78,6 +78,7 @@ class Stepper:
         self.log = log
         self.on_progress = on_progress
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
+        self.bar_dates = [ts.isoformat() for ts in self.timestamps]
         declarations = [declared(strategy) for _, strategy in self.strategies]
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
         self.view = MarketView(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
@@ -169,14 +170,11 @@ class Stepper:
             else:
                 order = self.place(i, j, target - sleeve.qty.get(j, ZERO), t)
             self.records.signals.append((
-                sleeve.strategy_id, len(self.records.signals), t, signal.symbol, signal.side.value,
+                sleeve.strategy_id, len(self.records.signals), t, signal.symbol, str(signal.side),
                 signal.weight, signal.reason, target, order.order_id if order else None,
             ))
-            self.log.emit(
-                "strategy_signal", bar_index=t, strategy_id=sleeve.strategy_id,
-                signal_type=signal.side.value, symbol=signal.symbol,
-                bar_date=self.timestamps[t], capital_available=sleeve.available,
-            )
+            self.log.signal(t, sleeve.strategy_id, str(signal.side), signal.symbol, self.bar_dates[t],
+                            sleeve.available)
 
     def place(self, i: int, j: int, quantity: Decimal, t: int, rebalance: int | None = None) -> Order | None:
         """Queue sleeve i's order to change its position in symbol j, replacing a pending one.

@@ -52,7 +52,7 @@ def test_install_schema_is_idempotent_and_keeps_data():
     install_schema(con)
     first = _objects(con)
     tables = {name for kind, name in first if kind == "table"}
-    assert set(TABLES) | {"sqlorch_meta", "clocks", "marks"} == tables
+    assert set(TABLES) | {"sqlorch_meta", "clocks", "marks", "equity", "metrics"} == tables
     views = {name for kind, name in first if kind == "view"}
     assert {"comparison", "positions", "trades", "strategy_equity", "portfolio_equity"} <= views
     con.execute("INSERT INTO runs (run_id, status) VALUES ('r1', 'completed')")

@@ -1,7 +1,8 @@
--- reads: equity_curves, returns, drawdowns, trades, positions, runs
+-- reads: equity_curves, returns, drawdowns, trades, equity, runs
 -- makes: series_metrics, the performance of every series of every run (each strategy and
 --        'portfolio'), following empyrical: per-bar returns, ppy = runs.periods_per_year.
---        NULL where undefined (no trades, flat curve).
+--        NULL where undefined (no trades, flat curve). Computed once per run into the metrics
+--        table (load/metrics.sql), which strategy_metrics and portfolio_metrics read.
 CREATE OR REPLACE VIEW series_metrics AS
 WITH curve AS (
     SELECT run_id, series,
@@ -34,12 +35,12 @@ WITH curve AS (
            coalesce(-sum(pnl) FILTER (WHERE status = 'closed' AND pnl < 0), 0)::DOUBLE AS gross_loss
     FROM trade_rows
     GROUP BY run_id, series
-), held_bars AS (
-    SELECT DISTINCT run_id, strategy_id AS series, bar_index FROM positions
-    UNION
-    SELECT DISTINCT run_id, 'portfolio', bar_index FROM positions
 ), exposure AS (
-    SELECT run_id, series, count(*) AS bars_held FROM held_bars GROUP BY run_id, series
+    SELECT run_id, strategy_id AS series, count(*) FILTER (WHERE held > 0) AS bars_held
+    FROM equity GROUP BY run_id, strategy_id
+    UNION ALL
+    SELECT run_id, 'portfolio', count(DISTINCT bar_index) FILTER (WHERE held > 0)
+    FROM equity GROUP BY run_id
 ), joined AS (
     SELECT c.run_id, c.series, r.periods_per_year AS ppy,
            c.last_equity / c.initial_capital - 1 AS total_return,

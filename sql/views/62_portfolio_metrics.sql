@@ -1,6 +1,6 @@
--- reads: series_metrics
+-- reads: metrics
 -- makes: portfolio_metrics, the performance of the whole portfolio of every run
 CREATE OR REPLACE VIEW portfolio_metrics AS
 SELECT m.* EXCLUDE (series)
-FROM series_metrics m
+FROM metrics m
 WHERE m.series = 'portfolio';
