@@ -247,3 +247,32 @@ def test_runs_coexist_views_filter_by_run_id_and_the_cli_opens_the_file(tmp_path
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert all(name in done.stdout for name in ("alpha", "beta", "gamma"))
+
+
+def test_runs_written_before_the_books_table_are_backfilled_on_upgrade(tmp_path):
+    """A warehouse whose runs predate the equity/metrics tables gets them computed when a newer
+    sqlorch first opens it for writing, equal to what a fresh run writes."""
+    from decimal import Decimal
+
+    import duckdb
+
+    from sqlorch import OrchestratorConfig, StrategyOrchestrator
+    from sqlorch.demo import synthetic_bars
+    from sqlorch.strategies import BuyAndHold, Momentum
+    from sqlorch.warehouse import Warehouse
+
+    path = tmp_path / "old.duckdb"
+    StrategyOrchestrator([(BuyAndHold(), Decimal("0.5")), (Momentum(lookback=5), Decimal("0.5"))],
+                         OrchestratorConfig(warehouse=str(path), log_dir=None)).run(synthetic_bars(3, 1))
+    with duckdb.connect(str(path)) as con:
+        before = (con.execute("SELECT * FROM equity ORDER BY ALL").fetchall(),
+                  con.execute("SELECT * FROM metrics ORDER BY ALL").fetchall())
+        con.execute("DELETE FROM equity")
+        con.execute("DELETE FROM metrics")
+        con.execute("UPDATE sqlorch_meta SET value = 'older' WHERE key = 'schema'")
+    with Warehouse(path).connect():
+        pass
+    with duckdb.connect(str(path), read_only=True) as con:
+        after = (con.execute("SELECT * FROM equity ORDER BY ALL").fetchall(),
+                 con.execute("SELECT * FROM metrics ORDER BY ALL").fetchall())
+    assert before[0] and after == before
