@@ -74,7 +74,7 @@ class EventLog:
         self._record(event, now, fields.get("strategy_id"), bar_index, line, flush)
 
     def signal(self, bar_index: int, strategy_id: str, signal_type: str, symbol: str, bar_date: str,
-               capital_available: Decimal) -> None:
+               capital_available: float) -> None:
         """Record `<prefix>.strategy_signal`: the same line `emit` would write, built faster
         (it is by far the most frequent event)."""
         now, stamp = self._now()
@@ -82,7 +82,7 @@ class EventLog:
         sid = quoted.get(strategy_id) or quoted.setdefault(strategy_id, json.dumps(strategy_id))
         sym = quoted.get(symbol) or quoted.setdefault(symbol, json.dumps(symbol))
         line = (f'{self._signal_head}{stamp}{self._signal_run}{sid},"signal_type":"{signal_type}",'
-                f'"symbol":{sym},"bar_date":"{bar_date}","capital_available":{float(capital_available)!r}}}')
+                f'"symbol":{sym},"bar_date":"{bar_date}","capital_available":{capital_available!r}}}')
         self._record(f"{self.prefix}.strategy_signal", now, strategy_id, bar_index, line)
 
     def count(self, name: str) -> int:

@@ -23,7 +23,7 @@ from sqlorch.errors import did_you_mean
 class ConflictOrder:
     """One strategy's order in a conflict, as a resolver sees it.
 
-    `quantity` is the signed change requested (positive buys); `priority` is 1 for the
+    `quantity` is the signed change requested, in shares (positive buys); `priority` is 1 for the
     highest (list position, or `priorities` when given); `weight` is the strategy's
     normalized capital weight.
     """

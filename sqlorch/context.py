@@ -11,6 +11,7 @@ import numpy as np
 from sqlorch.errors import did_you_mean
 from sqlorch.features import Feature
 from sqlorch.market import CLOSE, FIELDS, MARK, MarketView
+from sqlorch.money import from_pico
 
 if TYPE_CHECKING:
     from sqlorch.sleeve import Sleeve
@@ -127,12 +128,12 @@ class BarContext:
     @property
     def cash(self) -> Decimal:
         """This strategy's sleeve cash."""
-        return self._sleeve.cash
+        return from_pico(self._sleeve.cash)
 
     @property
     def equity(self) -> Decimal:
         """This strategy's sleeve equity at the close of the current bar."""
-        return self._sleeve.equity(self._view.row(MARK))
+        return self._sleeve.equity_decimal(self._view.row(MARK))
 
 
 def _field(name: str) -> int:

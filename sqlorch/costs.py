@@ -1,71 +1,68 @@
-"""Trading costs and lot arithmetic: fill prices with slippage, commissions, affordability."""
+"""Trading costs and lot arithmetic in integer units (see sqlorch.money): fill prices with
+slippage, commissions, what cash affords."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
 
-from sqlorch.money import PLACES, ZERO, floor_places, money
-
-BPS = Decimal(10_000)
+from sqlorch.money import MICRO, micro_of, ratio_of, round_half_even
 
 
 @dataclass(frozen=True)
 class Costs:
-    """Slippage and commission rules, and the lot size quantities are rounded to.
+    """Slippage and commission rules, and the lot quantities are rounded to.
 
-    `lot_size` 0 means fractional quantities (6 decimal places).
+    Rates are exact fractions of notional; `fee` is the per-order fee in micro units;
+    `lot` is in micro-shares (1 for fractional quantities, i.e. 6 decimal places).
     """
 
-    commission_rate: Decimal  # fraction of notional
-    per_order: Decimal
-    slippage_rate: Decimal
-    lot_size: int
+    commission_rate: tuple[int, int]
+    fee: int
+    slippage_rate: tuple[int, int]
+    lot: int
 
     @classmethod
     def from_config(cls, config) -> Costs:
         """Costs of a `BacktestConfig`."""
-        return cls(
-            Decimal(repr(config.commission_bps)) / BPS,
-            config.commission_per_order,
-            Decimal(repr(config.slippage_bps)) / BPS,
-            config.lot_size,
-        )
+        def per_bps(bps: float) -> tuple[int, int]:
+            numerator, denominator = ratio_of(bps)
+            return numerator, denominator * 10_000
 
-    @property
-    def lot(self) -> Decimal:
-        """The smallest tradable quantity step."""
-        return Decimal(self.lot_size) if self.lot_size else PLACES
+        return cls(per_bps(config.commission_bps), micro_of(config.commission_per_order),
+                   per_bps(config.slippage_bps), config.lot_size * MICRO if config.lot_size else 1)
 
-    def floor_to_lot(self, units: Decimal) -> Decimal:
-        """Round a non-negative quantity down to whole lots."""
-        if not self.lot_size:
-            return floor_places(units)
-        return (units / self.lot_size).to_integral_value(ROUND_FLOOR) * self.lot_size
+    def floor_to_lot(self, quantity: int) -> int:
+        """Round a non-negative quantity (micro-shares) down to whole lots."""
+        return quantity // self.lot * self.lot
 
-    def fill_price(self, base: Decimal, buying: bool, high: Decimal, low: Decimal) -> Decimal:
-        """`base` moved against the trader by slippage, never beyond the bar's high or low."""
+    def fill_price(self, base: int, buying: bool, high: int, low: int) -> int:
+        """`base` moved against the trader by slippage (rounded half even to a micro unit),
+        never beyond the bar's high or low."""
+        numerator, denominator = self.slippage_rate
         if buying:
-            return min(money(base * (1 + self.slippage_rate)), high)
-        return max(money(base * (1 - self.slippage_rate)), low)
+            return min(round_half_even(base * (denominator + numerator), denominator), high)
+        return max(round_half_even(base * (denominator - numerator), denominator), low)
 
-    def commission(self, quantity: Decimal, price: Decimal, charge_order_fee: bool = True) -> Decimal:
-        """Commission on a fill: a rate of notional plus the per-order fee."""
-        fee = self.per_order if charge_order_fee else ZERO
-        return money(self.commission_rate * abs(quantity) * price + fee)
+    def commission(self, quantity: int, price: int, charge_fee: bool = True) -> int:
+        """Commission in micro units: the rate of notional, rounded half even, plus the fee."""
+        numerator, denominator = self.commission_rate
+        fee = self.fee if charge_fee else 0
+        return round_half_even(abs(quantity) * price * numerator, denominator * MICRO) + fee
 
-    def affordable(self, cash: Decimal, price: Decimal, charge_order_fee: bool = True) -> Decimal:
-        """The most whole lots whose cost plus commission fits in `cash` (0 if not one)."""
-        fee = self.per_order if charge_order_fee else ZERO
+    def cost(self, quantity: int, price: int, charge_fee: bool = True) -> int:
+        """What increasing a position by `quantity` takes from the sleeve, in pico units."""
+        return abs(quantity) * price + self.commission(quantity, price, charge_fee) * MICRO
+
+    def affordable(self, cash: int, price: int, charge_fee: bool = True) -> int:
+        """The most whole lots (micro-shares) whose cost plus commission fits in `cash` (pico)."""
+        fee = self.fee * MICRO if charge_fee else 0
         if cash <= fee:
-            return ZERO
-        def fits(quantity: Decimal) -> bool:
-            return quantity * price + self.commission(quantity, price, charge_order_fee) <= cash
-
+            return 0
+        numerator, denominator = self.commission_rate
         # the estimate ignores commission rounding, so it may be a lot off either way
-        quantity = self.floor_to_lot((cash - fee) / (price * (1 + self.commission_rate)))
-        while fits(quantity + self.lot):
+        quantity = self.floor_to_lot((cash - fee) * denominator // (price * (denominator + numerator)))
+        while self.cost(quantity + self.lot, price, charge_fee) <= cash:
             quantity += self.lot
-        while quantity > 0 and not fits(quantity):
+        while quantity > 0 and self.cost(quantity, price, charge_fee) > cash:
             quantity -= self.lot
-        return max(quantity, ZERO)
+        return max(quantity, 0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,13 @@ class Feature:
 
     op: str
     args: tuple
+    _hash: int = dataclass_field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.op, self.args)))  # features are dict keys per bar
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def boolean(self) -> bool:
@@ -178,6 +186,8 @@ def _change(panel: Panel, memo: dict, n: int, of: Feature) -> np.ndarray:
 
 def _rsi(panel: Panel, memo: dict, n: int, of: Feature) -> np.ndarray:
     values = _sub(of, panel, memo)
+    if values.shape[1] >= 8 and not np.isnan(values).any():
+        return _wilder_across(values, n)  # every symbol has every bar: one pass over time
     out = np.full(values.shape, np.nan)
     for j in range(values.shape[1]):
         rows = np.flatnonzero(~np.isnan(values[:, j]))
@@ -205,6 +215,29 @@ def _wilder(closes: list[float], n: int) -> list[float]:
             loss = (loss * (n - 1) + down) / n
         if k >= n:
             out[k] = (50.0 if gain == 0 else 100.0) if loss == 0 else 100.0 - 100.0 / (1.0 + gain / loss)
+    return out
+
+
+def _wilder_across(closes: np.ndarray, n: int) -> np.ndarray:
+    """`_wilder` for many symbols with a bar at every clock bar, vectorized over symbols
+    (the same operations in the same order, so the same floats)."""
+    out = np.full(closes.shape, np.nan)
+    steps = np.diff(closes, axis=0)
+    ups, downs = np.maximum(steps, 0.0), np.maximum(-steps, 0.0)
+    gain = np.zeros(closes.shape[1])
+    loss = np.zeros(closes.shape[1])
+    for k in range(1, len(closes)):
+        up, down = ups[k - 1], downs[k - 1]
+        if k <= n:
+            gain = gain + up / n
+            loss = loss + down / n
+        else:
+            gain = (gain * (n - 1) + up) / n
+            loss = (loss * (n - 1) + down) / n
+        if k >= n:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rsi = 100.0 - 100.0 / (1.0 + gain / loss)
+            out[k] = np.where(loss == 0, np.where(gain == 0, 50.0, 100.0), rsi)
     return out
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlorch.audit import encode
@@ -24,7 +23,7 @@ from sqlorch.conflicts import ConflictOrder
 from sqlorch.domain import CapitalPolicy
 from sqlorch.errors import SqlorchError
 from sqlorch.market import HIGH, LOW
-from sqlorch.money import PLACES, ZERO, floor_places, to_money
+from sqlorch.money import MICRO, PICO, from_micro, to_micro
 from sqlorch.orders import Leg, Order
 
 if TYPE_CHECKING:
@@ -39,14 +38,20 @@ class BarFills:
         self.t = t
         self.field = price_field
         self.row = stepper.panel.data[t]
+        self._prices: dict[tuple[int, bool], int] = {}
 
     def run(self, ready: list[list[Order]]) -> None:
-        standing, netted = self._resolve(ready)
+        symbols = [o.symbol for orders in ready for o in orders]
+        if len(set(symbols)) == len(symbols):  # no two sleeves meet on a symbol: no conflict
+            standing, conflicts = ready, {}
+        else:
+            standing, conflicts = self._resolve(ready)
         legs = self._legs(standing)
         self._size(legs)
-        prices, commissions = self._net(legs, netted)
+        prices, commissions = self._net(legs, conflicts) if conflicts else ({}, {})
         self._book(legs, prices, commissions)
-        self._record_conflicts(netted, legs, prices, commissions)
+        if conflicts:
+            self._record_conflicts(conflicts, legs, prices, commissions)
         for orders in standing:
             for order in orders:
                 self.s.decide_filled(order, self.t)
@@ -86,7 +91,7 @@ class BarFills:
 
     def _view(self, order: Order) -> ConflictOrder:
         return ConflictOrder(order.order_id, self.s.ids[order.sleeve], self.s.panel.symbols[order.symbol],
-                             order.quantity, self.s.ranks[order.sleeve], self.s.weights[order.sleeve])
+                             from_micro(order.quantity), self.s.ranks[order.sleeve], self.s.weights[order.sleeve])
 
     # -- 2. legs, sized against capital ---------------------------------------------------
 
@@ -97,7 +102,7 @@ class BarFills:
             sleeve = self.s.sleeves[i]
             reducing, increasing = [], []
             for order in orders:
-                held = sleeve.qty.get(order.symbol, ZERO)
+                held = sleeve.qty.get(order.symbol, 0)
                 if held and (held > 0) != (order.quantity > 0):
                     part = order.quantity if abs(order.quantity) <= abs(held) else -held
                     (first if order.rebalance is not None else reducing).append(Leg(order, part, True, True))
@@ -108,11 +113,14 @@ class BarFills:
             rest += reducing + increasing
         return first + rest
 
-    def price(self, j: int, buying: bool) -> Decimal:
-        """What an order alone pays (buying) or gets (selling) for symbol j at this bar."""
-        row = self.row
-        return self.s.costs.fill_price(to_money(row[self.field, j]), buying, to_money(row[HIGH, j]),
-                                       to_money(row[LOW, j]))
+    def price(self, j: int, buying: bool) -> int:
+        """What an order alone pays (buying) or gets (selling) for symbol j at this bar (micro)."""
+        found = self._prices.get((j, buying))
+        if found is None:
+            row = self.row
+            found = self._prices[(j, buying)] = self.s.costs.fill_price(
+                to_micro(row[self.field, j]), buying, to_micro(row[HIGH, j]), to_micro(row[LOW, j]))
+        return found
 
     def _size(self, legs: Sequence[Leg]) -> None:
         """Clip or reject increasing legs to what each sleeve can pay, in booking order."""
@@ -132,42 +140,43 @@ class BarFills:
                         available[receiver] += amount
                 continue
             price = self.price(j, True)  # a short sale reserves at most the buying price
-            cost = abs(quantity) * price + costs.commission(quantity, price, leg.charge_fee)
+            cost = costs.cost(quantity, price, leg.charge_fee)
             if cost > available[i]:
-                affordable = ZERO
+                affordable = 0
                 if self.s.config.on_insufficient_capital == CapitalPolicy.CLIP:
                     affordable = costs.affordable(available[i], price, leg.charge_fee)
-                order.shortfall = f"needs {cost:.2f} for {abs(quantity)} at {price}, {available[i]:.2f} available"
+                order.shortfall = (f"needs {cost / PICO:.2f} for {abs(quantity) / MICRO:g} at {price / MICRO:g}, "
+                                   f"{available[i] / PICO:.2f} available")
                 leg.quantity = quantity = affordable if buying else -affordable
             if quantity:
-                available[i] -= abs(quantity) * price + costs.commission(quantity, price, leg.charge_fee)
+                available[i] -= costs.cost(quantity, price, leg.charge_fee)
 
     # -- 3. netting and booking -----------------------------------------------------------
 
-    def _net(self, legs: Sequence[Leg], conflicts: dict[int, dict]) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+    def _net(self, legs: Sequence[Leg], conflicts: dict[int, dict]) -> tuple[dict[int, int], dict[int, int]]:
         """Per netted symbol: the common price; per netted leg (by id): its commission share."""
-        prices: dict[int, Decimal] = {}
-        shares: dict[int, Decimal] = {}
+        prices: dict[int, int] = {}
+        shares: dict[int, int] = {}
         costs = self.s.costs
         for j, conflict in conflicts.items():
             if not conflict["nets"]:
                 continue
             group = [leg for leg in legs if leg.order.symbol == j and leg.quantity]
-            net = sum((leg.quantity for leg in group), ZERO)
-            price = self.price(j, net > 0) if net else to_money(self.row[self.field, j])
+            net = sum(leg.quantity for leg in group)
+            price = self.price(j, net > 0) if net else to_micro(self.row[self.field, j])
             prices[j] = price
-            total = costs.commission(net, price) if net else ZERO
-            gross = sum((abs(leg.quantity) for leg in group), ZERO)
+            total = costs.commission(net, price) if net else 0
+            gross = sum(abs(leg.quantity) for leg in group)
             alone = {id(leg): costs.commission(leg.quantity, price, leg.charge_fee) for leg in group}
             for leg in group:
-                shares[id(leg)] = floor_places(total * abs(leg.quantity) / gross)
-            remainder = int((total - sum(shares[id(leg)] for leg in group)) / PLACES)
-            for _ in range(remainder):  # cent-dust goes where it stays within the standalone commission
+                shares[id(leg)] = total * abs(leg.quantity) // gross
+            for _ in range(total - sum(shares[id(leg)] for leg in group)):
+                # the micro-unit dust goes where it stays within the standalone commission
                 leg = max(group, key=lambda g: alone[id(g)] - shares[id(g)])
-                shares[id(leg)] += PLACES
+                shares[id(leg)] += 1
         return prices, shares
 
-    def _book(self, legs: Sequence[Leg], prices: dict[int, Decimal], shares: dict[int, Decimal]) -> None:
+    def _book(self, legs: Sequence[Leg], prices: dict[int, int], shares: dict[int, int]) -> None:
         costs = self.s.costs
         for leg in legs:
             quantity, order = leg.quantity, leg.order
@@ -187,35 +196,35 @@ class BarFills:
             if order.rebalance is not None and leg.reduces:
                 self.s.rebalancer.pay_out(order.rebalance, order.sleeve, sleeve.cash - cash_before, self.t)
 
-    def _record_conflicts(self, conflicts: dict[int, dict], legs: Sequence[Leg], prices: dict[int, Decimal],
-                          shares: dict[int, Decimal]) -> None:
+    def _record_conflicts(self, conflicts: dict[int, dict], legs: Sequence[Leg], prices: dict[int, int],
+                          shares: dict[int, int]) -> None:
         costs, ids = self.s.costs, self.s.ids
         for j, conflict in conflicts.items():
             symbol = self.s.panel.symbols[j]
             kept = {o.order_id for o in conflict["kept"]}
             group = [leg for leg in legs if leg.order.symbol == j and leg.order.order_id in kept and leg.quantity]
-            net = sum((leg.quantity for leg in group), ZERO)
-            gross = sum((abs(leg.quantity) for leg in group), ZERO)
+            net = sum(leg.quantity for leg in group)
+            gross = sum(abs(leg.quantity) for leg in group)
             price = prices.get(j)
-            paid = sum((shares.get(id(leg), costs.commission(leg.quantity, price or self.price(j, leg.quantity > 0),
-                                                             leg.charge_fee)) for leg in group), ZERO)
-            alone = sum((costs.commission(leg.quantity, price or self.price(j, leg.quantity > 0), leg.charge_fee)
-                         for leg in group), ZERO)
+            alone_each = {id(leg): costs.commission(leg.quantity, price or self.price(j, leg.quantity > 0),
+                                                    leg.charge_fee) for leg in group}
+            paid = sum(shares.get(id(leg), alone_each[id(leg)]) for leg in group)
+            alone = sum(alone_each.values())
             strategies = [ids[o.sleeve] for o in conflict["orders"]]
             standing = [ids[o.sleeve] for o in conflict["kept"]]
             if conflict["nets"]:
-                outcome = (f"netted: {gross - abs(net)} crossed internally, {abs(net)} "
-                           f"{'bought' if net > 0 else 'sold' if net < 0 else 'sent'} at {price}")
+                outcome = (f"netted: {(gross - abs(net)) / MICRO:g} crossed internally, {abs(net) / MICRO:g} "
+                           f"{'bought' if net > 0 else 'sold' if net < 0 else 'sent'} at {price / MICRO:g}")
             elif standing:
                 outcome = f"{', '.join(standing)} stood; {', '.join(s for s in strategies if s not in standing) or 'none'} cancelled"
             else:
                 outcome = "all cancelled"
-            orders = [{"strategy_id": ids[o.sleeve], "order_id": o.order_id, "quantity": o.quantity}
+            orders = [{"strategy_id": ids[o.sleeve], "order_id": o.order_id, "quantity": o.quantity / MICRO}
                       for o in conflict["orders"]]
             conflict_id = len(self.s.records.conflicts) + 1
             self.s.records.conflicts.append((
                 conflict_id, self.t, symbol, self.s.conflict_mode, strategies, standing,
-                encode(orders), outcome, net, (gross - abs(net)) / 2, paid, alone, alone - paid,
+                encode(orders), outcome, net, (gross - abs(net)) // 2, paid, alone, alone - paid,
             ))
             self.s.records.conflict_orders += [(conflict_id, ids[o.sleeve], o.order_id, o.quantity, o.order_id in kept)
                                                for o in conflict["orders"]]

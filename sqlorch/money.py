@@ -1,34 +1,59 @@
-"""Exact money arithmetic and the one tolerance for comparing floats.
+"""Exact money in integers, and the one tolerance for comparing floats.
 
-Cash, fill prices and commissions are `Decimal` with 6 decimal places (DECIMAL(18,6) in
-the warehouse). Prices arrive as floats already rounded to 6 decimals, so `to_money`
-recovers their exact decimal value.
+Inside the stepper every amount is an integer count of small units, so sums and products
+are exact and fast:
+- prices, commissions and fees in micro units (1e-6);
+- quantities in micro-shares (1e-6 of a share; whole lots are multiples of 1e6);
+- cash, notional, cost basis and P&L in pico units (1e-12: a micro-share times a micro-unit).
+Decimals appear at the API edge (`from_micro`, `from_pico`) and DECIMAL in the warehouse
+(DECIMAL(18, 6) for micro amounts, DECIMAL(38, 12) for pico amounts).
 """
 
 from __future__ import annotations
 
 import math
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_FLOOR, Decimal
 
-PLACES = Decimal("0.000001")
-ZERO = Decimal(0)
+MICRO = 10**6
+PICO = MICRO * MICRO
 FLOAT_TOLERANCE = 1e-9
 """Relative tolerance for every float comparison (returns, ratios, float-side equity)."""
 
 
-def money(value: Decimal) -> Decimal:
-    """Round an amount to 6 decimal places, half to even."""
-    return value.quantize(PLACES, rounding=ROUND_HALF_EVEN)
+def round_half_even(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded to the nearest integer, ties to even."""
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2):
+        quotient += 1
+    return quotient
 
 
-def to_money(value: float) -> Decimal:
-    """The exact 6-place Decimal of a float price or amount."""
-    return money(Decimal(repr(float(value))))
+def to_micro(value: float) -> int:
+    """A price (a float already rounded to 6 places) in micro units, exactly."""
+    return round(value * MICRO)
 
 
-def floor_places(value: Decimal) -> Decimal:
-    """Round down to 6 decimal places (fractional quantities)."""
-    return value.quantize(PLACES, rounding=ROUND_FLOOR)
+def micro_of(amount: Decimal) -> int:
+    """A Decimal amount in micro units, rounded down (never more money than was given)."""
+    return int((amount * MICRO).to_integral_value(ROUND_FLOOR))
+
+
+def from_micro(units: int) -> Decimal:
+    """Micro units as a Decimal amount."""
+    return Decimal(units).scaleb(-6)
+
+
+def from_pico(units: int) -> Decimal:
+    """Pico units as a Decimal amount."""
+    return Decimal(units).scaleb(-12)
+
+
+def ratio_of(value: float | Decimal) -> tuple[int, int]:
+    """An exact (numerator, denominator) for a float or Decimal as written (0.1 -> 1/10)."""
+    return Decimal(repr(value) if isinstance(value, float) else value).as_integer_ratio()
 
 
 def isclose(a: float, b: float) -> bool:

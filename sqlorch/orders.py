@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
-
-from sqlorch.money import ZERO
 
 
 @dataclass(slots=True)
@@ -15,9 +12,9 @@ class Order:
     order_id: int
     sleeve: int
     symbol: int
-    quantity: Decimal
+    quantity: int  # micro-shares
     decided_at: int
-    filled: Decimal = ZERO
+    filled: int = 0
     shortfall: str = ""  # why the fill fell short of the request, if it did
     rebalance: int | None = None  # the rebalance that placed it, if any
 
@@ -28,7 +25,7 @@ class Leg:
     (an order crossing zero has one of each)."""
 
     order: Order
-    quantity: Decimal  # requested, then what the sleeve's capital allows
+    quantity: int  # micro-shares: requested, then what the sleeve's capital allows
     charge_fee: bool  # the per-order fee is charged on an order's first leg only
     reduces: bool
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlorch.market import MARK
-from sqlorch.money import ZERO, floor_places, money, to_money
+from sqlorch.money import MICRO, PICO, round_half_even, to_micro
 
 if TYPE_CHECKING:
     from sqlorch.stepper import Stepper
@@ -35,9 +35,9 @@ class Rebalancer:
         config = stepper.config
         self.threshold = getattr(config, "rebalance_threshold", None)
         self.every = getattr(config, "rebalance_every", None) or 1
-        total = sum(stepper.weights, ZERO)
+        total = sum(stepper.weights, Decimal(0))
         self.targets = [w / total for w in stepper.weights]
-        self.payees: dict[int, list[tuple[int, Decimal]]] = {}  # rebalance -> [(sleeve, fraction)]
+        self.payees: dict[int, dict[int, int]] = {}  # rebalance -> {sleeve: what it still lacks}
         self.count = 0
 
     def check(self, t: int) -> None:
@@ -57,19 +57,17 @@ class Rebalancer:
         s = self.s
         self.count += 1
         rebalance_id = self.count
-        equity = [sleeve.equity(marks) for sleeve in s.sleeves]
-        total = sum(equity, ZERO)
-        target = [total * w for w in self.targets]
+        equity = [sleeve.equity(marks) for sleeve in s.sleeves]  # pico units
+        total = sum(equity)
+        target = [int(Decimal(total) * w) for w in self.targets]
         gap = [tgt - e for tgt, e in zip(target, equity)]  # > 0: underweight
-        # cash moves in whole micro-units, and never more than a sleeve has spare
-        given = [floor_places(min(-g, max(sleeve.available, ZERO))) if g < 0 else ZERO
+        # cash moves in whole micro units, and never more than a sleeve has spare
+        given = [min(-g, max(sleeve.available, 0)) // MICRO * MICRO if g < 0 else 0
                  for g, sleeve in zip(gap, s.sleeves)]
         needs = {i: g for i, g in enumerate(gap) if g > 0}
-        need_total = sum(needs.values(), ZERO)
         moved = [-amount for amount in given]
-        pool = sum(given, ZERO)
-        if need_total > 0:
-            for i, amount in self._pro_rata(pool, needs):
+        if needs:
+            for i, amount in self._pro_rata(sum(given), needs):
                 moved[i] += amount
         for i, amount in enumerate(moved):
             if amount:
@@ -77,62 +75,62 @@ class Rebalancer:
                 s.records.transfers.append((rebalance_id, t, s.ids[i], amount))
         still_needed = {i: needs[i] - moved[i] for i in needs if needs[i] > moved[i]}
         if still_needed:
-            rest = sum(still_needed.values(), ZERO)
-            self.payees[rebalance_id] = [(i, n / rest) for i, n in still_needed.items()]
-        trades = [ZERO] * len(s.sleeves)
+            self.payees[rebalance_id] = still_needed
+        trades = [0] * len(s.sleeves)
         for i, g in enumerate(gap):
             if g < 0 and -g > given[i]:
                 trades[i] = self._trade(t, i, g + given[i], rebalance_id, marks)
             elif g > 0:
                 trades[i] = self._trade(t, i, g, rebalance_id, marks)
-        for i, sleeve in enumerate(s.sleeves):
+        for i in range(len(s.sleeves)):
             s.records.rebalances.append((
-                rebalance_id, t, s.ids[i], equity[i], float(equity[i] / total), float(self.targets[i]),
+                rebalance_id, t, s.ids[i], equity[i], equity[i] / total, float(self.targets[i]),
                 target[i], moved[i], trades[i]))
         s.equity_changed()
         s.log.emit("rebalance", bar_index=t, bar_date=s.timestamps[t],
-                   before={sid: float(e / total) for sid, e in zip(s.ids, equity)},
+                   before={sid: e / total for sid, e in zip(s.ids, equity)},
                    after={sid: float(w) for sid, w in zip(s.ids, self.targets)},
-                   transfers={sid: m for sid, m in zip(s.ids, moved) if m})
+                   transfers={sid: m / PICO for sid, m in zip(s.ids, moved) if m})
 
-    def _trade(self, t: int, i: int, value: Decimal, rebalance_id: int, marks) -> Decimal:
-        """Order `value` of sleeve i's long positions, in proportion: sell if value < 0.
-        Returns the value ordered (at the close)."""
+    def _trade(self, t: int, i: int, value: int, rebalance_id: int, marks) -> int:
+        """Order `value` (pico units) of sleeve i's long positions, in proportion: sell if value
+        < 0. Returns the value ordered (at the close)."""
         s = self.s
         sleeve = s.sleeves[i]
-        longs = {j: q * to_money(marks[j]) for j, q in sleeve.qty.items() if q > 0}
-        worth = sum(longs.values(), ZERO)
+        longs = {j: q * to_micro(marks[j]) for j, q in sleeve.qty.items() if q > 0}
+        worth = sum(longs.values())
         if worth <= 0:
-            return ZERO
-        fraction = min(abs(value) / worth, Decimal(1))
-        ordered = ZERO
-        for j, position_value in longs.items():
-            quantity = s.costs.floor_to_lot(sleeve.qty[j] * fraction)
+            return 0
+        share = min(abs(value), worth)
+        ordered = 0
+        for j in longs:
+            quantity = s.costs.floor_to_lot(sleeve.qty[j] * share // worth)
             if not quantity:
                 continue
             quantity = quantity if value > 0 else -quantity
             s.place(i, j, quantity, t, rebalance=rebalance_id)
-            ordered += quantity * to_money(marks[j])
+            ordered += quantity * to_micro(marks[j])
         return ordered
 
     @staticmethod
-    def _pro_rata(amount: Decimal, weights: dict[int, Decimal]) -> Iterator[tuple[int, Decimal]]:
-        total = sum(weights.values(), ZERO)
+    def _pro_rata(amount: int, weights: dict[int, int]) -> Iterator[tuple[int, int]]:
+        """`amount` (pico) shared in proportion to `weights`, in whole micro units but the last."""
+        total = sum(weights.values())
         items = list(weights.items())
-        paid = ZERO
+        paid = 0
         for n, (i, w) in enumerate(items):
-            share = amount - paid if n == len(items) - 1 else money(amount * w / total)
+            share = amount - paid if n == len(items) - 1 else round_half_even(amount * w, total * MICRO) * MICRO
             paid += share
             yield i, share
 
-    def split(self, rebalance_id: int, amount: Decimal) -> list[tuple[int, Decimal]]:
+    def split(self, rebalance_id: int, amount: int) -> list[tuple[int, int]]:
         """How `amount` raised by a rebalancing sale is shared among the sleeves it is for."""
         payees = self.payees.get(rebalance_id)
         if not payees or amount <= 0:
             return []
-        return list(self._pro_rata(amount, dict(payees)))
+        return list(self._pro_rata(amount, payees))
 
-    def pay_out(self, rebalance_id: int, sender: int, amount: Decimal, t: int) -> None:
+    def pay_out(self, rebalance_id: int, sender: int, amount: int, t: int) -> None:
         """Move the cash a rebalancing sale raised from `sender` to the underweight sleeves."""
         s = self.s
         for receiver, share in self.split(rebalance_id, amount):

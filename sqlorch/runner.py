@@ -7,7 +7,9 @@ half-written run as complete.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
@@ -15,7 +17,7 @@ import secrets
 import socket
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
@@ -31,10 +33,11 @@ from sqlorch.domain import DecisionKind, OverweightPolicy
 from sqlorch.errors import ConfigError, StrategyError, did_you_mean
 from sqlorch.features import declared
 from sqlorch.market import MARK, Panel
-from sqlorch.money import ZERO, floor_places
+from sqlorch.money import from_micro, from_pico, micro_of
 from sqlorch.stepper import StepOutcome, Stepper
 from sqlorch.strategy import strategy_ids
-from sqlorch.warehouse import Warehouse, insert, materialize, register_dataset
+from sqlorch.warehouse import (Warehouse, decimal_column, insert, materialize, register_dataset,
+                               timestamp_column)
 
 Progress = Callable[[int, int], None]
 """Called with (bars done, bars in all) while a run steps."""
@@ -93,15 +96,16 @@ def plan_sleeves(pairs: Sequence[tuple[object, Any]], config: BacktestConfig) ->
                             f"strategies are {', '.join(ids)}")
     if problems:
         raise ConfigError(problems)
-    requested, total = weights, sum(weights, ZERO)
+    requested, total = weights, sum(weights, Decimal(0))
     if total > 1:
         if getattr(config, "on_overweight", OverweightPolicy.REJECT) != OverweightPolicy.NORMALIZE:
             raise ConfigError([f"weights add up to {total}, more than 1; lower them or set "
                                "on_overweight = \"normalize\""])
         warnings.warn(f"weights add up to {total}; scaled down proportionally to sum to 1", stacklevel=3)
         weights = [w / total for w in weights]
-    capitals = [floor_places(config.initial_capital * w) for w in weights]  # never more than there is
-    return Sleeves(ids, strategies, weights, capitals, config.initial_capital - sum(capitals, ZERO), requested)
+    capitals = [from_micro(micro_of(config.initial_capital * w)) for w in weights]  # never more than there is
+    return Sleeves(ids, strategies, weights, capitals, config.initial_capital - sum(capitals, Decimal(0)),
+                   requested)
 
 
 def periods_per_year(timestamps: np.ndarray) -> int:
@@ -170,11 +174,12 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
         log.emit("weights_normalized", before=dict(zip(sleeves.ids, sleeves.requested)),
                  after=dict(zip(sleeves.ids, sleeves.weights)))
     try:
-        stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals, sleeves.weights,
-                          config, log, (lambda done: progress(done, len(panel))) if progress else None)
-        outcome = stepper.run()
-        _log_outcome(log, outcome, timestamps, time.monotonic() - started, sleeves.unallocated, panel)
-        _write_outcome(warehouse, run_id, outcome, log, timestamps, time.monotonic() - started)
+        with _gc_paused():
+            stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals, sleeves.weights,
+                              config, log, (lambda done: progress(done, len(panel))) if progress else None)
+            outcome = stepper.run()
+            _log_outcome(log, outcome, timestamps, time.monotonic() - started, sleeves.unallocated, panel)
+            _write_outcome(warehouse, run_id, outcome, log, timestamps, time.monotonic() - started)
     except BaseException as exc:  # sqlorch bug or interrupt: never leave the run looking alive
         _mark_failed(warehouse, run_id, f"{type(exc).__name__}: {exc}")
         raise
@@ -185,6 +190,19 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
         raise StrategyError(failure.strategy_id, timestamps[failure.bar_index].item(), failure.error,
                             run_id) from failure.error
     return RunRecord(run_id, warehouse, log_path)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Stepping and writing create hundreds of thousands of small records and no reference
+    cycles; the cyclic garbage collector would only scan them over and over."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, config: BacktestConfig,
@@ -222,8 +240,30 @@ def _log_outcome(log: EventLog, outcome: StepOutcome, timestamps: np.ndarray, se
     marks = panel.data[outcome.bars_processed - 1, MARK]
     log.emit("backtest_completed", flush=True, duration_seconds=round(seconds, 6),
              trade_count=sum(s.trades_opened for s in outcome.sleeves),
-             final_equity=sum((s.equity(marks) for s in outcome.sleeves), unallocated),
+             final_equity=from_pico(sum(s.equity(marks) for s in outcome.sleeves)) + unallocated,
              error_count=sum(1 for d in outcome.records.decisions if d[7] == DecisionKind.REJECTED))
+
+
+MICRO_COLUMNS = {"target_quantity", "requested_quantity", "filled_quantity", "quantity", "price", "commission",
+                 "net_quantity", "crossed_quantity", "commission_standalone", "commission_saved"}
+PICO_COLUMNS = {"realized_pnl", "amount", "equity_before", "target_equity", "cash_moved", "position_trade"}
+"""Record columns holding integer micro (DECIMAL(18, 6)) or pico (DECIMAL(38, 12)) amounts."""
+
+
+def _columns(run_id: str, rows: list[tuple], names: tuple[str, ...], timestamps: np.ndarray) -> dict[str, Any]:
+    """Record tuples as warehouse columns: amounts as DECIMAL, bar indexes also as timestamps."""
+    columns: dict[str, Any] = {"run_id": [run_id] * len(rows)}
+    for k, name in enumerate(names):
+        values = [row[k] for row in rows]
+        if name in MICRO_COLUMNS:
+            values = decimal_column(values, 6)
+        elif name in PICO_COLUMNS:
+            values = decimal_column(values, 12)
+        columns[name] = values
+    for bars, ts in (("bar_index", "ts"), ("decided_bar", "decided_ts"), ("resolved_bar", "resolved_ts")):
+        if bars in columns:
+            columns[ts] = timestamp_column(columns[bars], timestamps)
+    return columns
 
 
 def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log: EventLog,
@@ -235,42 +275,27 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
         status = "failed"
         error = (f"{failure.strategy_id} at {timestamps[failure.bar_index].item()}: "
                  f"{type(failure.error).__name__}: {failure.error}")
-
-    def ts_of(bar_indexes: list) -> list:
-        return [None if b is None else timestamps[b].item() for b in bar_indexes]
-
-    def table(rows: list[tuple], names: tuple[str, ...]) -> dict[str, list]:
-        columns = list(zip(*rows)) if rows else [[] for _ in names]
-        return {"run_id": [run_id] * len(rows), **{n: list(c) for n, c in zip(names, columns)}}
-
-    signals = table(records.signals, ("strategy_id", "seq", "bar_index", "symbol", "side", "weight",
-                                      "reason", "target_quantity", "order_id"))
-    decisions = table(records.decisions, ("order_id", "strategy_id", "symbol", "decided_bar", "resolved_bar",
-                                          "requested_quantity", "filled_quantity", "kind", "reason",
-                                          "rebalance_id"))
-    fills = table(records.fills, ("fill_id", "order_id", "strategy_id", "bar_index", "symbol", "quantity",
-                                  "price", "commission", "realized_pnl"))
-    conflicts = table(records.conflicts, ("conflict_id", "bar_index", "symbol", "mode", "strategies", "standing",
+    tables = {
+        "signals": (records.signals, ("strategy_id", "seq", "bar_index", "symbol", "side", "weight", "reason",
+                                      "target_quantity", "order_id")),
+        "decisions": (records.decisions, ("order_id", "strategy_id", "symbol", "decided_bar", "resolved_bar",
+                                          "requested_quantity", "filled_quantity", "kind", "reason", "rebalance_id")),
+        "fills": (records.fills, ("fill_id", "order_id", "strategy_id", "bar_index", "symbol", "quantity", "price",
+                                  "commission", "realized_pnl")),
+        "conflicts": (records.conflicts, ("conflict_id", "bar_index", "symbol", "mode", "strategies", "standing",
                                           "orders", "outcome", "net_quantity", "crossed_quantity", "commission",
-                                          "commission_standalone", "commission_saved"))
-    conflict_orders = table(records.conflict_orders, ("conflict_id", "strategy_id", "order_id", "quantity", "stood"))
-    transfers = table(records.transfers, ("rebalance_id", "bar_index", "strategy_id", "amount"))
-    rebalances = table(records.rebalances, ("rebalance_id", "bar_index", "strategy_id", "equity_before",
+                                          "commission_standalone", "commission_saved")),
+        "conflict_orders": (records.conflict_orders, ("conflict_id", "strategy_id", "order_id", "quantity", "stood")),
+        "transfers": (records.transfers, ("rebalance_id", "bar_index", "strategy_id", "amount")),
+        "rebalances": (records.rebalances, ("rebalance_id", "bar_index", "strategy_id", "equity_before",
                                             "share_before", "target_share", "target_equity", "cash_moved",
-                                            "position_trade"))
-    for rows in (signals, fills, conflicts, transfers, rebalances):
-        rows["ts"] = ts_of(rows["bar_index"])
-    decisions["decided_ts"] = ts_of(decisions["decided_bar"])
-    decisions["resolved_ts"] = ts_of(decisions["resolved_bar"])
-    events = table(log.rows, ("seq", "ts", "event", "strategy_id", "bar_index", "payload"))
+                                            "position_trade")),
+    }
+    events = _columns(run_id, log.rows, ("seq", "ts", "event", "strategy_id", "bar_index", "payload"), timestamps)
+    events["ts"] = [row[1] for row in log.rows]  # the wall-clock time of the event, not its bar's
     with warehouse.transaction() as con:
-        insert(con, "signals", signals)
-        insert(con, "decisions", decisions)
-        insert(con, "fills", fills)
-        insert(con, "conflicts", conflicts)
-        insert(con, "conflict_orders", conflict_orders)
-        insert(con, "transfers", transfers)
-        insert(con, "rebalances", rebalances)
+        for table, (rows, names) in tables.items():
+            insert(con, table, _columns(run_id, rows, names, timestamps))
         insert(con, "events", events)
         con.execute(
             "UPDATE runs SET status = ?, error = ?, finished_at = now()::TIMESTAMP, duration_seconds = ?, "

@@ -23,7 +23,7 @@ from sqlorch.domain import ConflictMode, DecisionKind, FillMode, Side, Signal
 from sqlorch.features import Feature, FeatureSet, declared
 from sqlorch.fills import BarFills
 from sqlorch.market import CLOSE, MARK, OPEN, MarketView, Panel
-from sqlorch.money import ZERO, to_money
+from sqlorch.money import MICRO, PICO, micro_of, ratio_of, to_micro
 from sqlorch.orders import Order, Records
 from sqlorch.rebalance import Rebalancer
 from sqlorch.sleeve import Sleeve
@@ -83,9 +83,10 @@ class Stepper:
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
         self.view = MarketView(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
         self.wake = self._wake_schedule([wake for _, wake in declarations], use_wake)
-        self.recheck = np.zeros(len(self.strategies), dtype=bool)
+        self.wake_any = self.wake.any(axis=1).tolist()
+        self.recheck: set[int] = set()  # strategies that signalled: called again on the next bar
         n = len(panel.symbols)
-        self.sleeves = [Sleeve(sid, n, cap) for sid, cap in zip(self.ids, capitals)]
+        self.sleeves = [Sleeve(sid, n, micro_of(cap) * MICRO) for sid, cap in zip(self.ids, capitals)]
         self.contexts = [BarContext(sid, self.view, s) for sid, s in zip(self.ids, self.sleeves)]
         self.pending: list[dict[int, Order]] = [{} for _ in self.strategies]
         self.records = Records()
@@ -137,7 +138,13 @@ class Stepper:
         return StepOutcome(self.records, self.sleeves, t + 1, failure)
 
     def _call_strategies(self, t: int) -> Failure | None:
-        for i in np.flatnonzero(self.wake[t] | self.recheck).tolist():
+        if not self.wake_any[t] and not self.recheck:
+            return None
+        due = np.flatnonzero(self.wake[t]).tolist() if self.wake_any[t] else []
+        if self.recheck:
+            due = sorted(self.recheck.union(due))
+            self.recheck = set()
+        for i in due:
             strategy_id, strategy = self.strategies[i]
             ctx = self.contexts[i]
             try:
@@ -146,8 +153,8 @@ class Stepper:
                 signals = strategy.on_bar(ctx)
                 if isinstance(signals, Signal):
                     signals = (signals,)
-                self.recheck[i] = bool(signals)
                 if signals:
+                    self.recheck.add(i)
                     self._take_signals(t, i, signals)
             except Exception as exc:  # a user's strategy may raise anything
                 return Failure(strategy_id, t, exc)
@@ -165,20 +172,20 @@ class Stepper:
             order = None
             if target is None:
                 self._cancel_pending(i, j, t, f"replaced by a newer signal at bar {t}")
-                order = self._new_order(i, j, ZERO, t)
+                order = self._new_order(i, j, 0, t)
                 self.decide(order, t, DecisionKind.REJECTED, f"no price for {signal.symbol} yet")
             else:
-                order = self.place(i, j, target - sleeve.qty.get(j, ZERO), t)
+                order = self.place(i, j, target - sleeve.qty.get(j, 0), t)
             self.records.signals.append((
                 sleeve.strategy_id, len(self.records.signals), t, signal.symbol, str(signal.side),
                 signal.weight, signal.reason, target, order.order_id if order else None,
             ))
             self.log.signal(t, sleeve.strategy_id, str(signal.side), signal.symbol, self.bar_dates[t],
-                            sleeve.available)
+                            sleeve.available / PICO)
 
-    def place(self, i: int, j: int, quantity: Decimal, t: int, rebalance: int | None = None) -> Order | None:
-        """Queue sleeve i's order to change its position in symbol j, replacing a pending one.
-        No order (None) for a zero change."""
+    def place(self, i: int, j: int, quantity: int, t: int, rebalance: int | None = None) -> Order | None:
+        """Queue sleeve i's order to change its position in symbol j by `quantity` micro-shares,
+        replacing a pending one. No order (None) for a zero change."""
         by = "a rebalancing order" if rebalance is not None else "a newer signal"
         self._cancel_pending(i, j, t, f"replaced by {by} at bar {t}")
         if not quantity:
@@ -192,21 +199,23 @@ class Stepper:
         if replaced is not None:
             self.decide(replaced, t, DecisionKind.CANCELLED, reason)
 
-    def _target(self, t: int, i: int, j: int, signal: Signal) -> Decimal | None:
-        """Target quantity: floor_to_lot(weight x equity / close), signed; None without a price."""
+    def _target(self, t: int, i: int, j: int, signal: Signal) -> int | None:
+        """Target quantity (micro-shares): floor_to_lot(weight x equity / close), signed; None
+        without a price."""
         short = signal.side == Side.SELL and self.config.allow_short
         if signal.side == Side.EXIT or (signal.side == Side.SELL and not short) or signal.weight == 0:
-            return ZERO
+            return 0
         price = float(self.panel.data[t, MARK, j])
         if price <= 0:
             return None
         lot = self.costs.lot
-        lots = signal.weight * self._equity(t, i) / price / float(lot)
+        lots = signal.weight * self._equity(t, i) / price * (MICRO / lot)
         if abs(lots - round(lots)) > max(1e-6, abs(lots) * 1e-12):
-            quantity = Decimal(max(math.floor(lots), 0)) * lot
+            quantity = max(math.floor(lots), 0) * lot
         else:  # too close to a lot boundary for floats: decide exactly
+            numerator, denominator = ratio_of(signal.weight)
             equity = self.sleeves[i].equity(self.panel.data[t, MARK])
-            quantity = self.costs.floor_to_lot(max(Decimal(repr(signal.weight)) * equity / to_money(price), ZERO))
+            quantity = self.costs.floor_to_lot(max(numerator * equity // (denominator * to_micro(price)), 0))
         return -quantity if short else quantity
 
     def _equity(self, t: int, i: int) -> float:
@@ -220,7 +229,7 @@ class Stepper:
         """Forget cached sleeve equities (cash moved between sleeves)."""
         self._equity_cache = [(-1, 0.0)] * len(self.strategies)
 
-    def _new_order(self, i: int, j: int, quantity: Decimal, t: int, rebalance: int | None = None) -> Order:
+    def _new_order(self, i: int, j: int, quantity: int, t: int, rebalance: int | None = None) -> Order:
         self._next_order_id += 1
         return Order(self._next_order_id, i, j, quantity, t, rebalance=rebalance)
 
@@ -249,10 +258,10 @@ class Stepper:
         sleeve = self.sleeves[order.sleeve]
         self.log.emit(
             "capital_limit_hit", bar_index=t, strategy_id=sleeve.strategy_id,
-            used_capital=sleeve.used, allocation_limit=sleeve.allocated,
+            used_capital=sleeve.used / PICO, allocation_limit=sleeve.allocated / PICO,
             rejected_signal={
-                "symbol": self.panel.symbols[order.symbol], "requested": order.quantity,
-                "filled": order.filled, "decision": kind.value, "bar_date": self.timestamps[t],
+                "symbol": self.panel.symbols[order.symbol], "requested": order.quantity / MICRO,
+                "filled": order.filled / MICRO, "decision": kind.value, "bar_date": self.timestamps[t],
             },
         )
 

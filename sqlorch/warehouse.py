@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -216,6 +217,32 @@ def _arrow_array(values: Any) -> pa.Array:
             values and values[0] is None and any(isinstance(v, Decimal) for v in values)):
         return pa.array([None if v is None else format(v, "f") for v in values], pa.string())
     return pa.array(values)
+
+
+def decimal_column(values: list[int | None], scale: int) -> pa.Array:
+    """Integers counting units of 10^-scale (None for NULL) as an Arrow DECIMAL(38, scale)
+    column, built from their 128-bit two's complement without any Decimal object."""
+    n = len(values)
+    missing = [v is None for v in values]
+    whole = [0 if v is None else v for v in values]
+    try:
+        low = np.array(whole, dtype=np.int64)
+        high = low >> 63  # sign extension
+    except OverflowError:  # beyond 64 bits: split each value
+        low = np.fromiter((v & 0xFFFF_FFFF_FFFF_FFFF for v in whole), dtype=np.uint64, count=n).view(np.int64)
+        high = np.fromiter((v >> 64 for v in whole), dtype=np.int64, count=n)
+    data = np.empty((n, 2), dtype=np.int64)
+    data[:, 0], data[:, 1] = low, high
+    validity = pa.array([not m for m in missing]).buffers()[1] if any(missing) else None
+    return pa.Array.from_buffers(pa.decimal128(38, scale), n, [validity, pa.py_buffer(data.tobytes())])
+
+
+def timestamp_column(bar_indexes: list[int | None], timestamps: np.ndarray) -> pa.Array:
+    """The clock's timestamps of some bar indexes (None stays NULL)."""
+    missing = np.array([b is None for b in bar_indexes], dtype=bool)
+    index = np.array([0 if b is None else b for b in bar_indexes], dtype=np.int64)
+    return pa.array(timestamps[index] if len(index) else np.array([], dtype="datetime64[us]"),
+                    mask=missing if missing.any() else None)
 
 
 def register_dataset(con: duckdb.DuckDBPyConnection, bars: pl.DataFrame, dataset_id: str, source: str) -> bool:

@@ -1,19 +1,87 @@
-"""Trading costs (sqlorch/costs.py) and sleeve accounting (sqlorch/sleeve.py), by hand."""
+"""Trading costs (sqlorch/costs.py) and sleeve accounting (sqlorch/sleeve.py), by hand.
+
+Both work in integer units (micro-shares, micro and pico amounts; see sqlorch.money). The
+expected values below are worked out in shares and dollars; `DecimalCosts` and
+`DecimalSleeve` only translate units, so the numbers compared are the hand-worked ones.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal as D
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from sqlorch import BacktestConfig
 from sqlorch.costs import Costs
-from sqlorch.sleeve import Sleeve
+from sqlorch.money import MICRO, PICO, from_micro, from_pico
+from sqlorch.sleeve import Sleeve as UnitSleeve
+
+
+def units(amount, per_unit: int) -> int:
+    scaled = D(amount) * per_unit
+    assert scaled == scaled.to_integral_value(), amount
+    return int(scaled)
+
+
+def micro(amount) -> int:
+    return units(amount, MICRO)
+
+
+def pico(amount) -> int:
+    return units(amount, PICO)
+
+
+class DecimalCosts:
+    """Costs in shares and dollars."""
+
+    def __init__(self, inner: Costs):
+        self.inner = inner
+        self.lot = from_micro(inner.lot)
+
+    def floor_to_lot(self, shares):
+        return from_micro(self.inner.floor_to_lot(int(D(shares) * MICRO)))
+
+    def fill_price(self, base, buying, high, low):
+        return from_micro(self.inner.fill_price(micro(base), buying, micro(high), micro(low)))
+
+    def commission(self, shares, price, charge_order_fee=True):
+        return from_micro(self.inner.commission(micro(shares), micro(price), charge_order_fee))
+
+    def affordable(self, cash, price, charge_order_fee=True):
+        return from_micro(self.inner.affordable(pico(cash), micro(price), charge_order_fee))
 
 
 def costs(rate="0", fee="0", slippage="0", lot=1):
-    return Costs(D(rate), D(fee), D(slippage), lot)
+    return DecimalCosts(Costs(D(rate).as_integer_ratio(), micro(fee), D(slippage).as_integer_ratio(),
+                              lot * MICRO if lot else 1))
+
+
+class DecimalSleeve:
+    """A sleeve in shares and dollars."""
+
+    def __init__(self, strategy_id, n_symbols, capital):
+        self.inner = UnitSleeve(strategy_id, n_symbols, pico(capital))
+
+    def __getattr__(self, name):
+        value = getattr(self.inner, name)
+        if name in ("cash", "allocated", "used", "available", "initial"):
+            return from_pico(value)
+        if name == "qty":
+            return {j: from_micro(q) for j, q in value.items()}
+        if name == "basis":
+            return {j: from_pico(b) for j, b in value.items()}
+        return value
+
+    def equity(self, marks):
+        return from_pico(self.inner.equity(marks))
+
+    def apply_fill(self, j, shares, price, commission):
+        return from_pico(self.inner.apply_fill(j, micro(shares), micro(price), micro(commission)))
+
+
+Sleeve = DecimalSleeve
 
 
 # ------------------------------------------------------------------------------ Costs
@@ -22,13 +90,13 @@ def costs(rate="0", fee="0", slippage="0", lot=1):
 def test_from_config_converts_bps_to_fractions():
     c = Costs.from_config(BacktestConfig(commission_bps=2.5, commission_per_order="1.5", slippage_bps=10,
                                          lot_size=10, warehouse=None, log_dir=None))
-    assert c.commission_rate == D("0.00025")
-    assert c.per_order == D("1.5")
-    assert c.slippage_rate == D("0.001")
-    assert c.lot_size == 10
+    assert Fraction(*c.commission_rate) == Fraction("0.00025")
+    assert c.fee == 1_500_000  # micro units
+    assert Fraction(*c.slippage_rate) == Fraction("0.001")
+    assert c.lot == 10 * MICRO
     # floats go through their repr: 0.1 bps is exactly 0.00001, not 1.0000000000000000555e-5
-    assert Costs.from_config(BacktestConfig(commission_bps=0.1, warehouse=None, log_dir=None)).commission_rate \
-        == D("0.00001")
+    rate = Costs.from_config(BacktestConfig(commission_bps=0.1, warehouse=None, log_dir=None)).commission_rate
+    assert Fraction(*rate) == Fraction("0.00001")
 
 
 def test_lot_and_floor_to_lot():
@@ -90,6 +158,7 @@ def test_affordable(c, cash, price, fee, expected):
     assert quantity == D(expected)
     if quantity:
         assert quantity * D(price) + c.commission(quantity, D(price), fee) <= D(cash)
+        assert c.inner.cost(micro(quantity), micro(price), fee) <= pico(cash)
 
 
 def test_affordable_is_the_most_lots_that_fit():
@@ -128,6 +197,7 @@ def test_long_round_trip_with_average_cost():
     assert s.quantities.tolist() == [150, 0]
     assert s.equity(np.array([14.0, 0.0])) == D(8447) + 150 * 14
     assert s.equity_float(np.array([14.0, 0.0])) == 8447 + 150 * 14
+    assert (s.inner.cash, s.inner.qty) == (8447 * PICO, {0: 150 * MICRO})
     # sell the other 150 at 9: realized 1350 - 1650 = -300
     assert s.apply_fill(0, D(-150), D(9), D(0)) == D(-300)
     assert (s.cash, s.allocated, s.used) == (D(9797), D(9797), D(0))

@@ -174,3 +174,15 @@ def test_undeclared_and_bad_features_are_explained() -> None:
 
     with pytest.raises(ConfigError, match="strategy bad: Bad declares 'sma', which is not a feature"):
         BacktestEngine(Bad(), BacktestConfig(warehouse=None, log_dir=None))
+
+
+def test_rsi_over_many_aligned_symbols_equals_the_per_symbol_loop() -> None:
+    """With every symbol on every bar, RSI is computed in one pass over time for all symbols;
+    it must give exactly the floats of the per-symbol loop."""
+    rng = np.random.default_rng(12)
+    closes = np.round(50 * np.cumprod(1 + rng.normal(0, 0.02, (300, 12)), axis=0), 2)
+    across = ft._wilder_across(closes, 9)
+    one_by_one = np.column_stack([ft._wilder(closes[:, j].tolist(), 9) for j in range(12)])
+    np.testing.assert_array_equal(across, one_by_one)
+    closes[:, 3] = 40.0  # a flat symbol: RSI 50
+    assert (ft._wilder_across(closes, 9)[9:, 3] == 50.0).all()

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from sqlorch.money import MICRO, PICO
 from sqlorch import BacktestConfig, BacktestEngine, Bar, Signal
 from sqlorch.context import BarContext
 from sqlorch.market import CLOSE, HIGH, LOW, MARK, OPEN, VOLUME, MarketView, Panel
@@ -42,7 +43,7 @@ def bars(make_bars):
 def _context(bars, capital=Decimal("1000")):
     panel = Panel.from_bars(bars)
     view = MarketView(panel.symbols, panel.timestamps.astype("datetime64[us]").tolist(), panel.data.shape)
-    sleeve = Sleeve("probe", len(panel.symbols), capital)
+    sleeve = Sleeve("probe", len(panel.symbols), int(capital * PICO))  # pico units
     return panel, view, sleeve, BarContext("probe", view, sleeve)
 
 
@@ -162,8 +163,8 @@ def test_positions_cash_and_equity(bars):
     _advance(panel, view, 3)
     assert ctx.cash == Decimal("1000") and ctx.equity == Decimal("1000")
     _eq(ctx.positions, [0, 0, 0])
-    sleeve.apply_fill(A, Decimal(10), Decimal("13"), Decimal("1"))  # long 10 AAPL, $1 commission
-    sleeve.apply_fill(M, Decimal(-4), Decimal("23"), Decimal("0"))  # short 4 MSFT
+    sleeve.apply_fill(A, 10 * MICRO, 13 * MICRO, 1 * MICRO)  # long 10 AAPL at 13, $1 commission
+    sleeve.apply_fill(M, -4 * MICRO, 23 * MICRO, 0)  # short 4 MSFT at 23
     assert ctx.position("AAPL") == 10.0 and ctx.position("MSFT") == -4.0 and ctx.position("GOOG") == 0.0
     _eq(ctx.positions, [10, 0, -4])
     assert ctx.cash == Decimal("1000") - 130 - 1 + 92  # 961
@@ -203,7 +204,7 @@ def test_unknown_symbol_and_field_errors(bars):
 def test_returned_arrays_are_private_copies(bars):
     panel, view, sleeve, ctx = _context(bars)
     _advance(panel, view, 5)
-    sleeve.apply_fill(A, Decimal(2), Decimal("15"), Decimal("0"))
+    sleeve.apply_fill(A, 2 * MICRO, 15 * MICRO, 0)
     getters = {
         "history fast": lambda: ctx.history("AAPL", n=3),
         "history gap": lambda: ctx.history("MSFT", n=3),

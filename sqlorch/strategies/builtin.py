@@ -43,15 +43,14 @@ class _EqualWeightLongOnly:
     def on_bar(self, ctx: BarContext) -> list[Signal]:
         held = ctx.positions > 0
         tradable = ctx.has_bar
+        buys = ctx.now(self.entry) & ~held & tradable
+        sells = ctx.now(self.exit) & held & tradable if self.exit is not None else buys & False
+        if not (buys.any() or sells.any()):
+            return []
         symbols, weight = ctx.symbols, 1.0 / len(ctx.symbols)
         name = type(self).__name__
-        signals = []
-        if self.exit is not None:
-            signals += [Signal.exit(symbols[j], reason=f"{name} exit")
-                        for j in np.flatnonzero(ctx.now(self.exit) & held & tradable)]
-        signals += [Signal.buy(symbols[j], weight, reason=f"{name} entry")
-                    for j in np.flatnonzero(ctx.now(self.entry) & ~held & tradable)]
-        return signals
+        return ([Signal.exit(symbols[j], reason=f"{name} exit") for j in np.flatnonzero(sells)]
+                + [Signal.buy(symbols[j], weight, reason=f"{name} entry") for j in np.flatnonzero(buys)])
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
