@@ -54,7 +54,7 @@ def _forward_fill(values: np.ndarray) -> np.ndarray:
 
 
 class MarketView:
-    """The bars known so far: `reveal(t, ...)` appends bar t; nothing later is ever stored.
+    """The bars known so far: `reveal(t, ...)` appends bars up to t; nothing later is ever stored.
 
     Alongside prices it holds the rows revealed so far of the run's declared features
     (`features`: feature -> column) and whether each changed at each bar.
@@ -73,13 +73,15 @@ class MarketView:
         self._values = np.full((shape[0], len(features), shape[2]), np.nan)
         self._changed = np.zeros((shape[0], len(features)), dtype=bool)
 
-    def reveal(self, t: int, row: np.ndarray, feature_row: np.ndarray | None = None,
-               changed_row: np.ndarray | None = None) -> None:
-        """Make bar t (all fields and features, all symbols) known."""
-        self._data[t] = row
-        if feature_row is not None:
-            self._values[t] = feature_row
-            self._changed[t] = changed_row
+    def reveal(self, t: int, rows: np.ndarray, feature_rows: np.ndarray | None = None,
+               changed_rows: np.ndarray | None = None) -> None:
+        """Make every bar after the last revealed one up to bar t known: `rows` (and the
+        features' `feature_rows`, `changed_rows`) hold those bars in order, or one bar."""
+        start = self.t + 1
+        self._data[start : t + 1] = rows
+        if feature_rows is not None:
+            self._values[start : t + 1] = feature_rows
+            self._changed[start : t + 1] = changed_rows
         self.t = t
 
     def row(self, field: int) -> np.ndarray:

@@ -40,9 +40,14 @@ class Rebalancer:
         self.payees: dict[int, dict[int, int]] = {}  # rebalance -> {sleeve: what it still lacks}
         self.count = 0
 
+    @property
+    def active(self) -> bool:
+        """Whether drift is checked at all (a threshold is set and there are sleeves to move)."""
+        return self.threshold is not None and len(self.s.sleeves) >= 2
+
     def check(self, t: int) -> None:
         """Rebalance at the close of bar t if the drift exceeds the threshold."""
-        if self.threshold is None or t % self.every or len(self.s.sleeves) < 2:
+        if not self.active or t % self.every:
             return
         marks = self.s.panel.data[t, MARK]
         equities = [s.equity_float(marks) for s in self.s.sleeves]

@@ -40,7 +40,7 @@ class PerformanceMetrics:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> PerformanceMetrics:
-        """Metrics from a `series_metrics` row (NULL becomes NaN)."""
+        """Metrics from a row of the `metrics` table (NULL becomes NaN)."""
         values = {name: math.nan if row.get(name) is None else float(row[name]) for name in METRIC_NAMES}
         values["trade_count"] = int(row.get("trade_count") or 0)
         return cls(**values)
@@ -102,7 +102,7 @@ _STRATEGY_EQUITY = """SELECT strategy_id, ts, cash::DECIMAL(38, 6) AS cash, equi
                       FROM strategy_equity WHERE run_id = ? ORDER BY strategy_id, bar_index"""
 _PORTFOLIO_EQUITY = """SELECT ts, cash::DECIMAL(38, 6) AS cash, equity::DECIMAL(38, 6) AS equity
                        FROM portfolio_equity WHERE run_id = ? ORDER BY bar_index"""
-_METRICS = "SELECT * FROM series_metrics WHERE run_id = ?"
+_METRICS = "SELECT * FROM metrics WHERE run_id = ?"
 _COMPARISON = """SELECT * EXCLUDE (run_id, position) FROM comparison WHERE run_id = ?
                  ORDER BY position NULLS LAST"""
 _ALLOCATIONS = """SELECT strategy_id, ts, allocated_capital::DECIMAL(38, 6) AS allocated_capital,

@@ -114,14 +114,20 @@ class Stepper:
     # -- the loop -------------------------------------------------------------------------
 
     def run(self) -> StepOutcome:
-        """Step through every bar; stop at the first strategy that raises."""
-        data = self.panel.data
+        """Step through every bar; stop at the first strategy that raises. Bars on which
+        nothing can happen (no strategy due, no order pending, no rebalancing check) are
+        revealed in one block with the next bar that needs work."""
+        data, features, changed = self.panel.data, self.feature_set.values, self.feature_set.changed
         close_mode = self.config.fill == FillMode.CLOSE
-        failure = None
-        t = -1
-        features, changed = self.feature_set.values, self.feature_set.changed
-        for t in range(len(self.panel)):
-            self.view.reveal(t, data[t], features[t], changed[t])
+        next_busy = self._next_busy_bars()
+        bars, failure, t = len(self.panel), None, 0
+        while t < bars:
+            if not self.recheck and not any(self.pending):
+                t = next_busy[t]
+                if t == bars:
+                    break
+            start = self.view.t + 1
+            self.view.reveal(t, data[start : t + 1], features[start : t + 1], changed[start : t + 1])
             if not close_mode:
                 self._fill_ready(t, OPEN)
             self.rebalancer.check(t)
@@ -130,12 +136,25 @@ class Stepper:
                 break
             if close_mode:
                 self._fill_ready(t, CLOSE)
-            if self.on_progress and t % PROGRESS_EVERY == 0:
+            if self.on_progress and t // PROGRESS_EVERY != (start - 1) // PROGRESS_EVERY:
                 self.on_progress(t + 1)
+            t += 1
+        processed = t + 1 if failure else bars
         self._close_book(failure)
         if self.on_progress:
-            self.on_progress(t + 1)
-        return StepOutcome(self.records, self.sleeves, t + 1, failure)
+            self.on_progress(processed)
+        return StepOutcome(self.records, self.sleeves, processed, failure)
+
+    def _next_busy_bars(self) -> list[int]:
+        """For every bar t, the first bar >= t on which a strategy is due or the rebalancer
+        checks (len(panel) if none): bars between need no work unless an order is pending."""
+        busy = self.wake.any(axis=1)
+        busy[0] = True
+        if self.rebalancer.active:
+            busy[:: self.rebalancer.every] = True
+        bars = len(busy)
+        positions = np.where(busy, np.arange(bars), bars)
+        return np.minimum.accumulate(positions[::-1])[::-1].tolist() + [bars]
 
     def _call_strategies(self, t: int) -> Failure | None:
         if not self.wake_any[t] and not self.recheck:

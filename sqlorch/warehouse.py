@@ -32,6 +32,7 @@ from sqlorch.resources import sql_files, sql_text
 DUCKDB_CONFIG = {"storage_compatibility_version": "v1.5.0"}
 TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "events",
           "conflicts", "conflict_orders", "transfers", "rebalances")
+BOOKS = ("equity", "portfolio_books", "metrics")  # derived per run, in this order, by sql/load
 SCHEMA_GROUPS = ("tables", "migrations", "macros", "views")  # created in this order
 _LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
 
@@ -169,17 +170,18 @@ def install_schema(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(path.read_text(encoding="utf-8"))
     for (run_id,) in con.execute(  # runs written before their books were kept as tables
             "SELECT run_id FROM runs WHERE status IN ('completed', 'failed') "
-            "AND run_id NOT IN (SELECT DISTINCT run_id FROM equity)").fetchall():
+            "AND run_id NOT IN (SELECT DISTINCT run_id FROM portfolio_books)").fetchall():
         materialize(con, run_id)
     con.execute("DELETE FROM sqlorch_meta WHERE key = 'schema'")
     con.execute("INSERT INTO sqlorch_meta VALUES ('schema', ?)", [fingerprint])
 
 
 def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Compute a written run's books (equity table) and metrics (metrics table) from its fills."""
-    params = {"run_id": run_id}
-    con.execute(sql_text("load", "equity"), params)
-    con.execute(sql_text("load", "metrics"), params)
+    """Compute a written run's books (tables equity and portfolio_books) and metrics (table
+    metrics) from its fills, replacing any earlier rows of that run."""
+    for table in BOOKS:
+        con.execute("DELETE FROM " + table + " WHERE run_id = ?", [run_id])
+        con.execute(sql_text("load", table), {"run_id": run_id})
 
 
 def mark_dead_runs(con: duckdb.DuckDBPyConnection) -> None:

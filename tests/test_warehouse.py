@@ -52,7 +52,7 @@ def test_install_schema_is_idempotent_and_keeps_data():
     install_schema(con)
     first = _objects(con)
     tables = {name for kind, name in first if kind == "table"}
-    assert set(TABLES) | {"sqlorch_meta", "clocks", "marks", "equity", "metrics"} == tables
+    assert set(TABLES) | {"sqlorch_meta", "clocks", "marks", "equity", "portfolio_books", "metrics"} == tables
     views = {name for kind, name in first if kind == "view"}
     assert {"comparison", "positions", "trades", "strategy_equity", "portfolio_equity"} <= views
     con.execute("INSERT INTO runs (run_id, status) VALUES ('r1', 'completed')")
@@ -259,20 +259,19 @@ def test_runs_written_before_the_books_table_are_backfilled_on_upgrade(tmp_path)
     from sqlorch import OrchestratorConfig, StrategyOrchestrator
     from sqlorch.demo import synthetic_bars
     from sqlorch.strategies import BuyAndHold, Momentum
-    from sqlorch.warehouse import Warehouse
+    from sqlorch.warehouse import BOOKS, Warehouse
 
     path = tmp_path / "old.duckdb"
     StrategyOrchestrator([(BuyAndHold(), Decimal("0.5")), (Momentum(lookback=5), Decimal("0.5"))],
                          OrchestratorConfig(warehouse=str(path), log_dir=None)).run(synthetic_bars(3, 1))
     with duckdb.connect(str(path)) as con:
-        before = (con.execute("SELECT * FROM equity ORDER BY ALL").fetchall(),
-                  con.execute("SELECT * FROM metrics ORDER BY ALL").fetchall())
+        before = [con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in BOOKS]
         con.execute("DELETE FROM equity")
+        con.execute("DROP TABLE portfolio_books")
         con.execute("DELETE FROM metrics")
         con.execute("UPDATE sqlorch_meta SET value = 'older' WHERE key = 'schema'")
     with Warehouse(path).connect():
         pass
     with duckdb.connect(str(path), read_only=True) as con:
-        after = (con.execute("SELECT * FROM equity ORDER BY ALL").fetchall(),
-                 con.execute("SELECT * FROM metrics ORDER BY ALL").fetchall())
-    assert before[0] and after == before
+        after = [con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in BOOKS]
+    assert all(before) and after == before

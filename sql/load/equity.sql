@@ -1,15 +1,54 @@
--- reads: sleeve_cash, positions (of run $run_id)
--- makes: the rows of equity for run $run_id
+-- reads: fills, transfers, position_changes, positions, run_strategies, runs, clocks (of run $run_id)
+-- makes: the rows of equity for run $run_id. A sleeve's cash, net and used cost basis and
+--        number of holdings change only on bars with fills or transfers: they are summed at
+--        those bars and spread over the bars until the next change; only the market value of
+--        open positions is summed bar by bar.
 INSERT INTO equity
-SELECT c.run_id, c.strategy_id, c.bar_index, c.ts, c.cash,
-       coalesce(p.market_value, 0), c.cash + coalesce(p.market_value, 0),
-       coalesce(p.net_basis, 0), coalesce(p.used_capital, 0), coalesce(p.held, 0)
-FROM sleeve_cash c
-LEFT JOIN (
-    SELECT strategy_id, bar_index, sum(market_value) AS market_value, sum(cost_basis) AS net_basis,
-           sum(abs(cost_basis)) AS used_capital, count(*) AS held
+WITH changes AS (
+    SELECT strategy_id, bar_index,
+           -(quantity::DECIMAL(38, 6) * price + commission) AS cash, 0 AS net, 0 AS used, 0 AS held
+    FROM fills
+    WHERE run_id = $run_id
+    UNION ALL
+    SELECT strategy_id, bar_index, amount, 0, 0, 0
+    FROM transfers
+    WHERE run_id = $run_id
+    UNION ALL
+    SELECT strategy_id, 0, initial_capital, 0, 0, 0
+    FROM run_strategies
+    WHERE run_id = $run_id
+    UNION ALL
+    SELECT strategy_id, bar_index, 0,
+           open_basis - coalesce(lag(open_basis) OVER w, 0),
+           abs(open_basis) - coalesce(abs(lag(open_basis) OVER w), 0),
+           (quantity <> 0)::INTEGER - coalesce((lag(quantity) OVER w <> 0)::INTEGER, 0)
+    FROM (SELECT *, CASE WHEN quantity <> 0 THEN cost_basis ELSE 0 END AS open_basis
+          FROM position_changes WHERE run_id = $run_id)
+    WINDOW w AS (PARTITION BY strategy_id, symbol ORDER BY bar_index)
+), per_bar AS (
+    SELECT strategy_id, bar_index, sum(cash) AS cash, sum(net) AS net, sum(used) AS used, sum(held) AS held
+    FROM changes
+    GROUP BY strategy_id, bar_index
+), books AS (
+    SELECT strategy_id, bar_index,
+           sum(cash) OVER w AS cash, sum(net) OVER w AS net_basis,
+           sum(used) OVER w AS used_capital, sum(held) OVER w AS held,
+           coalesce(lead(bar_index) OVER w, (SELECT bars_processed FROM runs WHERE run_id = $run_id)) AS until
+    FROM per_bar
+    WINDOW w AS (PARTITION BY strategy_id ORDER BY bar_index)
+), spread AS (
+    SELECT strategy_id, unnest(range(bar_index, until))::INTEGER AS bar_index,
+           cash, net_basis, used_capital, held
+    FROM books
+), market AS (
+    SELECT strategy_id, bar_index, sum(market_value) AS market_value
     FROM positions
     WHERE run_id = $run_id
     GROUP BY strategy_id, bar_index
-) p ON p.strategy_id = c.strategy_id AND p.bar_index = c.bar_index
-WHERE c.run_id = $run_id;
+)
+SELECT $run_id, s.strategy_id, s.bar_index, c.ts, s.cash,
+       coalesce(m.market_value, 0), s.cash + coalesce(m.market_value, 0),
+       s.net_basis, s.used_capital, s.held
+FROM spread s
+JOIN clocks c ON c.dataset_id = (SELECT dataset_id FROM runs WHERE run_id = $run_id) AND c.bar_index = s.bar_index
+LEFT JOIN market m ON m.strategy_id = s.strategy_id AND m.bar_index = s.bar_index;

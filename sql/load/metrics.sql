@@ -1,4 +1,84 @@
--- reads: series_metrics (of run $run_id)
--- makes: the rows of metrics for run $run_id
+-- reads: equity, portfolio_books, run_strategies, runs, trades (of run $run_id)
+-- makes: the rows of metrics for run $run_id: the performance of each strategy and of
+--        'portfolio', following empyrical: per-bar returns r_t = E_t / E_(t-1) - 1 from the
+--        second bar on, ppy = runs.periods_per_year; NULL where undefined (no trades, flat
+--        curve). Returns and drawdowns are walked in one pass over the run's curves.
 INSERT INTO metrics BY NAME
-SELECT * FROM series_metrics WHERE run_id = $run_id;
+WITH curves AS (
+    SELECT strategy_id AS series, bar_index, equity::DOUBLE AS equity, held
+    FROM equity
+    WHERE run_id = $run_id
+    UNION ALL
+    SELECT 'portfolio', bar_index, equity::DOUBLE, NULL
+    FROM portfolio_books
+    WHERE run_id = $run_id
+), walk AS (
+    SELECT series, bar_index, equity,
+           ratio(equity, lag(equity) OVER (PARTITION BY series ORDER BY bar_index)) - 1 AS ret,
+           ratio(equity, max(equity) OVER (PARTITION BY series ORDER BY bar_index
+                                           ROWS UNBOUNDED PRECEDING)) - 1 AS drawdown
+    FROM curves
+), curve AS (
+    SELECT series,
+           arg_max(equity, bar_index) AS last_equity,
+           arg_min(equity, bar_index) AS first_equity,
+           count(*) AS bar_count,
+           count(ret) AS n, avg(ret) AS mean, stddev_samp(ret) AS sd,
+           sqrt(avg(least(ret, 0) ^ 2) FILTER (WHERE bar_index > 0)) AS downside,  -- least() ignores NULL
+           min(drawdown) AS max_drawdown
+    FROM walk
+    GROUP BY series
+), capital AS (
+    SELECT strategy_id AS series, initial_capital::DOUBLE AS initial_capital
+    FROM run_strategies
+    WHERE run_id = $run_id
+    UNION ALL
+    SELECT 'portfolio', initial_capital::DOUBLE
+    FROM runs
+    WHERE run_id = $run_id
+), trade_rows AS (
+    SELECT strategy_id AS series, status, pnl FROM trades WHERE run_id = $run_id
+    UNION ALL
+    SELECT 'portfolio', status, pnl FROM trades WHERE run_id = $run_id
+), trade_stats AS (
+    SELECT series,
+           count(*) AS trade_count,
+           count(*) FILTER (WHERE status = 'closed') AS closed,
+           count(*) FILTER (WHERE status = 'closed' AND pnl > 0) AS wins,
+           coalesce(sum(pnl) FILTER (WHERE status = 'closed' AND pnl > 0), 0)::DOUBLE AS gross_profit,
+           coalesce(-sum(pnl) FILTER (WHERE status = 'closed' AND pnl < 0), 0)::DOUBLE AS gross_loss
+    FROM trade_rows
+    GROUP BY series
+), exposure AS (  -- bars with an open position: in the sleeve, or in any sleeve
+    SELECT strategy_id AS series, count(*) FILTER (WHERE held > 0) AS bars_held
+    FROM equity
+    WHERE run_id = $run_id
+    GROUP BY strategy_id
+    UNION ALL
+    SELECT 'portfolio', count(DISTINCT bar_index)
+    FROM equity
+    WHERE run_id = $run_id AND held > 0
+), joined AS (
+    SELECT c.series, r.periods_per_year AS ppy,
+           c.last_equity / k.initial_capital - 1 AS total_return,
+           CASE WHEN c.n > 0 AND c.first_equity > 0 AND c.last_equity >= 0
+                THEN power(c.last_equity / c.first_equity, r.periods_per_year / c.n) - 1 END AS cagr,
+           c.sd * sqrt(r.periods_per_year) AS volatility,
+           ratio(c.mean, c.sd) * sqrt(r.periods_per_year) AS sharpe_ratio,
+           ratio(c.mean * r.periods_per_year, c.downside * sqrt(r.periods_per_year)) AS sortino_ratio,
+           c.max_drawdown,
+           ratio(t.wins, t.closed) AS win_rate,
+           CASE WHEN t.closed > 0 THEN ratio(t.gross_profit, t.gross_loss) END AS profit_factor,
+           coalesce(t.trade_count, 0) AS trade_count,
+           coalesce(x.bars_held, 0) / c.bar_count AS exposure,
+           c.last_equity AS final_equity
+    FROM curve c
+    JOIN capital k USING (series)
+    JOIN runs r ON r.run_id = $run_id
+    LEFT JOIN trade_stats t USING (series)
+    LEFT JOIN exposure x USING (series)
+)
+SELECT $run_id AS run_id, series, total_return, cagr, volatility, sharpe_ratio, sortino_ratio,
+       max_drawdown, CASE WHEN max_drawdown < 0 THEN cagr / abs(max_drawdown) END AS calmar_ratio,
+       win_rate, profit_factor, trade_count, exposure, final_equity
+FROM joined;

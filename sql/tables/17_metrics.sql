@@ -1,6 +1,6 @@
 -- reads: nothing (filled by load/metrics.sql when a run is written)
 -- makes: metrics, the performance of every series of a run (each strategy and 'portfolio'),
---        as computed by the series_metrics view
+--        as computed by load/metrics.sql
 CREATE TABLE IF NOT EXISTS metrics (
     run_id        VARCHAR,
     series        VARCHAR,
