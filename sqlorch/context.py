@@ -111,8 +111,7 @@ class BarContext:
     def now(self, feature: Feature) -> np.ndarray:
         """A declared feature's values at the current bar, one per symbol (booleans for
         conditions). Declare features in the strategy's `features` (or `wake_on`)."""
-        values = self._view.feature(self._feature_column(feature))
-        return values > 0.5 if feature.boolean else values
+        return self._view.feature(self._feature_column(feature), feature.boolean)
 
     def changed(self, feature: Feature) -> bool:
         """Whether a declared feature's values changed at the current bar (for any symbol)."""

@@ -107,9 +107,10 @@ class MarketView:
         """One field of symbol j at the current bar (NaN if it has no bar now)."""
         return float(self._data[self.t, field, j])
 
-    def feature(self, k: int) -> np.ndarray:
-        """A copy of feature column k at the current bar."""
-        return self._values[self.t, k].copy()
+    def feature(self, k: int, boolean: bool = False) -> np.ndarray:
+        """A copy of feature column k at the current bar (as booleans if `boolean`)."""
+        values = self._values[self.t, k]
+        return values > 0.5 if boolean else values.copy()
 
     def changed(self, k: int) -> bool:
         """Whether feature column k changed at the current bar (for any symbol)."""

@@ -272,11 +272,24 @@ def chart_markup(context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=1)
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between processes (keyed by the template's source, so an
+    edited template is compiled afresh), in $XDG_CACHE_HOME/sqlorch or ~/.cache/sqlorch;
+    none if that directory cannot be created."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sqlorch" / "templates"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(root))
+
+
 def environment() -> jinja2.Environment:
     """The template environment (one per process; it keeps the compiled templates): autoescape
     for HTML, strict about undefined names."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(resource_dir("templates")),
+        bytecode_cache=_bytecode_cache(),
         autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

@@ -1,10 +1,11 @@
-"""Result types, read back from the warehouse views once a run is written."""
+"""Result types, read back from the warehouse once a run is written."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 from typing import Any
 
@@ -52,64 +53,91 @@ class PerformanceMetrics:
 
 @dataclass(frozen=True, eq=False)
 class BacktestResult:
-    """One strategy's run (or one sleeve of an orchestrated run)."""
+    """One strategy's run (or one sleeve of an orchestrated run). The per-bar
+    `equity_curve` is read from the warehouse on first use."""
 
     run_id: str
     strategy_id: str
-    equity_curve: pl.DataFrame  # ts, cash, equity: one row per clock bar
     fills: pl.DataFrame  # ts, strategy_id, symbol, quantity (signed), price, commission
     trades: pl.DataFrame  # one row per round trip
     metrics: PerformanceMetrics
     final_equity: Decimal
+    warehouse: Warehouse = dataclasses.field(repr=False)
+
+    @cached_property
+    def equity_curve(self) -> pl.DataFrame:
+        """ts, cash, equity: one row per clock bar."""
+        return self.warehouse.query(_STRATEGY_EQUITY, [self.run_id, self.strategy_id])
 
 
 @dataclass(frozen=True, eq=False)
 class StrategyAllocation:
     """A sleeve's capital: its weight and starting capital, the final allocated, used and
     available capital, and their `history` (ts, allocated_capital, used_capital,
-    available_capital) over every bar."""
+    available_capital) over every bar, read from the warehouse on first use."""
 
+    run_id: str
     strategy_id: str
     weight: Decimal
     initial_capital: Decimal
     allocated_capital: Decimal
     used_capital: Decimal
     available_capital: Decimal
-    history: pl.DataFrame
+    warehouse: Warehouse = dataclasses.field(repr=False)
+
+    @cached_property
+    def history(self) -> pl.DataFrame:
+        """ts, allocated_capital, used_capital, available_capital: one row per clock bar."""
+        return self.warehouse.query(_ALLOCATIONS, [self.run_id, self.strategy_id])
 
 
 @dataclass(frozen=True, eq=False)
 class OrchestratorResult:
-    """Several strategies run side by side, each in its own sleeve, and their portfolio."""
+    """Several strategies run side by side, each in its own sleeve, and their portfolio.
+    The per-bar `equity_curve` is read from the warehouse on first use."""
 
     run_id: str
-    equity_curve: pl.DataFrame  # portfolio: ts, cash (incl. unallocated), equity
     fills: pl.DataFrame
     aggregate_metrics: PerformanceMetrics
     strategy_results: dict[str, BacktestResult]
     comparison_table: pl.DataFrame
     allocations: dict[str, StrategyAllocation]
     final_equity: Decimal
+    warehouse: Warehouse = dataclasses.field(repr=False)
     # Pearson correlation of the strategies' daily returns (view strategy_correlations):
     # column strategy_id, then one column per strategy, in list order; NaN where undefined
     correlation: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
+
+    @cached_property
+    def equity_curve(self) -> pl.DataFrame:
+        """The portfolio's ts, cash (incl. unallocated capital) and equity, one row per bar."""
+        return self.warehouse.query(_PORTFOLIO_EQUITY, [self.run_id])
 
 
 _FILLS = """SELECT ts, strategy_id, symbol, quantity, price, commission, realized_pnl, order_id
             FROM fills WHERE run_id = ? ORDER BY fill_id"""
 _TRADES = """SELECT * EXCLUDE (run_id) FROM trades WHERE run_id = ? ORDER BY strategy_id, entry_bar, symbol"""
-_STRATEGY_EQUITY = """SELECT strategy_id, ts, cash::DECIMAL(38, 6) AS cash, equity::DECIMAL(38, 6) AS equity
-                      FROM strategy_equity WHERE run_id = ? ORDER BY strategy_id, bar_index"""
+_STRATEGY_EQUITY = """SELECT ts, cash::DECIMAL(38, 6) AS cash, equity::DECIMAL(38, 6) AS equity
+                      FROM strategy_equity WHERE run_id = ? AND strategy_id = ? ORDER BY bar_index"""
 _PORTFOLIO_EQUITY = """SELECT ts, cash::DECIMAL(38, 6) AS cash, equity::DECIMAL(38, 6) AS equity
                        FROM portfolio_equity WHERE run_id = ? ORDER BY bar_index"""
+_ALLOCATIONS = """SELECT ts, allocated_capital::DECIMAL(38, 6) AS allocated_capital,
+                         used_capital::DECIMAL(38, 6) AS used_capital,
+                         available_capital::DECIMAL(38, 6) AS available_capital
+                  FROM allocations WHERE run_id = ? AND strategy_id = ? ORDER BY bar_index"""
 _METRICS = "SELECT * FROM metrics WHERE run_id = ?"
 _COMPARISON = """SELECT * EXCLUDE (run_id, position) FROM comparison WHERE run_id = ?
                  ORDER BY position NULLS LAST"""
-_ALLOCATIONS = """SELECT strategy_id, ts, allocated_capital::DECIMAL(38, 6) AS allocated_capital,
-                         used_capital::DECIMAL(38, 6) AS used_capital,
-                         available_capital::DECIMAL(38, 6) AS available_capital
-                  FROM allocations WHERE run_id = ? ORDER BY strategy_id, bar_index"""
-_SLEEVES = "SELECT strategy_id, weight, initial_capital FROM run_strategies WHERE run_id = ? ORDER BY position"
+_SLEEVES = """SELECT s.strategy_id, s.weight, s.initial_capital,
+                     arg_max(e.equity, e.bar_index)::DECIMAL(38, 6),
+                     arg_max(e.cash + e.net_basis, e.bar_index)::DECIMAL(38, 6),
+                     arg_max(e.used_capital, e.bar_index)::DECIMAL(38, 6),
+                     arg_max(e.cash + e.net_basis - e.used_capital, e.bar_index)::DECIMAL(38, 6)
+              FROM run_strategies s JOIN equity e USING (run_id, strategy_id)
+              WHERE run_id = ?
+              GROUP BY s.strategy_id, s.weight, s.initial_capital, s.position
+              ORDER BY s.position"""
+_FINAL_EQUITY = """SELECT arg_max(equity, bar_index)::DECIMAL(38, 6) FROM portfolio_books WHERE run_id = ?"""
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> pl.DataFrame:
@@ -117,37 +145,28 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> pl.DataFram
 
 
 def load_orchestrator_result(warehouse: Warehouse, run_id: str, correlation: bool = True) -> OrchestratorResult:
-    """Read every part of an orchestrated run's result from the warehouse views (the
-    correlation matrix only if `correlation`)."""
+    """Read an orchestrated run's result from the warehouse (the correlation matrix only if
+    `correlation`); per-bar series are read when first used."""
     with warehouse.connect(read_only=True) as con:
         fills = _frame(con, _FILLS, run_id)
         trades = _frame(con, _TRADES, run_id)
-        equity = _frame(con, _STRATEGY_EQUITY, run_id)
-        portfolio = _frame(con, _PORTFOLIO_EQUITY, run_id)
         metrics = {row["series"]: PerformanceMetrics.from_row(row)
                    for row in _frame(con, _METRICS, run_id).iter_rows(named=True)}
         comparison = _frame(con, _COMPARISON, run_id)
-        allocations = _frame(con, _ALLOCATIONS, run_id)
         sleeves = con.execute(_SLEEVES, [run_id]).fetchall()
+        (final_equity,), = con.execute(_FINAL_EQUITY, [run_id]).fetchall()
         matrix = load_matrix(con, run_id) if correlation else pl.DataFrame()
     results, capital = {}, {}
-    for strategy_id, weight, initial in sleeves:
-        curve = equity.filter(pl.col("strategy_id") == strategy_id).drop("strategy_id")
+    for strategy_id, weight, initial, equity, allocated, used, available in sleeves:
         results[strategy_id] = BacktestResult(
-            run_id, strategy_id, curve,
-            fills.filter(pl.col("strategy_id") == strategy_id),
+            run_id, strategy_id, fills.filter(pl.col("strategy_id") == strategy_id),
             trades.filter(pl.col("strategy_id") == strategy_id),
-            metrics.get(strategy_id, PerformanceMetrics()),
-            curve["equity"][-1],
-        )
-        history = allocations.filter(pl.col("strategy_id") == strategy_id).drop("strategy_id")
-        last = history.row(-1, named=True)
+            metrics.get(strategy_id, PerformanceMetrics()), equity, warehouse)
         capital[strategy_id] = StrategyAllocation(
-            strategy_id, weight, initial, last["allocated_capital"], last["used_capital"],
-            last["available_capital"], history)
+            run_id, strategy_id, weight, initial, allocated, used, available, warehouse)
     return OrchestratorResult(
-        run_id, portfolio, fills, metrics.get("portfolio", PerformanceMetrics()), results,
-        comparison, capital, portfolio["equity"][-1], matrix)
+        run_id, fills, metrics.get("portfolio", PerformanceMetrics()), results, comparison, capital,
+        final_equity, warehouse, matrix)
 
 
 def load_backtest_result(warehouse: Warehouse, run_id: str) -> BacktestResult:

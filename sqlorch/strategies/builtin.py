@@ -36,20 +36,22 @@ class _EqualWeightLongOnly:
     exit: ft.Feature | None = None
 
     def _declare(self, entry: ft.Feature, exit: ft.Feature | None) -> None:
-        self.entry, self.exit = entry, exit
-        self.features = tuple(f for f in (entry, exit, ft.has_bar()) if f is not None)
+        # a symbol trades only on its own bars: the conditions include having one
+        self.entry = entry & ft.has_bar()
+        self.exit = exit & ft.has_bar() if exit is not None else None
+        self.features = tuple(f for f in (self.entry, self.exit) if f is not None)
         self.wake_on = self.features
 
     def on_bar(self, ctx: BarContext) -> list[Signal]:
         held = ctx.positions > 0
-        tradable = ctx.has_bar
-        buys = ctx.now(self.entry) & ~held & tradable
-        sells = ctx.now(self.exit) & held & tradable if self.exit is not None else buys & False
-        if not (buys.any() or sells.any()):
+        buys = ctx.now(self.entry) & ~held
+        sells = ctx.now(self.exit) & held if self.exit is not None else None
+        if not buys.any() and (sells is None or not sells.any()):
             return []
         symbols, weight = ctx.symbols, 1.0 / len(ctx.symbols)
         name = type(self).__name__
-        return ([Signal.exit(symbols[j], reason=f"{name} exit") for j in np.flatnonzero(sells)]
+        exits = [] if sells is None else np.flatnonzero(sells)
+        return ([Signal.exit(symbols[j], reason=f"{name} exit") for j in exits]
                 + [Signal.buy(symbols[j], weight, reason=f"{name} entry") for j in np.flatnonzero(buys)])
 
     def __repr__(self) -> str:
