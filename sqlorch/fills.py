@@ -23,7 +23,7 @@ from sqlorch.conflicts import ConflictOrder
 from sqlorch.domain import CapitalPolicy
 from sqlorch.errors import SqlorchError
 from sqlorch.market import HIGH, LOW
-from sqlorch.money import MICRO, PICO, from_micro, to_micro
+from sqlorch.money import MICRO, PICO, from_micro
 from sqlorch.orders import Leg, Order
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class BarFills:
         self.s = stepper
         self.t = t
         self.field = price_field
-        self.row = stepper.panel.data[t]
+        self.row = stepper.micro_prices[t]
         self._prices: dict[tuple[int, bool], int] = {}
 
     def run(self, ready: list[list[Order]]) -> None:
@@ -119,7 +119,7 @@ class BarFills:
         if found is None:
             row = self.row
             found = self._prices[(j, buying)] = self.s.costs.fill_price(
-                to_micro(row[self.field, j]), buying, to_micro(row[HIGH, j]), to_micro(row[LOW, j]))
+                int(row[self.field, j]), buying, int(row[HIGH, j]), int(row[LOW, j]))
         return found
 
     def _size(self, legs: Sequence[Leg]) -> None:
@@ -163,7 +163,7 @@ class BarFills:
                 continue
             group = [leg for leg in legs if leg.order.symbol == j and leg.quantity]
             net = sum(leg.quantity for leg in group)
-            price = self.price(j, net > 0) if net else to_micro(self.row[self.field, j])
+            price = self.price(j, net > 0) if net else int(self.row[self.field, j])
             prices[j] = price
             total = costs.commission(net, price) if net else 0
             gross = sum(abs(leg.quantity) for leg in group)

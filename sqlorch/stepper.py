@@ -81,6 +81,8 @@ class Stepper:
         self.bar_dates = [ts.isoformat() for ts in self.timestamps]
         declarations = [declared(strategy) for _, strategy in self.strategies]
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
+        # open, high, low, close in micro units (as to_micro rounds: half even), for fills
+        self.micro_prices = np.rint(np.nan_to_num(panel.data[:, : CLOSE + 1]) * MICRO).astype(np.int64)
         self.view = MarketView(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
         self.wake = self._wake_schedule([wake for _, wake in declarations], use_wake)
         self.wake_any = self.wake.any(axis=1).tolist()
