@@ -85,7 +85,10 @@ class Stepper:
         self.micro_prices = np.rint(np.nan_to_num(panel.data[:, : CLOSE + 1]) * MICRO).astype(np.int64)
         self.view = MarketView(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
         self.wake = self._wake_schedule([wake for _, wake in declarations], use_wake)
-        self.wake_any = self.wake.any(axis=1).tolist()
+        # bars with the same strategies due share one list of them
+        patterns, pattern_of_bar = np.unique(np.packbits(self.wake, axis=1), axis=0, return_inverse=True)
+        self.due_lists = [np.flatnonzero(np.unpackbits(p)[: len(self.strategies)]).tolist() for p in patterns]
+        self.due_at = pattern_of_bar.ravel().tolist()
         self.recheck: set[int] = set()  # strategies that signalled: called again on the next bar
         n = len(panel.symbols)
         self.sleeves = [Sleeve(sid, n, micro_of(cap) * MICRO) for sid, cap in zip(self.ids, capitals)]
@@ -159,9 +162,9 @@ class Stepper:
         return np.minimum.accumulate(positions[::-1])[::-1].tolist() + [bars]
 
     def _call_strategies(self, t: int) -> Failure | None:
-        if not self.wake_any[t] and not self.recheck:
+        due = self.due_lists[self.due_at[t]]
+        if not due and not self.recheck:
             return None
-        due = np.flatnonzero(self.wake[t]).tolist() if self.wake_any[t] else []
         if self.recheck:
             due = sorted(self.recheck.union(due))
             self.recheck = set()
