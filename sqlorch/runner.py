@@ -253,8 +253,8 @@ PICO_COLUMNS = {"realized_pnl", "amount", "equity_before", "target_equity", "cas
 def _columns(run_id: str, rows: list[tuple], names: tuple[str, ...], timestamps: np.ndarray) -> dict[str, Any]:
     """Record tuples as warehouse columns: amounts as DECIMAL, bar indexes also as timestamps."""
     columns: dict[str, Any] = {"run_id": [run_id] * len(rows)}
-    for k, name in enumerate(names):
-        values = [row[k] for row in rows]
+    for name, column in zip(names, zip(*rows) if rows else [()] * len(names)):
+        values = list(column)
         if name in MICRO_COLUMNS:
             values = decimal_column(values, 6)
         elif name in PICO_COLUMNS:
