@@ -178,6 +178,7 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
             stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals, sleeves.weights,
                               config, log, (lambda done: progress(done, len(panel))) if progress else None)
             outcome = stepper.run()
+            del stepper  # its features and view: memory the SQL below can use
             _log_outcome(log, outcome, timestamps, time.monotonic() - started, sleeves.unallocated, panel)
             _write_outcome(warehouse, run_id, outcome, log, timestamps, time.monotonic() - started)
     except BaseException as exc:  # sqlorch bug or interrupt: never leave the run looking alive
@@ -296,7 +297,10 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
     with warehouse.transaction() as con:
         for table, (rows, names) in tables.items():
             insert(con, table, _columns(run_id, rows, names, timestamps))
+            rows.clear()  # written: free it before the books are computed
         insert(con, "events", events)
+        del events
+        log.rows.clear()
         con.execute(
             "UPDATE runs SET status = ?, error = ?, finished_at = now()::TIMESTAMP, duration_seconds = ?, "
             "bars_processed = ? WHERE run_id = ?",
