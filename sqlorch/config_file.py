@@ -7,7 +7,6 @@ parameters, weights) is collected and raised as one `ConfigError` naming each ke
 from __future__ import annotations
 
 import importlib
-import inspect
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlorch.config import CONFIG_KEYS, OrchestratorConfig, to_decimal
 from sqlorch.conflicts import register_resolver, resolver_names
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.strategies import BUILTINS
+from sqlorch.strategy import class_parameters
 
 DATA_KEYS = ("paths", "start", "end", "synthetic")
 SYNTHETIC_KEYS = ("symbols", "years", "seed")
@@ -215,7 +215,7 @@ def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str
         except ValueError as exc:
             problems.append(f"{where} class: {exc}")
     if cls is not None:
-        accepted = _parameters(cls)
+        accepted = class_parameters(cls)
         for key in params:
             if accepted is not None and key not in accepted:
                 problems.append(f"{where} params.{key}: {reference} has no parameter {key!r}"
@@ -237,16 +237,3 @@ def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str
             problems.append(f"{where} name: {reference} does not allow setting its name")
             return None
     return StrategySpec(strategy, weight)
-
-
-def _parameters(cls: type) -> list[str] | None:
-    """The keyword parameters of a class's constructor, or None if it takes **kwargs."""
-    try:
-        signature = inspect.signature(cls)
-    except (TypeError, ValueError):
-        return None
-    kinds = {p.kind for p in signature.parameters.values()}
-    if inspect.Parameter.VAR_KEYWORD in kinds:
-        return None
-    return [n for n, p in signature.parameters.items()
-            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
