@@ -59,37 +59,25 @@ class RunPlan:
 def read_plan(path: str | Path, overrides: dict[str, Any] | None = None) -> RunPlan:
     """Read and validate a configuration file; `overrides` replace [backtest] keys (CLI options)."""
     path = Path(path)
+    return parse_plan(read_document(path), path.parent, str(path), overrides or {})
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """A configuration file parsed as TOML; ConfigError if it cannot be read or parsed."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the configuration file ({exc.strerror})"]) from None
     try:
-        document = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return parse_plan(document, path.parent, str(path), overrides or {})
 
 
 def parse_plan(document: dict[str, Any], base: Path, source: str, overrides: dict[str, Any]) -> RunPlan:
     """Validate a parsed TOML document; relative data paths are resolved against `base`."""
     problems: list[str] = []
-    _unknown(document, SECTIONS, "", problems)
-    data = _table(document, "data", problems)
-    backtest = _table(document, "backtest", problems)
-    _unknown(data, DATA_KEYS, "[data] ", problems)
-    _unknown(backtest, BACKTEST_KEYS, "[backtest] ", problems)
-
-    paths, synthetic = _data_source(data, base, problems)
-    _register_resolver_class(backtest.get("conflict_mode"), base, problems)
-    settings = {k: v for k, v in backtest.items() if k in BACKTEST_KEYS}
-    settings.update({k: data[k] for k in ("start", "end") if k in data})
-    settings.update(overrides)
-    config = None
-    try:
-        config = OrchestratorConfig(**settings)
-    except ConfigError as exc:
-        problems += [_section_of(p) + p for p in exc.problems]
-
+    paths, synthetic, config = parse_settings(document, base, overrides, problems)
     entries = document.get("strategies", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         problems.append("[[strategies]]: write each strategy as its own [[strategies]] table")
@@ -106,6 +94,31 @@ def parse_plan(document: dict[str, Any], base: Path, source: str, overrides: dic
         raise ConfigError([f"{source}: {p}" for p in problems])
     assert config is not None
     return RunPlan(paths, synthetic, config, tuple(strategies), source)
+
+
+def parse_settings(document: dict[str, Any], base: Path, overrides: dict[str, Any], problems: list[str],
+                   sections: tuple[str, ...] = SECTIONS) -> tuple[tuple[str, ...], Synthetic | None,
+                                                                  OrchestratorConfig | None]:
+    """The [data] and [backtest] sections of a document: data paths (resolved against `base`) or
+    synthetic data, and the settings (None if invalid); problems are appended to `problems`,
+    unknown top-level sections (other than `sections`) too."""
+    _unknown(document, sections, "", problems)
+    data = _table(document, "data", problems)
+    backtest = _table(document, "backtest", problems)
+    _unknown(data, DATA_KEYS, "[data] ", problems)
+    _unknown(backtest, BACKTEST_KEYS, "[backtest] ", problems)
+
+    paths, synthetic = _data_source(data, base, problems)
+    _register_resolver_class(backtest.get("conflict_mode"), base, problems)
+    settings = {k: v for k, v in backtest.items() if k in BACKTEST_KEYS}
+    settings.update({k: data[k] for k in ("start", "end") if k in data})
+    settings.update(overrides)
+    config = None
+    try:
+        config = OrchestratorConfig(**settings)
+    except ConfigError as exc:
+        problems += [_section_of(p) + p for p in exc.problems]
+    return paths, synthetic, config
 
 
 def _section_of(problem: str) -> str:
@@ -220,6 +233,10 @@ def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str
             if accepted is not None and key not in accepted:
                 problems.append(f"{where} params.{key}: {reference} has no parameter {key!r}"
                                 f"{did_you_mean(key, accepted)}; it takes {', '.join(accepted) or 'none'}")
+    for key, value in params.items():
+        if isinstance(value, (list, dict)):
+            problems.append(f"{where} params.{key}: a list or range of values is a grid; run it with "
+                            "`sqlorch grid`, or give one value here")
     if len(problems) > found or cls is None or weight is None:
         return None
     try:

@@ -45,6 +45,7 @@ LOWER_IS_BETTER = frozenset({"volatility"})
 """Metrics ranked ascending; every other metric ranks higher values first."""
 BATCHES_PER_SLOT = 2  # a few batches per worker, so that none waits long for the last one
 BATCH_CELLS = 2_000_000  # most bars x symbols x combinations in one batch (bounds a worker's memory)
+SMALL_WORK = 400_000  # bars x symbols x combinations below which starting worker processes costs more than it saves
 
 Progress = Callable[[int, int], None]
 """Called with (combinations done, combinations in all) as batches finish."""
@@ -160,7 +161,7 @@ class GridSearch:
         panel = Panel.from_bars(bars)
         data = GridData(bars, dataset_id(panel), config.periods_per_year or periods_per_year(panel.timestamps),
                         worker_config(config), self.sql_metrics)
-        executor = make_executor(self._executor_kind(), self.workers, self.address)
+        executor = make_executor(self._executor_kind(len(panel) * len(panel.symbols)), self.workers, self.address)
         try:
             batches = plan_batches(list(zip(self.strategy_ids, [g.strategy_class for g in self.grids],
                                             self.combinations)),
@@ -170,10 +171,13 @@ class GridSearch:
             if executor is not self.executor:
                 executor.close()
 
-    def _executor_kind(self) -> str | Executor:
-        """The executor to use: worker processes only if they can import every strategy class."""
-        if self.executor != "local" or (self.workers or 2) == 1:
+    def _executor_kind(self, cells: int) -> str | Executor:
+        """The executor to use: worker processes only if they can import every strategy class, and
+        (unless `workers` was given) only for enough work to pay for starting them."""
+        if self.executor != "local" or self.workers == 1:
             return self.executor
+        if self.workers is None and self.size * cells < SMALL_WORK:
+            return make_executor("local", 1)
         stuck = [g.strategy_class for g in self.grids if not _importable(g.strategy_class)]
         if stuck:
             warnings.warn(f"{stuck[0].__qualname__} is defined where worker processes cannot import it (a "

@@ -10,10 +10,11 @@ from sqlorch.strategies import SMACross
 
 
 class Exploding(SMACross):
-    """SMACross that raises at bar `explode_at` (never if negative)."""
+    """SMACross that raises at bar `explode_at` (never if negative); called on every bar."""
 
     def __init__(self, fast: int = 5, slow: int = 20, explode_at: int = -1):
         super().__init__(fast=fast, slow=slow)
+        self.wake_on = None
         self.explode_at = explode_at
         self.params = {"fast": fast, "slow": slow, "explode_at": explode_at}
 
@@ -77,3 +78,15 @@ class Threshold:
         held = ctx.positions > 0
         return ([Signal.buy(s, 1.0 / len(ctx.symbols)) for s, a, h in zip(ctx.symbols, above, held) if a and not h]
                 + [Signal.exit(s) for s, a, h in zip(ctx.symbols, above, held) if h and not a])
+
+
+def double(shared, item):
+    """A task for executors: the shared value times the item."""
+    return shared * item
+
+
+def die(shared, item):
+    """A task that kills its worker process."""
+    import os
+
+    os._exit(3)
