@@ -1,7 +1,8 @@
 """Where a grid's batches run: local worker processes, or tasks on a Ray cluster.
 
-An executor runs `task(shared, item)` for every item and yields `(index, result)` as each one
-finishes. `shared` (the grid's bars and settings) travels to each worker once: through the
+An executor starts `task(shared, item)` for every item at once and returns `Results`, which
+yield `(index, result)` as each one finishes (so the caller can do other work while the workers
+start). `shared` (the grid's bars and settings) travels to each worker once: through the
 process pool's initializer locally, through Ray's object store (`ray.put` once, the reference
 passed to every task) on a cluster. The grid search only sees this interface, so it does not
 know which one runs it.
@@ -30,9 +31,40 @@ class Executor(Protocol):
 
     def slots(self) -> int: ...
 
-    def map(self, task: Task, shared: Any, items: Sequence[Any]) -> Iterator[tuple[int, Any]]: ...
+    def map(self, task: Task, shared: Any, items: Sequence[Any]) -> Results: ...
 
     def close(self) -> None: ...
+
+
+class Results:
+    """What an executor is running: iterate for (index, result) as each task finishes; `close()`
+    (also on leaving a `with` block) stops what has not run and releases the workers."""
+
+    def __init__(self, finished: Iterator[tuple[int, Any]], stop: Callable[[], None] = lambda: None):
+        self._finished = finished
+        self._stop: Callable[[], None] | None = stop
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        try:
+            yield from self._finished
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the tasks still pending and release the workers (once)."""
+        stop, self._stop = self._stop, None
+        if stop is None:
+            return
+        try:
+            self._finished.close()  # type: ignore[attr-defined]
+        finally:
+            stop()
+
+    def __enter__(self) -> Results:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def default_workers() -> int:
@@ -56,37 +88,37 @@ class LocalExecutor:
         """How many tasks run at once."""
         return self.workers
 
-    def map(self, task: Task, shared: Any, items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        """Yield (index, task(shared, item)) for every item, as each finishes."""
+    def map(self, task: Task, shared: Any, items: Sequence[Any]) -> Results:
+        """Start task(shared, item) for every item; the results as each finishes."""
         if self.workers == 1 or len(items) <= 1:
-            for index, item in enumerate(items):
-                yield index, task(shared, item)
-            return
+            return Results((index, task(shared, item)) for index, item in enumerate(items))
         # spawn, not fork: the parent holds DuckDB and polars thread pools, which fork would copy mid-flight
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(items)),
                                    mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_install, initargs=(shared,))
-        try:
-            futures: dict[Future, int] = {pool.submit(_run, task, item): k for k, item in enumerate(items)}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield futures[future], future.result()
-        except BrokenProcessPool as exc:
-            raise SqlorchError("a grid worker process died (out of memory?); try fewer --workers "
-                               "or a smaller grid") from exc
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        futures: dict[Future, int] = {pool.submit(_run, task, item): k for k, item in enumerate(items)}
+        return Results(_as_finished(futures), lambda: pool.shutdown(wait=True, cancel_futures=True))
 
     def close(self) -> None:
-        """Nothing to release: the pool lives only while `map` runs."""
+        """Nothing to release: each `map` has its own pool, released by its `Results`."""
 
     def __enter__(self) -> LocalExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _as_finished(futures: dict[Future, int]) -> Iterator[tuple[int, Any]]:
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield futures[future], future.result()
+    except BrokenProcessPool as exc:
+        raise SqlorchError("a grid worker process died (out of memory?); try fewer --workers "
+                           "or a smaller grid") from exc
 
 
 _shared: Any = None  # what every task of a pool shares, installed once per worker process
@@ -129,22 +161,27 @@ class RayExecutor:
         """The cluster's CPUs: how many tasks run at once."""
         return max(1, int(self._connect().cluster_resources().get("CPU", 1)))
 
-    def map(self, task: Task, shared: Any, items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        """Yield (index, task(shared, item)) for every item, as each task finishes; `shared`
-        is put in the object store once and every task gets its reference."""
+    def map(self, task: Task, shared: Any, items: Sequence[Any]) -> Results:
+        """Start task(shared, item) as a Ray task for every item; the results as each finishes.
+        `shared` is put in the object store once and every task gets its reference."""
         ray = self._connect()
         remote = ray.remote(num_cpus=1)(_run_on_ray)
         shared_ref = ray.put(shared)
         refs = {remote.remote(task, shared_ref, item): k for k, item in enumerate(items)}
         pending = list(refs)
-        try:
+
+        def finished() -> Iterator[tuple[int, Any]]:
+            nonlocal pending
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 for ref in done:
                     yield refs[ref], ray.get(ref)
-        finally:
+
+        def stop() -> None:
             for ref in pending:
                 ray.cancel(ref)
+
+        return Results(finished(), stop)
 
     def close(self) -> None:
         """Disconnect, if this executor connected."""

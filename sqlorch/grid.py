@@ -191,25 +191,26 @@ class GridSearch:
         config = self.config
         run_id = new_run_id()
         warehouse = Warehouse(config.warehouse, config.lock_timeout, on_wait)
-        register_grid(warehouse, run_id, data.bars, data.dataset_id, {
-            "source": source or "python", "metric": self.metric, "executor": executor.name,
-            "workers": min(executor.slots(), len(batches)), "batches": len(batches),
-            "strategy_count": len(self.grids), "combination_count": self.size, "dropped_count": self.dropped,
-            "initial_capital": config.initial_capital, "periods_per_year": data.periods_per_year,
-            "bar_count": len(panel), "symbol_count": len(panel.symbols), "grids": self._grids_json(),
-            "config": config_json(config),
-        })
         started = time.monotonic()
-        rows: dict[tuple[str, int], tuple] = {}
-        try:
-            for _, batch_rows in executor.map(run_batch, data, batches):
-                for row in batch_rows:
-                    rows[(row[0], row[1])] = row
-                if progress:
-                    progress(len(rows), self.size)
-        except BaseException as exc:  # interrupted, or a worker died: the search is not complete
-            fail_grid(warehouse, run_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
-            raise
+        with executor.map(run_batch, data, batches) as running:  # the workers start while the search registers
+            register_grid(warehouse, run_id, data.bars, data.dataset_id, {
+                "source": source or "python", "metric": self.metric, "executor": executor.name,
+                "workers": min(executor.slots(), len(batches)), "batches": len(batches),
+                "strategy_count": len(self.grids), "combination_count": self.size, "dropped_count": self.dropped,
+                "initial_capital": config.initial_capital, "periods_per_year": data.periods_per_year,
+                "bar_count": len(panel), "symbol_count": len(panel.symbols), "grids": self._grids_json(),
+                "config": config_json(config),
+            })
+            rows: dict[tuple[str, int], tuple] = {}
+            try:
+                for _, batch_rows in running:
+                    for row in batch_rows:
+                        rows[(row[0], row[1])] = row
+                    if progress:
+                        progress(len(rows), self.size)
+            except BaseException as exc:  # interrupted, or a worker died: the search is not complete
+                fail_grid(warehouse, run_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
+                raise
         table, params = self._table(rows)
         best = {}
         for sid, combinations, number in zip(self.strategy_ids, self.combinations,

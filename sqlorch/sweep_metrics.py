@@ -230,10 +230,13 @@ def _split(a: np.ndarray | float) -> tuple:
 
 def divide_exact(values: np.ndarray, divisor: int) -> np.ndarray:
     """int64 values / divisor, each rounded once to the nearest float (as Python's int / int
-    and DuckDB's DECIMAL to DOUBLE cast do): a float quotient corrected by its exact
-    remainder (error-free products), valid for |values| < 2**62."""
+    and DuckDB's DECIMAL to DOUBLE cast do). Values below 2**53 are exact floats, so one float
+    division does; larger ones (up to 2**62) get a float quotient corrected by its exact
+    remainder (error-free products)."""
     d = float(divisor)
     high = values.astype(np.float64)
+    if not values.size or int(np.abs(values).max()) < 2**53:  # exact as floats: one division rounds once
+        return high / d
     low = (values - high.astype(np.int64)).astype(np.float64)  # values = high + low exactly
     q = high / d
     p = q * d

@@ -11,7 +11,7 @@ from grid_strategies import die, double
 
 from sqlorch import BacktestConfig, GridSearch, SqlorchError
 from sqlorch.demo import synthetic_bars
-from sqlorch.executors import LocalExecutor, default_workers, make_executor
+from sqlorch.executors import LocalExecutor, Results, default_workers, make_executor
 from sqlorch.strategies import SMACross
 
 
@@ -38,8 +38,11 @@ class Stopping(LocalExecutor):
     """Runs the first batch, then is interrupted."""
 
     def map(self, task, shared, items):
-        yield 0, task(shared, items[0])
-        raise KeyboardInterrupt
+        def finished():
+            yield 0, task(shared, items[0])
+            raise KeyboardInterrupt
+
+        return Results(finished())
 
 
 def test_a_search_that_stops_is_recorded_as_failed(tmp_path):
