@@ -212,9 +212,12 @@ def grid(config: str, metric: str | None, workers: int | None, top: int | None, 
     plan = read_grid_plan(config, overrides)
     top = top if top is not None else plan.top or 10
     _check_top(top)
+    executor = executor or plan.executor or "local"
+    if address and executor != "ray":
+        raise SqlorchError("--address is the address of a Ray cluster: use it with --executor ray")
     search = GridSearch(list(plan.grids), config=plan.config, metric=metric or plan.metric or "sharpe_ratio",
                         workers=workers if workers is not None else plan.workers,
-                        executor=executor or plan.executor or "local", address=address or plan.address)
+                        executor=executor, address=address or plan.address)
     bars = synthetic_bars(**vars(plan.synthetic)) if plan.synthetic else list(plan.paths)
     progress = ProgressBar("grid") if not quiet else None
     try:

@@ -16,14 +16,8 @@ import polars as pl
 
 from sqlorch.audit import encode
 from sqlorch.config import BacktestConfig
-from sqlorch.errors import SqlorchError
 from sqlorch.results import METRIC_NAMES
-from sqlorch.warehouse import Warehouse, frame, insert, quote_identifier, register_dataset
-
-_GRID_RUN = "SELECT * FROM grid_runs WHERE run_id = ?"
-_GRID_RESULTS = """SELECT * EXCLUDE (run_id) FROM grid_results WHERE run_id = ?
-                   ORDER BY strategy_id, combination"""
-
+from sqlorch.warehouse import Warehouse, insert, quote_identifier, register_dataset
 
 def config_json(config: BacktestConfig) -> str:
     """The settings of a search as JSON (values that are not JSON as text)."""
@@ -87,16 +81,6 @@ def _nulls(values: list[Any]) -> list[Any]:
 def is_grid_run(warehouse: Warehouse, run_id: str) -> bool:
     """Whether `run_id` names a grid search in this warehouse."""
     return not warehouse.query("SELECT 1 FROM grid_runs WHERE run_id = ?", [run_id]).is_empty()
-
-
-def load_grid(warehouse: Warehouse, run_id: str) -> tuple[dict[str, Any], pl.DataFrame]:
-    """A search's `grid_runs` row and its `grid_results` rows; SqlorchError for an unknown id."""
-    with warehouse.connect(read_only=True) as con:
-        runs = frame(con, _GRID_RUN, [run_id])
-        if runs.is_empty():
-            raise SqlorchError(f"no grid run {run_id!r} in {warehouse.path or 'the warehouse'}; "
-                               "`sqlorch runs` lists them")
-        return runs.row(0, named=True), frame(con, _GRID_RESULTS, [run_id])
 
 
 def _version() -> str:

@@ -30,6 +30,7 @@ from sqlorch.market import CLOSE, HIGH, LOW, MARK, OPEN, MarketView, Panel
 from sqlorch.money import MICRO, micro_of, ratio_of, to_micro
 from sqlorch.orders import Order
 from sqlorch.sleeve import Sleeve
+from sqlorch.strategy import snake_case
 
 
 class SweepStepper:
@@ -53,7 +54,9 @@ class SweepStepper:
         self.view = MarketView(panel.symbols, timestamps, panel.data.shape, self.feature_set.features)
         n = len(panel.symbols)
         self.sleeves = [Sleeve(f"c{i}", n, micro_of(capital) * MICRO) for i in range(len(self.strategies))]
-        self.contexts = [BarContext(s.strategy_id, self.view, s) for s in self.sleeves]
+        # each strategy sees the id it would have in its own backtest (its sleeve's id is internal)
+        self.contexts = [BarContext(_own_id(strategy), self.view, sleeve)
+                         for strategy, sleeve in zip(self.strategies, self.sleeves)]
         self.pending: list[dict[int, Order]] = [{} for _ in self.strategies]
         self.with_orders: set[int] = set()  # sleeves with pending orders
         self.errors: dict[int, tuple[BaseException, int]] = {}
@@ -226,3 +229,9 @@ class SweepStepper:
                 commission = costs.commission(quantity, price, charge_fee)
                 realized = sleeve.apply_fill(j, quantity, price, commission)
                 self.fills.append((i, t, j, quantity, price, commission, sleeve.cash, realized))
+
+
+def _own_id(strategy: object) -> str:
+    """The id a strategy gets when it runs alone: its `name`, else its class name in snake_case."""
+    name = getattr(strategy, "name", None)
+    return name if isinstance(name, str) and name.strip() else snake_case(type(strategy).__name__)

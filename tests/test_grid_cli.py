@@ -133,6 +133,7 @@ def test_bad_grid_files_say_what_to_fix(here: Path, change: tuple[str, str], mes
     (["--metric", "sharpe"], "metric: 'sharpe' is not a metric (did you mean 'sharpe_ratio'?)"),
     (["--workers", "0"], "workers: must be a whole number >= 1, got 0"),
     (["--top", "0"], "--top must be 1 or more"),
+    (["--address", "ray://head:10001"], "--address is the address of a Ray cluster: use it with --executor ray"),
 ])
 def test_bad_options_say_what_to_fix(here: Path, args: list[str], message: str) -> None:
     config = write(here / "grid.toml", GRID)
