@@ -216,12 +216,16 @@ class GridSearch:
         for sid, combinations, number in zip(self.strategy_ids, self.combinations,
                                              _best_numbers(table, self.strategy_ids)):
             best[sid] = dict(combinations[number - 1]) if number else {}
-        finish_grid(warehouse, run_id, table, params,
-                    {sid: f"{g.strategy_class.__module__}:{g.strategy_class.__qualname__}"
-                     for sid, g in zip(self.strategy_ids, self.grids)},
-                    {"completed_count": int((table["status"] == "completed").sum()),
-                     "failed_count": int((table["status"] == "failed").sum()),
-                     "best": encode(best), "duration_seconds": time.monotonic() - started})
+        try:
+            finish_grid(warehouse, run_id, table, params,
+                        {sid: f"{g.strategy_class.__module__}:{g.strategy_class.__qualname__}"
+                         for sid, g in zip(self.strategy_ids, self.grids)},
+                        {"completed_count": int((table["status"] == "completed").sum()),
+                         "failed_count": int((table["status"] == "failed").sum()),
+                         "best": encode(best), "duration_seconds": time.monotonic() - started})
+        except BaseException as exc:  # the results could not be written: the search never shows completed
+            fail_grid(warehouse, run_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
+            raise
         best_params = best[self.strategy_ids[0]] if len(self.grids) == 1 else best
         return GridResult(run_id, table, best_params, self.metric, best, warehouse)
 

@@ -67,3 +67,17 @@ def test_classes_workers_cannot_import_run_in_this_process():
         result = search.run(synthetic_bars(symbols=1, years=1))
     assert "cannot import it" in str(caught[0].message)
     assert result.table["status"].to_list() == ["completed", "completed"]
+
+
+def test_a_search_whose_results_cannot_be_written_is_failed(tmp_path, monkeypatch):
+    import sqlorch.grid
+
+    def refuse(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sqlorch.grid, "finish_grid", refuse)
+    config = BacktestConfig(warehouse=str(tmp_path / "w.duckdb"), log_dir=None)
+    with pytest.raises(OSError, match="disk full"):
+        GridSearch(SMACross, {"fast": [3], "slow": [20]}, config, workers=1).run(synthetic_bars(symbols=1, years=1))
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT status, error FROM grid_runs").fetchall() == [("failed", "OSError: disk full")]
