@@ -7,6 +7,8 @@ from sqlorch.data import load_bars
 from sqlorch.domain import ConflictMode, DecisionKind, Side, Signal
 from sqlorch.engine import BacktestEngine, StrategyOrchestrator
 from sqlorch.errors import ConfigError, DataError, SqlorchError, StrategyError, WarehouseLockedError
+from sqlorch.grid import GridResult, GridSearch
+from sqlorch.grid_spec import Grid
 from sqlorch.results import BacktestResult, OrchestratorResult, PerformanceMetrics, StrategyAllocation
 from sqlorch.strategy import IStrategy
 
@@ -14,7 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BacktestConfig", "BacktestEngine", "BacktestResult", "Bar", "BarContext", "ConfigError",
-    "ConflictMode", "DataError", "DecisionKind", "IStrategy", "OrchestratorConfig",
+    "ConflictMode", "DataError", "DecisionKind", "Grid", "GridResult", "GridSearch", "IStrategy", "OrchestratorConfig",
     "OrchestratorResult", "PerformanceMetrics", "Side", "Signal", "SqlorchError",
     "StrategyAllocation", "StrategyError", "StrategyOrchestrator", "WarehouseLockedError",
     "load_bars", "__version__",

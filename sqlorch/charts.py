@@ -385,3 +385,144 @@ def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[float | None]], tit
                          extra=Markup(' class="tick"')))
     out.append(Markup("</svg>"))
     return Markup("").join(out)
+
+
+# -- grid search -----------------------------------------------------------------------------------
+
+# viridis at five stops: ordered from light to dark for every reader, and still apart in grey
+SEQUENTIAL = ((253, 231, 37), (94, 201, 98), (33, 145, 140), (59, 82, 139), (68, 1, 84))
+
+
+def sequential_color(share: float | None) -> str:
+    """A colour from light (0) to dark (1); grey when undefined."""
+    if share is None or not math.isfinite(share):
+        return "#dddddd"
+    share = max(0.0, min(1.0, share)) * (len(SEQUENTIAL) - 1)
+    k = min(int(share), len(SEQUENTIAL) - 2)
+    low, high = SEQUENTIAL[k], SEQUENTIAL[k + 1]
+    weight = share - k
+    r, g, b = (round(a + (c - a) * weight) for a, c in zip(low, high))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _value_text(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def grid_heatmap(row_name: str, row_values: Sequence[object], column_name: str, column_values: Sequence[object],
+                 matrix: Sequence[Sequence[float | None]], title: str, higher_is_better: bool = True,
+                 best: tuple[int, int] | None = None, value_format: Callable[[float], str] = _value_text,
+                 size: Size = WIDE) -> Markup:
+    """A metric over two parameters: one cell per pair of values, darker = better, the best
+    cell outlined; the value is written in each cell when there is room, and in its tooltip."""
+    finite = [v for row in matrix for v in row if v is not None and math.isfinite(v)]
+    if not row_values or not column_values or not finite:
+        return empty_chart(title, size, "no completed combination to draw")
+    low, high = min(finite), max(finite)
+
+    def share(value: float | None) -> float | None:
+        if value is None or not math.isfinite(value):
+            return None
+        fraction = (value - low) / (high - low) if high > low else 1.0
+        return fraction if higher_is_better else 1 - fraction
+
+    rows = [shorten(str(v), 10) for v in row_values]
+    columns = [shorten(str(v), 10) for v in column_values]
+    axis_room = size.font * 1.6
+    left = axis_room + max(_text_width(r, size.font) for r in rows) + 10
+    cell_w = max(8.0, min(size.font * 5.0, (size.width - left - 10) / len(columns)))
+    cell_h = max(8.0, min(size.font * 2.4, cell_w))
+    top = size.font * 3.2 + 6
+    every = max(1, math.ceil(_text_width("0000", size.font) / cell_w))  # column labels that fit
+    plot_h = cell_h * len(rows)
+    scale_top = top + plot_h + 16
+    height = scale_top + 10 + size.font + 14
+    width = left + cell_w * len(columns) + 10
+    out = [_svg_open(size, title, height, max(width, 240.0))]
+    out.append(_text(left + cell_w * len(columns) / 2, size.font + 2, column_name, "middle",
+                     extra=Markup(' font-weight="600"')))
+    out.append(Markup('<text transform="translate({:.1f},{:.1f}) rotate(-90)" text-anchor="middle" fill="{}" '
+                      'font-weight="600">{}</text>').format(size.font + 2, top + plot_h / 2, INK, row_name))
+    for j, label in enumerate(columns):
+        if j % every == 0:
+            out.append(_text(left + (j + 0.5) * cell_w, top - 6, label, "middle", extra=Markup(' class="tick"')))
+    room = cell_w >= _text_width("-0.00", size.font) + 4 and cell_h >= size.font + 4
+    for i, label in enumerate(rows):
+        y = top + i * cell_h
+        if cell_h >= size.font or i % max(1, math.ceil(size.font / cell_h)) == 0:
+            out.append(_text(left - 6, y + cell_h / 2 + size.font * 0.35, label, "end", extra=Markup(' class="tick"')))
+        for j in range(len(columns)):
+            value = matrix[i][j]
+            fraction = share(value)
+            shown = value_format(value) if value is not None and math.isfinite(value) else "n/a"
+            tip = f"{row_name}={row_values[i]}, {column_name}={column_values[j]}: {shown}"
+            out.append(Markup('<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}" stroke="#ffffff" '
+                              'stroke-width="0.5"><title>{}</title></rect>').format(
+                left + j * cell_w, y, cell_w, cell_h, sequential_color(fraction), tip))
+            if room and value is not None:
+                ink = "#ffffff" if fraction is not None and fraction > 0.55 else INK
+                out.append(_text(left + (j + 0.5) * cell_w, y + cell_h / 2 + size.font * 0.35, shown, "middle", ink,
+                                 Markup(' class="cell"')))
+    if best is not None:
+        out.append(Markup('<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="none" stroke="{}" '
+                          'stroke-width="2.5" class="best"><title>best</title></rect>').format(
+            left + best[1] * cell_w + 1, top + best[0] * cell_h + 1, cell_w - 2, cell_h - 2, NEGATIVE))
+    scale_w = min(240.0, max(cell_w * len(columns), 160.0))
+    steps = 20
+    for k in range(steps):
+        out.append(Markup('<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="10" fill="{}"/>').format(
+            left + k * scale_w / steps, scale_top, scale_w / steps + 0.3, sequential_color((k + 0.5) / steps)))
+    worst, best_value = (low, high) if higher_is_better else (high, low)
+    out.append(_text(left, scale_top + 10 + size.font + 4, f"{value_format(worst)} worse", extra=Markup(' class="tick"')))
+    out.append(_text(left + scale_w, scale_top + 10 + size.font + 4, f"better {value_format(best_value)}", "end",
+                     extra=Markup(' class="tick"')))
+    out.append(Markup("</svg>"))
+    return Markup("").join(out)
+
+
+def range_chart(labels: Sequence[object], means: Sequence[float | None], lows: Sequence[float | None],
+                highs: Sequence[float | None], title: str, y_format: Callable[[float], Callable[[float], str]] = percent_axis,
+                size: Size = NARROW) -> Markup:
+    """One parameter's effect: for each of its values (x), the range of a metric over the other
+    parameters (a vertical line from lowest to highest) and its mean (a dot, joined by a line)."""
+    points = [(str(label), m, lo, hi) for label, m, lo, hi in zip(labels, means, lows, highs)
+              if m is not None and math.isfinite(m)]
+    if not points:
+        return empty_chart(title, size)
+    values = [v for _, m, lo, hi in points for v in (m, lo, hi) if v is not None and math.isfinite(v)]
+    ticks = nice_ticks(min(values), max(values), size.y_ticks)
+    low, high = min(ticks[0], min(values)), max(ticks[-1], max(values))
+    if high == low:
+        low, high = low - 1, high + 1
+    fmt = y_format(ticks[1] - ticks[0] if len(ticks) > 1 else abs(high) or 1.0)
+    exact = y_format(0.0001)
+    left = max(_text_width(fmt(t), size.font) for t in ticks) + 14
+    top, bottom, right = 10, size.font + 16, 10
+    plot_w, plot_h = size.width - left - right, size.height - top - bottom
+    step = plot_w / len(points)
+
+    def py(y: float) -> float:
+        return top + (high - y) / (high - low) * plot_h
+
+    out = [_svg_open(size, title)]
+    for tick in ticks:
+        out.append(Markup('<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}"/>').format(
+            left, py(tick), left + plot_w, py(tick), AXIS if tick == 0 else GRID))
+        out.append(_text(left - 6, py(tick) + size.font * 0.35, fmt(tick), "end", extra=Markup(' class="tick"')))
+    every = max(1, math.ceil(_text_width("0000", size.font) / step))
+    path = []
+    for k, (label, mean, lo, hi) in enumerate(points):
+        x = left + (k + 0.5) * step
+        if lo is not None and hi is not None:
+            out.append(Markup('<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="{3}" '
+                              'stroke-width="2"/>').format(x, py(lo), py(hi), PALETTE[4]))
+        out.append(Markup('<circle cx="{:.1f}" cy="{:.1f}" r="3.5" fill="{}"><title>{}: mean {}, from {} to {}'
+                          '</title></circle>').format(x, py(mean), PALETTE[0], label, exact(mean),
+                                                      exact(lo) if lo is not None else "n/a",
+                                                      exact(hi) if hi is not None else "n/a"))
+        path.append(f"{'L' if path else 'M'}{x:.1f} {py(mean):.1f}")
+        if k % every == 0:
+            out.append(_text(x, top + plot_h + size.font + 6, shorten(label, 8), "middle", extra=Markup(' class="tick"')))
+    out.append(Markup('<path d="{}" fill="none" stroke="{}" stroke-width="1.2"/>').format("".join(path), PALETTE[0]))
+    out.append(Markup("</svg>"))
+    return Markup("").join(out)

@@ -22,6 +22,11 @@ from sqlorch.data import load_bars
 from sqlorch.demo import synthetic_bars
 from sqlorch.engine import StrategyOrchestrator
 from sqlorch.errors import SqlorchError
+from sqlorch.executors import EXECUTORS
+from sqlorch.grid import GridResult, GridSearch
+from sqlorch.grid_file import GridPlan, read_grid_plan
+from sqlorch.grid_report import grid_report_context, metric_text, write_grid_report, write_grid_reports
+from sqlorch.grid_store import is_grid_run
 from sqlorch.market import Panel
 from sqlorch.progress import ProgressBar
 from sqlorch.report import FORMATS, latest_run_id, report_context, write_report, write_reports
@@ -144,18 +149,122 @@ def _print_run(plan: RunPlan, run_id: str, comparison: pl.DataFrame, report_dir:
               help="HTML (one self-contained page with charts) or Markdown.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="File to write [default: reports/<run_id>.<format>].")
-def report(run_id: str | None, warehouse: str, fmt: str, output: str | None) -> None:
+@click.option("--top", type=int, default=10, show_default=True,
+              help="Best combinations listed per strategy (grid runs).")
+def report(run_id: str | None, warehouse: str, fmt: str, output: str | None, top: int) -> None:
     """Write the report of RUN_ID (default: the latest finished run) from the warehouse views.
+    A grid run (`sqlorch grid`) gets its grid report: heatmaps, top combinations, sensitivity.
 
     Example: sqlorch report --format md -o latest.md
     """
+    _check_top(top)
     store = Warehouse(warehouse, on_wait=_err)
     run_id = run_id or latest_run_id(store)
+    path = Path(output or Path("reports") / f"{run_id}.{fmt}")
+    if is_grid_run(store, run_id):
+        click.echo(f"report     {write_grid_report(grid_report_context(store, run_id, top), path, fmt)}")
+        return
     context = report_context(store, run_id)
-    path = write_report(context, Path(output or Path("reports") / f"{run_id}.{fmt}"), fmt)
+    path = write_report(context, path, fmt)
     for line in context["warnings"]:
         click.echo(f"Warning: {line}")
     click.echo(f"report     {path}")
+
+
+def _check_top(top: int) -> None:
+    if top < 1:
+        raise SqlorchError(f"--top must be 1 or more, got {top}")
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--metric", help="Metric that ranks the combinations, e.g. sortino_ratio [default: the config's "
+                               "[grid] metric, else sharpe_ratio].")
+@click.option("--workers", type=int, help="Worker processes running batches at once [default: every core].")
+@click.option("--top", type=int, help="Best combinations to show per strategy [default: 10].")
+@click.option("--executor", type=click.Choice(EXECUTORS), help="Where batches run: local processes, or a Ray "
+                                                                "cluster [default: local].")
+@click.option("--address", help="Ray cluster address with --executor ray, e.g. ray://head:10001 [default: "
+                                "RAY_ADDRESS, or a cluster started here with `ray start`, or a new local one].")
+@click.option("--warehouse", type=click.Path(dir_okay=False),
+              help="DuckDB warehouse file (default: the config's warehouse key).")
+@click.option("--report-dir", type=click.Path(file_okay=False), default="reports", show_default=True,
+              help="Directory of the reports (<run_id>.html and <run_id>.md).")
+@click.option("--no-report", is_flag=True, help="Write no reports.")
+@click.option("--lock-timeout", type=float, help="Seconds to wait for another run's write lock [default: 60].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def grid(config: str, metric: str | None, workers: int | None, top: int | None, executor: str | None,
+         address: str | None, warehouse: str | None, report_dir: str, no_report: bool, lock_timeout: float | None,
+         quiet: bool) -> None:
+    """Backtest every combination of parameter values in CONFIG (TOML) and rank them.
+
+    CONFIG is a run configuration whose strategies' params may be lists, like
+    params = { fast = [5, 10, 20], slow = [30, 50, 100] }, or ranges { from = 5, to = 50, step = 5 }
+    (the grid is their product), with an optional constraint = "fast < slow" per strategy and a
+    [grid] section (metric, top, workers, executor, address). Every combination trades the whole
+    capital, as its own backtest would. Prints the best combinations of each strategy; the results
+    go to the warehouse tables grid_runs and grid_results, the reports to --report-dir.
+
+    Example: sqlorch grid grid.toml --metric sortino_ratio --workers 2 --top 5
+    """
+    overrides = {key: value for key, value in
+                 {"warehouse": warehouse, "lock_timeout": lock_timeout}.items() if value is not None}
+    plan = read_grid_plan(config, overrides)
+    top = top if top is not None else plan.top or 10
+    _check_top(top)
+    executor = executor or plan.executor or "local"
+    if address and executor != "ray":
+        raise SqlorchError("--address is the address of a Ray cluster: use it with --executor ray")
+    search = GridSearch(list(plan.grids), config=plan.config, metric=metric or plan.metric or "sharpe_ratio",
+                        workers=workers if workers is not None else plan.workers,
+                        executor=executor, address=address or plan.address)
+    bars = synthetic_bars(**vars(plan.synthetic)) if plan.synthetic else list(plan.paths)
+    progress = ProgressBar("grid") if not quiet else None
+    try:
+        result = search.run(bars, progress=progress, on_wait=_err, source=plan.source)
+    finally:
+        if progress:
+            progress.close()
+    _print_grid(plan, search, result, top, None if no_report else Path(report_dir))
+
+
+def _print_grid(plan: GridPlan, search: GridSearch, result: GridResult, top: int, report_dir: Path | None) -> None:
+    run = result.warehouse.query(
+        "SELECT g.*, min(c.ts) AS first, max(c.ts) AS last FROM grid_runs g JOIN clocks c USING (dataset_id) "
+        "WHERE g.run_id = ? GROUP BY ALL", [result.run_id]).row(0, named=True)
+    seconds = run["duration_seconds"] or 0.0
+    speed = f" ({run['combination_count'] / seconds:,.0f} combinations/s)" if seconds > 0 else ""
+    click.echo(f"grid {result.run_id}: {run['combination_count']} combinations of {run['strategy_count']} "
+               f"{'strategy' if run['strategy_count'] == 1 else 'strategies'} ({run['failed_count']} failed, "
+               f"{run['dropped_count']} dropped by constraints), {run['symbol_count']} symbols, {run['bar_count']} bars "
+               f"from {run['first']:%Y-%m-%d} to {run['last']:%Y-%m-%d}")
+    click.echo(f"ran {run['batches']} batches on {run['workers']} {run['executor']} worker(s) in {seconds:.2f} s{speed}; "
+               f"ranked by {result.metric}")
+    shown = [result.metric] + [m for m in ("total_return", "sharpe_ratio", "max_drawdown", "trade_count")
+                               if m != result.metric]
+    for sid, grid_ in zip(search.strategy_ids, search.grids):
+        best = result.best_by_strategy[sid]
+        click.echo("")
+        if best:
+            click.echo(f"{sid}: best {', '.join(f'{k}={v}' for k, v in best.items())}")
+        else:
+            click.echo(f"{sid}: no combination has a defined {result.metric}")
+        names = list(grid_.params)
+        rows = result.top(top, sid).select("rank", *names, *shown)
+        if rows.height:
+            click.echo(format_table(rows, {m: (lambda v, m=m: metric_text(v, m)) for m in shown}))
+        failed = result.table.filter((pl.col("strategy") == sid) & (pl.col("status") == "failed"))
+        if failed.height:
+            click.echo(f"{failed.height} combination(s) failed, e.g. {failed['error'][0]}")
+    reports = write_grid_reports(result.warehouse, result.run_id, report_dir, top) if report_dir is not None else {}
+    click.echo("")
+    click.echo(f"warehouse  {plan.config.warehouse}  (tables grid_runs, grid_results; views grid_parameters, "
+               "grid_sensitivity)")
+    if reports:
+        click.echo(f"report     {reports['html']}")
+        click.echo(f"summary    {reports['md']}")
+    click.echo(f"\nexplore    sqlorch sql \"SELECT * FROM grid_results WHERE run_id = '{result.run_id}' "
+               "ORDER BY strategy_id, rank\"")
 
 
 @cli.command()
@@ -184,15 +293,17 @@ def ingest(paths: tuple[str, ...], warehouse: str, start: str | None, end: str |
 @warehouse_option
 @click.option("--limit", type=int, default=20, show_default=True, help="How many runs to show.")
 def runs(warehouse: str, limit: int) -> None:
-    """List the runs in the warehouse, newest first. A run whose process died before it
-    finished shows as incomplete.
+    """List the runs in the warehouse, newest first, grid searches (kind grid) included. A run
+    whose process died before it finished shows as incomplete.
 
     Example: sqlorch runs --limit 5
     """
     listed = Warehouse(warehouse, on_wait=_err).query(
         "SELECT run_id, status, kind, started_at, round(duration_seconds, 2) AS seconds, strategy_count "
-        "AS strategies, symbol_count AS symbols, bars_processed AS bars, pid, hostname, error "
-        "FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?", [limit])
+        "AS strategies, symbol_count AS symbols, bars_processed AS bars, pid, hostname, error FROM runs "
+        "UNION ALL SELECT run_id, status, 'grid', started_at, round(duration_seconds, 2), strategy_count, "
+        "symbol_count, bar_count, pid, hostname, error FROM grid_runs "
+        "ORDER BY started_at DESC, run_id DESC LIMIT ?", [limit])
     if listed.is_empty():
         click.echo(f"no runs in {warehouse} yet")
         return

@@ -7,7 +7,6 @@ parameters, weights) is collected and raised as one `ConfigError` naming each ke
 from __future__ import annotations
 
 import importlib
-import inspect
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlorch.config import CONFIG_KEYS, OrchestratorConfig, to_decimal
 from sqlorch.conflicts import register_resolver, resolver_names
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.strategies import BUILTINS
+from sqlorch.strategy import class_parameters
 
 DATA_KEYS = ("paths", "start", "end", "synthetic")
 SYNTHETIC_KEYS = ("symbols", "years", "seed")
@@ -59,37 +59,25 @@ class RunPlan:
 def read_plan(path: str | Path, overrides: dict[str, Any] | None = None) -> RunPlan:
     """Read and validate a configuration file; `overrides` replace [backtest] keys (CLI options)."""
     path = Path(path)
+    return parse_plan(read_document(path), path.parent, str(path), overrides or {})
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """A configuration file parsed as TOML; ConfigError if it cannot be read or parsed."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the configuration file ({exc.strerror})"]) from None
     try:
-        document = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return parse_plan(document, path.parent, str(path), overrides or {})
 
 
 def parse_plan(document: dict[str, Any], base: Path, source: str, overrides: dict[str, Any]) -> RunPlan:
     """Validate a parsed TOML document; relative data paths are resolved against `base`."""
     problems: list[str] = []
-    _unknown(document, SECTIONS, "", problems)
-    data = _table(document, "data", problems)
-    backtest = _table(document, "backtest", problems)
-    _unknown(data, DATA_KEYS, "[data] ", problems)
-    _unknown(backtest, BACKTEST_KEYS, "[backtest] ", problems)
-
-    paths, synthetic = _data_source(data, base, problems)
-    _register_resolver_class(backtest.get("conflict_mode"), base, problems)
-    settings = {k: v for k, v in backtest.items() if k in BACKTEST_KEYS}
-    settings.update({k: data[k] for k in ("start", "end") if k in data})
-    settings.update(overrides)
-    config = None
-    try:
-        config = OrchestratorConfig(**settings)
-    except ConfigError as exc:
-        problems += [_section_of(p) + p for p in exc.problems]
-
+    paths, synthetic, config = parse_settings(document, base, overrides, problems)
     entries = document.get("strategies", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         problems.append("[[strategies]]: write each strategy as its own [[strategies]] table")
@@ -106,6 +94,31 @@ def parse_plan(document: dict[str, Any], base: Path, source: str, overrides: dic
         raise ConfigError([f"{source}: {p}" for p in problems])
     assert config is not None
     return RunPlan(paths, synthetic, config, tuple(strategies), source)
+
+
+def parse_settings(document: dict[str, Any], base: Path, overrides: dict[str, Any], problems: list[str],
+                   sections: tuple[str, ...] = SECTIONS) -> tuple[tuple[str, ...], Synthetic | None,
+                                                                  OrchestratorConfig | None]:
+    """The [data] and [backtest] sections of a document: data paths (resolved against `base`) or
+    synthetic data, and the settings (None if invalid); problems are appended to `problems`,
+    unknown top-level sections (other than `sections`) too."""
+    _unknown(document, sections, "", problems)
+    data = _table(document, "data", problems)
+    backtest = _table(document, "backtest", problems)
+    _unknown(data, DATA_KEYS, "[data] ", problems)
+    _unknown(backtest, BACKTEST_KEYS, "[backtest] ", problems)
+
+    paths, synthetic = _data_source(data, base, problems)
+    _register_resolver_class(backtest.get("conflict_mode"), base, problems)
+    settings = {k: v for k, v in backtest.items() if k in BACKTEST_KEYS}
+    settings.update({k: data[k] for k in ("start", "end") if k in data})
+    settings.update(overrides)
+    config = None
+    try:
+        config = OrchestratorConfig(**settings)
+    except ConfigError as exc:
+        problems += [_section_of(p) + p for p in exc.problems]
+    return paths, synthetic, config
 
 
 def _section_of(problem: str) -> str:
@@ -215,11 +228,15 @@ def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str
         except ValueError as exc:
             problems.append(f"{where} class: {exc}")
     if cls is not None:
-        accepted = _parameters(cls)
+        accepted = class_parameters(cls)
         for key in params:
             if accepted is not None and key not in accepted:
                 problems.append(f"{where} params.{key}: {reference} has no parameter {key!r}"
                                 f"{did_you_mean(key, accepted)}; it takes {', '.join(accepted) or 'none'}")
+    for key, value in params.items():
+        if isinstance(value, (list, dict)):
+            problems.append(f"{where} params.{key}: a list or range of values is a grid; run it with "
+                            "`sqlorch grid`, or give one value here")
     if len(problems) > found or cls is None or weight is None:
         return None
     try:
@@ -237,16 +254,3 @@ def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str
             problems.append(f"{where} name: {reference} does not allow setting its name")
             return None
     return StrategySpec(strategy, weight)
-
-
-def _parameters(cls: type) -> list[str] | None:
-    """The keyword parameters of a class's constructor, or None if it takes **kwargs."""
-    try:
-        signature = inspect.signature(cls)
-    except (TypeError, ValueError):
-        return None
-    kinds = {p.kind for p in signature.parameters.values()}
-    if inspect.Parameter.VAR_KEYWORD in kinds:
-        return None
-    return [n for n, p in signature.parameters.items()
-            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]

@@ -40,7 +40,8 @@ _RUN = """SELECT r.*, c.first_ts, c.last_ts
           LEFT JOIN (SELECT run_id, min(ts) AS first_ts, max(ts) AS last_ts FROM run_clock GROUP BY run_id) c
             USING (run_id)
           WHERE r.run_id = ?"""
-_LATEST = """SELECT run_id FROM runs WHERE status IN ('completed', 'failed')
+_LATEST = """SELECT run_id FROM (SELECT run_id, started_at FROM runs WHERE status IN ('completed', 'failed')
+                              UNION ALL SELECT run_id, started_at FROM grid_runs WHERE status = 'completed')
              ORDER BY started_at DESC, run_id DESC LIMIT 1"""
 _STRATEGIES = """SELECT strategy_id, position, class_name, params, weight::DOUBLE AS weight, initial_capital
                  FROM run_strategies WHERE run_id = ? ORDER BY position"""
@@ -111,7 +112,8 @@ def listing_queries(run_id: str) -> dict[str, str]:
 
 
 def latest_run_id(warehouse: Warehouse) -> str:
-    """The newest completed or failed run in the warehouse; SqlorchError if there is none."""
+    """The newest completed or failed run (or completed grid search) in the warehouse; SqlorchError
+    if there is none."""
     found = warehouse.query(_LATEST)
     if found.is_empty():
         raise SqlorchError(f"no finished runs in {warehouse.path or 'the warehouse'}; run `sqlorch run` first")

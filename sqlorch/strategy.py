@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -53,3 +54,16 @@ def strategy_ids(strategies: Sequence[object]) -> list[str]:
     if problems:
         raise ConfigError(problems)
     return ids
+
+
+def class_parameters(cls: type) -> list[str] | None:
+    """The keyword parameters of a strategy class's constructor, or None if it takes **kwargs."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return None
+    kinds = {p.kind for p in signature.parameters.values()}
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        return None
+    return [n for n, p in signature.parameters.items()
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]

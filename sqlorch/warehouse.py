@@ -31,7 +31,7 @@ from sqlorch.resources import sql_files, sql_text
 
 DUCKDB_CONFIG = {"storage_compatibility_version": "v1.5.0"}
 TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "events",
-          "conflicts", "conflict_orders", "transfers", "rebalances")
+          "conflicts", "conflict_orders", "transfers", "rebalances", "grid_runs", "grid_results")
 BOOKS = ("equity", "portfolio_books", "metrics")  # derived per run, in this order, by sql/load
 SCHEMA_GROUPS = ("tables", "migrations", "macros", "views")  # created in this order
 _LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")

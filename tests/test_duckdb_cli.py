@@ -10,7 +10,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from sqlorch import OrchestratorConfig, StrategyOrchestrator
+from sqlorch import BacktestConfig, GridSearch, OrchestratorConfig, StrategyOrchestrator
 from sqlorch.demo import synthetic_bars
 from sqlorch.resources import sql_files
 from sqlorch.strategies import BuyAndHold, Momentum
@@ -24,6 +24,9 @@ def test_every_view_opens_in_the_duckdb_cli(tmp_path: Path) -> None:
     result = StrategyOrchestrator(
         [(BuyAndHold(), Decimal("0.3")), (BuyAndHold(), Decimal("0.3")), (Momentum(lookback=5), Decimal("0.4"))],
         OrchestratorConfig(warehouse=str(path), log_dir=None)).run(synthetic_bars(symbols=3, years=1))
+    # and a grid search, for the grid views
+    GridSearch(Momentum, {"lookback": [5, 10]}, BacktestConfig(warehouse=str(path), log_dir=None),
+               workers=1).run(synthetic_bars(symbols=2, years=1))
     views = [re.search(r"CREATE OR REPLACE VIEW (\w+)", p.read_text()).group(1) for p in sql_files("views")]
     assert len(views) >= 15
     query = " UNION ALL ".join(f"SELECT '{v}' AS view, count(*) AS n FROM {v}" for v in views)

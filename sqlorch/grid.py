@@ -1,0 +1,353 @@
+"""Parameter grid search: every combination of a strategy's parameter values, backtested in
+parallel, ranked by a metric, and kept in the warehouse (`grid_runs`, `grid_results`).
+
+    search = GridSearch(SMACross, {"fast": [5, 10, 20], "slow": [30, 50, 100]}, config,
+                        metric="sharpe_ratio", constraint="fast < slow")
+    result = search.run(bars)        # GridResult: run_id, table, best_params
+
+Each combination's numbers are those of a standalone `BacktestEngine(SMACross(**params),
+config).run(bars)`: it trades its own sleeve with the whole initial capital. Combinations are
+cut into batches of one strategy; a batch runs in one pass over the bars (`sqlorch.sweep`), and
+batches run in parallel on an executor (`sqlorch.executors`: worker processes, or a Ray
+cluster). Everything is validated before any work; a combination whose strategy raises is
+recorded as failed and the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from sqlorch.audit import encode
+from sqlorch.config import BacktestConfig
+from sqlorch.data import load_bars
+from sqlorch.errors import ConfigError, did_you_mean
+from sqlorch.executors import EXECUTORS, Executor, _import_ray, make_executor
+from sqlorch.grid_spec import Grid, Params, check_instances
+
+__all__ = ["Grid", "GridResult", "GridSearch", "plan_batches", "rank_column", "worker_config"]
+from sqlorch.grid_store import config_json, fail_grid, finish_grid, register_grid
+from sqlorch.market import Panel
+from sqlorch.results import METRIC_NAMES
+from sqlorch.runner import dataset_id, new_run_id, periods_per_year
+from sqlorch.sweep import RESULT_FIELDS, Batch, GridData, run_batch
+from sqlorch.warehouse import Warehouse
+
+LOWER_IS_BETTER = frozenset({"volatility"})
+"""Metrics ranked ascending; every other metric ranks higher values first."""
+BATCHES_PER_SLOT = 2  # a few batches per worker, so that none waits long for the last one
+BATCH_CELLS = 2_000_000  # most bars x symbols x combinations in one batch (bounds a worker's memory)
+SMALL_WORK = 400_000  # bars x symbols x combinations below which starting worker processes costs more than it saves
+
+Progress = Callable[[int, int], None]
+"""Called with (combinations done, combinations in all) as batches finish."""
+
+
+@dataclass(frozen=True, eq=False)
+class GridResult:
+    """A finished grid search.
+
+    `table` has one row per combination: strategy, combination (1, 2, ... in grid order),
+    the parameters, the metrics (NaN where undefined, null if failed), final_equity, status
+    (`completed` or `failed`), error, and rank by `metric` within the strategy (1 = best).
+    `best_params` is the best combination's parameters; with several strategies, a dict of
+    them by strategy (also in `best_by_strategy` either way). `warehouse` holds the run.
+    """
+
+    run_id: str
+    table: pl.DataFrame
+    best_params: dict[str, Any]
+    metric: str
+    best_by_strategy: dict[str, dict[str, Any]]
+    warehouse: Warehouse
+
+    def top(self, k: int = 10, strategy: str | None = None) -> pl.DataFrame:
+        """The k best combinations of each strategy (or of one), best first."""
+        ranked = self.table.filter(pl.col("rank") <= k)
+        if strategy is not None:
+            ranked = ranked.filter(pl.col("strategy") == strategy)
+        order = {sid: position for position, sid in enumerate(self.best_by_strategy)}
+        return ranked.with_columns(pl.col("strategy").replace_strict(order, return_dtype=pl.Int64).alias("_order")) \
+            .sort("_order", "rank").drop("_order")
+
+
+class GridSearch:
+    """Backtest every combination of parameter values of one or several strategies.
+
+    `strategy_class` is a strategy class with `param_grid` ({parameter: [values]}), or a list
+    of `Grid`s or (class, {parameter: [values]}) pairs, one per strategy; each strategy gets
+    its own best parameters. `config` is a `BacktestConfig` (every combination trades the
+    whole initial capital). `metric` ranks the combinations (a `PerformanceMetrics` name;
+    higher is better, except volatility). `constraint` drops combinations: a callable taking
+    the parameters (a dict that also reads as attributes) or an expression like "fast < slow"
+    (for a list of grids, it applies to those without their own). `workers` is how many
+    processes run batches at once (default: every core); `executor="ray"` sends the batches to
+    a Ray cluster instead (`address`, see `sqlorch.executors.RayExecutor`), or pass any
+    `Executor`. `batch_size` caps the combinations run in one pass over the bars.
+    `sql_metrics` computes each combination's metrics with the warehouse's SQL views instead
+    of numpy (the same numbers, about twenty times slower).
+
+    Everything is checked at construction, every problem reported at once in a ConfigError.
+    """
+
+    def __init__(self, strategy_class: Any, param_grid: Mapping[str, Any] | None = None,
+                 config: BacktestConfig | None = None, metric: str = "sharpe_ratio",
+                 constraint: Callable[[Params], Any] | str | None = None, workers: int | None = None, *,
+                 executor: str | Executor = "local", address: str | None = None, batch_size: int | None = None,
+                 sql_metrics: bool = False):
+        problems: list[str] = []
+        if isinstance(param_grid, BacktestConfig) and config is None:  # GridSearch([...grids], config)
+            param_grid, config = None, param_grid
+        self.config = config if config is not None else BacktestConfig()
+        if not isinstance(self.config, BacktestConfig):
+            problems.append(f"config must be a BacktestConfig, got {type(config).__name__}")
+        if metric not in METRIC_NAMES:
+            problems.append(f"metric: {metric!r} is not a metric{did_you_mean(str(metric), METRIC_NAMES)}; "
+                            f"metrics are {', '.join(METRIC_NAMES)}")
+        for name, value in (("workers", workers), ("batch_size", batch_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                problems.append(f"{name}: must be a whole number >= 1, got {value!r}")
+        if isinstance(executor, str) and executor not in EXECUTORS:
+            problems.append(f"executor: {executor!r} is not one of {', '.join(EXECUTORS)}"
+                            f"{did_you_mean(executor, EXECUTORS)}")
+        elif not isinstance(executor, (str, Executor)):
+            problems.append(f"executor: give \"local\", \"ray\" or an Executor, got {executor!r}")
+        self.grids = _grids(strategy_class, param_grid, constraint, problems)
+        self.strategy_ids = _unique_ids([g.strategy_id for g in self.grids])
+        self.combinations: list[list[Params]] = []
+        self.dropped = 0
+        if not problems:
+            for grid, sid in zip(self.grids, self.strategy_ids):
+                try:
+                    kept, dropped = grid.combinations()
+                except ConfigError as exc:
+                    problems += exc.problems
+                    continue
+                if not kept:
+                    problems.append(f"grid {sid}: the constraint drops every one of its {grid.size} combinations")
+                problems += check_instances(grid, kept)
+                self.combinations.append(kept)
+                self.dropped += dropped
+        if problems:
+            raise ConfigError(problems)
+        if executor == "ray":
+            _import_ray()  # a clear message now if Ray is missing, before any work
+        self.metric = metric
+        self.workers = workers
+        self.executor = executor
+        self.address = address
+        self.batch_size = batch_size
+        self.sql_metrics = sql_metrics
+
+    @property
+    def size(self) -> int:
+        """How many combinations will run (after constraints)."""
+        return sum(len(c) for c in self.combinations)
+
+    def run(self, bars: Any, progress: Progress | None = None, on_wait: Callable[[str], None] | None = None,
+            source: str = "") -> GridResult:
+        """Run every combination over `bars` (whatever `load_bars` accepts) and write the search
+        to the configured warehouse. A combination whose strategy raises is recorded as failed."""
+        config = self.config
+        bars = load_bars(bars, start=config.start, end=config.end)
+        panel = Panel.from_bars(bars)
+        data = GridData(bars, dataset_id(panel), config.periods_per_year or periods_per_year(panel.timestamps),
+                        worker_config(config), self.sql_metrics)
+        executor = make_executor(self._executor_kind(len(panel) * len(panel.symbols)), self.workers, self.address)
+        try:
+            batches = plan_batches(list(zip(self.strategy_ids, [g.strategy_class for g in self.grids],
+                                            self.combinations)),
+                                   executor.slots(), len(panel), len(panel.symbols), self.batch_size)
+            return self._run(data, panel, batches, executor, progress, on_wait, source)
+        finally:
+            if executor is not self.executor:
+                executor.close()
+
+    def _executor_kind(self, cells: int) -> str | Executor:
+        """The executor to use: worker processes only if they can import every strategy class, and
+        (unless `workers` was given) only for enough work to pay for starting them."""
+        if self.executor != "local" or self.workers == 1:
+            return self.executor
+        if self.workers is None and self.size * cells < SMALL_WORK:
+            return make_executor("local", 1)
+        stuck = [g.strategy_class for g in self.grids if not _importable(g.strategy_class)]
+        if stuck:
+            warnings.warn(f"{stuck[0].__qualname__} is defined where worker processes cannot import it (a "
+                          "notebook, or inside a function): the grid runs in this process; define the class "
+                          "in a module to use several workers", stacklevel=3)
+            return make_executor("local", 1)
+        return self.executor
+
+    def _run(self, data: GridData, panel: Panel, batches: list[Batch], executor: Executor,
+             progress: Progress | None, on_wait: Callable[[str], None] | None, source: str) -> GridResult:
+        config = self.config
+        run_id = new_run_id()
+        warehouse = Warehouse(config.warehouse, config.lock_timeout, on_wait)
+        started = time.monotonic()
+        with executor.map(run_batch, data, batches) as running:  # the workers start while the search registers
+            register_grid(warehouse, run_id, data.bars, data.dataset_id, {
+                "source": source or "python", "metric": self.metric, "executor": executor.name,
+                "workers": min(executor.slots(), len(batches)), "batches": len(batches),
+                "strategy_count": len(self.grids), "combination_count": self.size, "dropped_count": self.dropped,
+                "initial_capital": config.initial_capital, "periods_per_year": data.periods_per_year,
+                "bar_count": len(panel), "symbol_count": len(panel.symbols), "grids": self._grids_json(),
+                "config": config_json(config),
+            })
+            rows: dict[tuple[str, int], tuple] = {}
+            try:
+                for _, batch_rows in running:
+                    for row in batch_rows:
+                        rows[(row[0], row[1])] = row
+                    if progress:
+                        progress(len(rows), self.size)
+            except BaseException as exc:  # interrupted, or a worker died: the search is not complete
+                fail_grid(warehouse, run_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
+                raise
+        table, params = self._table(rows)
+        best = {}
+        for sid, combinations, number in zip(self.strategy_ids, self.combinations,
+                                             _best_numbers(table, self.strategy_ids)):
+            best[sid] = dict(combinations[number - 1]) if number else {}
+        try:
+            finish_grid(warehouse, run_id, table, params,
+                        {sid: f"{g.strategy_class.__module__}:{g.strategy_class.__qualname__}"
+                         for sid, g in zip(self.strategy_ids, self.grids)},
+                        {"completed_count": int((table["status"] == "completed").sum()),
+                         "failed_count": int((table["status"] == "failed").sum()),
+                         "best": encode(best), "duration_seconds": time.monotonic() - started})
+        except BaseException as exc:  # the results could not be written: the search never shows completed
+            fail_grid(warehouse, run_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
+            raise
+        best_params = best[self.strategy_ids[0]] if len(self.grids) == 1 else best
+        return GridResult(run_id, table, best_params, self.metric, best, warehouse)
+
+    def _grids_json(self) -> str:
+        return encode([{"strategy_id": sid, "class": f"{g.strategy_class.__module__}:{g.strategy_class.__qualname__}",
+                        "params": {k: list(v) for k, v in g.params.items()}, "constraint": g.constraint_text()}
+                       for sid, g in zip(self.strategy_ids, self.grids)])
+
+    def _table(self, rows: Mapping[tuple[str, int], tuple]) -> tuple[pl.DataFrame, list[dict]]:
+        """The result table in grid order, and each row's parameters."""
+        ordered, params = [], []
+        for sid, combinations in zip(self.strategy_ids, self.combinations):
+            for number, combination in enumerate(combinations, start=1):
+                ordered.append(dict(zip(RESULT_FIELDS, rows[(sid, number)])))
+                params.append(dict(combination))
+        names = list(dict.fromkeys(name for combination in params for name in combination))
+        columns: dict[str, pl.Series] = {
+            "strategy": pl.Series([r["strategy_id"] for r in ordered], dtype=pl.String),
+            "combination": pl.Series([r["combination"] for r in ordered], dtype=pl.Int64),
+        }
+        for name in names:
+            columns[name] = pl.Series(name, [p.get(name) for p in params], strict=False)
+        for name in METRIC_NAMES:
+            dtype = pl.Int64 if name == "trade_count" else pl.Float64
+            columns[name] = pl.Series(name, [r[name] for r in ordered], dtype=dtype, strict=False)
+        columns["final_equity"] = pl.Series([r["final_equity"] for r in ordered], dtype=pl.Decimal(38, 6))
+        columns["status"] = pl.Series([r["status"] for r in ordered], dtype=pl.String)
+        columns["error"] = pl.Series([r["error"] for r in ordered], dtype=pl.String)
+        table = pl.DataFrame(columns)
+        return table.with_columns(rank_column(table, self.metric)), params
+
+
+def rank_column(table: pl.DataFrame, metric: str) -> pl.Series:
+    """Each combination's rank by `metric` within its strategy (1 = best; ties in grid order);
+    null for failed combinations and undefined values."""
+    sign = 1 if metric in LOWER_IS_BETTER else -1
+    entries: dict[str, list[tuple[float, int]]] = {}
+    for k, (strategy, status, value) in enumerate(table.select("strategy", "status", metric).iter_rows()):
+        if status == "completed" and value is not None and not math.isnan(value):
+            entries.setdefault(strategy, []).append((sign * value, k))
+    ranks: list[int | None] = [None] * table.height
+    for ranked in entries.values():
+        for rank, (_, k) in enumerate(sorted(ranked), start=1):
+            ranks[k] = rank
+    return pl.Series("rank", ranks, dtype=pl.Int64)
+
+
+def _best_numbers(table: pl.DataFrame, strategy_ids: Sequence[str]) -> list[int | None]:
+    """Per strategy, the combination number ranked first (None if none ranks)."""
+    first = dict(table.filter(pl.col("rank") == 1).select("strategy", "combination").iter_rows())
+    return [first.get(sid) for sid in strategy_ids]
+
+
+def worker_config(config: BacktestConfig) -> BacktestConfig:
+    """The settings a worker needs: the `BacktestConfig` fields only (one sleeve alone has no
+    conflicts nor rebalancing), no warehouse and no log."""
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(BacktestConfig)}
+    return BacktestConfig(**{**values, "warehouse": None, "log_dir": None})
+
+
+def plan_batches(work: Sequence[tuple[str, type, Sequence[Params]]], slots: int, bars: int, symbols: int,
+                 batch_size: int | None = None) -> list[Batch]:
+    """Cut each strategy's combinations into batches of near-equal size: about
+    `BATCHES_PER_SLOT` per worker, at most `batch_size`, and small enough for memory."""
+    total = sum(len(c) for _, _, c in work)
+    size = batch_size or max(1, math.ceil(total / (slots * BATCHES_PER_SLOT)))
+    size = max(1, min(size, BATCH_CELLS // max(1, bars * symbols)))
+    batches = []
+    for sid, cls, combinations in work:
+        numbered = [(number, dict(p)) for number, p in enumerate(combinations, start=1)]
+        parts = math.ceil(len(numbered) / size)
+        for k in range(parts):
+            chunk = numbered[k * len(numbered) // parts:(k + 1) * len(numbered) // parts]
+            batches.append(Batch(sid, cls, tuple(chunk)))
+    return batches
+
+
+def _grids(strategy_class: Any, param_grid: Mapping[str, Any] | None,
+           constraint: Callable[[Params], Any] | str | None, problems: list[str]) -> list[Grid]:
+    """The grids asked for: one class with its grid, or a list of Grids / (class, grid) pairs."""
+    single = isinstance(strategy_class, (type, Grid))
+    if not single and not (isinstance(strategy_class, Sequence) and not isinstance(strategy_class, str)):
+        problems.append(f"give a strategy class and its parameter grid, or a list of (class, grid) pairs; "
+                        f"got {strategy_class!r}")
+        return []
+    items = [strategy_class] if single else list(strategy_class)
+    if isinstance(strategy_class, type):
+        items = [(strategy_class, param_grid if param_grid is not None else {})]
+    elif param_grid is not None:
+        problems.append("param_grid goes with a single strategy class; with several, give each its grid "
+                        "in the list: [(SMACross, {...}), (Momentum, {...})]")
+    if not items:
+        problems.append("no strategies: give at least one (class, grid) pair")
+    grids = []
+    for number, item in enumerate(items, start=1):
+        try:
+            if isinstance(item, Grid):
+                grids.append(dataclasses.replace(item, constraint=constraint)
+                             if item.constraint is None and constraint is not None else item)
+            elif isinstance(item, tuple) and len(item) in (2, 3):
+                grids.append(Grid(item[0], item[1], item[2] if len(item) == 3 else constraint))
+            else:
+                problems.append(f"strategy #{number}: give a Grid or a (class, {{parameter: values}}) pair, "
+                                f"got {item!r}")
+        except ConfigError as exc:
+            problems += exc.problems
+    return grids
+
+
+def _unique_ids(ids: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for sid in ids:
+        seen[sid] = seen.get(sid, 0) + 1
+        out.append(sid if seen[sid] == 1 else f"{sid}_{seen[sid]}")
+    return out
+
+
+def _importable(cls: type) -> bool:
+    """Whether a spawned worker process can import `cls` by name."""
+    if "<locals>" in cls.__qualname__:
+        return False
+    module = sys.modules.get(cls.__module__)
+    return cls.__module__ != "__main__" or bool(getattr(module, "__file__", None))
+

@@ -1,0 +1,219 @@
+"""Reports of a grid search (HTML and Markdown), from `grid_runs`, `grid_results` and the
+`grid_sensitivity` view, with the templates `grid.html.j2` and `grid.md.j2`.
+
+Per strategy: the best combination; the top-K table; the ranking metric over every pair of
+parameters that vary, as a heatmap with the other parameters fixed at their best values; and
+how each metric moves with each parameter (mean, lowest and highest over the other parameters,
+per value; the spread of those means says how much a parameter matters).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from markupsafe import Markup
+
+from sqlorch import charts
+from sqlorch.errors import SqlorchError
+from sqlorch.grid import LOWER_IS_BETTER
+from sqlorch.report import environment
+from sqlorch.report_filters import num, pct
+from sqlorch.results import METRIC_NAMES
+from sqlorch.warehouse import Warehouse, frame
+
+FORMATS = {"html": "grid.html.j2", "md": "grid.md.j2"}
+HEATMAPS = 6  # most parameter pairs drawn per strategy
+PERCENT_METRICS = frozenset({"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"})
+TABLE_METRICS = ("total_return", "cagr", "sharpe_ratio", "sortino_ratio", "max_drawdown", "win_rate", "trade_count")
+
+_RUN = """SELECT g.*, c.first_ts, c.last_ts
+          FROM grid_runs g
+          LEFT JOIN (SELECT dataset_id, min(ts) AS first_ts, max(ts) AS last_ts FROM clocks GROUP BY dataset_id) c
+            USING (dataset_id)
+          WHERE g.run_id = ?"""
+_RESULTS = "SELECT * EXCLUDE (run_id) FROM grid_results WHERE run_id = ? ORDER BY strategy_id, combination"
+_SENSITIVITY = """SELECT * EXCLUDE (run_id) FROM grid_sensitivity WHERE run_id = ?
+                  ORDER BY strategy_id, position, number NULLS LAST, value, metric"""
+_SYMBOLS = "SELECT DISTINCT symbol FROM bars WHERE dataset_id = ? ORDER BY symbol"
+
+
+def metric_text(value: Any, metric: str) -> str:
+    """A metric as a trader reads it: returns and shares in percent, ratios with 2 decimals."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "\u2013"
+    if metric == "trade_count":
+        return str(int(value))
+    return pct(value) if metric in PERCENT_METRICS else num(value)
+
+
+def _axis(metric: str):
+    return charts.percent_axis if metric in PERCENT_METRICS else lambda step: (lambda v: num(v))
+
+
+def listing_queries(run_id: str) -> dict[str, str]:
+    """The SQL a reader runs to list what each section summarizes (shown, not run)."""
+    where = f"run_id = '{run_id}'"  # display text only; run ids are generated, never user input
+    return {
+        "run": f"SELECT * FROM grid_runs WHERE {where};",
+        "results": f"SELECT * FROM grid_results WHERE {where} ORDER BY strategy_id, rank NULLS LAST;",
+        "parameters": f"SELECT * FROM grid_parameters WHERE {where} ORDER BY strategy_id, combination, position;",
+        "sensitivity": ("SELECT strategy_id, parameter, value, metric, combinations, mean, min, max\n"
+                        f"FROM grid_sensitivity WHERE {where} ORDER BY strategy_id, parameter, number, metric;"),
+        "failed": f"SELECT strategy_id, combination, params, error FROM grid_results WHERE {where} AND status = 'failed';",
+    }
+
+
+def grid_report_context(warehouse: Warehouse, run_id: str, top: int = 10) -> dict[str, Any]:
+    """Everything a grid report shows (SqlorchError for an unknown run)."""
+    with warehouse.connect(read_only=True) as con:
+        runs = frame(con, _RUN, [run_id])
+        if runs.is_empty():
+            raise SqlorchError(f"no grid run {run_id!r} in {warehouse.path or 'the warehouse'}; "
+                               "`sqlorch runs` lists them")
+        run = runs.row(0, named=True)
+        results = frame(con, _RESULTS, [run_id])
+        sensitivity = frame(con, _SENSITIVITY, [run_id])
+        symbols = frame(con, _SYMBOLS, [run["dataset_id"]])["symbol"].to_list()
+    metric = run["metric"]
+    strategies = [_strategy(grid, results.filter(pl.col("strategy_id") == grid["strategy_id"]),
+                            sensitivity.filter(pl.col("strategy_id") == grid["strategy_id"]), metric, top)
+                  for grid in json.loads(run["grids"] or "[]")]
+    seconds = run["duration_seconds"] or 0.0
+    return {
+        "run": run, "config": json.loads(run["config"] or "{}"), "symbols": symbols, "metric": metric,
+        "higher_is_better": metric not in LOWER_IS_BETTER, "top": top, "strategies": strategies,
+        "table_metrics": [m for m in TABLE_METRICS if m != metric], "metrics": METRIC_NAMES,
+        "speed": run["combination_count"] / seconds if seconds > 0 else None,
+        "warehouse": str(warehouse.path) if warehouse.path else ":memory:", "sql": listing_queries(run_id),
+    }
+
+
+def _strategy(grid: Mapping[str, Any], results: pl.DataFrame, sensitivity: pl.DataFrame, metric: str,
+              top: int) -> dict[str, Any]:
+    """One strategy's section: its grid, best and top combinations, heatmaps and sensitivity."""
+    names = list(grid["params"])
+    varying = [n for n in names if len(grid["params"][n]) > 1]
+    rows = [{**row, "params": json.loads(row["params"])} for row in results.iter_rows(named=True)]
+    best = next((r for r in rows if r["rank"] == 1), None)
+    failed = [r for r in rows if r["status"] == "failed"]
+    return {
+        "strategy_id": grid["strategy_id"], "class": grid["class"], "constraint": grid["constraint"],
+        "grid": grid["params"], "names": names, "varying": varying,
+        "fixed": {n: grid["params"][n][0] for n in names if n not in varying},
+        "count": len(rows), "failed": len(failed), "errors": _errors(failed), "best": best,
+        "top": sorted((r for r in rows if r["rank"] is not None and r["rank"] <= top), key=lambda r: r["rank"]),
+        "heatmaps": _heatmaps(rows, grid["params"], varying, best, metric),
+        "sensitivity": _sensitivity(sensitivity.filter(pl.col("metric") == metric), varying),
+        "spread": _spread(sensitivity, varying),
+    }
+
+
+def _errors(failed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct errors of failed combinations (first five), with how many and an example."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in failed:
+        key = (row["error"] or "").split(" (at bar ")[0]
+        entry = found.setdefault(key, {"error": row["error"], "params": row["params"], "count": 0})
+        entry["count"] += 1
+    return list(found.values())[:5]
+
+
+def _heatmaps(rows: list[dict[str, Any]], grid: Mapping[str, list], varying: list[str], best: dict[str, Any] | None,
+              metric: str) -> list[dict[str, Any]]:
+    """The metric over each pair of varying parameters, the others fixed at the best values."""
+    if best is None:
+        return []
+    maps = []
+    for row_name, column_name in list(itertools.combinations(varying, 2))[:HEATMAPS]:
+        others = {n: best["params"][n] for n in varying if n not in (row_name, column_name)}
+        cells: dict[tuple[Any, Any], float | None] = {}
+        for r in rows:
+            if all(r["params"].get(n) == v for n, v in others.items()):
+                value = r[metric] if r["status"] == "completed" else None
+                cells[(r["params"].get(row_name), r["params"].get(column_name))] = value
+        row_values, column_values = grid[row_name], grid[column_name]
+        matrix = [[cells.get((a, b)) for b in column_values] for a in row_values]
+        where = (row_values.index(best["params"][row_name]), column_values.index(best["params"][column_name]))
+        maps.append({"rows": row_name, "columns": column_name, "row_values": row_values,
+                     "column_values": column_values, "matrix": matrix, "best": where, "others": others})
+    return maps
+
+
+def _sensitivity(frame_: pl.DataFrame, varying: list[str]) -> list[dict[str, Any]]:
+    """Per varying parameter: per value, the ranking metric's mean, lowest and highest over the
+    other parameters, and the spread of the means."""
+    out = []
+    for name in varying:
+        values = frame_.filter(pl.col("parameter") == name).to_dicts()
+        means = [v["mean"] for v in values if v["mean"] is not None]
+        out.append({"parameter": name, "values": values,
+                    "spread": (max(means) - min(means)) if means else None})
+    return out
+
+
+def _spread(frame_: pl.DataFrame, varying: list[str]) -> list[dict[str, Any]]:
+    """Per metric, per varying parameter: how far apart the means of its values are."""
+    out = []
+    for metric in METRIC_NAMES:
+        rows = frame_.filter(pl.col("metric") == metric)
+        spreads = {}
+        for name in varying:
+            means = rows.filter(pl.col("parameter") == name)["mean"].drop_nulls()
+            spreads[name] = float(means.max() - means.min()) if len(means) else None
+        out.append({"metric": metric, "spreads": spreads})
+    return out
+
+
+# -- charts and rendering -------------------------------------------------------------------------
+
+
+def chart_markup(context: Mapping[str, Any], sizes: tuple[charts.Size, ...] = (charts.WIDE, charts.NARROW)) -> dict:
+    """Per strategy: its heatmaps and sensitivity charts as SVG (wide and narrow for HTML)."""
+    metric, better = context["metric"], context["higher_is_better"]
+    formatter = (lambda v: metric_text(v, metric))
+
+    def drawn(draw: Any, *args: Any, **kwargs: Any) -> Markup:
+        pictures = [draw(*args, size=size, **kwargs) for size in sizes]
+        return charts.responsive(*pictures) if len(pictures) == 2 else pictures[0]
+
+    out = {}
+    for section in context["strategies"]:
+        heatmaps = [drawn(charts.grid_heatmap, h["rows"], h["row_values"], h["columns"], h["column_values"],
+                          h["matrix"], f"{metric} of {section['strategy_id']} by {h['rows']} and {h['columns']}",
+                          higher_is_better=better, best=h["best"], value_format=formatter)
+                    for h in section["heatmaps"]]
+        ranges = [charts.range_chart([v["value"] for v in s["values"]], [v["mean"] for v in s["values"]],
+                                     [v["min"] for v in s["values"]], [v["max"] for v in s["values"]],
+                                     f"{metric} by {s['parameter']}", y_format=_axis(metric))
+                  for s in section["sensitivity"]]
+        out[section["strategy_id"]] = {"heatmaps": heatmaps, "sensitivity": ranges}
+    return out
+
+
+def render_grid(context: Mapping[str, Any], fmt: str) -> str:
+    """The grid report in `fmt` ('html' or 'md')."""
+    if fmt not in FORMATS:
+        raise SqlorchError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
+    sizes = (charts.WIDE, charts.NARROW) if fmt == "html" else (charts.WIDE,)
+    return environment().get_template(FORMATS[fmt]).render(
+        {**context, "charts": chart_markup(context, sizes), "show": metric_text})
+
+
+def write_grid_report(context: Mapping[str, Any], path: Path, fmt: str) -> Path:
+    """Render the grid report of `context` (from `grid_report_context`) to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_grid(context, fmt), encoding="utf-8")
+    return path
+
+
+def write_grid_reports(warehouse: Warehouse, run_id: str, directory: Path, top: int = 10,
+                       formats: tuple[str, ...] = ("html", "md")) -> dict[str, Path]:
+    """`<run_id>.<fmt>` in `directory` for each format, reading the warehouse once."""
+    context = grid_report_context(warehouse, run_id, top)
+    return {fmt: write_grid_report(context, directory / f"{run_id}.{fmt}", fmt) for fmt in formats}

@@ -1,0 +1,89 @@
+"""Grid runs in the warehouse: `grid_runs` (one row per search) and `grid_results` (one row per
+combination), written in two short transactions like any run: registered as `running` before
+the work, and the results with the final status in one transaction (bulk, through Arrow)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from sqlorch.audit import encode
+from sqlorch.config import BacktestConfig
+from sqlorch.results import METRIC_NAMES
+from sqlorch.warehouse import Warehouse, insert, quote_identifier, register_dataset
+
+def config_json(config: BacktestConfig) -> str:
+    """The settings of a search as JSON (values that are not JSON as text)."""
+    settings = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    return json.dumps(settings, default=lambda v: dict(v) if isinstance(v, Mapping) else str(v), sort_keys=True)
+
+
+def register_grid(warehouse: Warehouse, run_id: str, bars: pl.DataFrame, dataset_id: str,
+                  facts: Mapping[str, Any]) -> None:
+    """Store the bars (once per content) and the search as `running`, in one transaction;
+    `facts` fills the other columns of `grid_runs`."""
+    with warehouse.transaction() as con:
+        register_dataset(con, bars, dataset_id, facts.get("source") or "python")
+        row = {"run_id": run_id, "status": "running", "dataset_id": dataset_id,
+               "started_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "pid": os.getpid(),
+               "hostname": socket.gethostname(), "sqlorch_version": _version(), **facts}
+        insert(con, "grid_runs", {k: [v] for k, v in row.items()})
+
+
+def finish_grid(warehouse: Warehouse, run_id: str, table: pl.DataFrame, params: Sequence[dict],
+                classes: Mapping[str, str], facts: Mapping[str, Any]) -> None:
+    """Write every combination's row and mark the search completed, in one transaction.
+
+    `table` is the search's result table, `params` each row's parameters, `classes` the
+    class of each strategy; `facts` updates columns of `grid_runs`.
+    """
+    metrics = {name: _nulls(table[name].to_list()) for name in METRIC_NAMES}
+    columns = {
+        "run_id": [run_id] * table.height, "strategy_id": table["strategy"].to_list(),
+        "class_name": [classes[s] for s in table["strategy"]], "combination": table["combination"].to_list(),
+        "params": [encode(p) for p in params], "status": table["status"].to_list(),
+        "error": table["error"].to_list(), "rank": table["rank"].to_list(), **metrics,
+        "final_equity": table["final_equity"].to_list(),
+    }
+    with warehouse.transaction() as con:
+        insert(con, "grid_results", columns)
+        _update(con, run_id, {"status": "completed", **facts})
+
+
+def fail_grid(warehouse: Warehouse, run_id: str, error: str, seconds: float) -> None:
+    """Mark a search that stopped (interrupted, a worker died) as failed; never raises."""
+    try:
+        with warehouse.transaction() as con:
+            _update(con, run_id, {"status": "failed", "error": error, "duration_seconds": seconds})
+    except Exception:  # the original error matters more than this one
+        pass
+
+
+def _update(con: Any, run_id: str, values: Mapping[str, Any]) -> None:
+    names = list(values)
+    assignments = ", ".join(quote_identifier(name) + " = ?" for name in names)
+    con.execute("UPDATE grid_runs SET " + assignments + ", finished_at = now()::TIMESTAMP WHERE run_id = ?",
+                [values[n] for n in names] + [run_id])
+
+
+def _nulls(values: list[Any]) -> list[Any]:
+    """NaN (undefined) as NULL, as the metrics table keeps them."""
+    return [None if isinstance(v, float) and v != v else v for v in values]
+
+
+def is_grid_run(warehouse: Warehouse, run_id: str) -> bool:
+    """Whether `run_id` names a grid search in this warehouse."""
+    return not warehouse.query("SELECT 1 FROM grid_runs WHERE run_id = ?", [run_id]).is_empty()
+
+
+def _version() -> str:
+    from sqlorch import __version__
+
+    return __version__

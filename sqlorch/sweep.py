@@ -1,0 +1,197 @@
+"""One batch of a grid search: many combinations of one strategy in one pass over the bars.
+
+This is the worker side of `sqlorch.grid`: `run_batch(data, batch)` returns one row per
+combination. Every combination trades its own sleeve with the full initial capital, all in one
+`SweepStepper` pass (features computed once, strategies woken only when their features change),
+so each combination's fills are those of a standalone `BacktestEngine` run. Its metrics come
+from `sweep_metrics` (the `series_metrics` definitions over a numpy matrix), or, with
+`GridData.sql_metrics`, from the warehouse SQL itself: the batch is written as one scratch run
+into an in-memory DuckDB holding the warehouse schema and read back from the `metrics` table.
+A combination whose strategy raises is recorded as failed; the others go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from sqlorch.config import BacktestConfig
+from sqlorch.market import MARK, Panel
+from sqlorch.money import from_micro, micro_of
+from sqlorch.results import METRIC_NAMES, PerformanceMetrics
+from sqlorch.sweep_metrics import final_amount, sleeve_metrics
+from sqlorch.sweep_stepper import SweepStepper
+from sqlorch.warehouse import (Warehouse, decimal_column, insert, materialize, quote_identifier,
+                               register_dataset, timestamp_column)
+
+RESULT_FIELDS = ("strategy_id", "combination", "status", "error", *METRIC_NAMES, "final_equity")
+"""The fields of each row `run_batch` returns, in order."""
+
+
+@dataclass(frozen=True)
+class GridData:
+    """What every batch of one grid search shares: the validated bars, their dataset id, the
+    bars a year, the settings (a plain `BacktestConfig`), and where metrics come from."""
+
+    bars: pl.DataFrame
+    dataset_id: str
+    periods_per_year: int
+    config: BacktestConfig
+    sql_metrics: bool = False
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Combinations of one strategy class to run together: (combination number, parameters)."""
+
+    strategy_id: str
+    strategy_class: type
+    combinations: tuple[tuple[int, Mapping[str, Any]], ...]
+
+
+class _Prepared:
+    """A worker's copy of the grid's bars: the panel, and (for SQL metrics) an in-memory
+    warehouse holding them with their clock and marks. Built once per worker process."""
+
+    def __init__(self, data: GridData):
+        self.dataset_id = data.dataset_id
+        self.panel = Panel.from_bars(data.bars)
+        self.timestamps = self.panel.timestamps.astype("datetime64[us]")
+        self._bars = data.bars
+        self._warehouse: Warehouse | None = None
+
+    def warehouse(self) -> Warehouse:
+        if self._warehouse is None:
+            self._warehouse = Warehouse(None)
+            with self._warehouse.transaction() as con:
+                register_dataset(con, self._bars, self.dataset_id, "grid")
+        return self._warehouse
+
+
+_prepared: _Prepared | None = None  # one dataset per worker process, reused by its batches
+
+
+def _prepare(data: GridData) -> _Prepared:
+    global _prepared
+    if _prepared is None or _prepared.dataset_id != data.dataset_id:
+        _prepared = None  # free the previous dataset first
+        _prepared = _Prepared(data)
+    return _prepared
+
+
+def run_batch(data: GridData, batch: Batch) -> list[tuple]:
+    """Run every combination of `batch` over the grid's bars; one row per combination
+    (fields `RESULT_FIELDS`): status `completed` with its metrics and final equity, or
+    `failed` with the error."""
+    prepared = _prepare(data)
+    failed: dict[int, str] = {}
+    numbers, strategies = [], []
+    for number, params in batch.combinations:
+        try:
+            strategies.append(batch.strategy_class(**params))
+            numbers.append(number)
+        except Exception as exc:  # a user's constructor may raise anything
+            failed[number] = f"{type(exc).__name__}: {exc}"
+    results: dict[int, tuple] = {}
+    if strategies:
+        capital = from_micro(micro_of(data.config.initial_capital))
+        with _gc_paused():
+            stepper = SweepStepper(prepared.panel, strategies, capital, data.config)
+            stepper.run()
+        for i, (error, bar) in stepper.errors.items():
+            failed[numbers[i]] = f"{type(error).__name__}: {error} (at bar {prepared.timestamps[bar].item()})"
+        measure = _sql_metrics if data.sql_metrics else _numpy_metrics
+        results = dict(zip(numbers, measure(prepared, data, stepper)))
+    rows = []
+    for number, _ in batch.combinations:
+        if number in failed:
+            rows.append((batch.strategy_id, number, "failed", failed[number], *([None] * len(METRIC_NAMES)), None))
+        else:
+            values, final_equity = results[number]
+            rows.append((batch.strategy_id, number, "completed", None, *values, final_equity))
+    return rows
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Stepping makes many small records and no reference cycles (as in sqlorch.runner)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _numpy_metrics(prepared: _Prepared, data: GridData, stepper: SweepStepper) -> list[tuple[tuple, Decimal]]:
+    """Each sleeve's (metric values, final equity), from its fills (see sqlorch.sweep_metrics)."""
+    panel = prepared.panel
+    last = [sleeve.equity(panel.data[-1, MARK]) for sleeve in stepper.sleeves]
+    capital = stepper.sleeves[0].initial
+    values = sleeve_metrics(panel, stepper.fills, len(stepper.sleeves), capital, stepper.first_equity, last,
+                            data.periods_per_year)
+    return [(v, final_amount(e)) for v, e in zip(values, last)]
+
+
+_SQL_RESULTS = """SELECT m.series, m.* EXCLUDE (run_id, series, final_equity), e.final_equity
+                  FROM metrics m
+                  JOIN (SELECT strategy_id, arg_max(equity, bar_index)::DECIMAL(38, 6) AS final_equity
+                        FROM equity WHERE run_id = $run_id GROUP BY strategy_id) e ON e.strategy_id = m.series
+                  WHERE m.run_id = $run_id"""
+_SCRATCH_TABLES = ("runs", "run_strategies", "fills", "equity", "metrics")
+
+
+def _sql_metrics(prepared: _Prepared, data: GridData, stepper: SweepStepper) -> list[tuple[tuple, Decimal]]:
+    """Each sleeve's (metric values, final equity) computed by the warehouse SQL: the batch is
+    written as one scratch run, one sleeve per combination, into the worker's in-memory
+    warehouse; its books and metrics are materialized as for any run, read, and dropped."""
+    run_id = "grid-batch-" + secrets.token_hex(6)
+    config, panel = data.config, prepared.panel
+    ids = [sleeve.strategy_id for sleeve in stepper.sleeves]
+    capital = from_micro(micro_of(config.initial_capital))
+    with prepared.warehouse().transaction() as con:
+        try:
+            insert(con, "runs", {
+                "run_id": [run_id], "kind": ["grid"], "status": ["completed"], "dataset_id": [prepared.dataset_id],
+                "initial_capital": [config.initial_capital], "unallocated_capital": [Decimal(0)],
+                "periods_per_year": [data.periods_per_year], "bar_count": [len(panel)],
+                "bars_processed": [len(panel)], "strategy_count": [len(ids)], "symbol_count": [len(panel.symbols)],
+            })
+            insert(con, "run_strategies", {
+                "run_id": [run_id] * len(ids), "strategy_id": ids, "position": list(range(1, len(ids) + 1)),
+                "weight": [Decimal(1)] * len(ids), "initial_capital": [capital] * len(ids),
+            })
+            insert(con, "fills", _fill_columns(run_id, stepper.fills, ids, panel, prepared.timestamps))
+            materialize(con, run_id)
+            rows = con.execute(_SQL_RESULTS, {"run_id": run_id}).fetchall()
+        finally:
+            for table in _SCRATCH_TABLES:
+                con.execute("DELETE FROM " + quote_identifier(table) + " WHERE run_id = ?", [run_id])
+    found = {}
+    for row in rows:
+        named = dict(zip(("series", *METRIC_NAMES, "final_equity"), row))
+        metrics = PerformanceMetrics.from_row(named)
+        found[named["series"]] = (tuple(getattr(metrics, m) for m in METRIC_NAMES), named["final_equity"])
+    return [found[sid] for sid in ids]
+
+
+def _fill_columns(run_id: str, fills: Sequence[tuple], ids: Sequence[str], panel: Panel,
+                  timestamps: Any) -> dict[str, Any]:
+    """`SweepStepper` fills as columns of the `fills` table."""
+    columns = list(zip(*fills)) if fills else [()] * 8
+    bars = list(columns[1])
+    return {
+        "run_id": [run_id] * len(bars), "fill_id": list(range(1, len(bars) + 1)),
+        "strategy_id": [ids[i] for i in columns[0]], "bar_index": bars, "ts": timestamp_column(bars, timestamps),
+        "symbol": [panel.symbols[j] for j in columns[2]], "quantity": decimal_column(list(columns[3]), 6),
+        "price": decimal_column(list(columns[4]), 6), "commission": decimal_column(list(columns[5]), 6),
+        "realized_pnl": decimal_column(list(columns[7]), 12),
+    }
