@@ -8,7 +8,7 @@ combinations, all with fast < slow), 1 bps commission. Each setting runs the who
 stepping, metrics, ranking and the bulk write of grid_runs and grid_results included. Prints
 the wall time, combinations per second, and the speed-up from 1 to 2 (or --workers) workers.
 
-    .venv/bin/python benchmarks/grid.py [--repeat 3] [--workers 2] [--combinations 1000]
+    .venv/bin/python benchmarks/grid.py [--repeat 5] [--workers 2] [--combinations 1000]
 
 Measured on the 2-core development machine (see the README's "Grid search" for the figures).
 """
@@ -42,7 +42,7 @@ def timed(repeat: int, work) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--combinations", type=int, default=1000)
     args = parser.parse_args()
