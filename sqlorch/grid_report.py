@@ -56,6 +56,13 @@ def _axis(metric: str):
     return charts.percent_axis if metric in PERCENT_METRICS else lambda step: (lambda v: num(v))
 
 
+def values_text(values: list[Any], most: int = 12) -> str:
+    """A parameter's values, shortened when there are many: "5, 6, 7, …, 44 (40 values)"."""
+    if len(values) <= most:
+        return ", ".join(str(v) for v in values)
+    return f"{', '.join(str(v) for v in values[:3])}, \u2026, {values[-1]} ({len(values)} values)"
+
+
 def listing_queries(run_id: str) -> dict[str, str]:
     """The SQL a reader runs to list what each section summarizes (shown, not run)."""
     where = f"run_id = '{run_id}'"  # display text only; run ids are generated, never user input
@@ -104,7 +111,8 @@ def _strategy(grid: Mapping[str, Any], results: pl.DataFrame, sensitivity: pl.Da
     failed = [r for r in rows if r["status"] == "failed"]
     return {
         "strategy_id": grid["strategy_id"], "class": grid["class"], "constraint": grid["constraint"],
-        "grid": grid["params"], "names": names, "varying": varying,
+        "grid": grid["params"], "grid_text": {n: values_text(grid["params"][n]) for n in names},
+        "names": names, "varying": varying,
         "fixed": {n: grid["params"][n][0] for n in names if n not in varying},
         "count": len(rows), "failed": len(failed), "errors": _errors(failed), "best": best,
         "top": sorted((r for r in rows if r["rank"] is not None and r["rank"] <= top), key=lambda r: r["rank"]),
