@@ -26,7 +26,7 @@ from sqlorch.executors import EXECUTORS
 from sqlorch.grid import GridResult, GridSearch
 from sqlorch.grid_file import GridPlan, read_grid_plan
 from sqlorch.grid_report import grid_report_context, metric_text, write_grid_report, write_grid_reports
-from sqlorch.grid_store import is_grid_run
+from sqlorch.grid_store import has_grid_tables, is_grid_run
 from sqlorch.market import Panel
 from sqlorch.progress import ProgressBar
 from sqlorch.report import FORMATS, latest_run_id, report_context, write_report, write_reports
@@ -298,12 +298,13 @@ def runs(warehouse: str, limit: int) -> None:
 
     Example: sqlorch runs --limit 5
     """
-    listed = Warehouse(warehouse, on_wait=_err).query(
+    store = Warehouse(warehouse, on_wait=_err)
+    grids = ("UNION ALL SELECT run_id, status, 'grid', started_at, round(duration_seconds, 2), strategy_count, "
+             "symbol_count, bar_count, pid, hostname, error FROM grid_runs ") if has_grid_tables(store) else ""
+    listed = store.query(
         "SELECT run_id, status, kind, started_at, round(duration_seconds, 2) AS seconds, strategy_count "
         "AS strategies, symbol_count AS symbols, bars_processed AS bars, pid, hostname, error FROM runs "
-        "UNION ALL SELECT run_id, status, 'grid', started_at, round(duration_seconds, 2), strategy_count, "
-        "symbol_count, bar_count, pid, hostname, error FROM grid_runs "
-        "ORDER BY started_at DESC, run_id DESC LIMIT ?", [limit])
+        + grids + "ORDER BY started_at DESC, run_id DESC LIMIT ?", [limit])
     if listed.is_empty():
         click.echo(f"no runs in {warehouse} yet")
         return

@@ -204,3 +204,14 @@ def test_a_strategy_module_next_to_the_file_runs_in_worker_processes(here: Path)
     result = invoke("grid", str(config), "--workers", "2", "--quiet", "--no-report")
     assert result.exit_code == 0, result.output
     assert "4 combinations of 1 strategy (0 failed" in result.stdout and "on 2 local worker(s)" in result.stdout
+
+
+def test_a_warehouse_written_before_grids_still_lists_and_reports(here: Path) -> None:
+    assert invoke("run", "--quiet", "--no-report").exit_code == 0
+    with duckdb.connect("warehouse/sqlorch.duckdb") as con:  # as an older sqlorch left it
+        con.execute("DROP VIEW grid_sensitivity; DROP VIEW grid_parameters; DROP TABLE grid_results; "
+                    "DROP TABLE grid_runs")
+    listing = invoke("runs")
+    assert listing.exit_code == 0 and "orchestrator" in listing.stdout
+    report = invoke("report", "--format", "md")
+    assert report.exit_code == 0, report.output
