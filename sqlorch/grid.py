@@ -46,7 +46,7 @@ LOWER_IS_BETTER = frozenset({"volatility"})
 """Metrics ranked ascending; every other metric ranks higher values first."""
 BATCHES_PER_SLOT = 2  # a few batches per worker, so that none waits long for the last one
 BATCH_CELLS = 2_000_000  # most bars x symbols x combinations in one batch (bounds a worker's memory)
-SMALL_WORK = 1_500_000  # bars x symbols x combinations (about a second of work) below which worker processes cost more than they save
+SMALL_WORK = 1_500_000  # bars x symbols x combinations (a second or so) worth starting worker processes for
 
 Progress = Callable[[int, int], None]
 """Called with (combinations done, combinations in all) as batches finish."""
