@@ -236,10 +236,11 @@ def _print_grid(plan: GridPlan, search: GridSearch, result: GridResult, top: int
     speed = f" ({run['combination_count'] / seconds:,.0f} combinations/s)" if seconds > 0 else ""
     click.echo(f"grid {result.run_id}: {run['combination_count']} combinations of {run['strategy_count']} "
                f"{'strategy' if run['strategy_count'] == 1 else 'strategies'} ({run['failed_count']} failed, "
-               f"{run['dropped_count']} dropped by constraints), {run['symbol_count']} symbols, {run['bar_count']} bars "
+               f"{run['dropped_count']} dropped by constraints), {run['symbol_count']} symbols, "
+               f"{run['bar_count']} bars "
                f"from {run['first']:%Y-%m-%d} to {run['last']:%Y-%m-%d}")
-    click.echo(f"ran {run['batches']} batches on {run['workers']} {run['executor']} worker(s) in {seconds:.2f} s{speed}; "
-               f"ranked by {result.metric}")
+    click.echo(f"ran {run['batches']} batches on {run['workers']} {run['executor']} worker(s) in {seconds:.2f} s"
+               f"{speed}; ranked by {result.metric}")
     shown = [result.metric] + [m for m in ("total_return", "sharpe_ratio", "max_drawdown", "trade_count")
                                if m != result.metric]
     for sid, grid_ in zip(search.strategy_ids, search.grids):

@@ -72,7 +72,8 @@ def listing_queries(run_id: str) -> dict[str, str]:
         "parameters": f"SELECT * FROM grid_parameters WHERE {where} ORDER BY strategy_id, combination, position;",
         "sensitivity": ("SELECT strategy_id, parameter, value, metric, combinations, mean, min, max\n"
                         f"FROM grid_sensitivity WHERE {where} ORDER BY strategy_id, parameter, number, metric;"),
-        "failed": f"SELECT strategy_id, combination, params, error FROM grid_results WHERE {where} AND status = 'failed';",
+        "failed": ("SELECT strategy_id, combination, params, error FROM grid_results\n"
+                   f"WHERE {where} AND status = 'failed';"),
     }
 
 
