@@ -473,16 +473,17 @@ def grid_heatmap(row_name: str, row_values: Sequence[object], column_name: str, 
         out.append(Markup('<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="10" fill="{}"/>').format(
             left + k * scale_w / steps, scale_top, scale_w / steps + 0.3, sequential_color((k + 0.5) / steps)))
     worst, best_value = (low, high) if higher_is_better else (high, low)
-    out.append(_text(left, scale_top + 10 + size.font + 4, f"{value_format(worst)} worse", extra=Markup(' class="tick"')))
+    tick = Markup(' class="tick"')
+    out.append(_text(left, scale_top + 10 + size.font + 4, f"{value_format(worst)} worse", extra=tick))
     out.append(_text(left + scale_w, scale_top + 10 + size.font + 4, f"better {value_format(best_value)}", "end",
-                     extra=Markup(' class="tick"')))
+                     extra=tick))
     out.append(Markup("</svg>"))
     return Markup("").join(out)
 
 
 def range_chart(labels: Sequence[object], means: Sequence[float | None], lows: Sequence[float | None],
-                highs: Sequence[float | None], title: str, y_format: Callable[[float], Callable[[float], str]] = percent_axis,
-                size: Size = NARROW) -> Markup:
+                highs: Sequence[float | None], title: str,
+                y_format: Callable[[float], Callable[[float], str]] = percent_axis, size: Size = NARROW) -> Markup:
     """One parameter's effect: for each of its values (x), the range of a metric over the other
     parameters (a vertical line from lowest to highest) and its mean (a dot, joined by a line)."""
     points = [(str(label), m, lo, hi) for label, m, lo, hi in zip(labels, means, lows, highs)
@@ -522,7 +523,8 @@ def range_chart(labels: Sequence[object], means: Sequence[float | None], lows: S
                                                       exact(hi) if hi is not None else "n/a"))
         path.append(f"{'L' if path else 'M'}{x:.1f} {py(mean):.1f}")
         if k % every == 0:
-            out.append(_text(x, top + plot_h + size.font + 6, shorten(label, 8), "middle", extra=Markup(' class="tick"')))
+            out.append(_text(x, top + plot_h + size.font + 6, shorten(label, 8), "middle",
+                             extra=Markup(' class="tick"')))
     out.append(Markup('<path d="{}" fill="none" stroke="{}" stroke-width="1.2"/>').format("".join(path), PALETTE[0]))
     out.append(Markup("</svg>"))
     return Markup("").join(out)

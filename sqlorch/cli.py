@@ -26,7 +26,7 @@ from sqlorch.executors import EXECUTORS
 from sqlorch.grid import GridResult, GridSearch
 from sqlorch.grid_file import GridPlan, read_grid_plan
 from sqlorch.grid_report import grid_report_context, metric_text, write_grid_report, write_grid_reports
-from sqlorch.grid_store import is_grid_run
+from sqlorch.grid_store import has_grid_tables, is_grid_run
 from sqlorch.market import Panel
 from sqlorch.progress import ProgressBar
 from sqlorch.report import FORMATS, latest_run_id, report_context, write_report, write_reports
@@ -236,10 +236,11 @@ def _print_grid(plan: GridPlan, search: GridSearch, result: GridResult, top: int
     speed = f" ({run['combination_count'] / seconds:,.0f} combinations/s)" if seconds > 0 else ""
     click.echo(f"grid {result.run_id}: {run['combination_count']} combinations of {run['strategy_count']} "
                f"{'strategy' if run['strategy_count'] == 1 else 'strategies'} ({run['failed_count']} failed, "
-               f"{run['dropped_count']} dropped by constraints), {run['symbol_count']} symbols, {run['bar_count']} bars "
+               f"{run['dropped_count']} dropped by constraints), {run['symbol_count']} symbols, "
+               f"{run['bar_count']} bars "
                f"from {run['first']:%Y-%m-%d} to {run['last']:%Y-%m-%d}")
-    click.echo(f"ran {run['batches']} batches on {run['workers']} {run['executor']} worker(s) in {seconds:.2f} s{speed}; "
-               f"ranked by {result.metric}")
+    click.echo(f"ran {run['batches']} batches on {run['workers']} {run['executor']} worker(s) in {seconds:.2f} s"
+               f"{speed}; ranked by {result.metric}")
     shown = [result.metric] + [m for m in ("total_return", "sharpe_ratio", "max_drawdown", "trade_count")
                                if m != result.metric]
     for sid, grid_ in zip(search.strategy_ids, search.grids):
@@ -298,12 +299,13 @@ def runs(warehouse: str, limit: int) -> None:
 
     Example: sqlorch runs --limit 5
     """
-    listed = Warehouse(warehouse, on_wait=_err).query(
+    store = Warehouse(warehouse, on_wait=_err)
+    grids = ("UNION ALL SELECT run_id, status, 'grid', started_at, round(duration_seconds, 2), strategy_count, "
+             "symbol_count, bar_count, pid, hostname, error FROM grid_runs ") if has_grid_tables(store) else ""
+    listed = store.query(
         "SELECT run_id, status, kind, started_at, round(duration_seconds, 2) AS seconds, strategy_count "
         "AS strategies, symbol_count AS symbols, bars_processed AS bars, pid, hostname, error FROM runs "
-        "UNION ALL SELECT run_id, status, 'grid', started_at, round(duration_seconds, 2), strategy_count, "
-        "symbol_count, bar_count, pid, hostname, error FROM grid_runs "
-        "ORDER BY started_at DESC, run_id DESC LIMIT ?", [limit])
+        + grids + "ORDER BY started_at DESC, run_id DESC LIMIT ?", [limit])
     if listed.is_empty():
         click.echo(f"no runs in {warehouse} yet")
         return

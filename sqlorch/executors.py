@@ -92,9 +92,7 @@ class LocalExecutor:
         """Start task(shared, item) for every item; the results as each finishes."""
         if self.workers == 1 or len(items) <= 1:
             return Results((index, task(shared, item)) for index, item in enumerate(items))
-        # spawn, not fork: the parent holds DuckDB and polars thread pools, which fork would copy mid-flight
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(items)),
-                                   mp_context=multiprocessing.get_context("spawn"),
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(items)), mp_context=_context(),
                                    initializer=_install, initargs=(shared,))
         futures: dict[Future, int] = {pool.submit(_run, task, item): k for k, item in enumerate(items)}
         return Results(_as_finished(futures), lambda: pool.shutdown(wait=True, cancel_futures=True))
@@ -124,9 +122,23 @@ def _as_finished(futures: dict[Future, int]) -> Iterator[tuple[int, Any]]:
 _shared: Any = None  # what every task of a pool shares, installed once per worker process
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """How worker processes start. Not `fork`: the parent holds DuckDB and polars thread pools,
+    which a fork would copy mid-flight. `forkserver` (where there is one) forks each worker from
+    a clean server that imported sqlorch once, so workers start in milliseconds; else `spawn`."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")  # pragma: no cover (Windows)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sqlorch.sweep"])  # only takes effect before the server starts
+    return context
+
+
 def _install(shared: Any) -> None:
     global _shared
     _shared = shared
+    install = getattr(shared, "install", None)
+    if callable(install):
+        install()  # e.g. make the strategies' modules importable here
 
 
 def _run(task: Task, item: Any) -> Any:

@@ -22,6 +22,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -45,7 +46,7 @@ LOWER_IS_BETTER = frozenset({"volatility"})
 """Metrics ranked ascending; every other metric ranks higher values first."""
 BATCHES_PER_SLOT = 2  # a few batches per worker, so that none waits long for the last one
 BATCH_CELLS = 2_000_000  # most bars x symbols x combinations in one batch (bounds a worker's memory)
-SMALL_WORK = 400_000  # bars x symbols x combinations below which starting worker processes costs more than it saves
+SMALL_WORK = 1_500_000  # bars x symbols x combinations (a second or so) worth starting worker processes for
 
 Progress = Callable[[int, int], None]
 """Called with (combinations done, combinations in all) as batches finish."""
@@ -160,7 +161,8 @@ class GridSearch:
         bars = load_bars(bars, start=config.start, end=config.end)
         panel = Panel.from_bars(bars)
         data = GridData(bars, dataset_id(panel), config.periods_per_year or periods_per_year(panel.timestamps),
-                        worker_config(config), self.sql_metrics)
+                        worker_config(config), self.sql_metrics,
+                        tuple(dict.fromkeys(p for g in self.grids if (p := _import_root(g.strategy_class)))))
         executor = make_executor(self._executor_kind(len(panel) * len(panel.symbols)), self.workers, self.address)
         try:
             batches = plan_batches(list(zip(self.strategy_ids, [g.strategy_class for g in self.grids],
@@ -342,6 +344,19 @@ def _unique_ids(ids: Sequence[str]) -> list[str]:
         seen[sid] = seen.get(sid, 0) + 1
         out.append(sid if seen[sid] == 1 else f"{sid}_{seen[sid]}")
     return out
+
+
+def _import_root(cls: type) -> str | None:
+    """The directory to put on sys.path to import `cls`'s module by name (None if it has no file,
+    or is sqlorch's own)."""
+    module = sys.modules.get(cls.__module__)
+    file = getattr(module, "__file__", None)
+    if not file or cls.__module__.split(".")[0] == "sqlorch" or cls.__module__ == "__main__":
+        return None
+    root = Path(file).resolve().parent
+    for _ in range(cls.__module__.count(".") + (Path(file).name == "__init__.py")):
+        root = root.parent
+    return str(root)
 
 
 def _importable(cls: type) -> bool:

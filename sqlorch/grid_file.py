@@ -148,10 +148,12 @@ def _range(spec: dict[str, Any], where: str, problems: list[str]) -> list[Any]:
     start, stop, step = spec.get("from"), spec.get("to"), spec.get("step", 1)
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, stop, step))
     if not numbers:
-        problems.append(f"{where}: a range needs numbers from and to (and step), like {{ from = 5, to = 50, step = 5 }}")
+        problems.append(f"{where}: a range needs numbers from and to (and step), "
+                        "like { from = 5, to = 50, step = 5 }")
         return []
     if step <= 0 or stop < start:
-        problems.append(f"{where}: a range needs step > 0 and from <= to, got from = {start}, to = {stop}, step = {step}")
+        problems.append(f"{where}: a range needs step > 0 and from <= to, "
+                        f"got from = {start}, to = {stop}, step = {step}")
         return []
     count = math.floor((stop - start) / step + 1e-9) + 1
     if count > MOST_VALUES:

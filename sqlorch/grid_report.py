@@ -56,6 +56,13 @@ def _axis(metric: str):
     return charts.percent_axis if metric in PERCENT_METRICS else lambda step: (lambda v: num(v))
 
 
+def values_text(values: list[Any], most: int = 12) -> str:
+    """A parameter's values, shortened when there are many: "5, 6, 7, …, 44 (40 values)"."""
+    if len(values) <= most:
+        return ", ".join(str(v) for v in values)
+    return f"{', '.join(str(v) for v in values[:3])}, \u2026, {values[-1]} ({len(values)} values)"
+
+
 def listing_queries(run_id: str) -> dict[str, str]:
     """The SQL a reader runs to list what each section summarizes (shown, not run)."""
     where = f"run_id = '{run_id}'"  # display text only; run ids are generated, never user input
@@ -65,7 +72,8 @@ def listing_queries(run_id: str) -> dict[str, str]:
         "parameters": f"SELECT * FROM grid_parameters WHERE {where} ORDER BY strategy_id, combination, position;",
         "sensitivity": ("SELECT strategy_id, parameter, value, metric, combinations, mean, min, max\n"
                         f"FROM grid_sensitivity WHERE {where} ORDER BY strategy_id, parameter, number, metric;"),
-        "failed": f"SELECT strategy_id, combination, params, error FROM grid_results WHERE {where} AND status = 'failed';",
+        "failed": ("SELECT strategy_id, combination, params, error FROM grid_results\n"
+                   f"WHERE {where} AND status = 'failed';"),
     }
 
 
@@ -104,7 +112,8 @@ def _strategy(grid: Mapping[str, Any], results: pl.DataFrame, sensitivity: pl.Da
     failed = [r for r in rows if r["status"] == "failed"]
     return {
         "strategy_id": grid["strategy_id"], "class": grid["class"], "constraint": grid["constraint"],
-        "grid": grid["params"], "names": names, "varying": varying,
+        "grid": grid["params"], "grid_text": {n: values_text(grid["params"][n]) for n in names},
+        "names": names, "varying": varying,
         "fixed": {n: grid["params"][n][0] for n in names if n not in varying},
         "count": len(rows), "failed": len(failed), "errors": _errors(failed), "best": best,
         "top": sorted((r for r in rows if r["rank"] is not None and r["rank"] <= top), key=lambda r: r["rank"]),

@@ -78,9 +78,16 @@ def _nulls(values: list[Any]) -> list[Any]:
     return [None if isinstance(v, float) and v != v else v for v in values]
 
 
+def has_grid_tables(warehouse: Warehouse) -> bool:
+    """Whether the warehouse has the grid tables yet (a file last written by an older sqlorch,
+    opened read-only, has not)."""
+    return not warehouse.query("SELECT 1 FROM duckdb_tables() WHERE table_name = 'grid_runs'").is_empty()
+
+
 def is_grid_run(warehouse: Warehouse, run_id: str) -> bool:
     """Whether `run_id` names a grid search in this warehouse."""
-    return not warehouse.query("SELECT 1 FROM grid_runs WHERE run_id = ?", [run_id]).is_empty()
+    return has_grid_tables(warehouse) and not warehouse.query(
+        "SELECT 1 FROM grid_runs WHERE run_id = ?", [run_id]).is_empty()
 
 
 def _version() -> str:

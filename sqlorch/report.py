@@ -27,6 +27,7 @@ from sqlorch.report_filters import md_cell, money, num, params_text, pct, raw, s
 from sqlorch.correlation import PAIRS_SQL as _PAIRS
 from sqlorch.correlation import DIVERSIFYING_BELOW, HIGH_ABOVE, unique_pairs, warning_lines
 from sqlorch.errors import SqlorchError
+from sqlorch.grid_store import has_grid_tables
 from sqlorch.resources import resource_dir
 from sqlorch.warehouse import Warehouse, frame
 
@@ -40,9 +41,11 @@ _RUN = """SELECT r.*, c.first_ts, c.last_ts
           LEFT JOIN (SELECT run_id, min(ts) AS first_ts, max(ts) AS last_ts FROM run_clock GROUP BY run_id) c
             USING (run_id)
           WHERE r.run_id = ?"""
-_LATEST = """SELECT run_id FROM (SELECT run_id, started_at FROM runs WHERE status IN ('completed', 'failed')
-                              UNION ALL SELECT run_id, started_at FROM grid_runs WHERE status = 'completed')
+_LATEST = """SELECT run_id FROM runs WHERE status IN ('completed', 'failed')
              ORDER BY started_at DESC, run_id DESC LIMIT 1"""
+_LATEST_OR_GRID = """SELECT run_id FROM (SELECT run_id, started_at FROM runs WHERE status IN ('completed', 'failed')
+                                      UNION ALL SELECT run_id, started_at FROM grid_runs WHERE status = 'completed')
+                     ORDER BY started_at DESC, run_id DESC LIMIT 1"""
 _STRATEGIES = """SELECT strategy_id, position, class_name, params, weight::DOUBLE AS weight, initial_capital
                  FROM run_strategies WHERE run_id = ? ORDER BY position"""
 _SYMBOLS = "SELECT DISTINCT symbol FROM bars WHERE dataset_id = ? ORDER BY symbol"
@@ -114,7 +117,7 @@ def listing_queries(run_id: str) -> dict[str, str]:
 def latest_run_id(warehouse: Warehouse) -> str:
     """The newest completed or failed run (or completed grid search) in the warehouse; SqlorchError
     if there is none."""
-    found = warehouse.query(_LATEST)
+    found = warehouse.query(_LATEST_OR_GRID if has_grid_tables(warehouse) else _LATEST)
     if found.is_empty():
         raise SqlorchError(f"no finished runs in {warehouse.path or 'the warehouse'}; run `sqlorch run` first")
     return found["run_id"][0]

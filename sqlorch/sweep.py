@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import secrets
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,13 +39,22 @@ RESULT_FIELDS = ("strategy_id", "combination", "status", "error", *METRIC_NAMES,
 @dataclass(frozen=True)
 class GridData:
     """What every batch of one grid search shares: the validated bars, their dataset id, the
-    bars a year, the settings (a plain `BacktestConfig`), and where metrics come from."""
+    bars a year, the settings (a plain `BacktestConfig`), where metrics come from, and the
+    directories to import the strategies' modules from."""
 
     bars: pl.DataFrame
     dataset_id: str
     periods_per_year: int
     config: BacktestConfig
     sql_metrics: bool = False
+    import_paths: tuple[str, ...] = ()  # where the strategies' modules are, for worker processes
+
+    def install(self) -> None:
+        """Make the strategies' modules importable in this (worker) process: an executor calls
+        this once per worker, before any batch arrives."""
+        for path in reversed(self.import_paths):
+            if path not in sys.path:
+                sys.path.insert(0, path)
 
 
 @dataclass(frozen=True)

@@ -183,3 +183,35 @@ def test_ray_missing_is_a_clear_message(here: Path, monkeypatch: pytest.MonkeyPa
     result = invoke("grid", str(config), "--executor", "ray", "--quiet")
     assert result.exit_code == 1
     assert 'the Ray executor needs Ray, which is not installed: pip install "sqlorch[ray]"' in result.stderr
+
+
+def test_a_strategy_module_next_to_the_file_runs_in_worker_processes(here: Path) -> None:
+    (here / "cfg").mkdir()
+    write(here / "cfg" / "grid_cli_mine.py", """
+        from sqlorch.strategies import SMACross
+
+        class Slower(SMACross):
+            def __init__(self, fast=5, slow=20, lag=1):
+                super().__init__(fast=fast, slow=slow * lag)
+    """)
+    config = write(here / "cfg" / "grid.toml", """
+        [data]
+        synthetic = { symbols = 1, years = 1, seed = 3 }
+        [[strategies]]
+        class = "grid_cli_mine:Slower"
+        params = { fast = [3, 5], lag = [1, 2] }
+    """)
+    result = invoke("grid", str(config), "--workers", "2", "--quiet", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert "4 combinations of 1 strategy (0 failed" in result.stdout and "on 2 local worker(s)" in result.stdout
+
+
+def test_a_warehouse_written_before_grids_still_lists_and_reports(here: Path) -> None:
+    assert invoke("run", "--quiet", "--no-report").exit_code == 0
+    with duckdb.connect("warehouse/sqlorch.duckdb") as con:  # as an older sqlorch left it
+        con.execute("DROP VIEW grid_sensitivity; DROP VIEW grid_parameters; DROP TABLE grid_results; "
+                    "DROP TABLE grid_runs")
+    listing = invoke("runs")
+    assert listing.exit_code == 0 and "orchestrator" in listing.stdout
+    report = invoke("report", "--format", "md")
+    assert report.exit_code == 0, report.output

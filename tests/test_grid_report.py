@@ -127,3 +127,10 @@ def test_grid_charts():
     assert "no data" in charts.range_chart([1], [None], [None], [None], "t")
     drawn = charts.range_chart([1, 2], [0.5, 0.5], [0.5, 0.5], [0.5, 0.5], "flat", y_format=charts.percent_axis)
     assert drawn.count("<circle") == 2
+
+
+def test_long_value_lists_are_shortened():
+    from sqlorch.grid_report import values_text
+
+    assert values_text([1, 2, 3]) == "1, 2, 3"
+    assert values_text(list(range(5, 45))) == "5, 6, 7, \u2026, 44 (40 values)"
