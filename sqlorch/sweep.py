@@ -4,7 +4,7 @@ This is the worker side of `sqlorch.grid`: `run_batch(data, batch)` returns one 
 combination. Every combination trades its own sleeve with the full initial capital, all in one
 `SweepStepper` pass (features computed once, strategies woken only when their features change),
 so each combination's fills are those of a standalone `BacktestEngine` run. Its metrics come
-from `sweep_metrics` (the `series_metrics` definitions over a numpy matrix), or, with
+from `sweep_metrics` (the definitions of sql/load/metrics.sql over a numpy matrix), or, with
 `GridData.sql_metrics`, from the warehouse SQL itself: the batch is written as one scratch run
 into an in-memory DuckDB holding the warehouse schema and read back from the `metrics` table.
 A combination whose strategy raises is recorded as failed; the others go on.

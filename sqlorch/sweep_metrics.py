@@ -1,13 +1,13 @@
 """The metrics of many sleeves at once, from their fills: the grid's fast path.
 
-The definitions are those of the warehouse view `series_metrics` (sql/views/60_series_metrics.sql,
-over `equity_curves`, `returns`, `drawdowns`, `trades` and `equity`), computed with numpy over
+The definitions are those of the warehouse's `metrics` table (sql/load/metrics.sql, over
+`equity`, `portfolio_books`, `trades`), computed with numpy over
 a [bars, sleeves] matrix instead of SQL over one row per sleeve and bar, which for a thousand
 combinations is a hundred times faster. Everything the view computes from exact amounts is
 exact here too: trades, their P&L, win rate, profit factor, exposure, the first and last
 equity, hence total return and CAGR. Metrics of per-bar returns (volatility, Sharpe, Sortino,
-max drawdown, Calmar) use per-bar equity as floats and agree with the view to within
-`sqlorch.money.FLOAT_TOLERANCE` (the view's own float sums vary with DuckDB's threads as much).
+max drawdown, Calmar) use per-bar equity as floats and agree with the SQL to within
+`sqlorch.money.FLOAT_TOLERANCE` (the SQL's own float sums vary with DuckDB's threads as much).
 
 Undefined values are NaN, as in `PerformanceMetrics`; `ratio` follows the SQL macro of that
 name: a / 0 is +-inf by the sign of a, 0 / 0 is undefined.
