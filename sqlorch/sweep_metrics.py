@@ -3,7 +3,7 @@
 The definitions are those of the warehouse's `metrics` table (sql/load/metrics.sql, over
 `equity`, `portfolio_books`, `trades`), computed with numpy over
 a [bars, sleeves] matrix instead of SQL over one row per sleeve and bar, which for a thousand
-combinations is a hundred times faster. Everything the view computes from exact amounts is
+combinations is a hundred times faster. Everything the SQL computes from exact amounts is
 exact here too: trades, their P&L, win rate, profit factor, exposure, the first and last
 equity, hence total return and CAGR. Metrics of per-bar returns (volatility, Sharpe, Sortino,
 max drawdown, Calmar) use per-bar equity as floats and agree with the SQL to within
