@@ -78,13 +78,7 @@ def parse_plan(document: dict[str, Any], base: Path, source: str, overrides: dic
     """Validate a parsed TOML document; relative data paths are resolved against `base`."""
     problems: list[str] = []
     paths, synthetic, config = parse_settings(document, base, overrides, problems)
-    entries = document.get("strategies", [])
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        problems.append("[[strategies]]: write each strategy as its own [[strategies]] table")
-        entries = []
-    if not entries:
-        problems.append("[[strategies]]: no strategies; add at least one [[strategies]] table "
-                        "with class and weight")
+    entries = strategy_entries(document, problems, "add at least one [[strategies]] table with class and weight")
     strategies = []
     for number, entry in enumerate(entries, start=1):
         spec = _strategy(entry, number, base, problems)
@@ -254,3 +248,15 @@ def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str
             problems.append(f"{where} name: {reference} does not allow setting its name")
             return None
     return StrategySpec(strategy, weight)
+
+
+def strategy_entries(document: dict[str, Any], problems: list[str], hint: str) -> list[dict[str, Any]]:
+    """The document's [[strategies]] tables; a problem (ending in `hint` when there are none)
+    for each way they are missing or malformed."""
+    entries = document.get("strategies", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        problems.append("[[strategies]]: write each strategy as its own [[strategies]] table")
+        entries = []
+    if not entries:
+        problems.append(f"[[strategies]]: no strategies; {hint}")
+    return entries

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlorch.config import OrchestratorConfig
-from sqlorch.config_file import SECTIONS, Synthetic, parse_settings, read_document, resolve_class
+from sqlorch.config_file import (SECTIONS, Synthetic, parse_settings, read_document, resolve_class,
+                                 strategy_entries)
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.executors import EXECUTORS
 from sqlorch.grid_spec import Grid
@@ -57,13 +58,8 @@ def parse_grid_plan(document: dict[str, Any], base: Path, source: str, overrides
     problems: list[str] = []
     paths, synthetic, config = parse_settings(document, base, overrides, problems, (*SECTIONS, "grid"))
     options = _options(document.get("grid", {}), problems)
-    entries = document.get("strategies", [])
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        problems.append("[[strategies]]: write each strategy as its own [[strategies]] table")
-        entries = []
-    if not entries:
-        problems.append("[[strategies]]: no strategies; add a [[strategies]] table with class and params, "
-                        "like params = { fast = [5, 10], slow = [30, 50] }")
+    entries = strategy_entries(document, problems, "add a [[strategies]] table with class and params, "
+                               "like params = { fast = [5, 10], slow = [30, 50] }")
     grids = []
     for number, entry in enumerate(entries, start=1):
         grid = _grid(entry, number, base, problems)

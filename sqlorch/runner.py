@@ -174,7 +174,7 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
         log.emit("weights_normalized", before=dict(zip(sleeves.ids, sleeves.requested)),
                  after=dict(zip(sleeves.ids, sleeves.weights)))
     try:
-        with _gc_paused():
+        with gc_paused():
             stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals, sleeves.weights,
                               config, log, (lambda done: progress(done, len(panel))) if progress else None)
             outcome = stepper.run()
@@ -194,7 +194,7 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Stepping and writing create hundreds of thousands of small records and no reference
     cycles; the cyclic garbage collector would only scan them over and over."""
     enabled = gc.isenabled()

@@ -12,11 +12,9 @@ A combination whose strategy raises is recorded as failed; the others go on.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import secrets
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,6 +25,7 @@ from sqlorch.config import BacktestConfig
 from sqlorch.market import MARK, Panel
 from sqlorch.money import from_micro, micro_of
 from sqlorch.results import METRIC_NAMES, PerformanceMetrics
+from sqlorch.runner import gc_paused
 from sqlorch.sweep_metrics import final_amount, sleeve_metrics
 from sqlorch.sweep_stepper import SweepStepper
 from sqlorch.warehouse import (Warehouse, decimal_column, insert, materialize, quote_identifier,
@@ -112,7 +111,7 @@ def run_batch(data: GridData, batch: Batch) -> list[tuple]:
     results: dict[int, tuple] = {}
     if strategies:
         capital = from_micro(micro_of(data.config.initial_capital))
-        with _gc_paused():
+        with gc_paused():
             stepper = SweepStepper(prepared.panel, strategies, capital, data.config)
             stepper.run()
         for i, (error, bar) in stepper.errors.items():
@@ -127,18 +126,6 @@ def run_batch(data: GridData, batch: Batch) -> list[tuple]:
             values, final_equity = results[number]
             rows.append((batch.strategy_id, number, "completed", None, *values, final_equity))
     return rows
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Stepping makes many small records and no reference cycles (as in sqlorch.runner)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _numpy_metrics(prepared: _Prepared, data: GridData, stepper: SweepStepper) -> list[tuple[tuple, Decimal]]:

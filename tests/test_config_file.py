@@ -203,7 +203,10 @@ def test_resolve_class() -> None:
         resolve_class("nonsense", Path("."))
 
 
-def test_a_resolver_class_from_the_config_directory(tmp_path: Path) -> None:
+def test_a_resolver_class_from_the_config_directory(tmp_path: Path, monkeypatch) -> None:
+    import sqlorch.conflicts
+
+    monkeypatch.setattr(sqlorch.conflicts, "_REGISTRY", dict(sqlorch.conflicts._REGISTRY))  # leave no resolver behind
     (tmp_path / "myresolver.py").write_text(textwrap.dedent("""
         class Quiet:
             nets = False
