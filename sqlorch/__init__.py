@@ -7,12 +7,21 @@ from sqlorch.data import load_bars
 from sqlorch.domain import ConflictMode, DecisionKind, Side, Signal
 from sqlorch.engine import BacktestEngine, StrategyOrchestrator
 from sqlorch.errors import ConfigError, DataError, SqlorchError, StrategyError, WarehouseLockedError
-from sqlorch.grid import GridResult, GridSearch
-from sqlorch.grid_spec import Grid
 from sqlorch.results import BacktestResult, OrchestratorResult, PerformanceMetrics, StrategyAllocation
 from sqlorch.strategy import IStrategy
 
 __version__ = "0.1.0"
+
+_LAZY = {"Grid": "sqlorch.grid_spec", "GridResult": "sqlorch.grid", "GridSearch": "sqlorch.grid"}
+
+
+def __getattr__(name: str):
+    """Grid search is imported on first use: a plain run does not pay for it."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'sqlorch' has no attribute {name!r}")
 
 __all__ = [
     "BacktestConfig", "BacktestEngine", "BacktestResult", "Bar", "BarContext", "ConfigError",

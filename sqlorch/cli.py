@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.resources
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import duckdb
@@ -23,16 +23,18 @@ from sqlorch.demo import synthetic_bars
 from sqlorch.engine import StrategyOrchestrator
 from sqlorch.errors import SqlorchError
 from sqlorch.executors import EXECUTORS
-from sqlorch.grid import GridResult, GridSearch
-from sqlorch.grid_file import GridPlan, read_grid_plan
-from sqlorch.grid_report import grid_report_context, metric_text, write_grid_report, write_grid_reports
 from sqlorch.grid_store import has_grid_tables, is_grid_run
 from sqlorch.market import Panel
 from sqlorch.progress import ProgressBar
 from sqlorch.report import FORMATS, latest_run_id, report_context, write_report, write_reports
+from sqlorch.results import OrchestratorResult
 from sqlorch.runner import dataset_id
 from sqlorch.table import format_comparison, format_table
 from sqlorch.warehouse import Warehouse, process_alive, register_dataset
+
+if TYPE_CHECKING:
+    from sqlorch.grid import GridResult, GridSearch
+    from sqlorch.grid_file import GridPlan
 
 DEMO_CONFIG = "demo.toml"
 
@@ -109,18 +111,17 @@ def run(config: str | None, warehouse: str | None, log_dir: str | None, report_d
     finally:
         if progress:
             progress.close()
-    _print_run(plan, result.run_id, result.comparison_table, None if no_report else Path(report_dir),
-               warning_lines(high_pairs(result.correlation)))
+    with result.warehouse.held():
+        _print_run(plan, result, None if no_report else Path(report_dir))
 
 
 def _demo_config() -> str:
     return str(importlib.resources.files("sqlorch") / DEMO_CONFIG)
 
 
-def _print_run(plan: RunPlan, run_id: str, comparison: pl.DataFrame, report_dir: Path | None,
-               warnings_: list[str]) -> None:
-    config = plan.config
-    warehouse = Warehouse(config.warehouse, config.lock_timeout)
+def _print_run(plan: RunPlan, result: OrchestratorResult, report_dir: Path | None) -> None:
+    config, warehouse, run_id, comparison = plan.config, result.warehouse, result.run_id, result.comparison_table
+    warnings_ = warning_lines(high_pairs(result.correlation))
     facts = warehouse.query(
         "SELECT r.strategy_count, r.symbol_count, r.bars_processed, min(c.ts) AS first, max(c.ts) AS last "
         "FROM runs r JOIN run_clock c USING (run_id) WHERE run_id = ? GROUP BY ALL", [run_id]).row(0, named=True)
@@ -162,6 +163,8 @@ def report(run_id: str | None, warehouse: str, fmt: str, output: str | None, top
     run_id = run_id or latest_run_id(store)
     path = Path(output or Path("reports") / f"{run_id}.{fmt}")
     if is_grid_run(store, run_id):
+        from sqlorch.grid_report import grid_report_context, write_grid_report  # grid code only when needed
+
         click.echo(f"report     {write_grid_report(grid_report_context(store, run_id, top), path, fmt)}")
         return
     context = report_context(store, run_id)
@@ -207,6 +210,9 @@ def grid(config: str, metric: str | None, workers: int | None, top: int | None, 
 
     Example: sqlorch grid grid.toml --metric sortino_ratio --workers 2 --top 5
     """
+    from sqlorch.grid import GridSearch
+    from sqlorch.grid_file import read_grid_plan
+
     overrides = {key: value for key, value in
                  {"warehouse": warehouse, "lock_timeout": lock_timeout}.items() if value is not None}
     plan = read_grid_plan(config, overrides)
@@ -229,6 +235,8 @@ def grid(config: str, metric: str | None, workers: int | None, top: int | None, 
 
 
 def _print_grid(plan: GridPlan, search: GridSearch, result: GridResult, top: int, report_dir: Path | None) -> None:
+    from sqlorch.grid_report import metric_text, write_grid_reports
+
     run = result.warehouse.query(
         "SELECT g.*, min(c.ts) AS first, max(c.ts) AS last FROM grid_runs g JOIN clocks c USING (dataset_id) "
         "WHERE g.run_id = ? GROUP BY ALL", [result.run_id]).row(0, named=True)

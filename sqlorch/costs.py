@@ -39,6 +39,8 @@ class Costs:
         """`base` moved against the trader by slippage (rounded half even to a micro unit),
         never beyond the bar's high or low."""
         numerator, denominator = self.slippage_rate
+        if not numerator:
+            return min(base, high) if buying else max(base, low)
         if buying:
             return min(round_half_even(base * (denominator + numerator), denominator), high)
         return max(round_half_even(base * (denominator - numerator), denominator), low)
@@ -47,6 +49,8 @@ class Costs:
         """Commission in micro units: the rate of notional, rounded half even, plus the fee."""
         numerator, denominator = self.commission_rate
         fee = self.fee if charge_fee else 0
+        if not numerator:
+            return fee
         return round_half_even(abs(quantity) * price * numerator, denominator * MICRO) + fee
 
     def cost(self, quantity: int, price: int, charge_fee: bool = True) -> int:

@@ -47,7 +47,8 @@ class StrategyOrchestrator:
         """Run all strategies over `bars`; raise StrategyError if one raises. Pairs of strategies
         whose daily returns correlate above 0.8 are logged as `orchestrator.correlation_warning`."""
         record = execute("orchestrator", self.sleeves, self.config, bars, progress, on_wait, source)
-        result = load_orchestrator_result(record.warehouse, record.run_id)
-        log_correlation_warning(record.warehouse, record.run_id, record.log_path, "orchestrator",
-                                high_pairs(result.correlation))
+        with record.warehouse.held():
+            result = load_orchestrator_result(record.warehouse, record.run_id)
+            log_correlation_warning(record.warehouse, record.run_id, record.log_path, "orchestrator",
+                                    high_pairs(result.correlation))
         return result

@@ -204,9 +204,13 @@ def _wilder(closes: list[float], n: int) -> list[float]:
     """RSI at each of one symbol's bars (NaN until n changes were seen)."""
     out = [math.nan] * len(closes)
     gain = loss = 0.0
+    previous = closes[0] if closes else 0.0
     for k in range(1, len(closes)):
-        step = closes[k] - closes[k - 1]
-        up, down = max(step, 0.0), max(-step, 0.0)
+        close = closes[k]
+        step = close - previous
+        previous = close
+        up = step if step > 0.0 else 0.0
+        down = -step if step < 0.0 else 0.0
         if k <= n:
             gain += up / n
             loss += down / n
@@ -305,9 +309,23 @@ class FeatureSet:
         """The position of a feature in `values`."""
         return self.features.index(feature)
 
+    def woken(self, wake: list[Feature], on_rise: bool = False) -> np.ndarray:
+        """Per bar, whether a strategy waking on `wake` must be called: where one of those
+        features changed (for any symbol), or with `on_rise` only where one of those
+        conditions turned true (bar 0: where one is true)."""
+        columns = [self.column(f) for f in wake]
+        if not on_rise:
+            return self.changed[:, columns].any(axis=1)
+        now = self.values[:, columns] > 0.5
+        woken = np.empty(len(now), dtype=bool)
+        woken[0] = now[0].any()
+        woken[1:] = (now[1:] & ~now[:-1]).any(axis=(1, 2))
+        return woken
+
 
 def declared(strategy: object) -> tuple[list[Feature], list[Feature]]:
-    """A strategy's `features` and `wake_on` (each a Feature or an iterable of them)."""
+    """A strategy's `features` and `wake_on` (each a Feature or an iterable of them); with
+    `wake_on_rise` set, every `wake_on` feature must be a condition."""
 
     def listed(value: Any) -> list[Feature]:
         items = [value] if isinstance(value, Feature) else list(value or ())
@@ -317,4 +335,13 @@ def declared(strategy: object) -> tuple[list[Feature], list[Feature]]:
                             "(build features with sqlorch.features: sma, rsi, highest, ...)")
         return items
 
-    return listed(getattr(strategy, "features", None)), listed(getattr(strategy, "wake_on", None))
+    wake = listed(getattr(strategy, "wake_on", None))
+    if wakes_on_rise(strategy) and not all(f.boolean for f in wake):
+        raise TypeError(f"{type(strategy).__name__} sets wake_on_rise, so its wake_on features must be "
+                        "conditions (comparisons such as sma(10) > sma(30), combined with & | ~)")
+    return listed(getattr(strategy, "features", None)), wake
+
+
+def wakes_on_rise(strategy: object) -> bool:
+    """Whether a strategy only acts when one of its `wake_on` conditions turns true."""
+    return bool(getattr(strategy, "wake_on_rise", False))

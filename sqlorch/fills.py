@@ -131,8 +131,9 @@ class BarFills:
             i, j, buying = order.sleeve, order.symbol, quantity > 0
             sleeve = sleeves[i]
             if leg.reduces:
-                price = self.price(j, buying)
-                change = sleeve.available_change(j, quantity, price, costs.commission(quantity, price, leg.charge_fee))
+                leg.price = price = self.price(j, buying)
+                leg.commission = commission = costs.commission(quantity, price, leg.charge_fee)
+                change = sleeve.available_change(j, quantity, price, commission)
                 available[i] += change
                 if order.rebalance is not None and change > 0:  # its proceeds move to other sleeves
                     for receiver, amount in self.s.rebalancer.split(order.rebalance, change):
@@ -148,8 +149,11 @@ class BarFills:
                 order.shortfall = (f"needs {cost / PICO:.2f} for {abs(quantity) / MICRO:g} at {price / MICRO:g}, "
                                    f"{available[i] / PICO:.2f} available")
                 leg.quantity = quantity = affordable if buying else -affordable
+                cost = costs.cost(quantity, price, leg.charge_fee)
             if quantity:
-                available[i] -= costs.cost(quantity, price, leg.charge_fee)
+                available[i] -= cost
+                if buying:  # it fills at the price it was sized at
+                    leg.price, leg.commission = price, (cost - abs(quantity) * price) // MICRO
 
     # -- 3. netting and booking -----------------------------------------------------------
 
@@ -183,8 +187,14 @@ class BarFills:
             if not quantity:
                 continue
             j = order.symbol
-            price = prices[j] if j in prices else self.price(j, quantity > 0)
-            commission = shares[id(leg)] if id(leg) in shares else costs.commission(quantity, price, leg.charge_fee)
+            if j in prices:
+                price = prices[j]
+                commission = shares[id(leg)] if id(leg) in shares else costs.commission(quantity, price, leg.charge_fee)
+            elif leg.commission >= 0:
+                price, commission = leg.price, leg.commission
+            else:
+                price = self.price(j, quantity > 0)
+                commission = costs.commission(quantity, price, leg.charge_fee)
             sleeve = self.s.sleeves[order.sleeve]
             cash_before = sleeve.cash
             realized = sleeve.apply_fill(j, quantity, price, commission)

@@ -31,9 +31,8 @@ class Panel:
     def from_bars(cls, bars: pl.DataFrame) -> Panel:
         """Build the panel from validated bars (columns of `sqlorch.data.BAR_COLUMNS`)."""
         symbols = tuple(sorted(bars["symbol"].unique().to_list()))
-        bar_ts = bars["ts"].to_numpy()
-        clock = np.unique(bar_ts)
-        t_index = np.searchsorted(clock, bar_ts)
+        clock = bars["ts"].unique().sort().to_numpy()  # polars: numpy's unique is ten times slower
+        t_index = (bars["ts"].rank("dense") - 1).to_numpy()
         s_index = bars["symbol"].cast(pl.Enum(list(symbols))).to_physical().to_numpy()
         data = np.full((len(clock), len(FIELDS) + 1, len(symbols)), np.nan)
         for f, name in enumerate(FIELDS):

@@ -28,6 +28,8 @@ class Leg:
     quantity: int  # micro-shares: requested, then what the sleeve's capital allows
     charge_fee: bool  # the per-order fee is charged on an order's first leg only
     reduces: bool
+    price: int = 0  # what it fills at alone, once sized (micro units)
+    commission: int = -1  # its commission alone at that price, once sized (micro units)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from sqlorch.conflicts import get_resolver
 from sqlorch.context import BarContext
 from sqlorch.costs import Costs
 from sqlorch.domain import ConflictMode, DecisionKind, FillMode, Side, Signal
-from sqlorch.features import Feature, FeatureSet, declared
+from sqlorch.features import Feature, FeatureSet, declared, wakes_on_rise
 from sqlorch.fills import BarFills
 from sqlorch.market import CLOSE, MARK, OPEN, MarketView, Panel
 from sqlorch.money import MICRO, PICO, micro_of, ratio_of, to_micro
@@ -78,17 +78,14 @@ class Stepper:
         self.log = log
         self.on_progress = on_progress
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
-        self.bar_dates = [ts.isoformat() for ts in self.timestamps]
+        self._bar_dates: dict[int, str] = {}
         declarations = [declared(strategy) for _, strategy in self.strategies]
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
         # open, high, low, close in micro units (as to_micro rounds: half even), for fills
         self.micro_prices = np.rint(np.nan_to_num(panel.data[:, : CLOSE + 1]) * MICRO).astype(np.int64)
         self.view = MarketView(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
         self.wake = self._wake_schedule([wake for _, wake in declarations], use_wake)
-        # bars with the same strategies due share one list of them
-        patterns, pattern_of_bar = np.unique(np.packbits(self.wake, axis=1), axis=0, return_inverse=True)
-        self.due_lists = [np.flatnonzero(np.unpackbits(p)[: len(self.strategies)]).tolist() for p in patterns]
-        self.due_at = pattern_of_bar.ravel().tolist()
+        self.due_lists, self.due_at = _due_patterns(self.wake)
         self.recheck: set[int] = set()  # strategies that signalled: called again on the next bar
         n = len(panel.symbols)
         self.sleeves = [Sleeve(sid, n, micro_of(cap) * MICRO) for sid, cap in zip(self.ids, capitals)]
@@ -106,14 +103,14 @@ class Stepper:
 
     def _wake_schedule(self, wakes: list[list[Feature]], use_wake: bool) -> np.ndarray:
         """[bars, strategies]: when each strategy must be called. A strategy with `wake_on`
-        promises no signals on bars where none of those features changed, unless it returned
+        promises no signals on bars where none of those features changed (with
+        `wake_on_rise`: where none of those conditions turned true), unless it returned
         signals on the bar before; the others are called on every bar."""
         schedule = np.ones((len(self.panel), len(self.strategies)), dtype=bool)
         if use_wake:
-            for i, wake in enumerate(wakes):
+            for i, (wake, (_, strategy)) in enumerate(zip(wakes, self.strategies)):
                 if wake:
-                    columns = [self.feature_set.column(f) for f in wake]
-                    schedule[:, i] = self.feature_set.changed[:, columns].any(axis=1)
+                    schedule[:, i] = self.feature_set.woken(wake, wakes_on_rise(strategy))
         return schedule
 
     # -- the loop -------------------------------------------------------------------------
@@ -187,25 +184,27 @@ class Stepper:
     # -- signals to orders ----------------------------------------------------------------
 
     def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
-        sleeve, ctx = self.sleeves[i], self.contexts[i]
+        sleeve, ctx, index = self.sleeves[i], self.contexts[i], self.view.index
+        records, log, sid = self.records.signals, self.log, sleeve.strategy_id
         for signal in signals:
             if not isinstance(signal, Signal):
                 raise TypeError(f"on_bar must return Signal objects, got {type(signal).__name__}")
-            j = ctx.index(signal.symbol)
+            symbol = signal.symbol
+            j = index.get(symbol)
+            if j is None:
+                j = ctx.index(symbol)  # raises, with a hint
             target = self._target(t, i, j, signal)
             order = None
             if target is None:
                 self._cancel_pending(i, j, t, f"replaced by a newer signal at bar {t}")
                 order = self._new_order(i, j, 0, t)
-                self.decide(order, t, DecisionKind.REJECTED, f"no price for {signal.symbol} yet")
+                self.decide(order, t, DecisionKind.REJECTED, f"no price for {symbol} yet")
             else:
                 order = self.place(i, j, target - sleeve.qty.get(j, 0), t)
-            self.records.signals.append((
-                sleeve.strategy_id, len(self.records.signals), t, signal.symbol, str(signal.side),
-                signal.weight, signal.reason, target, order.order_id if order else None,
-            ))
-            self.log.signal(t, sleeve.strategy_id, str(signal.side), signal.symbol, self.bar_dates[t],
-                            sleeve.available / PICO)
+            side = str(signal.side)
+            records.append((sid, len(records), t, symbol, side, signal.weight, signal.reason, target,
+                            order.order_id if order else None))
+            log.signal(t, sid, side, symbol, self.bar_date(t), sleeve.available / PICO)
 
     def place(self, i: int, j: int, quantity: int, t: int, rebalance: int | None = None) -> Order | None:
         """Queue sleeve i's order to change its position in symbol j by `quantity` micro-shares,
@@ -241,6 +240,13 @@ class Stepper:
             equity = self.sleeves[i].equity(self.panel.data[t, MARK])
             quantity = self.costs.floor_to_lot(max(numerator * equity // (denominator * to_micro(price)), 0))
         return -quantity if short else quantity
+
+    def bar_date(self, t: int) -> str:
+        """Bar t's timestamp in ISO format (built on first use: most bars never need it)."""
+        found = self._bar_dates.get(t)
+        if found is None:
+            found = self._bar_dates[t] = self.timestamps[t].isoformat()
+        return found
 
     def _equity(self, t: int, i: int) -> float:
         cached_t, value = self._equity_cache[i]
@@ -307,3 +313,16 @@ class Stepper:
                 else:
                     self.decide(order, None, DecisionKind.EXPIRED, f"no bar of {symbol} after the signal")
             book.clear()
+
+
+def _due_patterns(wake: np.ndarray) -> tuple[list[list[int]], list[int]]:
+    """The distinct sets of strategies due on a bar (as lists of strategy indexes), and for
+    every bar the position of its set: bars with the same strategies due share one list."""
+    if wake.shape[1] <= 62:  # one integer per bar: far faster than unique rows
+        codes = wake.astype(np.int64) @ (np.int64(1) << np.arange(wake.shape[1], dtype=np.int64))
+        patterns, pattern_of_bar = np.unique(codes, return_inverse=True)
+        rows = (patterns[:, None] >> np.arange(wake.shape[1])) & 1
+    else:
+        packed, pattern_of_bar = np.unique(np.packbits(wake, axis=1), axis=0, return_inverse=True)
+        rows = np.unpackbits(packed, axis=1)[:, : wake.shape[1]]
+    return [np.flatnonzero(row).tolist() for row in rows], pattern_of_bar.ravel().tolist()

@@ -25,7 +25,7 @@ from sqlorch.config import BacktestConfig
 from sqlorch.context import BarContext
 from sqlorch.costs import Costs
 from sqlorch.domain import CapitalPolicy, FillMode, Side, Signal
-from sqlorch.features import Feature, FeatureSet, declared
+from sqlorch.features import Feature, FeatureSet, declared, wakes_on_rise
 from sqlorch.market import CLOSE, HIGH, LOW, MARK, OPEN, MarketView, Panel
 from sqlorch.money import MICRO, micro_of, ratio_of, to_micro
 from sqlorch.orders import Order
@@ -68,13 +68,11 @@ class SweepStepper:
 
     def _schedule(self, wakes: list[list[Feature]]) -> list[list[int]]:
         """Per bar, the sleeves whose strategy must be called: those without `wake_on` always,
-        the others when one of their wake-up features changed."""
-        columns = {feature: k for k, feature in enumerate(self.feature_set.features)}
-        changed = self.feature_set.changed
+        the others when one of their wake-up features changed (turned true, with `wake_on_rise`)."""
         woken = np.ones((len(self.panel), len(self.strategies)), dtype=bool)
-        for i, wake in enumerate(wakes):
+        for i, (wake, strategy) in enumerate(zip(wakes, self.strategies)):
             if wake:
-                woken[:, i] = changed[:, [columns[f] for f in wake]].any(axis=1)
+                woken[:, i] = self.feature_set.woken(wake, wakes_on_rise(strategy))
         bars, sleeves = np.nonzero(woken)  # by bar, then sleeve
         bounds = np.searchsorted(bars, np.arange(len(self.panel) + 1)).tolist()
         listed = sleeves.tolist()

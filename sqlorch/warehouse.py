@@ -75,6 +75,8 @@ class Warehouse:
         self.lock_timeout = lock_timeout
         self.on_wait = on_wait
         self._memory: duckdb.DuckDBPyConnection | None = None
+        self._holding = False  # inside `held()`
+        self._held: duckdb.DuckDBPyConnection | None = None
 
     def __repr__(self) -> str:
         return f"Warehouse({str(self.path) if self.path else ':memory:'})"
@@ -82,24 +84,55 @@ class Warehouse:
     # -- connections ----------------------------------------------------------------------
 
     @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Within this block every `connect` and `transaction` reuses one read-write connection,
+        opened on first use and closed (releasing the file) at the end: a few steps in a row
+        pay for one open. Other processes wait for the file meanwhile."""
+        if self._holding or self.path is None:
+            yield
+            return
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+            if self._held is not None:
+                self._held.close()
+                self._held = None
+
+    @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection with the current schema; closed on exit (kept if in memory)."""
+        """A connection with the current schema; closed on exit (kept if in memory, or inside
+        `held()`)."""
         if self.path is None:
             if self._memory is None:
                 self._memory = duckdb.connect(":memory:")
                 install_schema(self._memory)
             yield self._memory
             return
+        if self._holding:
+            if self._held is None:
+                self._held = self._writable()
+            yield self._held
+            return
         if read_only and not self.path.exists():
             raise SqlorchError(f"no warehouse at {self.path}; run `sqlorch run` first or pass --warehouse")
-        con = self._open(read_only)
+        con = self._open(read_only=True) if read_only else self._writable()
         try:
-            if not read_only:
-                install_schema(con)
-                mark_dead_runs(con)
             yield con
         finally:
             con.close()
+
+    def _writable(self) -> duckdb.DuckDBPyConnection:
+        """A read-write connection with the current schema, dead runs marked."""
+        con = self._open(read_only=False)
+        try:
+            install_schema(con)
+            mark_dead_runs(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         assert self.path is not None

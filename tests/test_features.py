@@ -93,6 +93,32 @@ def test_has_bar_first_bar_and_changes() -> None:
     assert ft.changes(rows).tolist() == [True, False, True, True]
 
 
+def test_waking_on_a_change_or_on_a_rise() -> None:
+    closes = [[1, 5], [2, 5], [3, 5], [2, 6], [1, 7], [2, 6]]  # two symbols
+    bars = pl.DataFrame([{"symbol": s, "ts": dt.datetime(2024, 1, 1 + t), "open": float(c), "high": float(c),
+                          "low": float(c), "close": float(c), "volume": 1.0}
+                         for t, row in enumerate(closes) for s, c in zip(("A", "B"), row)])
+    up = ft.change(1) > 0  # A: -, T, T, F, F, T   B: -, F, F, T, T, F
+    high = ft.field("close") > 4.5  # A never, B always
+    features = ft.FeatureSet(Panel.from_bars(bars), [up, high])
+    assert features.woken([up]).tolist() == [True, True, False, True, False, True]
+    assert features.woken([up], on_rise=True).tolist() == [False, True, False, True, False, True]
+    assert features.woken([high], on_rise=True).tolist() == [True] + [False] * 5  # true from bar 0
+    assert features.woken([up, high], on_rise=True).tolist() == [True, True, False, True, False, True]
+
+
+def test_waking_on_a_rise_needs_conditions() -> None:
+    class Rising:
+        features = wake_on = (ft.sma(3),)
+        wake_on_rise = True
+
+        def on_bar(self, ctx):
+            return None
+
+    with pytest.raises(ConfigError, match="Rising sets wake_on_rise, so its wake_on features must be conditions"):
+        BacktestEngine(Rising(), BacktestConfig(warehouse=None, log_dir=None))
+
+
 def test_values_never_depend_on_later_bars() -> None:
     """Change every bar after t: no feature's values up to t move."""
     bars = random_bars(5)
@@ -118,8 +144,8 @@ def run_stepper(strategies, bars, use_wake: bool, capital: D = D(100000)):
 
 @pytest.mark.parametrize("seed", [6, 7, 8])
 def test_waking_on_changes_gives_the_same_run_as_calling_every_bar(seed: int) -> None:
-    """The built-ins promise no signals on bars where none of their `wake_on` features changed
-    (unless they signalled the bar before): skipping those bars changes nothing, even with
+    """The built-ins promise no signals on bars where none of their `wake_on` conditions turned
+    true (unless they signalled the bar before): skipping those bars changes nothing, even with
     orders clipped and rejected for lack of cash."""
     bars = random_bars(seed, symbols=4, bars=150)
 

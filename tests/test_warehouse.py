@@ -275,3 +275,14 @@ def test_runs_written_before_the_books_table_are_backfilled_on_upgrade(tmp_path)
     with duckdb.connect(str(path), read_only=True) as con:
         after = [con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in BOOKS]
     assert all(before) and after == before
+
+
+def test_held_reuses_one_connection_then_releases_the_file(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with warehouse.held():
+        with warehouse.transaction() as first:
+            first.execute("INSERT INTO sqlorch_meta VALUES ('probe', 'kept')")
+        with warehouse.connect(read_only=True) as second, warehouse.held():
+            assert second is first
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as other:  # released
+        assert other.execute("SELECT value FROM sqlorch_meta WHERE key = 'probe'").fetchall() == [("kept",)]

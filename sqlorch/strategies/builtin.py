@@ -4,8 +4,11 @@ a buy when a flat symbol's entry condition holds, an exit when a held symbol's e
 condition holds.
 
 Their conditions are declared features (sqlorch.features), computed once per run and read
-one bar at a time; `wake_on` lets the stepper skip the bars where no condition changed
-(the strategies would return nothing there).
+one bar at a time; `wake_on` with `wake_on_rise` lets the stepper skip the bars where no
+condition turned true (the strategies would return nothing there: a buy needs the entry
+condition true on a flat symbol, an exit the exit condition true on a held one, and the two
+conditions exclude each other, so a symbol can only become ready to trade when one of them
+rises, or right after a signal of the strategy, when the stepper calls it anyway).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class _EqualWeightLongOnly:
         self.exit = exit & ft.has_bar() if exit is not None else None
         self.features = tuple(f for f in (self.entry, self.exit) if f is not None)
         self.wake_on = self.features
+        self.wake_on_rise = True  # a condition turning false never makes them trade
 
     def on_bar(self, ctx: BarContext) -> list[Signal]:
         held = ctx.positions > 0
