@@ -16,6 +16,7 @@ rebalanced equity, and a strategy's own signal on a symbol replaces a rebalancin
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -31,7 +32,7 @@ class Rebalancer:
     """Checks drift at each bar close and carries out rebalances for a stepper."""
 
     def __init__(self, stepper: Stepper):
-        self.s = stepper
+        self.s = weakref.proxy(stepper)  # no cycle: the stepper's arrays go as soon as it does
         config = stepper.config
         self.threshold = getattr(config, "rebalance_threshold", None)
         self.every = getattr(config, "rebalance_every", None) or 1

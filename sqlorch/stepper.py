@@ -78,7 +78,6 @@ class Stepper:
         self.log = log
         self.on_progress = on_progress
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
-        self._bar_dates: dict[int, str] = {}
         declarations = [declared(strategy) for _, strategy in self.strategies]
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
         # open, high, low, close in micro units (as to_micro rounds: half even), for fills
@@ -186,6 +185,8 @@ class Stepper:
     def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
         sleeve, ctx, index = self.sleeves[i], self.contexts[i], self.view.index
         records, log, sid = self.records.signals, self.log, sleeve.strategy_id
+        # not cached: small strings kept from the stepping would pin memory the records free later
+        bar_date = self.timestamps[t].isoformat()
         for signal in signals:
             if not isinstance(signal, Signal):
                 raise TypeError(f"on_bar must return Signal objects, got {type(signal).__name__}")
@@ -204,7 +205,7 @@ class Stepper:
             side = str(signal.side)
             records.append((sid, len(records), t, symbol, side, signal.weight, signal.reason, target,
                             order.order_id if order else None))
-            log.signal(t, sid, side, symbol, self.bar_date(t), sleeve.available / PICO)
+            log.signal(t, sid, side, symbol, bar_date, sleeve.available / PICO)
 
     def place(self, i: int, j: int, quantity: int, t: int, rebalance: int | None = None) -> Order | None:
         """Queue sleeve i's order to change its position in symbol j by `quantity` micro-shares,
@@ -240,13 +241,6 @@ class Stepper:
             equity = self.sleeves[i].equity(self.panel.data[t, MARK])
             quantity = self.costs.floor_to_lot(max(numerator * equity // (denominator * to_micro(price)), 0))
         return -quantity if short else quantity
-
-    def bar_date(self, t: int) -> str:
-        """Bar t's timestamp in ISO format (built on first use: most bars never need it)."""
-        found = self._bar_dates.get(t)
-        if found is None:
-            found = self._bar_dates[t] = self.timestamps[t].isoformat()
-        return found
 
     def _equity(self, t: int, i: int) -> float:
         cached_t, value = self._equity_cache[i]
