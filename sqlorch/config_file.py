@@ -161,6 +161,18 @@ def _data_source(data: dict[str, Any], base: Path, problems: list[str]) -> tuple
     return tuple(p if Path(p).is_absolute() else str(base / p) for p in paths), None
 
 
+def strategy_class(reference: Any, base: Path, where: str, problems: list[str]) -> type | None:
+    """The class a strategy entry's `class` names (None, with the problem noted, if it cannot)."""
+    if not isinstance(reference, str):
+        problems.append(f'{where} class: missing; give a built-in name like "sma_cross" or "module:Class"')
+        return None
+    try:
+        return resolve_class(reference, base)
+    except ValueError as exc:
+        problems.append(f"{where} class: {exc}")
+        return None
+
+
 def _register_resolver_class(mode: Any, base: Path, problems: list[str]) -> None:
     """`conflict_mode = "module:Class"` imports a user's resolver and registers it under that name."""
     if not isinstance(mode, str) or ":" not in mode or mode in resolver_names():
@@ -213,14 +225,7 @@ def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str
             weight = to_decimal(entry["weight"])
         except ValueError as exc:
             problems.append(f"{where} weight: {exc}")
-    cls = None
-    if not isinstance(reference, str):
-        problems.append(f'{where} class: missing; give a built-in name like "sma_cross" or "module:Class"')
-    else:
-        try:
-            cls = resolve_class(reference, base)
-        except ValueError as exc:
-            problems.append(f"{where} class: {exc}")
+    cls = strategy_class(reference, base, where, problems)
     if cls is not None:
         accepted = class_parameters(cls)
         for key in params:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlorch.config import OrchestratorConfig
-from sqlorch.config_file import (SECTIONS, Synthetic, parse_settings, read_document, resolve_class,
+from sqlorch.config_file import (SECTIONS, Synthetic, parse_settings, read_document, strategy_class,
                                  strategy_entries)
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.executors import EXECUTORS
@@ -104,14 +104,7 @@ def _grid(entry: dict[str, Any], number: int, base: Path, problems: list[str]) -
         if key not in STRATEGY_KEYS:
             problems.append(f"{where} {key}: unknown key{did_you_mean(key, STRATEGY_KEYS)}")
     reference, params, constraint = entry.get("class"), entry.get("params", {}), entry.get("constraint")
-    cls = None
-    if not isinstance(reference, str):
-        problems.append(f'{where} class: missing; give a built-in name like "sma_cross" or "module:Class"')
-    else:
-        try:
-            cls = resolve_class(reference, base)
-        except ValueError as exc:
-            problems.append(f"{where} class: {exc}")
+    cls = strategy_class(reference, base, where, problems)
     if not isinstance(params, dict):
         problems.append(f"{where} params: must be a table, like {{ fast = [5, 10], slow = [30, 50] }}")
         params = {}

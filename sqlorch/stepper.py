@@ -27,6 +27,7 @@ from sqlorch.money import MICRO, PICO, micro_of, ratio_of, to_micro
 from sqlorch.orders import Order, Records
 from sqlorch.rebalance import Rebalancer
 from sqlorch.sleeve import Sleeve
+from sqlorch.strategy import call_on_bar
 
 PROGRESS_EVERY = 64  # bars between progress callbacks
 
@@ -168,11 +169,7 @@ class Stepper:
             strategy_id, strategy = self.strategies[i]
             ctx = self.contexts[i]
             try:
-                if t == 0 and callable(getattr(strategy, "on_start", None)):
-                    strategy.on_start(ctx)
-                signals = strategy.on_bar(ctx)
-                if isinstance(signals, Signal):
-                    signals = (signals,)
+                signals = call_on_bar(strategy, ctx, t)
                 if signals:
                     self.recheck.add(i)
                     self._take_signals(t, i, signals)

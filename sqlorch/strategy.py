@@ -5,13 +5,13 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from sqlorch.domain import Signal
 from sqlorch.errors import ConfigError
 
 if TYPE_CHECKING:
     from sqlorch.context import BarContext
-    from sqlorch.domain import Signal
 
 RESERVED_IDS = ("portfolio",)
 
@@ -67,3 +67,13 @@ def class_parameters(cls: type) -> list[str] | None:
         return None
     return [n for n, p in signature.parameters.items()
             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+
+
+
+def call_on_bar(strategy: object, ctx: object, t: int) -> Any:
+    """What the strategy returns at bar t (`on_start` runs first at bar 0), a single Signal
+    as a one-element tuple. Whatever the strategy raises propagates."""
+    if t == 0 and callable(getattr(strategy, "on_start", None)):
+        strategy.on_start(ctx)
+    signals = strategy.on_bar(ctx)
+    return (signals,) if isinstance(signals, Signal) else signals

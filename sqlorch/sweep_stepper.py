@@ -30,7 +30,7 @@ from sqlorch.market import CLOSE, HIGH, LOW, MARK, OPEN, MarketView, Panel
 from sqlorch.money import MICRO, micro_of, ratio_of, to_micro
 from sqlorch.orders import Order
 from sqlorch.sleeve import Sleeve
-from sqlorch.strategy import snake_case
+from sqlorch.strategy import call_on_bar, snake_case
 
 
 class SweepStepper:
@@ -107,11 +107,7 @@ class SweepStepper:
             return False
         strategy, ctx = self.strategies[i], self.contexts[i]
         try:
-            if t == 0 and callable(getattr(strategy, "on_start", None)):
-                strategy.on_start(ctx)
-            signals = strategy.on_bar(ctx)
-            if isinstance(signals, Signal):
-                signals = (signals,)
+            signals = call_on_bar(strategy, ctx, t)
             if not signals:
                 return False
             self._take_signals(t, i, signals)
