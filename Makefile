@@ -9,6 +9,9 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("sqlorch needs Python 3.11 or newer; set PYTHON=python3.11") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@# bytecode now, as a non-editable install would: start-up does not recompile sqlorch (even
+	@# where PYTHONDONTWRITEBYTECODE is set)
+	$(BIN)/python -m compileall -q sqlorch
 	touch $@
 
 run: $(VENV)/.installed

@@ -105,13 +105,14 @@ def run(config: str | None, warehouse: str | None, log_dir: str | None, report_d
     for note in notes:
         _err(f"Note: {note.message}")
     progress = ProgressBar("backtest") if not quiet else None
-    try:
-        result = orchestrator.run(bars, progress=progress, on_wait=_err,
-                                  source=plan.source if config else "demo")
-    finally:
-        if progress:
-            progress.close()
-    with result.warehouse.held():
+    store = Warehouse(plan.config.warehouse, plan.config.lock_timeout, on_wait=_err)
+    with store.held():  # the run's writes, its summary and reports: one open of the file
+        try:
+            result = orchestrator.run(bars, progress=progress, source=plan.source if config else "demo",
+                                      warehouse=store)
+        finally:
+            if progress:
+                progress.close()
         _print_run(plan, result, None if no_report else Path(report_dir))
 
 

@@ -12,6 +12,7 @@ from sqlorch.correlation import high_pairs, log_correlation_warning
 from sqlorch.results import BacktestResult, OrchestratorResult, load_backtest_result, load_orchestrator_result
 from sqlorch.runner import Progress, execute, plan_sleeves
 from sqlorch.strategy import IStrategy
+from sqlorch.warehouse import Warehouse
 
 
 class BacktestEngine:
@@ -27,8 +28,10 @@ class BacktestEngine:
     def run(self, bars: Any, progress: Progress | None = None,
             on_wait: Callable[[str], None] | None = None) -> BacktestResult:
         """Run the backtest; raise StrategyError (run recorded as failed) if the strategy raises."""
-        record = execute("backtest", self.sleeves, self.config, bars, progress, on_wait)
-        return load_backtest_result(record.warehouse, record.run_id)
+        warehouse = Warehouse(self.config.warehouse, self.config.lock_timeout, on_wait)
+        with warehouse.held():
+            record = execute("backtest", self.sleeves, self.config, bars, warehouse, progress)
+            return load_backtest_result(warehouse, record.run_id)
 
 
 class StrategyOrchestrator:
@@ -43,12 +46,17 @@ class StrategyOrchestrator:
         self.sleeves = plan_sleeves(list(strategies), self.config)
 
     def run(self, bars: Any, progress: Progress | None = None,
-            on_wait: Callable[[str], None] | None = None, source: str = "") -> OrchestratorResult:
+            on_wait: Callable[[str], None] | None = None, source: str = "",
+            warehouse: Warehouse | None = None) -> OrchestratorResult:
         """Run all strategies over `bars`; raise StrategyError if one raises. Pairs of strategies
-        whose daily returns correlate above 0.8 are logged as `orchestrator.correlation_warning`."""
-        record = execute("orchestrator", self.sleeves, self.config, bars, progress, on_wait, source)
-        with record.warehouse.held():
-            result = load_orchestrator_result(record.warehouse, record.run_id)
-            log_correlation_warning(record.warehouse, record.run_id, record.log_path, "orchestrator",
+        whose daily returns correlate above 0.8 are logged as `orchestrator.correlation_warning`.
+
+        `warehouse` (default: `config.warehouse`, waiting with `on_wait`) may be given inside
+        its `held()` block, to go on reading the run through the same connection."""
+        warehouse = warehouse or Warehouse(self.config.warehouse, self.config.lock_timeout, on_wait)
+        with warehouse.held():  # the run's writes, its result and the correlation check: one open
+            record = execute("orchestrator", self.sleeves, self.config, bars, warehouse, progress, source)
+            result = load_orchestrator_result(warehouse, record.run_id)
+            log_correlation_warning(warehouse, record.run_id, record.log_path, "orchestrator",
                                     high_pairs(result.correlation))
         return result

@@ -1,8 +1,8 @@
 """One run end to end: validate, register, step, write, in that order.
 
-Everything is validated before the first bar. The run is registered (status `running`)
-before stepping and written in one transaction after, so the warehouse never shows a
-half-written run as complete.
+Everything is validated before the first bar. The run is registered (status `running`,
+its bars stored) while the strategies step, and written in one transaction after, so the
+warehouse never shows a half-written run as complete.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import secrets
 import socket
 import time
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -149,10 +150,10 @@ def _config_json(config: BacktestConfig) -> str:
     return json.dumps(settings, default=lambda v: dict(v) if isinstance(v, Mapping) else str(v), sort_keys=True)
 
 
-def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
-            progress: Progress | None = None, on_wait: Callable[[str], None] | None = None,
-            source: str = "") -> RunRecord:
-    """Run `sleeves` over `bars` and write everything to the configured warehouse.
+def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, warehouse: Warehouse,
+            progress: Progress | None = None, source: str = "") -> RunRecord:
+    """Run `sleeves` over `bars` and write everything to `warehouse` (the file is released
+    while the strategies step, even inside `warehouse.held()`).
 
     `kind` is "backtest" (one strategy; events prefixed `backtest.`) or "orchestrator".
     Raises StrategyError (after recording the run as failed) if a strategy raises.
@@ -160,9 +161,9 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
     bars = load_bars(bars, start=config.start, end=config.end)
     panel = Panel.from_bars(bars)
     run_id = new_run_id()
-    warehouse = Warehouse(config.warehouse, config.lock_timeout, on_wait)
     started = time.monotonic()
-    _register(warehouse, run_id, kind, sleeves, config, bars, panel, source)
+    with warehouse.connect():  # waits here, before any work, if another process holds the file
+        pass
     log_path = Path(config.log_dir) / f"{run_id}.jsonl" if config.log_dir else None
     log = EventLog(run_id, "backtest" if kind == "backtest" else "orchestrator", log_path)
     timestamps = panel.timestamps.astype("datetime64[us]")
@@ -173,16 +174,19 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any,
     if sleeves.requested != sleeves.weights:
         log.emit("weights_normalized", before=dict(zip(sleeves.ids, sleeves.requested)),
                  after=dict(zip(sleeves.ids, sleeves.weights)))
+    registering = _register(warehouse, run_id, kind, sleeves, config, bars, panel, source)
     try:
         with gc_paused():
             stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals, sleeves.weights,
                               config, log, (lambda done: progress(done, len(panel))) if progress else None)
             outcome = stepper.run()
             del stepper  # its features and view: memory the SQL below can use
+            registering.result()
             _log_outcome(log, outcome, timestamps, time.monotonic() - started, sleeves.unallocated, panel)
             _write_outcome(warehouse, run_id, outcome, log, timestamps, time.monotonic() - started)
     except BaseException as exc:  # sqlorch bug or interrupt: never leave the run looking alive
-        _mark_failed(warehouse, run_id, f"{type(exc).__name__}: {exc}")
+        if registering.exception() is None:  # (waits for it) the run is in the warehouse
+            _mark_failed(warehouse, run_id, f"{type(exc).__name__}: {exc}")
         raise
     finally:
         log.close()
@@ -207,27 +211,41 @@ def gc_paused() -> Iterator[None]:
 
 
 def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, config: BacktestConfig,
-              bars: pl.DataFrame, panel: Panel, source: str) -> None:
-    """Store the bars (once per content) and the run as `running`, in one transaction."""
-    with warehouse.transaction() as con:
-        data_id = dataset_id(panel)
-        register_dataset(con, bars, data_id, source or "python")
-        insert(con, "runs", {
-            "run_id": [run_id], "kind": [kind], "status": ["running"],
-            "started_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)], "dataset_id": [data_id],
-            "initial_capital": [config.initial_capital], "unallocated_capital": [sleeves.unallocated],
-            "periods_per_year": [config.periods_per_year or periods_per_year(panel.timestamps)],
-            "bar_count": [len(panel)], "strategy_count": [len(sleeves.ids)],
-            "symbol_count": [len(panel.symbols)], "config": [_config_json(config)],
-            "pid": [os.getpid()], "hostname": [socket.gethostname()], "sqlorch_version": [_version()],
-        })
-        described = [_describe(s) for s in sleeves.strategies]
-        insert(con, "run_strategies", {
-            "run_id": [run_id] * len(sleeves.ids), "strategy_id": sleeves.ids,
-            "position": list(range(1, len(sleeves.ids) + 1)),
-            "class_name": [d[0] for d in described], "params": [d[1] for d in described],
-            "weight": sleeves.weights, "initial_capital": sleeves.capitals,
-        })
+              bars: pl.DataFrame, panel: Panel, source: str) -> Future:
+    """Store the bars (once per content) and the run as `running`, in one transaction, on
+    another thread: DuckDB stores them (releasing the GIL) while the strategies step. The
+    warehouse is released when done."""
+    run = {
+        "run_id": [run_id], "kind": [kind], "status": ["running"],
+        "started_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        "initial_capital": [config.initial_capital], "unallocated_capital": [sleeves.unallocated],
+        "periods_per_year": [config.periods_per_year or periods_per_year(panel.timestamps)],
+        "bar_count": [len(panel)], "strategy_count": [len(sleeves.ids)],
+        "symbol_count": [len(panel.symbols)], "config": [_config_json(config)],
+        "pid": [os.getpid()], "hostname": [socket.gethostname()], "sqlorch_version": [_version()],
+    }
+    described = [_describe(s) for s in sleeves.strategies]  # user objects: read on this thread
+    strategies = {
+        "run_id": [run_id] * len(sleeves.ids), "strategy_id": sleeves.ids,
+        "position": list(range(1, len(sleeves.ids) + 1)),
+        "class_name": [d[0] for d in described], "params": [d[1] for d in described],
+        "weight": sleeves.weights, "initial_capital": sleeves.capitals,
+    }
+
+    def store() -> None:
+        try:
+            with warehouse.transaction() as con:
+                data_id = dataset_id(panel)
+                register_dataset(con, bars, data_id, source or "python")
+                insert(con, "runs", {**run, "dataset_id": [data_id]})
+                insert(con, "run_strategies", strategies)
+        finally:
+            warehouse.release()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlorch-register")
+    registering = pool.submit(store)
+    pool.shutdown(wait=False)
+    return registering
 
 
 def _log_outcome(log: EventLog, outcome: StepOutcome, timestamps: np.ndarray, seconds: float,

@@ -96,9 +96,14 @@ class Warehouse:
             yield
         finally:
             self._holding = False
-            if self._held is not None:
-                self._held.close()
-                self._held = None
+            self.release()
+
+    def release(self) -> None:
+        """Close the connection `held()` keeps, if open (the next use inside `held()` opens
+        another): other processes may use the file meanwhile."""
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -161,7 +166,9 @@ class Warehouse:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A write connection inside one transaction: all of it lands, or none of it."""
+        """A write connection inside one transaction: all of it lands, or none of it. (Closing
+        the connection checkpoints the file: one checkpoint for all the transactions of a
+        `held()` block.)"""
         with self.connect() as con:
             con.begin()
             try:
@@ -170,8 +177,6 @@ class Warehouse:
                 con.rollback()
                 raise
             con.commit()
-            if self.path is not None:
-                con.execute("CHECKPOINT")
 
     # -- reading --------------------------------------------------------------------------
 

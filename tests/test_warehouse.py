@@ -286,3 +286,55 @@ def test_held_reuses_one_connection_then_releases_the_file(tmp_path):
             assert second is first
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as other:  # released
         assert other.execute("SELECT value FROM sqlorch_meta WHERE key = 'probe'").fetchall() == [("kept",)]
+
+
+def test_release_closes_the_held_connection_until_the_next_use(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with warehouse.held():
+        with warehouse.connect() as first:
+            pass
+        warehouse.release()
+        with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True):  # the file is free
+            pass
+        with warehouse.connect() as second:
+            assert second is not first
+
+
+class _ReadsTheWarehouse:
+    """On its first bar, waits (up to 10 s) until the run's warehouse opens read-only."""
+
+    name = "reader"
+
+    def __init__(self, path: Path):
+        self.path, self.opened = path, False
+
+    def on_bar(self, ctx):
+        deadline = time.monotonic() + 10
+        while not self.opened and time.monotonic() < deadline:
+            try:
+                with duckdb.connect(str(self.path), read_only=True) as con:
+                    self.opened = con.execute("SELECT status FROM runs").fetchall() == [("running",)]
+            except duckdb.Error:
+                time.sleep(0.05)
+        return []
+
+
+def test_the_file_is_free_while_the_strategies_step(tmp_path, make_bars):
+    path = tmp_path / "w.duckdb"
+    reader = _ReadsTheWarehouse(path)
+    BacktestEngine(reader, BacktestConfig(warehouse=str(path), log_dir=None)).run(make_bars({"A": [(d, 10 + d) for d in range(4)]}))
+    assert reader.opened  # the run was registered and the file released while it stepped
+
+
+def test_a_failed_registration_fails_the_run_and_leaves_no_running_row(tmp_path, make_bars, monkeypatch):
+    from sqlorch import runner
+
+    def broken(*args):
+        raise duckdb.IOException("disk full")
+
+    monkeypatch.setattr(runner, "register_dataset", broken)
+    path = tmp_path / "w.duckdb"
+    with pytest.raises(duckdb.IOException, match="disk full"):
+        BacktestEngine(_ReadsTheWarehouse(path), BacktestConfig(warehouse=str(path), log_dir=None)).run(make_bars({"A": [(d, 10 + d) for d in range(4)]}))
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]

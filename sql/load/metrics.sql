@@ -36,10 +36,8 @@ WITH curves AS (
     SELECT 'portfolio', initial_capital::DOUBLE
     FROM runs
     WHERE run_id = $run_id
-), trade_rows AS (
-    SELECT strategy_id AS series, status, pnl FROM trades WHERE run_id = $run_id
-    UNION ALL
-    SELECT 'portfolio', status, pnl FROM trades WHERE run_id = $run_id
+), trade_rows AS (  -- every trade counts for its strategy and for the portfolio
+    SELECT unnest([strategy_id, 'portfolio']) AS series, status, pnl FROM trades WHERE run_id = $run_id
 ), trade_stats AS (
     SELECT series,
            count(*) AS trade_count,
