@@ -90,6 +90,16 @@ def test_insert_checks_table_names_and_skips_empty_input():
         assert con.execute("SELECT run_id, status FROM runs").fetchall() == [("arrow", "completed")]
 
 
+@pytest.mark.parametrize("standing", [[["a"], [], ["b", "c"]], [[], [], []]])
+def test_list_columns_arrive_as_lists(standing):
+    warehouse = Warehouse(None)
+    with warehouse.connect() as con:
+        insert(con, "conflicts", {"run_id": ["r"] * 3, "conflict_id": [1, 2, 3],
+                                  "strategies": [["a", "b"], ["a"], ["b", "c", "d"]], "standing": standing})
+        got = con.execute("SELECT strategies, standing FROM conflicts ORDER BY conflict_id").fetchall()
+    assert got == list(zip([["a", "b"], ["a"], ["b", "c", "d"]], standing))
+
+
 def test_transaction_rolls_back_on_error(tmp_path):
     warehouse = Warehouse(tmp_path / "w.duckdb")
     with pytest.raises(RuntimeError):
