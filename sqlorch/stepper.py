@@ -181,28 +181,31 @@ class Stepper:
 
     def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
         sleeve, ctx, index = self.sleeves[i], self.contexts[i], self.view.index
-        records, log, sid = self.records.signals, self.log, sleeve.strategy_id
-        # not cached: small strings kept from the stepping would pin memory the records free later
-        bar_date = self.timestamps[t].isoformat()
-        for signal in signals:
-            if not isinstance(signal, Signal):
-                raise TypeError(f"on_bar must return Signal objects, got {type(signal).__name__}")
-            symbol = signal.symbol
-            j = index.get(symbol)
-            if j is None:
-                j = ctx.index(symbol)  # raises, with a hint
-            target = self._target(t, i, j, signal)
-            order = None
-            if target is None:
-                self._cancel_pending(i, j, t, f"replaced by a newer signal at bar {t}")
-                order = self._new_order(i, j, 0, t)
-                self.decide(order, t, DecisionKind.REJECTED, f"no price for {symbol} yet")
-            else:
-                order = self.place(i, j, target - sleeve.qty.get(j, 0), t)
-            side = str(signal.side)
-            records.append((sid, len(records), t, symbol, side, signal.weight, signal.reason, target,
-                            order.order_id if order else None))
-            log.signal(t, sid, side, symbol, bar_date, sleeve.available / PICO)
+        records, sid, logged = self.records.signals, sleeve.strategy_id, []
+        try:
+            for signal in signals:
+                if not isinstance(signal, Signal):
+                    raise TypeError(f"on_bar must return Signal objects, got {type(signal).__name__}")
+                symbol = signal.symbol
+                j = index.get(symbol)
+                if j is None:
+                    j = ctx.index(symbol)  # raises, with a hint
+                target = self._target(t, i, j, signal)
+                order = None
+                if target is None:
+                    self._cancel_pending(i, j, t, f"replaced by a newer signal at bar {t}")
+                    order = self._new_order(i, j, 0, t)
+                    self.decide(order, t, DecisionKind.REJECTED, f"no price for {symbol} yet")
+                else:
+                    order = self.place(i, j, target - sleeve.qty.get(j, 0), t)
+                side = str(signal.side)
+                records.append((sid, len(records), t, symbol, side, signal.weight, signal.reason, target,
+                                order.order_id if order else None))
+                logged.append((side, symbol))
+        finally:  # the signals taken, even if a later one was invalid. Orders leave the capital
+            # available unchanged; the date is not cached (small strings kept from the stepping
+            # would pin memory the records free later)
+            self.log.signals(t, sid, self.timestamps[t].isoformat(), sleeve.available / PICO, logged)
 
     def place(self, i: int, j: int, quantity: int, t: int, rebalance: int | None = None) -> Order | None:
         """Queue sleeve i's order to change its position in symbol j by `quantity` micro-shares,
