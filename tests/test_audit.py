@@ -145,3 +145,18 @@ def test_failed_run_events(make_bars, script, file_config, open_run, day):
     assert {k: failed[k] for k in ("error_type", "error_message", "strategy_id", "bar_date")} == {
         "error_type": "ValueError", "error_message": "bad input at this bar", "strategy_id": "fragile",
         "bar_date": day(2).isoformat()}
+
+
+def test_signals_before_an_invalid_one_are_logged_like_the_signals_table(make_bars, script, file_config, open_run):
+    config = file_config(initial_capital=D(1000))
+    with pytest.raises(StrategyError, match="must return Signal objects"):
+        BacktestEngine(script({1: [Signal.buy("A", 0.5), "not a signal"]}, name="sloppy"), config).run(
+            make_bars({"A": [(d, 10) for d in range(3)]}))
+    run_id = open_run(config.warehouse, "").rows(
+        "SELECT run_id FROM runs WHERE status = 'failed' ORDER BY started_at DESC LIMIT 1", [])[0][0]
+    run = open_run(config.warehouse, run_id, log=Path(config.log_dir) / f"{run_id}.jsonl")
+    events = _check_lines(run, "backtest")
+    assert [e["event"] for e in events] == ["backtest.backtest_started", "backtest.strategy_signal",
+                                            "backtest.backtest_failed"]
+    assert run.rows("SELECT symbol, side FROM signals WHERE run_id = ?", [run_id]) == [("A", "buy")]
+    assert events[1]["symbol"] == "A" and events[1]["capital_available"] == 1000.0
