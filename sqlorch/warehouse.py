@@ -268,7 +268,7 @@ def _list_array(values: list[list]) -> pa.Array:
     offsets = np.zeros(len(values) + 1, dtype=np.int64)
     np.cumsum([len(v) for v in values], out=offsets[1:])
     flat = pl.Series(list(itertools.chain.from_iterable(values)), strict=False).to_arrow()
-    return pa.LargeListArray.from_arrays(pa.array(offsets), flat)
+    return pa.LargeListArray.from_arrays(pl.Series(offsets).to_arrow(), flat)  # (pa.array imports pandas)
 
 
 def decimal_column(values: list[int | None], scale: int) -> pa.Array:

@@ -348,3 +348,21 @@ def test_a_failed_registration_fails_the_run_and_leaves_no_running_row(tmp_path,
         BacktestEngine(_ReadsTheWarehouse(path), BacktestConfig(warehouse=str(path), log_dir=None)).run(make_bars({"A": [(d, 10 + d) for d in range(4)]}))
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
+
+
+def test_a_run_does_not_import_pandas(tmp_path):
+    pytest.importorskip("pandas")  # installed with the benchmark extra; importing it costs 0.3 s
+    script = f"""
+import sys
+from decimal import Decimal
+from sqlorch import OrchestratorConfig, StrategyOrchestrator
+from sqlorch.demo import synthetic_bars
+from sqlorch.strategies import BuyAndHold, Momentum, SMACross
+line = [(BuyAndHold(), Decimal("0.3")), (Momentum(), Decimal("0.3")), (SMACross(), Decimal("0.3"))]
+result = StrategyOrchestrator(line, OrchestratorConfig(warehouse={str(tmp_path / 'w.duckdb')!r}, log_dir=None)).run(
+    synthetic_bars(3, 1))
+assert result.warehouse.query("SELECT count(*) AS n FROM conflicts")["n"][0] > 0, "no list column written"
+print("pandas" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
