@@ -23,6 +23,7 @@ test: $(VENV)/.installed
 # The benchmark suite (benchmarks/run.py), backtrader and vectorbt included (extra "bench").
 bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python -m compileall -q sqlorch
 	$(BIN)/python benchmarks/run.py all
 
 clean:
