@@ -17,8 +17,8 @@ import secrets
 import socket
 import time
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
