@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.resources
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,22 @@ warehouse_option = click.option(
     show_default=True, help="DuckDB warehouse file.")
 
 
+def writing_options(command: Callable) -> Callable:
+    """The options of the commands that run backtests (`run`, `grid`): where they write, and how."""
+    options = [
+        click.option("--warehouse", type=click.Path(dir_okay=False),
+                     help="DuckDB warehouse file (default: the config's warehouse key)."),
+        click.option("--report-dir", type=click.Path(file_okay=False), default="reports", show_default=True,
+                     help="Directory of the reports (<run_id>.html and <run_id>.md)."),
+        click.option("--no-report", is_flag=True, help="Write no reports."),
+        click.option("--lock-timeout", type=float, help="Seconds to wait for another run's write lock [default: 60]."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.group(cls=_Cli)
 @click.version_option(package_name="sqlorch")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -76,15 +93,9 @@ def cli(debug: bool) -> None:
 
 @cli.command()
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
-@click.option("--warehouse", type=click.Path(dir_okay=False),
-              help="DuckDB warehouse file (default: the config's warehouse key).")
 @click.option("--log-dir", type=click.Path(file_okay=False),
               help="Directory of the JSONL audit logs (default: the config's log_dir key).")
-@click.option("--report-dir", type=click.Path(file_okay=False), default="reports", show_default=True,
-              help="Directory of the reports (<run_id>.html and <run_id>.md).")
-@click.option("--no-report", is_flag=True, help="Write no reports.")
-@click.option("--lock-timeout", type=float, help="Seconds to wait for another run's write lock [default: 60].")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@writing_options
 def run(config: str | None, warehouse: str | None, log_dir: str | None, report_dir: str, no_report: bool,
         lock_timeout: float | None, quiet: bool) -> None:
     """Run the backtest described by CONFIG (TOML); without CONFIG, run the demo.
@@ -190,13 +201,7 @@ def _check_top(top: int) -> None:
                                                                 "cluster [default: local].")
 @click.option("--address", help="Ray cluster address with --executor ray, e.g. ray://head:10001 [default: "
                                 "RAY_ADDRESS, or a cluster started here with `ray start`, or a new local one].")
-@click.option("--warehouse", type=click.Path(dir_okay=False),
-              help="DuckDB warehouse file (default: the config's warehouse key).")
-@click.option("--report-dir", type=click.Path(file_okay=False), default="reports", show_default=True,
-              help="Directory of the reports (<run_id>.html and <run_id>.md).")
-@click.option("--no-report", is_flag=True, help="Write no reports.")
-@click.option("--lock-timeout", type=float, help="Seconds to wait for another run's write lock [default: 60].")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@writing_options
 def grid(config: str, metric: str | None, workers: int | None, top: int | None, executor: str | None,
          address: str | None, warehouse: str | None, report_dir: str, no_report: bool, lock_timeout: float | None,
          quiet: bool) -> None:

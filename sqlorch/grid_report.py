@@ -22,7 +22,7 @@ from markupsafe import Markup
 from sqlorch import charts
 from sqlorch.errors import SqlorchError
 from sqlorch.grid import LOWER_IS_BETTER
-from sqlorch.report import environment
+from sqlorch.report import environment, run_row
 from sqlorch.report_filters import num, pct
 from sqlorch.results import METRIC_NAMES
 from sqlorch.warehouse import Warehouse, frame
@@ -80,11 +80,7 @@ def listing_queries(run_id: str) -> dict[str, str]:
 def grid_report_context(warehouse: Warehouse, run_id: str, top: int = 10) -> dict[str, Any]:
     """Everything a grid report shows (SqlorchError for an unknown run)."""
     with warehouse.connect(read_only=True) as con:
-        runs = frame(con, _RUN, [run_id])
-        if runs.is_empty():
-            raise SqlorchError(f"no grid run {run_id!r} in {warehouse.path or 'the warehouse'}; "
-                               "`sqlorch runs` lists them")
-        run = runs.row(0, named=True)
+        run = run_row(con, _RUN, run_id, "grid run", warehouse)
         results = frame(con, _RESULTS, [run_id])
         sensitivity = frame(con, _SENSITIVITY, [run_id])
         symbols = frame(con, _SYMBOLS, [run["dataset_id"]])["symbol"].to_list()

@@ -123,6 +123,14 @@ def latest_run_id(warehouse: Warehouse) -> str:
     return found["run_id"][0]
 
 
+def run_row(con: duckdb.DuckDBPyConnection, sql: str, run_id: str, kind: str, warehouse: Warehouse) -> dict[str, Any]:
+    """The one row `sql` selects for `run_id`; SqlorchError naming the `kind` of run if none."""
+    runs = frame(con, sql, [run_id])
+    if runs.is_empty():
+        raise SqlorchError(f"no {kind} {run_id!r} in {warehouse.path or 'the warehouse'}; `sqlorch runs` lists them")
+    return runs.row(0, named=True)
+
+
 def report_context(warehouse: Warehouse, run_id: str, comparison: pl.DataFrame | None = None) -> dict[str, Any]:
     """Everything a report shows, read from the warehouse views (SqlorchError for an unknown run).
 
@@ -130,11 +138,7 @@ def report_context(warehouse: Warehouse, run_id: str, comparison: pl.DataFrame |
     already (`OrchestratorResult.comparison_table`), saving the most expensive read.
     """
     with warehouse.connect(read_only=True) as con:
-        runs = frame(con, _RUN, [run_id])
-        if runs.is_empty():
-            raise SqlorchError(f"no run {run_id!r} in {warehouse.path or 'the warehouse'}; "
-                               "`sqlorch runs` lists them")
-        run = runs.row(0, named=True)
+        run = run_row(con, _RUN, run_id, "run", warehouse)
         bucket = {"run_id": run_id, "step": max(1, math.ceil((run["bars_processed"] or 0) / CHART_POINTS))}
         queries: dict[str, tuple[str, Any]] = {
             "comparison": (_COMPARISON, [run_id]), "curves": (_CURVES, bucket), "pairs": (_PAIRS, [run_id]),
