@@ -48,10 +48,13 @@ class BarFills:
             standing, conflicts = self._resolve(ready)
         legs = self._legs(standing)
         self._size(legs)
-        prices, commissions = self._net(legs, conflicts) if conflicts else ({}, {})
-        self._book(legs, prices, commissions)
         if conflicts:
-            self._record_conflicts(conflicts, legs, prices, commissions)
+            by_symbol = _legs_by_symbol(legs, conflicts)
+            prices, commissions = self._net(by_symbol, conflicts)
+            self._book(legs, prices, commissions)
+            self._record_conflicts(conflicts, by_symbol, prices, commissions)
+        else:
+            self._book(legs, {}, {})
         for orders in standing:
             for order in orders:
                 self.s.decide_filled(order, self.t)
@@ -157,7 +160,7 @@ class BarFills:
 
     # -- 3. netting and booking -----------------------------------------------------------
 
-    def _net(self, legs: Sequence[Leg], conflicts: dict[int, dict]) -> tuple[dict[int, int], dict[int, int]]:
+    def _net(self, by_symbol: dict[int, list[Leg]], conflicts: dict[int, dict]) -> tuple[dict[int, int], dict[int, int]]:
         """Per netted symbol: the common price; per netted leg (by id): its commission share."""
         prices: dict[int, int] = {}
         shares: dict[int, int] = {}
@@ -165,7 +168,7 @@ class BarFills:
         for j, conflict in conflicts.items():
             if not conflict["nets"]:
                 continue
-            group = [leg for leg in legs if leg.order.symbol == j and leg.quantity]
+            group = [leg for leg in by_symbol[j] if leg.quantity]
             net = sum(leg.quantity for leg in group)
             price = self.price(j, net > 0) if net else int(self.row[self.field, j])
             prices[j] = price
@@ -206,13 +209,13 @@ class BarFills:
             if order.rebalance is not None and leg.reduces:
                 self.s.rebalancer.pay_out(order.rebalance, order.sleeve, sleeve.cash - cash_before, self.t)
 
-    def _record_conflicts(self, conflicts: dict[int, dict], legs: Sequence[Leg], prices: dict[int, int],
-                          shares: dict[int, int]) -> None:
+    def _record_conflicts(self, conflicts: dict[int, dict], by_symbol: dict[int, list[Leg]],
+                          prices: dict[int, int], shares: dict[int, int]) -> None:
         costs, ids = self.s.costs, self.s.ids
         for j, conflict in conflicts.items():
             symbol = self.s.panel.symbols[j]
             kept = {o.order_id for o in conflict["kept"]}
-            group = [leg for leg in legs if leg.order.symbol == j and leg.order.order_id in kept and leg.quantity]
+            group = [leg for leg in by_symbol[j] if leg.order.order_id in kept and leg.quantity]
             net = sum(leg.quantity for leg in group)
             gross = sum(abs(leg.quantity) for leg in group)
             price = prices.get(j)
@@ -241,3 +244,13 @@ class BarFills:
             self.s.log.emit("conflict_detected", bar_index=self.t, symbol=symbol, strategies=strategies,
                             orders=orders, resolution_mode=self.s.conflict_mode, outcome=outcome,
                             bar_date=self.s.timestamps[self.t])
+
+
+def _legs_by_symbol(legs: Sequence[Leg], conflicts: dict[int, dict]) -> dict[int, list[Leg]]:
+    """The legs of each conflict's symbol, in booking order."""
+    by_symbol: dict[int, list[Leg]] = {j: [] for j in conflicts}
+    for leg in legs:
+        group = by_symbol.get(leg.order.symbol)
+        if group is not None:
+            group.append(leg)
+    return by_symbol

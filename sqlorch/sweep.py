@@ -28,7 +28,7 @@ from sqlorch.results import METRIC_NAMES, PerformanceMetrics
 from sqlorch.runner import gc_paused
 from sqlorch.sweep_metrics import final_amount, sleeve_metrics
 from sqlorch.sweep_stepper import SweepStepper
-from sqlorch.warehouse import (Warehouse, decimal_column, insert, materialize, quote_identifier,
+from sqlorch.warehouse import (BOOKS, Warehouse, decimal_column, insert, materialize, quote_identifier,
                                register_dataset, timestamp_column)
 
 RESULT_FIELDS = ("strategy_id", "combination", "status", "error", *METRIC_NAMES, "final_equity")
@@ -143,7 +143,7 @@ _SQL_RESULTS = """SELECT m.series, m.* EXCLUDE (run_id, series, final_equity), e
                   JOIN (SELECT strategy_id, arg_max(equity, bar_index)::DECIMAL(38, 6) AS final_equity
                         FROM equity WHERE run_id = $run_id GROUP BY strategy_id) e ON e.strategy_id = m.series
                   WHERE m.run_id = $run_id"""
-_SCRATCH_TABLES = ("runs", "run_strategies", "fills", "equity", "metrics")
+_SCRATCH_TABLES = ("runs", "run_strategies", "fills", *BOOKS)
 
 
 def _sql_metrics(prepared: _Prepared, data: GridData, stepper: SweepStepper) -> list[tuple[tuple, Decimal]]:

@@ -33,8 +33,9 @@ from sqlorch.resources import sql_files, sql_text
 DUCKDB_CONFIG = {"storage_compatibility_version": "v1.5.0"}
 TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "events",
           "conflicts", "conflict_orders", "transfers", "rebalances", "grid_runs", "grid_results")
-BOOKS = ("equity", "portfolio_books", "metrics")  # derived per run, in this order, by sql/load
+BOOKS = ("trades", "equity", "portfolio_books", "metrics")  # derived per run, in this order, by sql/load
 SCHEMA_GROUPS = ("tables", "migrations", "macros", "views")  # created in this order
+FORMER_VIEWS = ("trades",)  # tables now, views in earlier versions: dropped before the tables are made
 _LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
 
 
@@ -204,20 +205,24 @@ def install_schema(con: duckdb.DuckDBPyConnection) -> None:
     current = con.execute("SELECT value FROM sqlorch_meta WHERE key = 'schema'").fetchall()
     if current == [(fingerprint,)]:
         return
+    for (view,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal AND list_contains(?, view_name)",
+                               [list(FORMER_VIEWS)]).fetchall():
+        con.execute("DROP VIEW " + quote_identifier(view))
     for group in SCHEMA_GROUPS:
         for path in sql_files(group):
             con.execute(path.read_text(encoding="utf-8"))
-    for (run_id,) in con.execute(  # runs written before their books were kept as tables
+    for (run_id,) in con.execute(  # runs written before their books (or trades) were kept as tables
             "SELECT run_id FROM runs WHERE status IN ('completed', 'failed') "
-            "AND run_id NOT IN (SELECT DISTINCT run_id FROM portfolio_books)").fetchall():
+            "AND (run_id NOT IN (SELECT run_id FROM portfolio_books) "
+            "OR run_id IN (SELECT run_id FROM fills) AND run_id NOT IN (SELECT run_id FROM trades))").fetchall():
         materialize(con, run_id)
     con.execute("DELETE FROM sqlorch_meta WHERE key = 'schema'")
     con.execute("INSERT INTO sqlorch_meta VALUES ('schema', ?)", [fingerprint])
 
 
 def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Compute a written run's books (tables equity and portfolio_books) and metrics (table
-    metrics) from its fills, replacing any earlier rows of that run."""
+    """Compute a written run's trades and books (tables trades, equity and portfolio_books) and
+    metrics (table metrics) from its fills, replacing any earlier rows of that run."""
     for table in BOOKS:
         con.execute("DELETE FROM " + table + " WHERE run_id = ?", [run_id])
         con.execute(sql_text("load", table), {"run_id": run_id})

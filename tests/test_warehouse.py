@@ -52,9 +52,9 @@ def test_install_schema_is_idempotent_and_keeps_data():
     install_schema(con)
     first = _objects(con)
     tables = {name for kind, name in first if kind == "table"}
-    assert set(TABLES) | {"sqlorch_meta", "clocks", "marks", "equity", "portfolio_books", "metrics"} == tables
+    assert set(TABLES) | {"sqlorch_meta", "clocks", "marks", "trades", "equity", "portfolio_books", "metrics"} == tables
     views = {name for kind, name in first if kind == "view"}
-    assert {"comparison", "positions", "trades", "strategy_equity", "portfolio_equity"} <= views
+    assert {"comparison", "positions", "strategy_equity", "portfolio_equity"} <= views
     con.execute("INSERT INTO runs (run_id, status) VALUES ('r1', 'completed')")
     install_schema(con)
     assert _objects(con) == first
@@ -276,6 +276,8 @@ def test_runs_written_before_the_books_table_are_backfilled_on_upgrade(tmp_path)
                          OrchestratorConfig(warehouse=str(path), log_dir=None)).run(synthetic_bars(3, 1))
     with duckdb.connect(str(path)) as con:
         before = [con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in BOOKS]
+        con.execute("DROP TABLE trades")  # a view before it was kept as a table
+        con.execute("CREATE VIEW trades AS SELECT 1 AS earlier")
         con.execute("DELETE FROM equity")
         con.execute("DROP TABLE portfolio_books")
         con.execute("DELETE FROM metrics")

@@ -1,11 +1,13 @@
--- reads: fills, runs, marks
--- makes: trades, one row per round trip: from a position leaving zero until it is zero again.
---        pnl includes every commission of the trade; an open trade is valued at the last mark.
-CREATE OR REPLACE VIEW trades AS
+-- reads: fills, runs, marks (of run $run_id)
+-- makes: the rows of trades for run $run_id, one per round trip: from a position leaving zero
+--        until it is zero again. pnl includes every commission of the trade; an open trade is
+--        valued at the last mark.
+INSERT INTO trades
 WITH walk AS (
     SELECT *, sum(quantity) OVER (
         PARTITION BY run_id, strategy_id, symbol ORDER BY fill_id ROWS UNBOUNDED PRECEDING) AS position_after
     FROM fills
+    WHERE run_id = $run_id
 ), numbered AS (
     SELECT *, sum(CASE WHEN position_after = quantity THEN 1 ELSE 0 END) OVER (
         PARTITION BY run_id, strategy_id, symbol ORDER BY fill_id ROWS UNBOUNDED PRECEDING) AS trade_no
@@ -29,7 +31,7 @@ WITH walk AS (
     FROM numbered
     GROUP BY run_id, strategy_id, symbol, trade_no
 )
-SELECT t.run_id, t.strategy_id, t.symbol, t.trade_no,
+SELECT t.run_id, t.strategy_id, t.symbol, t.trade_no::BIGINT,
        CASE WHEN t.direction > 0 THEN 'long' ELSE 'short' END AS direction,
        CASE WHEN t.exit_bar IS NULL THEN 'open' ELSE 'closed' END AS status,
        t.entry_ts, t.exit_ts, t.entry_bar, t.exit_bar,
