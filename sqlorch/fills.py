@@ -38,7 +38,7 @@ class BarFills:
         self.t = t
         self.field = price_field
         self.row = stepper.micro_prices[t]
-        self._prices: dict[tuple[int, bool], int] = {}
+        self._prices: dict[int, int] = {}  # by 2 x symbol + buying
 
     def run(self, ready: list[list[Order]]) -> None:
         symbols = [o.symbol for orders in ready for o in orders]
@@ -118,10 +118,11 @@ class BarFills:
 
     def price(self, j: int, buying: bool) -> int:
         """What an order alone pays (buying) or gets (selling) for symbol j at this bar (micro)."""
-        found = self._prices.get((j, buying))
+        key = j + j + buying
+        found = self._prices.get(key)
         if found is None:
             row = self.row
-            found = self._prices[(j, buying)] = self.s.costs.fill_price(
+            found = self._prices[key] = self.s.costs.fill_price(
                 int(row[self.field, j]), buying, int(row[HIGH, j]), int(row[LOW, j]))
         return found
 
@@ -184,7 +185,7 @@ class BarFills:
         return prices, shares
 
     def _book(self, legs: Sequence[Leg], prices: dict[int, int], shares: dict[int, int]) -> None:
-        costs = self.s.costs
+        costs, sleeves, symbols, fills = self.s.costs, self.s.sleeves, self.s.panel.symbols, self.s.records.fills
         for leg in legs:
             quantity, order = leg.quantity, leg.order
             if not quantity:
@@ -198,14 +199,12 @@ class BarFills:
             else:
                 price = self.price(j, quantity > 0)
                 commission = costs.commission(quantity, price, leg.charge_fee)
-            sleeve = self.s.sleeves[order.sleeve]
+            sleeve = sleeves[order.sleeve]
             cash_before = sleeve.cash
             realized = sleeve.apply_fill(j, quantity, price, commission)
             order.filled += quantity
-            self.s.records.fills.append((
-                len(self.s.records.fills) + 1, order.order_id, sleeve.strategy_id, self.t,
-                self.s.panel.symbols[j], quantity, price, commission, realized,
-            ))
+            fills.append((len(fills) + 1, order.order_id, sleeve.strategy_id, self.t, symbols[j], quantity, price,
+                          commission, realized))
             if order.rebalance is not None and leg.reduces:
                 self.s.rebalancer.pay_out(order.rebalance, order.sleeve, sleeve.cash - cash_before, self.t)
 

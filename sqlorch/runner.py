@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from sqlorch.audit import EventLog, encode
 from sqlorch.config import BacktestConfig, to_decimal
@@ -37,7 +38,7 @@ from sqlorch.market import MARK, Panel
 from sqlorch.money import from_micro, from_pico, micro_of
 from sqlorch.stepper import StepOutcome, Stepper
 from sqlorch.strategy import strategy_ids
-from sqlorch.warehouse import (Warehouse, decimal_column, insert, materialize, register_dataset,
+from sqlorch.warehouse import (Warehouse, decimal_column, insert, materialize, plain_column, register_dataset,
                                timestamp_column)
 
 Progress = Callable[[int, int], None]
@@ -270,19 +271,21 @@ PICO_COLUMNS = {"realized_pnl", "amount", "equity_before", "target_equity", "cas
 
 
 def _columns(run_id: str, rows: list[tuple], names: tuple[str, ...], timestamps: np.ndarray) -> dict[str, Any]:
-    """Record tuples as warehouse columns: amounts as DECIMAL, bar indexes also as timestamps."""
-    columns: dict[str, Any] = {"run_id": [run_id] * len(rows)}
+    """Record tuples (no Decimals in them) as warehouse columns: amounts as DECIMAL, bar indexes
+    also as timestamps."""
+    columns: dict[str, Any] = {"run_id": pl.repeat(run_id, len(rows), eager=True).to_arrow()}
     for name, column in zip(names, zip(*rows) if rows else [()] * len(names)):
         values = list(column)
         if name in MICRO_COLUMNS:
-            values = decimal_column(values, 6)
+            columns[name] = decimal_column(values, 6)
         elif name in PICO_COLUMNS:
-            values = decimal_column(values, 12)
-        columns[name] = values
+            columns[name] = decimal_column(values, 12)
+        else:
+            columns[name] = values
     for bars, ts in (("bar_index", "ts"), ("decided_bar", "decided_ts"), ("resolved_bar", "resolved_ts")):
         if bars in columns:
             columns[ts] = timestamp_column(columns[bars], timestamps)
-    return columns
+    return {name: values if isinstance(values, pa.Array) else plain_column(values) for name, values in columns.items()}
 
 
 def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log: EventLog,
@@ -311,7 +314,7 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
                                             "position_trade")),
     }
     events = _columns(run_id, log.rows, ("seq", "ts", "event", "strategy_id", "bar_index", "payload"), timestamps)
-    events["ts"] = [row[1] for row in log.rows]  # the wall-clock time of the event, not its bar's
+    events["ts"] = plain_column([row[1] for row in log.rows])  # the wall-clock time of the event, not its bar's
     with warehouse.transaction() as con:
         for table, (rows, names) in tables.items():
             insert(con, table, _columns(run_id, rows, names, timestamps))

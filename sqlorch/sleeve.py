@@ -78,9 +78,9 @@ class Sleeve:
         Reducing releases the same fraction of the cost basis.
         """
         held = self.qty.get(j, 0)
-        basis = self.basis.get(j, 0)
+        basis = before = self.basis.get(j, 0)
         realized = 0
-        if self._reduces(j, quantity):
+        if held and (held > 0) != (quantity > 0):  # reduces
             released = self._released(j, quantity)
             realized = -quantity * price - released
             basis -= released
@@ -88,7 +88,7 @@ class Sleeve:
             self.trades_opened += not held
             basis += quantity * price
         held += quantity
-        self.used += abs(basis) - abs(self.basis.get(j, 0))
+        self.used += abs(basis) - abs(before)
         self.cash -= quantity * price + commission * MICRO
         self.allocated += realized - commission * MICRO
         if held:

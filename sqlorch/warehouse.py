@@ -263,6 +263,11 @@ def _arrow_array(values: Any) -> pa.Array:
     if any(isinstance(v, Decimal) for v in values[:1]) or (
             values and values[0] is None and any(isinstance(v, Decimal) for v in values)):
         return pl.Series([None if v is None else format(v, "f") for v in values], dtype=pl.String).to_arrow()
+    return plain_column(values)
+
+
+def plain_column(values: list) -> pa.Array:
+    """Python values other than Decimals (lists included) as an Arrow column, types inferred."""
     if values and isinstance(values[0], list) and all(isinstance(v, list) for v in values):
         return _list_array(values)
     return pl.Series(values, strict=False).to_arrow()
@@ -296,10 +301,7 @@ def decimal_column(values: list[int | None], scale: int) -> pa.Array:
 
 def timestamp_column(bar_indexes: list[int | None], timestamps: np.ndarray) -> pa.Array:
     """The clock's timestamps of some bar indexes (None stays NULL)."""
-    index = pl.Series([0 if b is None else b for b in bar_indexes], dtype=pl.Int64)
-    times = pl.Series(timestamps.astype("datetime64[us]"))[index]
-    known = pl.Series([b is not None for b in bar_indexes], dtype=pl.Boolean)
-    return pl.select(pl.when(known).then(times)).to_series().to_arrow()
+    return pl.Series(timestamps.astype("datetime64[us]")).gather(pl.Series(bar_indexes, dtype=pl.Int64)).to_arrow()
 
 
 def register_dataset(con: duckdb.DuckDBPyConnection, bars: pl.DataFrame, dataset_id: str, source: str) -> bool:
