@@ -181,7 +181,7 @@ class Stepper:
 
     def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
         sleeve, ctx, index = self.sleeves[i], self.contexts[i], self.view.index
-        records, sid, logged, marks = self.records.signals, sleeve.strategy_id, [], self.panel.data[t, MARK]
+        records, sid, logged = self.records.signals, sleeve.strategy_id, []
         try:
             for signal in signals:
                 if not isinstance(signal, Signal):
@@ -190,7 +190,7 @@ class Stepper:
                 j = index.get(symbol)
                 if j is None:
                     j = ctx.index(symbol)  # raises, with a hint
-                target = self._target(t, i, j, signal, marks)
+                target = self._target(t, i, j, signal)
                 order = None
                 if target is None:
                     self._cancel_pending(i, j, t, f"replaced by a newer signal at bar {t}")
@@ -223,14 +223,13 @@ class Stepper:
         if replaced is not None:
             self.decide(replaced, t, DecisionKind.CANCELLED, reason)
 
-    def _target(self, t: int, i: int, j: int, signal: Signal, marks: np.ndarray) -> int | None:
+    def _target(self, t: int, i: int, j: int, signal: Signal) -> int | None:
         """Target quantity (micro-shares): floor_to_lot(weight x equity / close), signed; None
-        without a price. `marks` are the closes of bar t."""
-        side = signal.side
-        short = side == Side.SELL and self.config.allow_short
-        if side == Side.EXIT or (side == Side.SELL and not short) or signal.weight == 0:
+        without a price."""
+        short = signal.side == Side.SELL and self.config.allow_short
+        if signal.side == Side.EXIT or (signal.side == Side.SELL and not short) or signal.weight == 0:
             return 0
-        price = float(marks[j])
+        price = float(self.panel.data[t, MARK, j])
         if price <= 0:
             return None
         lot = self.costs.lot
@@ -239,7 +238,7 @@ class Stepper:
             quantity = max(math.floor(lots), 0) * lot
         else:  # too close to a lot boundary for floats: decide exactly
             numerator, denominator = ratio_of(signal.weight)
-            equity = self.sleeves[i].equity(marks)
+            equity = self.sleeves[i].equity(self.panel.data[t, MARK])
             quantity = self.costs.floor_to_lot(max(numerator * equity // (denominator * to_micro(price)), 0))
         return -quantity if short else quantity
 
