@@ -1,13 +1,17 @@
-"""The audit trail of a run: JSONL lines on disk and the same records for the `events` table.
+"""The audit trail of a run: JSONL lines on disk and the same records in the warehouse's
+`events` view.
 
 Each event is one compact JSON object: `{"event":"<prefix>.<name>","ts":...,"run_id":...,...}`
-where `prefix` is `orchestrator` or `backtest` (SPEC §4).
+where `prefix` is `orchestrator` or `backtest` (SPEC §4), text as UTF-8. Signal events, by far
+the most frequent, are not stored as lines: the view builds them from the signals table,
+character for character as `EventLog.signals` writes them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -25,33 +29,54 @@ def _json_default(value: Any) -> Any:
 
 
 def encode(record: dict[str, Any]) -> str:
-    """One compact JSON line (no spaces after ':' or ',')."""
-    return json.dumps(record, separators=(",", ":"), default=_json_default)
+    """One compact JSON line (no spaces after ':' or ','), text as UTF-8."""
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+_BACKSLASHES_U00 = re.compile(r"(\\+)u00([0-9a-f]{2})")
+
+
+def quote(text: str) -> str:
+    """`text` as a JSON string exactly as DuckDB's to_json writes it: UTF-8, control characters
+    as \\u00XX with upper-case hex digits."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    if "u00" not in quoted:
+        return quoted
+
+    def upper(found: re.Match) -> str:  # an odd run of backslashes escapes the u; an even one is text
+        slashes = found.group(1)
+        return f"{slashes}u00{found.group(2).upper() if len(slashes) % 2 else found.group(2)}"
+
+    return _BACKSLASHES_U00.sub(upper, quoted)
 
 
 class EventLog:
-    """Collects a run's events; appends each to `path` (if given) as it happens.
+    """Collects a run's events, numbered by `seq` from 0; appends each to `path` (if given) as
+    it happens.
 
-    `rows` holds (seq, wall time, event, strategy_id, bar_index, json line) for the
-    warehouse. Call `close()` when the run ends.
+    `rows` holds (seq, wall time, event, strategy_id, bar_index, json line) of every event but
+    the signal events (table logged_events); those the caller keeps with its signals (see
+    `signals`). Call `close()` when the run ends.
     """
 
     def __init__(self, run_id: str, prefix: str, path: Path | None = None):
         self.run_id = run_id
         self.prefix = prefix
         self.path = path
+        self.seq = 0  # the next event's
         self.rows: list[tuple] = []
         self._file: IO[str] | None = None
         self._clock = (-1.0, dt.datetime.min, "")
         self._quoted: dict[str, str] = {}
         self._signal_head = f'{{"event":"{prefix}.strategy_signal","ts":"'
-        self._signal_run = f'","run_id":{json.dumps(run_id)},"strategy_id":'
+        self._signal_run = f'","run_id":{quote(run_id)},"strategy_id":'
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
 
-    def _now(self) -> tuple[dt.datetime, str]:
-        """Wall-clock time (UTC), re-read at most once a millisecond."""
+    def now(self) -> tuple[dt.datetime, str]:
+        """Wall-clock time (UTC) and its ISO text to the millisecond, re-read at most once a
+        millisecond."""
         tick = time.monotonic()
         if tick - self._clock[0] > 0.001:
             now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -60,7 +85,8 @@ class EventLog:
 
     def _record(self, event: str, now: dt.datetime, strategy_id: str | None, bar_index: int | None,
                 line: str, flush: bool = False) -> None:
-        self.rows.append((len(self.rows), now, event, strategy_id, bar_index, line))
+        self.rows.append((self.seq, now, event, strategy_id, bar_index, line))
+        self.seq += 1
         if self._file is not None:
             self._file.write(line + "\n")
             if flush:
@@ -68,32 +94,29 @@ class EventLog:
 
     def emit(self, name: str, *, bar_index: int | None = None, flush: bool = False, **fields: Any) -> None:
         """Record event `<prefix>.<name>` with `fields`; `bar_index` ties it to a bar."""
-        now, stamp = self._now()
+        now, stamp = self.now()
         event = f"{self.prefix}.{name}"
         line = encode({"event": event, "ts": stamp, "run_id": self.run_id, **fields})
         self._record(event, now, fields.get("strategy_id"), bar_index, line, flush)
 
-    def signals(self, bar_index: int, strategy_id: str, bar_date: str, capital_available: float,
+    def signals(self, stamp: str, strategy_id: str, bar_date: dt.datetime, capital_available: float,
                 signals: list[tuple[str, str]]) -> None:
-        """Record `<prefix>.strategy_signal` for each (signal_type, symbol) of one strategy at
-        one bar: the lines `emit` would write, built faster (by far the most frequent event)."""
-        now, stamp = self._now()
+        """Log `<prefix>.strategy_signal` for each (signal_type, symbol) of one strategy at one
+        bar, logged at `stamp` (from `now`), as events `seq`, `seq` + 1, ...: their lines go to
+        the file; the caller stores each signal with its seq, time and `capital_available`,
+        from which the events view builds the same lines."""
+        file = self._file
+        self.seq += len(signals)
+        if file is None or not signals:
+            return
         quoted = self._quoted
-        sid = quoted.get(strategy_id) or quoted.setdefault(strategy_id, json.dumps(strategy_id))
-        head = f'{self._signal_head}{stamp}{self._signal_run}{sid},"signal_type":"'
-        tail = f',"bar_date":"{bar_date}","capital_available":{capital_available!r}}}'
-        event, rows, file = f"{self.prefix}.strategy_signal", self.rows, self._file
+        sid = quoted.get(strategy_id) or quoted.setdefault(strategy_id, quote(strategy_id))
+        head = f'{self._signal_head}{stamp}{self._signal_run}{sid},"signal_type":'
+        tail = f',"bar_date":"{bar_date.isoformat()}","capital_available":{capital_available!r}}}'
         for signal_type, symbol in signals:
-            sym = quoted.get(symbol) or quoted.setdefault(symbol, json.dumps(symbol))
-            line = f'{head}{signal_type}","symbol":{sym}{tail}'
-            rows.append((len(rows), now, event, strategy_id, bar_index, line))
-            if file is not None:
-                file.write(line + "\n")
-
-    def count(self, name: str) -> int:
-        """How many `<prefix>.<name>` events were recorded."""
-        event = f"{self.prefix}.{name}"
-        return sum(1 for row in self.rows if row[2] == event)
+            side = quoted.get(signal_type) or quoted.setdefault(signal_type, quote(signal_type))
+            sym = quoted.get(symbol) or quoted.setdefault(symbol, quote(symbol))
+            file.write(f'{head}{side},"symbol":{sym}{tail}\n')
 
     def close(self) -> None:
         """Flush and close the JSONL file."""

@@ -88,7 +88,8 @@ def warning_lines(pairs: Iterable[tuple[str, str, float]]) -> list[str]:
 def log_correlation_warning(warehouse: Warehouse, run_id: str, log_path: Path | None, prefix: str,
                             pairs: list[tuple[str, str, float]]) -> None:
     """Append `<prefix>.correlation_warning` {pairs, threshold} to the run's JSONL log (if any)
-    and to the `events` table as the run's next event. Does nothing without pairs."""
+    and to the warehouse's audit trail (view `events`) as the run's next event. Does nothing without
+    pairs."""
     if not pairs:
         return
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -98,7 +99,7 @@ def log_correlation_warning(warehouse: Warehouse, run_id: str, log_path: Path | 
                    "threshold": HIGH_ABOVE})
     with warehouse.transaction() as con:
         ((seq,),) = con.execute("SELECT coalesce(max(seq) + 1, 0) FROM events WHERE run_id = ?", [run_id]).fetchall()
-        insert(con, "events", {"run_id": [run_id], "seq": [seq], "ts": [now], "event": [event],
+        insert(con, "logged_events", {"run_id": [run_id], "seq": [seq], "ts": [now], "event": [event],
                                "payload": [line]})
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)

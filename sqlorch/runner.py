@@ -299,7 +299,7 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
                  f"{type(failure.error).__name__}: {failure.error}")
     tables = {
         "signals": (records.signals, ("strategy_id", "seq", "bar_index", "symbol", "side", "weight", "reason",
-                                      "target_quantity", "order_id")),
+                                      "target_quantity", "order_id", "event_seq", "logged_at", "capital_available")),
         "decisions": (records.decisions, ("order_id", "strategy_id", "symbol", "decided_bar", "resolved_bar",
                                           "requested_quantity", "filled_quantity", "kind", "reason", "rebalance_id")),
         "fills": (records.fills, ("fill_id", "order_id", "strategy_id", "bar_index", "symbol", "quantity", "price",
@@ -319,7 +319,7 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
         for table, (rows, names) in tables.items():
             insert(con, table, _columns(run_id, rows, names, timestamps))
             rows.clear()  # written: free it before the books are computed
-        insert(con, "events", events)
+        insert(con, "logged_events", events)
         del events
         log.rows.clear()
         con.execute(

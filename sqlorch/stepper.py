@@ -180,8 +180,10 @@ class Stepper:
     # -- signals to orders ----------------------------------------------------------------
 
     def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
-        sleeve, ctx, index = self.sleeves[i], self.contexts[i], self.view.index
+        sleeve, ctx, index, log = self.sleeves[i], self.contexts[i], self.view.index, self.log
         records, sid, logged = self.records.signals, sleeve.strategy_id, []
+        first, (now, stamp) = log.seq, log.now()  # the signals' events: numbered from first, logged now
+        capital = sleeve.available / PICO  # orders leave the capital available unchanged
         try:
             for signal in signals:
                 if not isinstance(signal, Signal):
@@ -200,12 +202,10 @@ class Stepper:
                     order = self.place(i, j, target - sleeve.qty.get(j, 0), t)
                 side = str(signal.side)
                 records.append((sid, len(records), t, symbol, side, signal.weight, signal.reason, target,
-                                order.order_id if order else None))
+                                order.order_id if order else None, first + len(logged), now, capital))
                 logged.append((side, symbol))
-        finally:  # the signals taken, even if a later one was invalid. Orders leave the capital
-            # available unchanged; the date is not cached (small strings kept from the stepping
-            # would pin memory the records free later)
-            self.log.signals(t, sid, self.timestamps[t].isoformat(), sleeve.available / PICO, logged)
+        finally:  # the signals taken, even if a later one was invalid
+            log.signals(stamp, sid, self.timestamps[t], capital, logged)
 
     def place(self, i: int, j: int, quantity: int, t: int, rebalance: int | None = None) -> Order | None:
         """Queue sleeve i's order to change its position in symbol j by `quantity` micro-shares,

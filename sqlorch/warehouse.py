@@ -31,11 +31,12 @@ from sqlorch.errors import SqlorchError, WarehouseLockedError
 from sqlorch.resources import sql_files, sql_text
 
 DUCKDB_CONFIG = {"storage_compatibility_version": "v1.5.0"}
-TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "events",
+TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "logged_events",
           "conflicts", "conflict_orders", "transfers", "rebalances", "grid_runs", "grid_results")
 BOOKS = ("trades", "equity", "portfolio_books", "metrics")  # derived per run, in this order, by sql/load
 SCHEMA_GROUPS = ("tables", "migrations", "macros", "views")  # created in this order
 FORMER_VIEWS = ("trades",)  # tables now, views in earlier versions: dropped before the tables are made
+RENAMED_TABLES = {"events": "logged_events"}  # earlier name -> name now (`events` is a view now)
 _LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
 
 
@@ -205,9 +206,7 @@ def install_schema(con: duckdb.DuckDBPyConnection) -> None:
     current = con.execute("SELECT value FROM sqlorch_meta WHERE key = 'schema'").fetchall()
     if current == [(fingerprint,)]:
         return
-    for (view,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal AND list_contains(?, view_name)",
-                               [list(FORMER_VIEWS)]).fetchall():
-        con.execute("DROP VIEW " + quote_identifier(view))
+    _rename_former_objects(con)
     for group in SCHEMA_GROUPS:
         for path in sql_files(group):
             con.execute(path.read_text(encoding="utf-8"))
@@ -218,6 +217,17 @@ def install_schema(con: duckdb.DuckDBPyConnection) -> None:
         materialize(con, run_id)
     con.execute("DELETE FROM sqlorch_meta WHERE key = 'schema'")
     con.execute("INSERT INTO sqlorch_meta VALUES ('schema', ?)", [fingerprint])
+
+
+def _rename_former_objects(con: duckdb.DuckDBPyConnection) -> None:
+    """Make room for the tables of this version: drop the views that became tables, rename the
+    tables that changed names (their rows kept)."""
+    for (view,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal AND list_contains(?, view_name)",
+                               [list(FORMER_VIEWS)]).fetchall():
+        con.execute("DROP VIEW " + quote_identifier(view))
+    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE list_contains(?, table_name)",
+                                [list(RENAMED_TABLES)]).fetchall():
+        con.execute("ALTER TABLE " + quote_identifier(table) + " RENAME TO " + quote_identifier(RENAMED_TABLES[table]))
 
 
 def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:

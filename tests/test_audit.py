@@ -8,11 +8,14 @@ import json
 from decimal import Decimal as D
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sqlorch import BacktestEngine, Signal, StrategyError
-from sqlorch.audit import EventLog, encode
+from sqlorch.audit import EventLog, encode, quote
 
 # ------------------------------------------------------------------------------ encoding
 
@@ -47,11 +50,39 @@ def test_event_log_rows_and_file(tmp_path):
     assert list(first) == ["event", "ts", "run_id", "strategy_count"]
     assert first["event"] == "orchestrator.backtest_started" and first["run_id"] == "r-1"
     dt.datetime.fromisoformat(first["ts"])
-    assert log.count("strategy_signal") == 2 and log.count("backtest_started") == 1 and log.count("x") == 0
+    assert [row[2] for row in log.rows] == ["orchestrator.backtest_started"] + ["orchestrator.strategy_signal"] * 2
     seq, ts, event, strategy_id, bar_index, line = log.rows[1]
     assert (seq, event, strategy_id, bar_index, line) == (1, "orchestrator.strategy_signal", "trend", 3, lines[1])
     assert isinstance(ts, dt.datetime)
     assert "bar_index" not in json.loads(lines[1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(exclude_categories=("Cs",))))
+def test_quote_writes_strings_as_duckdb_to_json_does(text):
+    """Signal events are written by Python (JSONL) and rebuilt by SQL (view events): the
+    strategy ids and symbols in them must be quoted alike, character for character."""
+    with duckdb.connect() as con:
+        ((expected,),) = con.execute("SELECT to_json(?::VARCHAR)::VARCHAR", [text]).fetchall()
+    assert quote(text) == expected and json.loads(quote(text)) == text
+
+
+def test_signal_events_take_seq_numbers_and_go_to_the_file_only(tmp_path):
+    path = tmp_path / "run.jsonl"
+    log = EventLog("r-3", "backtest", path)
+    log.emit("backtest_started")
+    now, stamp = log.now()
+    log.signals(stamp, "trend", dt.datetime(2024, 1, 2), 1500.25, [("buy", "A"), ("exit", "B")])
+    log.emit("backtest_completed")
+    log.close()
+    assert [row[0] for row in log.rows] == [0, 3] and log.seq == 4  # the signals are 1 and 2
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["event"], e.get("symbol")) for e in lines] == [
+        ("backtest.backtest_started", None), ("backtest.strategy_signal", "A"),
+        ("backtest.strategy_signal", "B"), ("backtest.backtest_completed", None)]
+    assert lines[2] == {"event": "backtest.strategy_signal", "ts": stamp, "run_id": "r-3", "strategy_id": "trend",
+                        "signal_type": "exit", "symbol": "B", "bar_date": "2024-01-02T00:00:00",
+                        "capital_available": 1500.25}
 
 
 def test_event_log_without_a_file():
@@ -66,7 +97,8 @@ def test_event_log_without_a_file():
 
 
 def _compact(line):
-    return json.dumps(json.loads(line), separators=(",", ":")) == line
+    # (lower case: signal lines escape control characters with upper-case hex, as DuckDB does)
+    return json.dumps(json.loads(line), separators=(",", ":"), ensure_ascii=False).lower() == line.lower()
 
 
 def _check_lines(run, prefix):
@@ -160,3 +192,20 @@ def test_signals_before_an_invalid_one_are_logged_like_the_signals_table(make_ba
                                             "backtest.backtest_failed"]
     assert run.rows("SELECT symbol, side FROM signals WHERE run_id = ?", [run_id]) == [("A", "buy")]
     assert events[1]["symbol"] == "A" and events[1]["capital_available"] == 1000.0
+
+
+def test_signal_events_of_unusual_names_and_amounts_match_the_jsonl(make_bars, script, run_orchestrator):
+    """The view events rebuilds each signal's line from the signals table: names with quotes,
+    backslashes, control and non-ASCII characters, and amounts with many digits come out as
+    the JSONL wrote them."""
+    odd = 'Ä"B\\C\x1f€'
+    bars = make_bars({odd: [(0, 10), (1, 11), (2, 12)], "B": [(0, 3), (1, 3.3), (2, 3.1)]})
+    first = script({0: [Signal.buy(odd, 0.37)], 1: [Signal.exit(odd)]}, name='trend "ü"\x7f')
+    second = script({0: [Signal.buy("B", 0.5)], 1: [Signal.buy(odd, 0.2), Signal.exit("B")]}, name="second")
+    run = run_orchestrator([(first, D("0.45")), (second, D("0.55"))], bars, initial_capital=D("1000.123457"))
+    events = _check_lines(run, "orchestrator")
+    signals = [e for e in events if e["event"] == "orchestrator.strategy_signal"]
+    assert [(e["strategy_id"], e["symbol"], e["signal_type"]) for e in signals] == [
+        ('trend "ü"\x7f', odd, "buy"), ("second", "B", "buy"), ('trend "ü"\x7f', odd, "exit"),
+        ("second", odd, "buy"), ("second", "B", "exit")]
+    assert signals[0]["capital_available"] == 450.055555

@@ -155,7 +155,10 @@ def test_waking_on_changes_gives_the_same_run_as_calling_every_bar(seed: int) ->
 
     woken = run_stepper(line_up(), bars, use_wake=True, capital=D(30000))
     every = run_stepper(line_up(), bars, use_wake=False, capital=D(30000))
-    assert woken.records.signals == every.records.signals
+    def signals(outcome):  # but the time each was logged
+        return [row[:10] + row[11:] for row in outcome.records.signals]
+
+    assert signals(woken) == signals(every)
     assert woken.records.fills == every.records.fills
     assert woken.records.decisions == every.records.decisions
     assert any(d[7] in ("clipped", "rejected") for d in every.records.decisions)

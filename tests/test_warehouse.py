@@ -257,6 +257,11 @@ def test_runs_coexist_views_filter_by_run_id_and_the_cli_opens_the_file(tmp_path
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert all(name in done.stdout for name in ("alpha", "beta", "gamma"))
+    done = subprocess.run([str(CLI), str(path), "-csv", "-noheader", "-c",  # signal events are built with to_json
+                           f"SELECT payload FROM events WHERE run_id = '{two.run_id}' AND event LIKE '%signal'"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert '""strategy_id"":""gamma"",""signal_type"":""buy"",""symbol"":""B""' in done.stdout
 
 
 def test_runs_written_before_the_books_table_are_backfilled_on_upgrade(tmp_path):
@@ -368,3 +373,43 @@ print("pandas" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_events_table_of_earlier_versions_is_kept_and_read_through_the_events_view(tmp_path):
+    """Before signal events were rebuilt from the signals table, every event was a row of a
+    table `events`. Upgrading renames it to logged_events: the view events shows an older
+    run's trail as it was (signal events once) and a newer run's alike."""
+    from decimal import Decimal
+
+    from sqlorch import OrchestratorConfig, StrategyOrchestrator
+    from sqlorch.demo import synthetic_bars
+    from sqlorch.strategies import BuyAndHold, Momentum
+
+    path = tmp_path / "old.duckdb"
+
+    def run() -> str:
+        return StrategyOrchestrator([(BuyAndHold(), Decimal("0.5")), (Momentum(lookback=5), Decimal("0.5"))],
+                                    OrchestratorConfig(warehouse=str(path), log_dir=None)).run(synthetic_bars(3, 1)).run_id
+
+    def trail(con, run_id):
+        return con.execute("SELECT * FROM events WHERE run_id = ? ORDER BY seq", [run_id]).fetchall()
+
+    older = run()
+    with duckdb.connect(str(path)) as con:
+        before = trail(con, older)
+        con.execute("CREATE TABLE stored AS SELECT * FROM events")  # the layout of earlier versions
+        con.execute("DROP VIEW events")
+        con.execute("DROP TABLE logged_events")
+        con.execute("ALTER TABLE stored RENAME TO events")
+        for column in ("event_seq", "logged_at", "capital_available"):
+            con.execute(f"ALTER TABLE signals DROP COLUMN {column}")
+        con.execute("UPDATE sqlorch_meta SET value = 'older' WHERE key = 'schema'")
+    newer = run()
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert sum(row[3].endswith("strategy_signal") for row in before) > 10
+        assert trail(con, older) == before
+        assert con.execute("SELECT count(*) FROM signals WHERE run_id = ? AND event_seq IS NOT NULL",
+                           [older]).fetchall() == [(0,)]
+        events = [row[3].split(".")[1] for row in trail(con, newer)]
+        assert events == [row[3].split(".")[1] for row in before]
+        assert [row[1] for row in trail(con, newer)] == list(range(len(events)))
