@@ -68,6 +68,10 @@ class Signal:
     reason: str = ""
 
     def __post_init__(self) -> None:
+        weight = self.weight
+        if type(weight) is float and 0.0 <= weight <= 1.0 and type(self.symbol) is str and self.symbol \
+                and type(self.reason) is str:  # the usual case, checked first
+            return
         if not isinstance(self.symbol, str) or not self.symbol:
             raise ValueError(f"Signal symbol must be a non-empty string, got {self.symbol!r}")
         if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) \

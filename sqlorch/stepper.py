@@ -195,7 +195,7 @@ class Stepper:
                 target = self._target(t, i, j, signal)
                 order = None
                 if target is None:
-                    self._cancel_pending(i, j, t, f"replaced by a newer signal at bar {t}")
+                    self._cancel_pending(i, j, t, "a newer signal")
                     order = self._new_order(i, j, 0, t)
                     self.decide(order, t, DecisionKind.REJECTED, f"no price for {symbol} yet")
                 else:
@@ -210,18 +210,17 @@ class Stepper:
     def place(self, i: int, j: int, quantity: int, t: int, rebalance: int | None = None) -> Order | None:
         """Queue sleeve i's order to change its position in symbol j by `quantity` micro-shares,
         replacing a pending one. No order (None) for a zero change."""
-        by = "a rebalancing order" if rebalance is not None else "a newer signal"
-        self._cancel_pending(i, j, t, f"replaced by {by} at bar {t}")
+        self._cancel_pending(i, j, t, "a rebalancing order" if rebalance is not None else "a newer signal")
         if not quantity:
             return None
         order = self._new_order(i, j, quantity, t, rebalance)
         self.pending[i][j] = order
         return order
 
-    def _cancel_pending(self, i: int, j: int, t: int, reason: str) -> None:
+    def _cancel_pending(self, i: int, j: int, t: int, by: str) -> None:
         replaced = self.pending[i].pop(j, None)
         if replaced is not None:
-            self.decide(replaced, t, DecisionKind.CANCELLED, reason)
+            self.decide(replaced, t, DecisionKind.CANCELLED, f"replaced by {by} at bar {t}")
 
     def _target(self, t: int, i: int, j: int, signal: Signal) -> int | None:
         """Target quantity (micro-shares): floor_to_lot(weight x equity / close), signed; None
