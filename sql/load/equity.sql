@@ -1,4 +1,4 @@
--- reads: fills, transfers, position_changes, marks, run_strategies, runs, clocks (of run $run_id)
+-- reads: fills, transfers, position_changes, positions, run_strategies, runs, clocks (of run $run_id)
 -- makes: the rows of equity for run $run_id. A sleeve's cash, net and used cost basis and
 --        number of holdings change only on bars with fills or transfers: they are summed at
 --        those bars and spread over the bars until the next change; only the market value of
@@ -40,16 +40,11 @@ WITH changes AS (
     SELECT strategy_id, unnest(range(bar_index, until))::INTEGER AS bar_index,
            cash, net_basis, used_capital, held
     FROM books
-), market AS (  -- as the view positions values them, with the run's dataset fixed up front
-    SELECT p.strategy_id, p.bar_index, sum(p.quantity::DECIMAL(38, 6) * m.close) AS market_value
-    FROM (SELECT strategy_id, symbol, quantity,
-                 unnest(range(bar_index, coalesce(next_bar_index,
-                                                  (SELECT bars_processed FROM runs WHERE run_id = $run_id)))) AS bar_index
-          FROM position_changes
-          WHERE run_id = $run_id AND quantity <> 0) p
-    JOIN marks m ON m.dataset_id = (SELECT dataset_id FROM runs WHERE run_id = $run_id)
-                AND m.symbol = p.symbol AND m.bar_index = p.bar_index
-    GROUP BY p.strategy_id, p.bar_index
+), market AS (
+    SELECT strategy_id, bar_index, sum(market_value) AS market_value
+    FROM positions
+    WHERE run_id = $run_id
+    GROUP BY strategy_id, bar_index
 )
 SELECT $run_id, s.strategy_id, s.bar_index, c.ts, s.cash,
        coalesce(m.market_value, 0), s.cash + coalesce(m.market_value, 0),
