@@ -2,9 +2,10 @@
 `events` view.
 
 Each event is one compact JSON object: `{"event":"<prefix>.<name>","ts":...,"run_id":...,...}`
-where `prefix` is `orchestrator` or `backtest` (SPEC §4), text as UTF-8. Signal events, by far
-the most frequent, are not stored as lines: the view builds them from the signals table,
-character for character as `EventLog.signals` writes them.
+where `prefix` is `orchestrator` or `backtest` (SPEC §4), text as UTF-8. Signal and conflict
+events, by far the most frequent, are not stored as lines: the view builds them from the
+signals and conflicts tables, character for character as `EventLog.signals` and
+`EventLog.conflict` write them.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ class EventLog:
     it happens.
 
     `rows` holds (seq, wall time, event, strategy_id, bar_index, json line) of every event but
-    the signal events (table logged_events); those the caller keeps with its signals (see
-    `signals`). Call `close()` when the run ends.
+    the signal and conflict events (table logged_events); those the caller keeps with its
+    signals and conflicts (see `signals` and `conflict`). Call `close()` when the run ends.
     """
 
     def __init__(self, run_id: str, prefix: str, path: Path | None = None):
@@ -68,8 +69,7 @@ class EventLog:
         self._file: IO[str] | None = None
         self._clock = (-1.0, dt.datetime.min, "")
         self._quoted: dict[str, str] = {}
-        self._signal_head = f'{{"event":"{prefix}.strategy_signal","ts":"'
-        self._signal_run = f'","run_id":{quote(run_id)},"strategy_id":'
+        self._run = f'","run_id":{quote(run_id)},'
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
@@ -109,14 +109,34 @@ class EventLog:
         self.seq += len(signals)
         if file is None or not signals:
             return
-        quoted = self._quoted
-        sid = quoted.get(strategy_id) or quoted.setdefault(strategy_id, quote(strategy_id))
-        head = f'{self._signal_head}{stamp}{self._signal_run}{sid},"signal_type":'
+        text = self.json_text
+        head = (f'{{"event":"{self.prefix}.strategy_signal","ts":"{stamp}{self._run}"strategy_id":'
+                f'{text(strategy_id)},"signal_type":')
         tail = f',"bar_date":"{bar_date.isoformat()}","capital_available":{capital_available!r}}}'
         for signal_type, symbol in signals:
-            side = quoted.get(signal_type) or quoted.setdefault(signal_type, quote(signal_type))
-            sym = quoted.get(symbol) or quoted.setdefault(symbol, quote(symbol))
-            file.write(f'{head}{side},"symbol":{sym}{tail}\n')
+            file.write(f'{head}{text(signal_type)},"symbol":{text(symbol)}{tail}\n')
+
+    def conflict(self, stamp: str, symbol: str, strategies: list[str], orders: str, mode: str, outcome: str,
+                 bar_date: dt.datetime) -> int:
+        """Log `<prefix>.conflict_detected` (`orders` already JSON text), logged at `stamp`
+        (from `now`): its line goes to the file; the caller stores the conflict with the seq
+        returned and the time, from which the events view builds the same line."""
+        seq = self.seq
+        self.seq += 1
+        if self._file is not None:
+            text = self.json_text
+            self._file.write(
+                f'{{"event":"{self.prefix}.conflict_detected","ts":"{stamp}{self._run}"symbol":{text(symbol)},'
+                f'"strategies":[{",".join(map(text, strategies))}],"orders":{orders},'
+                f'"resolution_mode":{text(mode)},"outcome":{quote(outcome)},"bar_date":"{bar_date.isoformat()}"}}\n')
+        return seq
+
+    def json_text(self, name: str) -> str:
+        """`quote(name)`, remembered: for the names (strategies, symbols, sides) events repeat."""
+        found = self._quoted.get(name)
+        if found is None:
+            found = self._quoted[name] = quote(name)
+        return found
 
     def close(self) -> None:
         """Flush and close the JSONL file."""

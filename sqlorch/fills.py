@@ -18,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlorch.audit import encode
 from sqlorch.conflicts import ConflictOrder
 from sqlorch.domain import CapitalPolicy
 from sqlorch.errors import SqlorchError
@@ -210,19 +209,21 @@ class BarFills:
 
     def _record_conflicts(self, conflicts: dict[int, dict], by_symbol: dict[int, list[Leg]],
                           prices: dict[int, int], shares: dict[int, int]) -> None:
-        costs, ids = self.s.costs, self.s.ids
+        stepper = self.s
+        costs, ids, log, records = stepper.costs, stepper.ids, stepper.log, stepper.records
         for j, conflict in conflicts.items():
-            symbol = self.s.panel.symbols[j]
-            kept = {o.order_id for o in conflict["kept"]}
-            group = [leg for leg in by_symbol[j] if leg.order.order_id in kept and leg.quantity]
+            symbol = stepper.panel.symbols[j]
+            orders, kept = conflict["orders"], {o.order_id for o in conflict["kept"]}
+            group = [leg for leg in by_symbol[j] if leg.quantity and leg.order.order_id in kept]
             net = sum(leg.quantity for leg in group)
             gross = sum(abs(leg.quantity) for leg in group)
             price = prices.get(j)
-            alone_each = {id(leg): costs.commission(leg.quantity, price or self.price(j, leg.quantity > 0),
-                                                    leg.charge_fee) for leg in group}
-            paid = sum(shares.get(id(leg), alone_each[id(leg)]) for leg in group)
-            alone = sum(alone_each.values())
-            strategies = [ids[o.sleeve] for o in conflict["orders"]]
+            paid = alone = 0
+            for leg in group:
+                each = costs.commission(leg.quantity, price or self.price(j, leg.quantity > 0), leg.charge_fee)
+                alone += each
+                paid += shares.get(id(leg), each)
+            strategies = [ids[o.sleeve] for o in orders]
             standing = [ids[o.sleeve] for o in conflict["kept"]]
             if conflict["nets"]:
                 outcome = (f"netted: {(gross - abs(net)) / MICRO:g} crossed internally, {abs(net) / MICRO:g} "
@@ -231,18 +232,18 @@ class BarFills:
                 outcome = f"{', '.join(standing)} stood; {', '.join(s for s in strategies if s not in standing) or 'none'} cancelled"
             else:
                 outcome = "all cancelled"
-            orders = [{"strategy_id": ids[o.sleeve], "order_id": o.order_id, "quantity": o.quantity / MICRO}
-                      for o in conflict["orders"]]
-            conflict_id = len(self.s.records.conflicts) + 1
-            self.s.records.conflicts.append((
-                conflict_id, self.t, symbol, self.s.conflict_mode, strategies, standing,
-                encode(orders), outcome, net, (gross - abs(net)) // 2, paid, alone, alone - paid,
+            listed = "[" + ",".join(f'{{"strategy_id":{log.json_text(ids[o.sleeve])},"order_id":{o.order_id},'
+                                    f'"quantity":{o.quantity / MICRO!r}}}' for o in orders) + "]"
+            now, stamp = log.now()
+            mode = stepper.conflict_mode
+            seq = log.conflict(stamp, symbol, strategies, listed, mode, outcome, stepper.timestamps[self.t])
+            conflict_id = len(records.conflicts) + 1
+            records.conflicts.append((
+                conflict_id, self.t, symbol, mode, strategies, standing, listed, outcome,
+                net, (gross - abs(net)) // 2, paid, alone, alone - paid, seq, now,
             ))
-            self.s.records.conflict_orders += [(conflict_id, ids[o.sleeve], o.order_id, o.quantity, o.order_id in kept)
-                                               for o in conflict["orders"]]
-            self.s.log.emit("conflict_detected", bar_index=self.t, symbol=symbol, strategies=strategies,
-                            orders=orders, resolution_mode=self.s.conflict_mode, outcome=outcome,
-                            bar_date=self.s.timestamps[self.t])
+            records.conflict_orders += [(conflict_id, ids[o.sleeve], o.order_id, o.quantity, o.order_id in kept)
+                                        for o in orders]
 
 
 def _legs_by_symbol(legs: Sequence[Leg], conflicts: dict[int, dict]) -> dict[int, list[Leg]]:

@@ -306,7 +306,7 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
                                   "commission", "realized_pnl")),
         "conflicts": (records.conflicts, ("conflict_id", "bar_index", "symbol", "mode", "strategies", "standing",
                                           "orders", "outcome", "net_quantity", "crossed_quantity", "commission",
-                                          "commission_standalone", "commission_saved")),
+                                          "commission_standalone", "commission_saved", "event_seq", "logged_at")),
         "conflict_orders": (records.conflict_orders, ("conflict_id", "strategy_id", "order_id", "quantity", "stood")),
         "transfers": (records.transfers, ("rebalance_id", "bar_index", "strategy_id", "amount")),
         "rebalances": (records.rebalances, ("rebalance_id", "bar_index", "strategy_id", "equity_before",

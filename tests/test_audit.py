@@ -194,18 +194,23 @@ def test_signals_before_an_invalid_one_are_logged_like_the_signals_table(make_ba
     assert events[1]["symbol"] == "A" and events[1]["capital_available"] == 1000.0
 
 
-def test_signal_events_of_unusual_names_and_amounts_match_the_jsonl(make_bars, script, run_orchestrator):
-    """The view events rebuilds each signal's line from the signals table: names with quotes,
-    backslashes, control and non-ASCII characters, and amounts with many digits come out as
-    the JSONL wrote them."""
+def test_signal_and_conflict_events_of_unusual_names_and_amounts_match_the_jsonl(make_bars, script,
+                                                                                 run_orchestrator):
+    """The view events rebuilds each signal's and conflict's line from the signals and conflicts
+    tables: names with quotes, backslashes, control and non-ASCII characters, and amounts with
+    many digits come out as the JSONL wrote them."""
     odd = 'Ä"B\\C\x1f€'
     bars = make_bars({odd: [(0, 10), (1, 11), (2, 12)], "B": [(0, 3), (1, 3.3), (2, 3.1)]})
     first = script({0: [Signal.buy(odd, 0.37)], 1: [Signal.exit(odd)]}, name='trend "ü"\x7f')
-    second = script({0: [Signal.buy("B", 0.5)], 1: [Signal.buy(odd, 0.2), Signal.exit("B")]}, name="second")
+    second = script({0: [Signal.buy("B", 0.5)], 1: [Signal.buy(odd, 0.2), Signal.exit("B")]}, name="second\x01")
     run = run_orchestrator([(first, D("0.45")), (second, D("0.55"))], bars, initial_capital=D("1000.123457"))
     events = _check_lines(run, "orchestrator")
     signals = [e for e in events if e["event"] == "orchestrator.strategy_signal"]
     assert [(e["strategy_id"], e["symbol"], e["signal_type"]) for e in signals] == [
-        ('trend "ü"\x7f', odd, "buy"), ("second", "B", "buy"), ('trend "ü"\x7f', odd, "exit"),
-        ("second", odd, "buy"), ("second", "B", "exit")]
+        ('trend "ü"\x7f', odd, "buy"), ("second\x01", "B", "buy"), ('trend "ü"\x7f', odd, "exit"),
+        ("second\x01", odd, "buy"), ("second\x01", "B", "exit")]
     assert signals[0]["capital_available"] == 450.055555
+    (conflict,) = [e for e in events if e["event"] == "orchestrator.conflict_detected"]  # both trade odd at bar 2
+    assert conflict["symbol"] == odd and conflict["strategies"] == ['trend "ü"\x7f', "second\x01"]
+    assert [(o["strategy_id"], o["quantity"] > 0) for o in conflict["orders"]] == [
+        ('trend "ü"\x7f', False), ("second\x01", True)]

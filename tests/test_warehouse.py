@@ -376,19 +376,19 @@ print("pandas" in sys.modules)
 
 
 def test_the_events_table_of_earlier_versions_is_kept_and_read_through_the_events_view(tmp_path):
-    """Before signal events were rebuilt from the signals table, every event was a row of a
-    table `events`. Upgrading renames it to logged_events: the view events shows an older
-    run's trail as it was (signal events once) and a newer run's alike."""
+    """Before signal and conflict events were rebuilt from their tables, every event was a row
+    of a table `events`. Upgrading renames it to logged_events: the view events shows an older
+    run's trail as it was (signal and conflict events once) and a newer run's alike."""
     from decimal import Decimal
 
     from sqlorch import OrchestratorConfig, StrategyOrchestrator
     from sqlorch.demo import synthetic_bars
-    from sqlorch.strategies import BuyAndHold, Momentum
+    from sqlorch.strategies import Momentum
 
     path = tmp_path / "old.duckdb"
 
     def run() -> str:
-        return StrategyOrchestrator([(BuyAndHold(), Decimal("0.5")), (Momentum(lookback=5), Decimal("0.5"))],
+        return StrategyOrchestrator([(Momentum(lookback=6), Decimal("0.5")), (Momentum(lookback=5), Decimal("0.5"))],
                                     OrchestratorConfig(warehouse=str(path), log_dir=None)).run(synthetic_bars(3, 1)).run_id
 
     def trail(con, run_id):
@@ -403,13 +403,17 @@ def test_the_events_table_of_earlier_versions_is_kept_and_read_through_the_event
         con.execute("ALTER TABLE stored RENAME TO events")
         for column in ("event_seq", "logged_at", "capital_available"):
             con.execute(f"ALTER TABLE signals DROP COLUMN {column}")
+        for column in ("event_seq", "logged_at"):
+            con.execute(f"ALTER TABLE conflicts DROP COLUMN {column}")
         con.execute("UPDATE sqlorch_meta SET value = 'older' WHERE key = 'schema'")
     newer = run()
     with duckdb.connect(str(path), read_only=True) as con:
         assert sum(row[3].endswith("strategy_signal") for row in before) > 10
+        assert sum(row[3].endswith("conflict_detected") for row in before) > 0
         assert trail(con, older) == before
-        assert con.execute("SELECT count(*) FROM signals WHERE run_id = ? AND event_seq IS NOT NULL",
-                           [older]).fetchall() == [(0,)]
+        for table in ("signals", "conflicts"):
+            assert con.execute(f"SELECT count(*) FROM {table} WHERE run_id = ? AND event_seq IS NOT NULL",
+                               [older]).fetchall() == [(0,)]
         events = [row[3].split(".")[1] for row in trail(con, newer)]
         assert events == [row[3].split(".")[1] for row in before]
         assert [row[1] for row in trail(con, newer)] == list(range(len(events)))

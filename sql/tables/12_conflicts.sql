@@ -1,6 +1,7 @@
 -- reads: nothing
 -- makes: conflicts, one row per symbol and bar where several strategies had orders, with how
---        the configured resolver (conflict_mode) settled it
+--        the configured resolver (conflict_mode) settled it, and its conflict_detected event
+--        (the view events derives that event from these columns)
 CREATE TABLE IF NOT EXISTS conflicts (
     run_id                VARCHAR,
     conflict_id           BIGINT,
@@ -16,5 +17,7 @@ CREATE TABLE IF NOT EXISTS conflicts (
     crossed_quantity      DECIMAL(18, 6), -- matched internally between the strategies (one side)
     commission            DECIMAL(18, 6), -- paid by the standing orders
     commission_standalone DECIMAL(18, 6), -- what they would have paid as separate orders
-    commission_saved      DECIMAL(18, 6)
+    commission_saved      DECIMAL(18, 6),
+    event_seq             BIGINT,         -- the seq of its conflict_detected event in the run's audit trail
+    logged_at             TIMESTAMP       -- when that event was logged (wall clock, UTC)
 );
