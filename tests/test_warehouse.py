@@ -246,6 +246,10 @@ def test_runs_coexist_views_filter_by_run_id_and_the_cli_opens_the_file(tmp_path
     assert sorted(fills) == sorted([(one.run_id, "alpha", D(50), D(11)), (two.run_id, "beta", D(12), D(21)),
                                     (two.run_id, "gamma", D(8), D(30)), (again.run_id, "alpha", D(50), D(11))])
     assert warehouse.query("SELECT count(*) FROM datasets").item() == 2  # stored once each
+    # positions are marked with their own dataset's closes (A is in both)
+    marks = warehouse.query("SELECT run_id, strategy_id, bar_index, mark FROM positions WHERE symbol = 'A'").rows()
+    assert sorted(marks) == sorted([(run, sid, d, D(base + d)) for run, sid, base in [
+        (one.run_id, "alpha", 10), (two.run_id, "beta", 20), (again.run_id, "alpha", 10)] for d in (1, 2, 3)])
     # the DuckDB CLI (which lags the Python package) opens the file and reads the views
     assert CLI.exists()
     done = subprocess.run([str(CLI), str(path), "-c",
