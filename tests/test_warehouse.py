@@ -421,3 +421,26 @@ def test_the_events_table_of_earlier_versions_is_kept_and_read_through_the_event
         events = [row[3].split(".")[1] for row in trail(con, newer)]
         assert events == [row[3].split(".")[1] for row in before]
         assert [row[1] for row in trail(con, newer)] == list(range(len(events)))
+
+
+def test_marks_are_the_panels_last_closes_with_gaps_late_starts_and_gapless_symbols(make_bars):
+    """marks (SQL) carries each symbol's close over the clock bars it has none, from its first
+    bar on, as the stepper's Panel does (numpy): symbols with and without gaps, starting late."""
+    from sqlorch.market import MARK, Panel
+    from sqlorch.warehouse import register_dataset
+
+    bars = make_bars({"FULL": [(d, 10 + d) for d in range(8)],
+                      "GAPS": [(d, 20 + d) for d in (0, 1, 4, 5, 7)],
+                      "LATE": [(d, 30 + d) for d in range(3, 8)],
+                      "LATEGAP": [(d, 40 + d) for d in (2, 6)]})
+    panel = Panel.from_bars(bars)
+    con = duckdb.connect()
+    install_schema(con)
+    register_dataset(con, bars, "d", "test")
+    rows = con.execute("SELECT symbol, bar_index, close::DOUBLE FROM marks ORDER BY ALL").fetchall()
+    expected = sorted((symbol, t, panel.data[t, MARK, j]) for j, symbol in enumerate(panel.symbols)
+                      for t in range(len(panel)) if panel.data[t, MARK, j] > 0)
+    assert rows == expected
+    assert {symbol: first for symbol, first in con.execute(
+        "SELECT symbol, min(bar_index) FROM marks GROUP BY symbol").fetchall()} == {
+        "FULL": 0, "GAPS": 0, "LATE": 3, "LATEGAP": 2}
