@@ -48,15 +48,15 @@ class _EqualWeightLongOnly:
 
     def on_bar(self, ctx: BarContext) -> list[Signal]:
         held = ctx.positions > 0
-        buys = ctx.now(self.entry) & ~held
-        sells = ctx.now(self.exit) & held if self.exit is not None else None
-        if not buys.any() and (sells is None or not sells.any()):
+        entry = ctx.now(self.entry)
+        # per symbol, the condition that matters: exit where held, entry where flat
+        ready = entry & ~held if self.exit is None else np.where(held, ctx.now(self.exit), entry)
+        if not ready.any():  # the usual case: one test
             return []
         symbols, weight = ctx.symbols, 1.0 / len(ctx.symbols)
         name = type(self).__name__
-        exits = [] if sells is None else np.flatnonzero(sells)
-        return ([Signal.exit(symbols[j], reason=f"{name} exit") for j in exits]
-                + [Signal.buy(symbols[j], weight, reason=f"{name} entry") for j in np.flatnonzero(buys)])
+        return ([Signal.exit(symbols[j], reason=f"{name} exit") for j in np.flatnonzero(ready & held)]
+                + [Signal.buy(symbols[j], weight, reason=f"{name} entry") for j in np.flatnonzero(ready & ~held)])
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
