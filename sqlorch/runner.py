@@ -315,12 +315,17 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
     }
     events = _columns(run_id, log.rows, ("seq", "ts", "event", "strategy_id", "bar_index", "payload"), timestamps)
     events["ts"] = plain_column([row[1] for row in log.rows])  # the wall-clock time of the event, not its bar's
-    with warehouse.transaction() as con:
+    # one table is inserted (DuckDB releases the GIL) while the next one's columns are built;
+    # the connection is used by one thread at a time
+    with warehouse.transaction() as con, ThreadPoolExecutor(1, thread_name_prefix="sqlorch-write") as writer:
+        inserting = writer.submit(insert, con, "logged_events", events)
         for table, (rows, names) in tables.items():
-            insert(con, table, _columns(run_id, rows, names, timestamps))
-            rows.clear()  # written: free it before the books are computed
-        insert(con, "logged_events", events)
-        del events
+            columns = _columns(run_id, rows, names, timestamps)
+            rows.clear()  # converted: free it before the books are computed
+            inserting.result()
+            inserting = writer.submit(insert, con, table, columns)
+        inserting.result()
+        del events, columns
         log.rows.clear()
         con.execute(
             "UPDATE runs SET status = ?, error = ?, finished_at = now()::TIMESTAMP, duration_seconds = ?, "

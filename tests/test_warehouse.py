@@ -361,6 +361,29 @@ def test_a_failed_registration_fails_the_run_and_leaves_no_running_row(tmp_path,
         assert con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
 
 
+def test_a_failed_insert_while_writing_records_keeps_none_of_them(tmp_path, make_bars, script, monkeypatch):
+    """Records are inserted on a writer thread, one table while the next is prepared: an insert
+    that fails there fails the run, which is marked failed with none of its records kept."""
+    from sqlorch import runner
+
+    original = runner.insert
+
+    def insert(con, table, columns):
+        if table == "fills":
+            raise duckdb.IOException("disk full")
+        original(con, table, columns)
+
+    monkeypatch.setattr(runner, "insert", insert)
+    path = tmp_path / "w.duckdb"
+    with pytest.raises(duckdb.IOException, match="disk full"):
+        BacktestEngine(script({0: [Signal.buy("A", 1.0)]}), BacktestConfig(warehouse=str(path), log_dir=None)).run(
+            make_bars({"A": [(d, 10 + d) for d in range(4)]}))
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT status, error FROM runs").fetchall() == [("failed", "IOException: disk full")]
+        assert con.execute("SELECT (SELECT count(*) FROM signals) + (SELECT count(*) FROM decisions) "
+                           "+ (SELECT count(*) FROM logged_events)").fetchall() == [(0,)]
+
+
 def test_a_run_does_not_import_pandas(tmp_path):
     pytest.importorskip("pandas")  # installed with the benchmark extra; importing it costs 0.3 s
     script = f"""
