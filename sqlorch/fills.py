@@ -35,8 +35,9 @@ class BarFills:
     def __init__(self, stepper: Stepper, t: int, price_field: int):
         self.s = stepper
         self.t = t
-        self.field = price_field
-        self.row = stepper.micro_prices[t]
+        row = stepper.micro_prices[t]
+        # the bar's price (open or close), high and low per symbol, as Python ints
+        self.base, self.high, self.low = row[price_field].tolist(), row[HIGH].tolist(), row[LOW].tolist()
         self._prices: dict[int, int] = {}  # by 2 x symbol + buying
 
     def run(self, ready: list[list[Order]]) -> None:
@@ -120,9 +121,7 @@ class BarFills:
         key = j + j + buying
         found = self._prices.get(key)
         if found is None:
-            row = self.row
-            found = self._prices[key] = self.s.costs.fill_price(
-                int(row[self.field, j]), buying, int(row[HIGH, j]), int(row[LOW, j]))
+            found = self._prices[key] = self.s.costs.fill_price(self.base[j], buying, self.high[j], self.low[j])
         return found
 
     def _size(self, legs: Sequence[Leg]) -> None:
@@ -170,7 +169,7 @@ class BarFills:
                 continue
             group = [leg for leg in by_symbol[j] if leg.quantity]
             net = sum(leg.quantity for leg in group)
-            price = self.price(j, net > 0) if net else int(self.row[self.field, j])
+            price = self.price(j, net > 0) if net else self.base[j]
             prices[j] = price
             total = costs.commission(net, price) if net else 0
             gross = sum(abs(leg.quantity) for leg in group)
