@@ -467,3 +467,25 @@ def test_marks_are_the_panels_last_closes_with_gaps_late_starts_and_gapless_symb
     assert {symbol: first for symbol, first in con.execute(
         "SELECT symbol, min(bar_index) FROM marks GROUP BY symbol").fetchall()} == {
         "FULL": 0, "GAPS": 0, "LATE": 3, "LATEGAP": 2}
+
+
+def test_dataset_id_hashes_symbols_clock_and_prices_as_one_contiguous_block():
+    """The content hash that lets equal bars share one stored dataset is the same as when it
+    hashed a full contiguous copy of the prices (it now hashes them in blocks of bars), so
+    warehouses written earlier recognise their datasets."""
+    import hashlib
+
+    import numpy as np
+
+    from sqlorch.demo import synthetic_bars
+    from sqlorch.market import Panel
+    from sqlorch.runner import dataset_id
+
+    for symbols, years in ((3, 1), (4, 2)):  # 252 bars (one block), 504 (two, the last partial)
+        panel = Panel.from_bars(synthetic_bars(symbols, years, seed=1))
+        digest = hashlib.blake2b(digest_size=12)
+        digest.update("\0".join(panel.symbols).encode())
+        digest.update(panel.timestamps.astype("datetime64[us]").tobytes())
+        digest.update(np.ascontiguousarray(panel.data[:, :5]).tobytes())
+        assert dataset_id(panel) == digest.hexdigest()
+    assert dataset_id(panel) != dataset_id(Panel.from_bars(synthetic_bars(4, 2, seed=2)))
