@@ -69,7 +69,7 @@ class EventLog:
         self._file: IO[str] | None = None
         self._clock = (-1.0, dt.datetime.min, "")
         self._quoted: dict[str, str] = {}
-        self._run = f'","run_id":{quote(run_id)},'
+        self._run_id = quote(run_id)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
@@ -110,8 +110,7 @@ class EventLog:
         if file is None or not signals:
             return
         text = self.json_text
-        head = (f'{{"event":"{self.prefix}.strategy_signal","ts":"{stamp}{self._run}"strategy_id":'
-                f'{text(strategy_id)},"signal_type":')
+        head = f'{self._head("strategy_signal", stamp)}"strategy_id":{text(strategy_id)},"signal_type":'
         tail = f',"bar_date":"{bar_date.isoformat()}","capital_available":{capital_available!r}}}'
         for signal_type, symbol in signals:
             file.write(f'{head}{text(signal_type)},"symbol":{text(symbol)}{tail}\n')
@@ -126,10 +125,14 @@ class EventLog:
         if self._file is not None:
             text = self.json_text
             self._file.write(
-                f'{{"event":"{self.prefix}.conflict_detected","ts":"{stamp}{self._run}"symbol":{text(symbol)},'
+                f'{self._head("conflict_detected", stamp)}"symbol":{text(symbol)},'
                 f'"strategies":[{",".join(map(text, strategies))}],"orders":{orders},'
                 f'"resolution_mode":{text(mode)},"outcome":{quote(outcome)},"bar_date":"{bar_date.isoformat()}"}}\n')
         return seq
+
+    def _head(self, name: str, stamp: str) -> str:
+        """The start of an event's line, up to its own fields (as the SQL macro event_head)."""
+        return f'{{"event":"{self.prefix}.{name}","ts":"{stamp}","run_id":{self._run_id},'
 
     def json_text(self, name: str) -> str:
         """`quote(name)`, remembered: for the names (strategies, symbols, sides) events repeat."""

@@ -17,7 +17,7 @@ def test_wheel_ships_resources_and_runs_outside_the_repo(tmp_path: Path) -> None
     # built from a copy: setuptools reuses a build/ directory, which keeps files deleted since
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".*", "build", "dist", "*.egg-info", "__pycache__", "warehouse", "logs", "reports"))
+        ".*", "build", "dist", "*.egg-info", "__pycache__", "warehouse", "logs", "reports", "*.duckdb*"))
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
         capture_output=True, text=True)
