@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlorch.money import MICRO, micro_of, ratio_of, round_half_even
+import numpy as np
+
+from sqlorch.money import MICRO, micro_of, ratio_of, round_half_even, round_half_even_array
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,17 @@ class Costs:
         if buying:
             return min(round_half_even(base * (denominator + numerator), denominator), high)
         return max(round_half_even(base * (denominator - numerator), denominator), low)
+
+    def fill_prices(self, base: np.ndarray, high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`fill_price` of every element of integer arrays, buying and selling: exact (in
+        Python integers where int64 could overflow)."""
+        numerator, denominator = self.slippage_rate
+        if not numerator:
+            return np.minimum(base, high), np.maximum(base, low)
+        if max(int(np.abs(base).max(initial=0)), 1) * (denominator + numerator) >= 2**63:
+            base = base.astype(object)
+        return (np.minimum(round_half_even_array(base * (denominator + numerator), denominator), high),
+                np.maximum(round_half_even_array(base * (denominator - numerator), denominator), low))
 
     def commission(self, quantity: int, price: int, charge_fee: bool = True) -> int:
         """Commission in micro units: the rate of notional, rounded half even, plus the fee."""

@@ -14,14 +14,13 @@ each sleeve's reducing legs before its increasing ones, in strategy-list and sig
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlorch.conflicts import ConflictOrder
+from sqlorch.conflicts import ConflictOrder, NetSignal
 from sqlorch.domain import CapitalPolicy
 from sqlorch.errors import SqlorchError
-from sqlorch.market import HIGH, LOW
 from sqlorch.money import MICRO, PICO, from_micro
 from sqlorch.orders import Leg, Order
 
@@ -30,22 +29,21 @@ if TYPE_CHECKING:
 
 
 class BarFills:
-    """Fills the orders `ready` at bar t, at the bar's `price_field` (open or close)."""
+    """Fills the orders `ready` at bar t, at the stepper's fill prices of that bar."""
 
-    def __init__(self, stepper: Stepper, t: int, price_field: int):
+    def __init__(self, stepper: Stepper, t: int):
         self.s = stepper
         self.t = t
-        row = stepper.micro_prices[t]
-        # the bar's price (open or close), high and low per symbol, as Python ints
-        self.base, self.high, self.low = row[price_field].tolist(), row[HIGH].tolist(), row[LOW].tolist()
-        self._prices: dict[int, int] = {}  # by 2 x symbol + buying
+        # per symbol: the bar's price, and what an order alone pays buying or gets selling
+        self.base = stepper.fill_base[t].tolist()
+        self.buy, self.sell = stepper.fill_buy[t].tolist(), stepper.fill_sell[t].tolist()
 
     def run(self, ready: list[list[Order]]) -> None:
         symbols = [o.symbol for orders in ready for o in orders]
         if len(set(symbols)) == len(symbols):  # no two sleeves meet on a symbol: no conflict
             standing, conflicts = ready, {}
         else:
-            standing, conflicts = self._resolve(ready)
+            standing, conflicts = self._resolve(ready, symbols)
         legs = self._legs(standing)
         self._size(legs)
         if conflicts:
@@ -61,36 +59,42 @@ class BarFills:
 
     # -- 1. conflicts ---------------------------------------------------------------------
 
-    def _resolve(self, ready: list[list[Order]]) -> tuple[list[list[Order]], dict[int, dict]]:
-        """Orders that stand, per sleeve; and the conflicts, per symbol index."""
-        by_symbol: dict[int, list[Order]] = defaultdict(list)
+    def _resolve(self, ready: list[list[Order]], symbols: list[int]) -> tuple[list[list[Order]], dict[int, dict]]:
+        """Orders that stand, per sleeve; and the conflicts, per symbol index (`symbols`: of
+        the orders, in order)."""
+        resolver = self.s.resolver
+        groups: dict[int, list[Order]] = {j: [] for j, n in Counter(symbols).items() if n > 1}
         for orders in ready:
             for order in orders:
-                by_symbol[order.symbol].append(order)
+                group = groups.get(order.symbol)
+                if group is not None:
+                    group.append(order)
         cancelled: set[int] = set()
         conflicts: dict[int, dict] = {}
-        for j, orders in by_symbol.items():
-            if len(orders) < 2:
-                continue
-            views = [self._view(o) for o in orders]
-            kept = self.s.resolver.resolve(views)
-            kept_ids = {v.order_id for v in kept}
-            if not kept_ids <= {v.order_id for v in views}:
-                raise SqlorchError(f"conflict resolver {self.s.conflict_mode!r} returned orders that were "
-                                   "not in the conflict; it must return a subset of the orders it was given")
-            for order in orders:
-                if order.order_id not in kept_ids:
-                    cancelled.add(order.order_id)
-            conflicts[j] = {"orders": orders, "kept": [o for o in orders if o.order_id in kept_ids],
-                            "nets": self.s.resolver.nets and len(kept_ids) > 1}
+        for j, orders in groups.items():
+            kept = orders if type(resolver) is NetSignal else self._kept(orders)  # net_signal keeps all
+            if len(kept) < len(orders):
+                kept_ids = {o.order_id for o in kept}
+                cancelled.update(o.order_id for o in orders if o.order_id not in kept_ids)
+            conflicts[j] = {"orders": orders, "kept": kept, "nets": resolver.nets and len(kept) > 1}
+        if not cancelled:
+            return ready, conflicts
         for j, conflict in conflicts.items():
             names = [self.s.ids[o.sleeve] for o in conflict["kept"]] or ["none"]
             for order in conflict["orders"]:
                 if order.order_id in cancelled:
                     self.s.decide(order, self.t, "cancelled",
                                   f"conflict on {self.s.panel.symbols[j]}: {self.s.conflict_mode} kept {', '.join(names)}")
-        standing = [[o for o in orders if o.order_id not in cancelled] for orders in ready]
-        return standing, conflicts
+        return [[o for o in orders if o.order_id not in cancelled] for orders in ready], conflicts
+
+    def _kept(self, orders: list[Order]) -> list[Order]:
+        """The orders the resolver keeps, in their order; SqlorchError if it returns others."""
+        views = [self._view(o) for o in orders]
+        kept_ids = {v.order_id for v in self.s.resolver.resolve(views)}
+        if not kept_ids <= {v.order_id for v in views}:
+            raise SqlorchError(f"conflict resolver {self.s.conflict_mode!r} returned orders that were "
+                               "not in the conflict; it must return a subset of the orders it was given")
+        return [o for o in orders if o.order_id in kept_ids]
 
     def _view(self, order: Order) -> ConflictOrder:
         return ConflictOrder(order.order_id, self.s.ids[order.sleeve], self.s.panel.symbols[order.symbol],
@@ -118,22 +122,18 @@ class BarFills:
 
     def price(self, j: int, buying: bool) -> int:
         """What an order alone pays (buying) or gets (selling) for symbol j at this bar (micro)."""
-        key = j + j + buying
-        found = self._prices.get(key)
-        if found is None:
-            found = self._prices[key] = self.s.costs.fill_price(self.base[j], buying, self.high[j], self.low[j])
-        return found
+        return self.buy[j] if buying else self.sell[j]
 
     def _size(self, legs: Sequence[Leg]) -> None:
         """Clip or reject increasing legs to what each sleeve can pay, in booking order."""
-        costs, sleeves = self.s.costs, self.s.sleeves
+        costs, sleeves, buy, sell = self.s.costs, self.s.sleeves, self.buy, self.sell
         available = [s.available for s in sleeves]
         for leg in legs:
             order, quantity = leg.order, leg.quantity
             i, j, buying = order.sleeve, order.symbol, quantity > 0
             sleeve = sleeves[i]
             if leg.reduces:
-                leg.price = price = self.price(j, buying)
+                leg.price = price = buy[j] if buying else sell[j]
                 leg.commission = commission = costs.commission(quantity, price, leg.charge_fee)
                 change = sleeve.available_change(j, quantity, price, commission)
                 available[i] += change
@@ -142,7 +142,7 @@ class BarFills:
                         available[i] -= amount
                         available[receiver] += amount
                 continue
-            price = self.price(j, True)  # a short sale reserves at most the buying price
+            price = buy[j]  # a short sale reserves at most the buying price
             cost = costs.cost(quantity, price, leg.charge_fee)
             if cost > available[i]:
                 affordable = 0

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from decimal import ROUND_FLOOR, Decimal
 
+import numpy as np
+
 MICRO = 10**6
 PICO = MICRO * MICRO
 FLOAT_TOLERANCE = 1e-9
@@ -29,6 +31,13 @@ def round_half_even(numerator: int, denominator: int) -> int:
     if twice > denominator or (twice == denominator and quotient % 2):
         quotient += 1
     return quotient
+
+
+def round_half_even_array(numerator: np.ndarray, denominator: int) -> np.ndarray:
+    """`round_half_even` of every element of an integer array (int64 or Python ints)."""
+    quotient = numerator // denominator
+    twice = 2 * (numerator - quotient * denominator)
+    return quotient + ((twice > denominator) | ((twice == denominator) & (quotient % 2 == 1)))
 
 
 def to_micro(value: float) -> int:

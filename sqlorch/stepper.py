@@ -22,7 +22,7 @@ from sqlorch.costs import Costs
 from sqlorch.domain import ConflictMode, DecisionKind, FillMode, Side, Signal
 from sqlorch.features import Feature, FeatureSet, declared, wakes_on_rise
 from sqlorch.fills import BarFills
-from sqlorch.market import CLOSE, MARK, OPEN, MarketView, Panel
+from sqlorch.market import CLOSE, HIGH, LOW, MARK, OPEN, MarketView, Panel
 from sqlorch.money import MICRO, PICO, micro_of, ratio_of, to_micro
 from sqlorch.orders import Order, Records
 from sqlorch.rebalance import Rebalancer
@@ -30,6 +30,7 @@ from sqlorch.sleeve import Sleeve
 from sqlorch.strategy import call_on_bar
 
 PROGRESS_EVERY = 64  # bars between progress callbacks
+_SELL, _EXIT = Side.SELL, Side.EXIT  # (an enum member costs a lookup each time it is named)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,12 @@ class Stepper:
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
         declarations = [declared(strategy) for _, strategy in self.strategies]
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
-        # open, high, low, close in micro units (as to_micro rounds: half even), for fills
-        self.micro_prices = np.rint(np.nan_to_num(panel.data[:, : CLOSE + 1]) * MICRO).astype(np.int64)
+        # per bar and symbol, in micro units: the price orders fill at (open or close), and what
+        # an order alone pays buying or gets selling there (slipped, within the bar's range)
+        base, high, low = (_micro(panel.data[:, field]) for field in
+                           (CLOSE if config.fill == FillMode.CLOSE else OPEN, HIGH, LOW))
+        self.fill_base = base
+        self.fill_buy, self.fill_sell = self.costs.fill_prices(base, high, low)
         self.view = MarketView(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
         self.wake = self._wake_schedule([wake for _, wake in declarations], use_wake)
         self.due_lists, self.due_at = _due_patterns(self.wake)
@@ -131,13 +136,13 @@ class Stepper:
             start = self.view.t + 1
             self.view.reveal(t, data[start : t + 1], features[start : t + 1], changed[start : t + 1])
             if not close_mode:
-                self._fill_ready(t, OPEN)
+                self._fill_ready(t)
             self.rebalancer.check(t)
             failure = self._call_strategies(t)
             if failure:
                 break
             if close_mode:
-                self._fill_ready(t, CLOSE)
+                self._fill_ready(t)
             if self.on_progress and t // PROGRESS_EVERY != (start - 1) // PROGRESS_EVERY:
                 self.on_progress(t + 1)
             t += 1
@@ -181,25 +186,24 @@ class Stepper:
 
     def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
         sleeve, ctx, index, log = self.sleeves[i], self.contexts[i], self.view.index, self.log
-        records, sid, logged = self.records.signals, sleeve.strategy_id, []
+        records, sid, logged, held = self.records.signals, sleeve.strategy_id, [], sleeve.qty
         first, (now, stamp) = log.seq, log.now()  # the signals' events: numbered from first, logged now
         capital = sleeve.available / PICO  # orders leave the capital available unchanged
         try:
             for signal in signals:
-                if not isinstance(signal, Signal):
+                if type(signal) is not Signal and not isinstance(signal, Signal):
                     raise TypeError(f"on_bar must return Signal objects, got {type(signal).__name__}")
                 symbol = signal.symbol
                 j = index.get(symbol)
                 if j is None:
                     j = ctx.index(symbol)  # raises, with a hint
                 target = self._target(t, i, j, signal)
-                order = None
                 if target is None:
                     self._cancel_pending(i, j, t, "a newer signal")
                     order = self._new_order(i, j, 0, t)
                     self.decide(order, t, DecisionKind.REJECTED, f"no price for {symbol} yet")
                 else:
-                    order = self.place(i, j, target - sleeve.qty.get(j, 0), t)
+                    order = self.place(i, j, target - held.get(j, 0), t)
                 side = str(signal.side)
                 records.append((sid, len(records), t, symbol, side, signal.weight, signal.reason, target,
                                 order.order_id if order else None, first + len(logged), now, capital))
@@ -210,11 +214,12 @@ class Stepper:
     def place(self, i: int, j: int, quantity: int, t: int, rebalance: int | None = None) -> Order | None:
         """Queue sleeve i's order to change its position in symbol j by `quantity` micro-shares,
         replacing a pending one. No order (None) for a zero change."""
-        self._cancel_pending(i, j, t, "a rebalancing order" if rebalance is not None else "a newer signal")
+        book = self.pending[i]
+        if j in book:
+            self._cancel_pending(i, j, t, "a rebalancing order" if rebalance is not None else "a newer signal")
         if not quantity:
             return None
-        order = self._new_order(i, j, quantity, t, rebalance)
-        self.pending[i][j] = order
+        order = book[j] = self._new_order(i, j, quantity, t, rebalance)
         return order
 
     def _cancel_pending(self, i: int, j: int, t: int, by: str) -> None:
@@ -225,28 +230,26 @@ class Stepper:
     def _target(self, t: int, i: int, j: int, signal: Signal) -> int | None:
         """Target quantity (micro-shares): floor_to_lot(weight x equity / close), signed; None
         without a price."""
-        short = signal.side == Side.SELL and self.config.allow_short
-        if signal.side == Side.EXIT or (signal.side == Side.SELL and not short) or signal.weight == 0:
+        side, weight = signal.side, signal.weight
+        short = side == _SELL and self.config.allow_short
+        if side == _EXIT or (side == _SELL and not short) or weight == 0:
             return 0
         price = float(self.panel.data[t, MARK, j])
         if price <= 0:
             return None
         lot = self.costs.lot
-        lots = signal.weight * self._equity(t, i) / price * (MICRO / lot)
+        cached_t, equity = self._equity_cache[i]
+        if cached_t != t:
+            equity = self.sleeves[i].equity_float(self.panel.data[t, MARK])
+            self._equity_cache[i] = (t, equity)
+        lots = weight * equity / price * (MICRO / lot)
         if abs(lots - round(lots)) > max(1e-6, abs(lots) * 1e-12):
             quantity = max(math.floor(lots), 0) * lot
         else:  # too close to a lot boundary for floats: decide exactly
-            numerator, denominator = ratio_of(signal.weight)
-            equity = self.sleeves[i].equity(self.panel.data[t, MARK])
-            quantity = self.costs.floor_to_lot(max(numerator * equity // (denominator * to_micro(price)), 0))
+            numerator, denominator = ratio_of(weight)
+            exact = self.sleeves[i].equity(self.panel.data[t, MARK])
+            quantity = self.costs.floor_to_lot(max(numerator * exact // (denominator * to_micro(price)), 0))
         return -quantity if short else quantity
-
-    def _equity(self, t: int, i: int) -> float:
-        cached_t, value = self._equity_cache[i]
-        if cached_t != t:
-            value = self.sleeves[i].equity_float(self.panel.data[t, MARK])
-            self._equity_cache[i] = (t, value)
-        return value
 
     def equity_changed(self) -> None:
         """Forget cached sleeve equities (cash moved between sleeves)."""
@@ -258,8 +261,8 @@ class Stepper:
 
     # -- fills and decisions --------------------------------------------------------------
 
-    def _fill_ready(self, t: int, price_field: int) -> None:
-        """Fill every pending order whose symbol has a bar at t, at that bar's `price_field`."""
+    def _fill_ready(self, t: int) -> None:
+        """Fill every pending order whose symbol has a bar at t."""
         if not any(self.pending):
             return
         has_bar = self.panel.data[t, CLOSE]
@@ -269,7 +272,7 @@ class Stepper:
         for book, orders in zip(self.pending, ready):
             for order in orders:
                 del book[order.symbol]
-        BarFills(self, t, price_field).run(ready)
+        BarFills(self, t).run(ready)
 
     def decide_filled(self, order: Order, t: int) -> None:
         """Record a filled order's decision: accepted, or clipped/rejected by capital."""
@@ -306,6 +309,11 @@ class Stepper:
                 else:
                     self.decide(order, None, DecisionKind.EXPIRED, f"no bar of {symbol} after the signal")
             book.clear()
+
+
+def _micro(prices: np.ndarray) -> np.ndarray:
+    """Prices (NaN where there is no bar) in micro units, rounded half even as `to_micro` does."""
+    return np.rint(np.nan_to_num(prices) * MICRO).astype(np.int64)
 
 
 def _due_patterns(wake: np.ndarray) -> tuple[list[list[int]], list[int]]:

@@ -186,6 +186,25 @@ def test_a_registered_resolver_is_used(tmp_path: Path) -> None:
         assert con.execute("SELECT mode, standing FROM conflicts").fetchall() == [("largest_wins", ["a"])]
 
 
+def test_a_resolver_registered_as_net_signal_replaces_it(tmp_path: Path) -> None:
+    """net_signal's own resolver keeps every order without being asked; one registered in its
+    place (even a subclass) is asked."""
+    from sqlorch.conflicts import NetSignal
+
+    class FirstOnly(NetSignal):
+        def resolve(self, orders):
+            return list(orders[:1])
+
+    original = get_resolver("net_signal")
+    register_resolver("net_signal", FirstOnly())
+    try:
+        result, _ = run("three", "net_signal", tmp_path)
+    finally:
+        register_resolver("net_signal", original)
+    fills = result.fills.filter(pl.col("ts") == DAYS[2])
+    assert [(f["strategy_id"], int(f["quantity"])) for f in fills.iter_rows(named=True)] == [("a", 50)]
+
+
 def test_resolver_registry_checks() -> None:
     with pytest.raises(TypeError):
         register_resolver("broken", object())

@@ -12,6 +12,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sqlorch import BacktestConfig
 from sqlorch.costs import Costs
@@ -125,6 +127,21 @@ def test_fill_price_rounds_half_even():
     assert c.fill_price(D("0.000001"), True, D(1), D(0)) == D("0.000002")   # 0.0000015 -> even 2
     assert c.fill_price(D("0.000003"), True, D(1), D(0)) == D("0.000004")   # 0.0000045 -> even 4
     assert c.fill_price(D("0.000005"), False, D(1), D(0)) == D("0.000002")  # 0.0000025 -> even 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**12), st.integers(0, 10**6), st.integers(0, 10**6)), max_size=20),
+       st.sampled_from(["0", "0.0005", "0.5", "0.123456789", "1E-19"]))
+def test_fill_prices_of_arrays_are_fill_price_of_each(rows, slippage):
+    """The stepper's per-bar fill prices, computed on arrays (int64, or Python integers where
+    int64 would overflow: large prices, fine slippage rates), equal `fill_price` exactly."""
+    c = Costs((0, 1), 0, D(slippage).as_integer_ratio(), 1)
+    base, high, low = (np.array([row[k] for row in rows], dtype=np.int64) for k in range(3))
+    high, low = base + high, np.maximum(base - low, 0)
+    buy, sell = c.fill_prices(base, high, low)
+    each = list(zip(base.tolist(), high.tolist(), low.tolist()))
+    assert buy.tolist() == [c.fill_price(b, True, h, lo) for b, h, lo in each]
+    assert sell.tolist() == [c.fill_price(b, False, h, lo) for b, h, lo in each]
 
 
 def test_commission_rate_plus_fee_rounded_half_even():

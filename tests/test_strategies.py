@@ -99,6 +99,17 @@ def test_buy_and_hold_buys_each_symbol_at_its_first_bar(make_bars):
     assert {w for *_, w in signals} == {0.25}  # 1/N of the sleeve per symbol
 
 
+def test_one_strategy_object_in_runs_of_different_symbols(make_bars):
+    """The signals a built-in strategy sends are made once per run's symbols: a second run
+    on other symbols gets its own (symbols and 1/N weight)."""
+    strategy = BuyAndHold()
+    first, _ = drive(strategy, make_bars({"A": closes([10] * 3), "B": closes([20] * 3)}))
+    second, _ = drive(strategy, make_bars({"C": closes([5] * 3), "D": closes([6] * 3), "E": closes([7] * 3)}))
+    again, _ = drive(strategy, make_bars({"A": closes([10] * 3), "B": closes([20] * 3)}))
+    assert [(s, w) for _, s, _, w in first] == [("A", 0.5), ("B", 0.5)] == [(s, w) for _, s, _, w in again]
+    assert [(s, w) for _, s, _, w in second] == [("C", 1 / 3), ("D", 1 / 3), ("E", 1 / 3)]
+
+
 # ------------------------------------------------------------------------------ Wilder RSI
 
 

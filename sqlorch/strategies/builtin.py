@@ -38,6 +38,8 @@ class _EqualWeightLongOnly:
     entry: ft.Feature
     exit: ft.Feature | None = None
 
+    _signals: tuple[tuple[str, ...], list[Signal], list[Signal]] = ((), [], [])  # symbols, exits, buys
+
     def _declare(self, entry: ft.Feature, exit: ft.Feature | None) -> None:
         # a symbol trades only on its own bars: the conditions include having one
         self.entry = entry & ft.has_bar()
@@ -53,10 +55,18 @@ class _EqualWeightLongOnly:
         ready = entry & ~held if self.exit is None else np.where(held, ctx.now(self.exit), entry)
         if not ready.any():  # the usual case: one test
             return []
-        symbols, weight = ctx.symbols, 1.0 / len(ctx.symbols)
-        name = type(self).__name__
-        return ([Signal.exit(symbols[j], reason=f"{name} exit") for j in np.flatnonzero(ready & held)]
-                + [Signal.buy(symbols[j], weight, reason=f"{name} entry") for j in np.flatnonzero(ready & ~held)])
+        _, exits, buys = self._signals_for(ctx.symbols)
+        return ([exits[j] for j in np.flatnonzero(ready & held).tolist()]
+                + [buys[j] for j in np.flatnonzero(ready & ~held).tolist()])
+
+    def _signals_for(self, symbols: tuple[str, ...]) -> tuple[tuple[str, ...], list[Signal], list[Signal]]:
+        """Per symbol, the exit and the buy signal (1/N of the sleeve) this strategy sends:
+        made once per run's symbols, and shared (signals are immutable)."""
+        if self._signals[0] is not symbols and self._signals[0] != symbols:
+            name, weight = type(self).__name__, 1.0 / len(symbols)
+            self._signals = (symbols, [Signal.exit(s, reason=f"{name} exit") for s in symbols],
+                             [Signal.buy(s, weight, reason=f"{name} entry") for s in symbols])
+        return self._signals
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
