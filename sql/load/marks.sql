@@ -8,11 +8,10 @@ WITH symbols AS (
     FROM bars
     WHERE dataset_id = $dataset_id
     GROUP BY symbol
-), gapless AS (
-    SELECT s.symbol, s.bars = count(*) AS gapless
+), gapless AS (  -- as many bars as clock bars from its first on (one bar per symbol and time)
+    SELECT s.symbol, s.bars = (SELECT count(*) FROM clocks WHERE dataset_id = $dataset_id) - c.bar_index AS gapless
     FROM symbols s
-    JOIN clocks c ON c.dataset_id = $dataset_id AND c.ts >= s.first_ts
-    GROUP BY s.symbol, s.bars
+    JOIN clocks c ON c.dataset_id = $dataset_id AND c.ts = s.first_ts
 )
 SELECT c.dataset_id, b.symbol, c.bar_index, c.ts, b.close
 FROM bars b
