@@ -34,6 +34,7 @@ def encode(record: dict[str, Any]) -> str:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
+_EPOCH, _MICROSECOND = dt.datetime(1970, 1, 1), dt.timedelta(microseconds=1)
 _BACKSLASHES_U00 = re.compile(r"(\\+)u00([0-9a-f]{2})")
 
 
@@ -55,9 +56,10 @@ class EventLog:
     """Collects a run's events, numbered by `seq` from 0; appends each to `path` (if given) as
     it happens.
 
-    `rows` holds (seq, wall time, event, strategy_id, bar_index, json line) of every event but
-    the signal and conflict events (table logged_events); those the caller keeps with its
-    signals and conflicts (see `signals` and `conflict`). Call `close()` when the run ends.
+    `rows` holds (seq, wall time in microseconds since the epoch, event, strategy_id,
+    bar_index, json line) of every event but the signal and conflict events (table
+    logged_events); those the caller keeps with its signals and conflicts (see `signals` and
+    `conflict`). Call `close()` when the run ends.
     """
 
     def __init__(self, run_id: str, prefix: str, path: Path | None = None):
@@ -67,23 +69,23 @@ class EventLog:
         self.seq = 0  # the next event's
         self.rows: list[tuple] = []
         self._file: IO[str] | None = None
-        self._clock = (-1.0, dt.datetime.min, "")
+        self._clock = (-1.0, 0, "")
         self._quoted: dict[str, str] = {}
         self._run_id = quote(run_id)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
 
-    def now(self) -> tuple[dt.datetime, str]:
-        """Wall-clock time (UTC) and its ISO text to the millisecond, re-read at most once a
-        millisecond."""
+    def now(self) -> tuple[int, str]:
+        """Wall-clock time (UTC) in microseconds since the epoch, and its ISO text to the
+        millisecond; re-read at most once a millisecond."""
         tick = time.monotonic()
         if tick - self._clock[0] > 0.001:
             now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-            self._clock = (tick, now, now.isoformat(timespec="milliseconds"))
+            self._clock = (tick, (now - _EPOCH) // _MICROSECOND, now.isoformat(timespec="milliseconds"))
         return self._clock[1], self._clock[2]
 
-    def _record(self, event: str, now: dt.datetime, strategy_id: str | None, bar_index: int | None,
+    def _record(self, event: str, now: int, strategy_id: str | None, bar_index: int | None,
                 line: str, flush: bool = False) -> None:
         self.rows.append((self.seq, now, event, strategy_id, bar_index, line))
         self.seq += 1

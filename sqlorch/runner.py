@@ -38,8 +38,8 @@ from sqlorch.market import MARK, Panel
 from sqlorch.money import from_micro, from_pico, micro_of
 from sqlorch.stepper import StepOutcome, Stepper
 from sqlorch.strategy import strategy_ids
-from sqlorch.warehouse import (Warehouse, decimal_column, insert, materialize, plain_column, register_dataset,
-                               timestamp_column)
+from sqlorch.warehouse import (Warehouse, decimal_column, insert, instant_column, materialize, plain_column,
+                               register_dataset, timestamp_column)
 
 Progress = Callable[[int, int], None]
 """Called with (bars done, bars in all) while a run steps."""
@@ -265,6 +265,8 @@ def _log_outcome(log: EventLog, outcome: StepOutcome, timestamps: np.ndarray, se
              error_count=sum(1 for d in outcome.records.decisions if d[7] == DecisionKind.REJECTED))
 
 
+INSTANT_COLUMNS = {"logged_at"}
+"""Record columns holding wall-clock times as microseconds since the epoch (see EventLog.now)."""
 MICRO_COLUMNS = {"target_quantity", "requested_quantity", "filled_quantity", "quantity", "price", "commission",
                  "net_quantity", "crossed_quantity", "commission_standalone", "commission_saved"}
 PICO_COLUMNS = {"realized_pnl", "amount", "equity_before", "target_equity", "cash_moved", "position_trade"}
@@ -281,6 +283,8 @@ def _columns(run_id: str, rows: list[tuple], names: tuple[str, ...], timestamps:
             columns[name] = decimal_column(values, 6)
         elif name in PICO_COLUMNS:
             columns[name] = decimal_column(values, 12)
+        elif name in INSTANT_COLUMNS:
+            columns[name] = instant_column(values)
         else:
             columns[name] = values
     for bars, ts in (("bar_index", "ts"), ("decided_bar", "decided_ts"), ("resolved_bar", "resolved_ts")):
@@ -315,7 +319,7 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
                                             "position_trade")),
     }
     events = _columns(run_id, log.rows, ("seq", "ts", "event", "strategy_id", "bar_index", "payload"), timestamps)
-    events["ts"] = plain_column([row[1] for row in log.rows])  # the wall-clock time of the event, not its bar's
+    events["ts"] = instant_column([row[1] for row in log.rows])  # the wall-clock time of the event, not its bar's
     # one table is inserted (DuckDB releases the GIL) while the next one's columns are built;
     # the connection is used by one thread at a time
     with warehouse.transaction() as con, ThreadPoolExecutor(1, thread_name_prefix="sqlorch-write") as writer:

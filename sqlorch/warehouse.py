@@ -295,8 +295,8 @@ def decimal_column(values: list[int | None], scale: int) -> pa.Array:
     """Integers counting units of 10^-scale (None for NULL) as an Arrow DECIMAL(38, scale)
     column, built from their 128-bit two's complement without any Decimal object."""
     n = len(values)
-    missing = [v is None for v in values]
-    whole = [0 if v is None else v for v in values]
+    missing = [v is None for v in values] if None in values else []
+    whole = [0 if v is None else v for v in values] if missing else values
     try:
         low = np.array(whole, dtype=np.int64)
         high = low >> 63  # sign extension
@@ -305,8 +305,13 @@ def decimal_column(values: list[int | None], scale: int) -> pa.Array:
         high = np.fromiter((v >> 64 for v in whole), dtype=np.int64, count=n)
     data = np.empty((n, 2), dtype=np.int64)
     data[:, 0], data[:, 1] = low, high
-    validity = pa.py_buffer(np.packbits(~np.array(missing), bitorder="little")) if any(missing) else None
-    return pa.Array.from_buffers(pa.decimal128(38, scale), n, [validity, pa.py_buffer(data.tobytes())])
+    validity = pa.py_buffer(np.packbits(~np.array(missing), bitorder="little")) if missing else None
+    return pa.Array.from_buffers(pa.decimal128(38, scale), n, [validity, pa.py_buffer(data)])
+
+
+def instant_column(micros: list[int]) -> pa.Array:
+    """Wall-clock times in microseconds since the epoch as an Arrow TIMESTAMP column."""
+    return pl.Series(micros, dtype=pl.Int64).cast(pl.Datetime("us")).to_arrow()
 
 
 def timestamp_column(bar_indexes: list[int | None], timestamps: np.ndarray) -> pa.Array:

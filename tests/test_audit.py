@@ -53,7 +53,10 @@ def test_event_log_rows_and_file(tmp_path):
     assert [row[2] for row in log.rows] == ["orchestrator.backtest_started"] + ["orchestrator.strategy_signal"] * 2
     seq, ts, event, strategy_id, bar_index, line = log.rows[1]
     assert (seq, event, strategy_id, bar_index, line) == (1, "orchestrator.strategy_signal", "trend", 3, lines[1])
-    assert isinstance(ts, dt.datetime)
+    # the wall time in microseconds since the epoch, the line's ts to the millisecond
+    assert isinstance(ts, int)
+    when = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=ts)
+    assert when.isoformat(timespec="milliseconds") == json.loads(lines[1])["ts"]
     assert "bar_index" not in json.loads(lines[1])
 
 
