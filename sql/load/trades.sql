@@ -1,16 +1,16 @@
 -- reads: fills, runs, marks (of run $run_id)
 -- makes: the rows of trades for run $run_id, one per round trip: from a position leaving zero
 --        until it is zero again. pnl includes every commission of the trade; an open trade is
---        valued at the last mark.
+--        valued at the last mark. (Windows and groups need no run_id: one run's fills.)
 INSERT INTO trades
 WITH walk AS (
     SELECT *, sum(quantity) OVER (
-        PARTITION BY run_id, strategy_id, symbol ORDER BY fill_id ROWS UNBOUNDED PRECEDING) AS position_after
+        PARTITION BY strategy_id, symbol ORDER BY fill_id ROWS UNBOUNDED PRECEDING) AS position_after
     FROM fills
     WHERE run_id = $run_id
 ), numbered AS (
     SELECT *, sum(CASE WHEN position_after = quantity THEN 1 ELSE 0 END) OVER (
-        PARTITION BY run_id, strategy_id, symbol ORDER BY fill_id ROWS UNBOUNDED PRECEDING) AS trade_no
+        PARTITION BY strategy_id, symbol ORDER BY fill_id ROWS UNBOUNDED PRECEDING) AS trade_no
     FROM walk
 ), round_trips AS (
     SELECT run_id, strategy_id, symbol, trade_no,
