@@ -53,16 +53,26 @@ class PerformanceMetrics:
 
 @dataclass(frozen=True, eq=False)
 class BacktestResult:
-    """One strategy's run (or one sleeve of an orchestrated run). The per-bar
-    `equity_curve` is read from the warehouse on first use."""
+    """One strategy's run (or one sleeve of an orchestrated run). Its `fills`, `trades` and
+    per-bar `equity_curve` are read from the warehouse on first use."""
 
     run_id: str
     strategy_id: str
-    fills: pl.DataFrame  # ts, strategy_id, symbol, quantity (signed), price, commission
-    trades: pl.DataFrame  # one row per round trip
     metrics: PerformanceMetrics
     final_equity: Decimal
     warehouse: Warehouse = dataclasses.field(repr=False)
+
+    @cached_property
+    def fills(self) -> pl.DataFrame:
+        """ts, strategy_id, symbol, quantity (signed), price, commission, realized_pnl,
+        order_id: one row per fill, in the order they were booked."""
+        return self.warehouse.query(_FILLS + " AND strategy_id = ? ORDER BY fill_id", [self.run_id, self.strategy_id])
+
+    @cached_property
+    def trades(self) -> pl.DataFrame:
+        """One row per round trip, by entry bar and symbol."""
+        return self.warehouse.query(_TRADES + " AND strategy_id = ? ORDER BY entry_bar, symbol",
+                                    [self.run_id, self.strategy_id])
 
     @cached_property
     def equity_curve(self) -> pl.DataFrame:
@@ -94,10 +104,9 @@ class StrategyAllocation:
 @dataclass(frozen=True, eq=False)
 class OrchestratorResult:
     """Several strategies run side by side, each in its own sleeve, and their portfolio.
-    The per-bar `equity_curve` is read from the warehouse on first use."""
+    Its `fills` and per-bar `equity_curve` are read from the warehouse on first use."""
 
     run_id: str
-    fills: pl.DataFrame
     aggregate_metrics: PerformanceMetrics
     strategy_results: dict[str, BacktestResult]
     comparison_table: pl.DataFrame
@@ -109,14 +118,19 @@ class OrchestratorResult:
     correlation: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
 
     @cached_property
+    def fills(self) -> pl.DataFrame:
+        """Every sleeve's fills (columns as `BacktestResult.fills`), in the order they were booked."""
+        return self.warehouse.query(_FILLS + " ORDER BY fill_id", [self.run_id])
+
+    @cached_property
     def equity_curve(self) -> pl.DataFrame:
         """The portfolio's ts, cash (incl. unallocated capital) and equity, one row per bar."""
         return self.warehouse.query(_PORTFOLIO_EQUITY, [self.run_id])
 
 
 _FILLS = """SELECT ts, strategy_id, symbol, quantity, price, commission, realized_pnl, order_id
-            FROM fills WHERE run_id = ? ORDER BY fill_id"""
-_TRADES = """SELECT * EXCLUDE (run_id) FROM trades WHERE run_id = ? ORDER BY strategy_id, entry_bar, symbol"""
+            FROM fills WHERE run_id = ?"""
+_TRADES = """SELECT * EXCLUDE (run_id) FROM trades WHERE run_id = ?"""
 _STRATEGY_EQUITY = """SELECT ts, cash::DECIMAL(38, 6) AS cash, equity::DECIMAL(38, 6) AS equity
                       FROM strategy_equity WHERE run_id = ? AND strategy_id = ? ORDER BY bar_index"""
 _PORTFOLIO_EQUITY = """SELECT ts, cash::DECIMAL(38, 6) AS cash, equity::DECIMAL(38, 6) AS equity
@@ -146,10 +160,8 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> pl.DataFram
 
 def load_orchestrator_result(warehouse: Warehouse, run_id: str, correlation: bool = True) -> OrchestratorResult:
     """Read an orchestrated run's result from the warehouse (the correlation matrix only if
-    `correlation`); per-bar series are read when first used."""
+    `correlation`); fills, trades and per-bar series are read when first used."""
     with warehouse.connect(read_only=True) as con:
-        fills = _frame(con, _FILLS, run_id)
-        trades = _frame(con, _TRADES, run_id)
         metrics = {row["series"]: PerformanceMetrics.from_row(row)
                    for row in _frame(con, _METRICS, run_id).iter_rows(named=True)}
         comparison = _frame(con, _COMPARISON, run_id)
@@ -159,13 +171,11 @@ def load_orchestrator_result(warehouse: Warehouse, run_id: str, correlation: boo
     results, capital = {}, {}
     for strategy_id, weight, initial, equity, allocated, used, available in sleeves:
         results[strategy_id] = BacktestResult(
-            run_id, strategy_id, fills.filter(pl.col("strategy_id") == strategy_id),
-            trades.filter(pl.col("strategy_id") == strategy_id),
-            metrics.get(strategy_id, PerformanceMetrics()), equity, warehouse)
+            run_id, strategy_id, metrics.get(strategy_id, PerformanceMetrics()), equity, warehouse)
         capital[strategy_id] = StrategyAllocation(
             run_id, strategy_id, weight, initial, allocated, used, available, warehouse)
     return OrchestratorResult(
-        run_id, fills, metrics.get("portfolio", PerformanceMetrics()), results, comparison, capital,
+        run_id, metrics.get("portfolio", PerformanceMetrics()), results, comparison, capital,
         final_equity, warehouse, matrix)
 
 

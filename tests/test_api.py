@@ -171,6 +171,8 @@ def test_a_users_strategy_runs_in_engine_and_orchestrator() -> None:
 def test_result_shapes() -> None:
     result = StrategyOrchestrator([(Momentum(), Decimal("0.6")), (BuyAndHold(), Decimal("0.4"))],
                                   OrchestratorConfig(**_memory())).run(BARS)
+    lazy = {"fills", "trades", "equity_curve"}  # read from the warehouse on first use
+    assert not lazy & set(vars(result)) and not lazy & set(vars(result.strategy_results["momentum"]))
     clock = BARS["ts"].unique().sort()
     assert result.equity_curve.columns == ["ts", "cash", "equity"]
     assert result.equity_curve["ts"].equals(clock.alias("ts"))
@@ -180,6 +182,9 @@ def test_result_shapes() -> None:
     assert result.comparison_table["strategy_id"].to_list() == ["momentum", "buy_and_hold", "portfolio"]
     contributions = result.comparison_table["contribution"].to_list()
     assert contributions[0] + contributions[1] == pytest.approx(result.aggregate_metrics.total_return, rel=1e-9)
+    each = pl.concat([r.fills for r in result.strategy_results.values()])  # all sleeves' fills are each's
+    assert result.fills.height > 0
+    assert result.fills.sort("order_id", "quantity").equals(each.sort("order_id", "quantity"))
     assert {"ts", "strategy_id", "symbol", "quantity", "price", "commission"} <= set(result.fills.columns)
     assert result.fills.schema["price"] == pl.Decimal(18, 6)
     trades = result.strategy_results["buy_and_hold"].trades
