@@ -16,16 +16,42 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from sqlorch.conflicts import ConflictOrder, NetSignal
+from sqlorch.costs import Costs
 from sqlorch.domain import CapitalPolicy
 from sqlorch.errors import SqlorchError
+from sqlorch.market import CLOSE, HIGH, LOW, OPEN, Panel
 from sqlorch.money import MICRO, PICO, from_micro
 from sqlorch.orders import Leg, Order
 
 if TYPE_CHECKING:
     from sqlorch.stepper import Stepper
+
+
+@dataclass(frozen=True)
+class FillPrices:
+    """Per bar and symbol, in micro units: the price orders fill at (the open, or the close in
+    close mode), and what an order alone pays buying or gets selling there (slipped, never
+    beyond the bar's high or low). Computed once per run, on arrays."""
+
+    base: np.ndarray
+    buy: np.ndarray
+    sell: np.ndarray
+
+    @classmethod
+    def of(cls, panel: Panel, costs: Costs, close_mode: bool) -> FillPrices:
+        base, high, low = (_micro(panel.data[:, field]) for field in (CLOSE if close_mode else OPEN, HIGH, LOW))
+        return cls(base, *costs.fill_prices(base, high, low))
+
+
+def _micro(prices: np.ndarray) -> np.ndarray:
+    """Prices (NaN where there is no bar) in micro units, rounded half even as `to_micro` does."""
+    return np.rint(np.nan_to_num(prices) * MICRO).astype(np.int64)
 
 
 class BarFills:
@@ -34,9 +60,8 @@ class BarFills:
     def __init__(self, stepper: Stepper, t: int):
         self.s = stepper
         self.t = t
-        # per symbol: the bar's price, and what an order alone pays buying or gets selling
-        self.base = stepper.fill_base[t].tolist()
-        self.buy, self.sell = stepper.fill_buy[t].tolist(), stepper.fill_sell[t].tolist()
+        prices = stepper.fill_prices  # this bar's, per symbol, as Python ints
+        self.base, self.buy, self.sell = prices.base[t].tolist(), prices.buy[t].tolist(), prices.sell[t].tolist()
 
     def run(self, ready: list[list[Order]]) -> None:
         symbols = [o.symbol for orders in ready for o in orders]

@@ -66,7 +66,8 @@ class BacktestResult:
     def fills(self) -> pl.DataFrame:
         """ts, strategy_id, symbol, quantity (signed), price, commission, realized_pnl,
         order_id: one row per fill, in the order they were booked."""
-        return self.warehouse.query(_FILLS + " AND strategy_id = ? ORDER BY fill_id", [self.run_id, self.strategy_id])
+        return self.warehouse.query(_FILLS + " AND strategy_id = ? ORDER BY fill_id",
+                                    [self.run_id, self.strategy_id])
 
     @cached_property
     def trades(self) -> pl.DataFrame:

@@ -21,8 +21,8 @@ from sqlorch.context import BarContext
 from sqlorch.costs import Costs
 from sqlorch.domain import ConflictMode, DecisionKind, FillMode, Side, Signal
 from sqlorch.features import Feature, FeatureSet, declared, wakes_on_rise
-from sqlorch.fills import BarFills
-from sqlorch.market import CLOSE, HIGH, LOW, MARK, OPEN, MarketView, Panel
+from sqlorch.fills import BarFills, FillPrices
+from sqlorch.market import CLOSE, MARK, MarketView, Panel
 from sqlorch.money import MICRO, PICO, micro_of, ratio_of, to_micro
 from sqlorch.orders import Order, Records
 from sqlorch.rebalance import Rebalancer
@@ -82,12 +82,7 @@ class Stepper:
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
         declarations = [declared(strategy) for _, strategy in self.strategies]
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
-        # per bar and symbol, in micro units: the price orders fill at (open or close), and what
-        # an order alone pays buying or gets selling there (slipped, within the bar's range)
-        base, high, low = (_micro(panel.data[:, field]) for field in
-                           (CLOSE if config.fill == FillMode.CLOSE else OPEN, HIGH, LOW))
-        self.fill_base = base
-        self.fill_buy, self.fill_sell = self.costs.fill_prices(base, high, low)
+        self.fill_prices = FillPrices.of(panel, self.costs, config.fill == FillMode.CLOSE)
         self.view = MarketView(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
         self.wake = self._wake_schedule([wake for _, wake in declarations], use_wake)
         self.due_lists, self.due_at = _due_patterns(self.wake)
@@ -309,11 +304,6 @@ class Stepper:
                 else:
                     self.decide(order, None, DecisionKind.EXPIRED, f"no bar of {symbol} after the signal")
             book.clear()
-
-
-def _micro(prices: np.ndarray) -> np.ndarray:
-    """Prices (NaN where there is no bar) in micro units, rounded half even as `to_micro` does."""
-    return np.rint(np.nan_to_num(prices) * MICRO).astype(np.int64)
 
 
 def _due_patterns(wake: np.ndarray) -> tuple[list[list[int]], list[int]]:

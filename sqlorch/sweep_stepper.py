@@ -26,7 +26,8 @@ from sqlorch.context import BarContext
 from sqlorch.costs import Costs
 from sqlorch.domain import CapitalPolicy, FillMode, Side, Signal
 from sqlorch.features import Feature, FeatureSet, declared, wakes_on_rise
-from sqlorch.market import CLOSE, HIGH, LOW, MARK, OPEN, MarketView, Panel
+from sqlorch.fills import FillPrices
+from sqlorch.market import CLOSE, MARK, MarketView, Panel
 from sqlorch.money import MICRO, micro_of, ratio_of, to_micro
 from sqlorch.orders import Order
 from sqlorch.sleeve import Sleeve
@@ -64,7 +65,7 @@ class SweepStepper:
         self.first_equity: list[int] = []
         self.due = self._schedule([wake for _, wake in declarations])
         self._next_order_id = 0
-        self._prices: dict[tuple[int, bool], int] = {}
+        self.prices = FillPrices.of(panel, self.costs, config.fill == FillMode.CLOSE)
 
     def _schedule(self, wakes: list[list[Feature]]) -> list[list[int]]:
         """Per bar, the sleeves whose strategy must be called: those without `wake_on` always,
@@ -88,15 +89,14 @@ class SweepStepper:
         recheck: list[int] = []  # sleeves that signalled: called again on the next bar
         for t in range(len(self.panel)):
             self.view.reveal(t, data[t], features[t], changed[t])
-            self._prices.clear()
             if self.with_orders and not close_mode:
-                self._fill_ready(t, OPEN)
+                self._fill_ready(t)
             due = self.due[t]
             if recheck:
                 due = sorted(set(due).union(recheck))
             recheck = [i for i in due if self._call(t, i)]
             if self.with_orders and close_mode:
-                self._fill_ready(t, CLOSE)
+                self._fill_ready(t)
             if t == 0:
                 marks = data[0, MARK]
                 self.first_equity = [sleeve.equity(marks) for sleeve in self.sleeves]
@@ -164,8 +164,8 @@ class SweepStepper:
 
     # -- fills ----------------------------------------------------------------------------
 
-    def _fill_ready(self, t: int, field: int) -> None:
-        """Fill every pending order whose symbol has a bar at t, at that bar's `field`."""
+    def _fill_ready(self, t: int) -> None:
+        """Fill every pending order whose symbol has a bar at t."""
         has_bar = self.panel.data[t, CLOSE]
         for i in sorted(self.with_orders):
             book = self.pending[i]
@@ -176,18 +176,13 @@ class SweepStepper:
                 del book[order.symbol]
             if not book:
                 self.with_orders.discard(i)
-            self._fill(t, i, ready, field)
+            self._fill(t, i, ready)
 
-    def _price(self, t: int, j: int, buying: bool, field: int) -> int:
+    def _price(self, t: int, j: int, buying: bool) -> int:
         """What an order pays (buying) or gets (selling) for symbol j at bar t (micro units)."""
-        found = self._prices.get((j, buying))
-        if found is None:
-            row = self.panel.data[t]
-            found = self._prices[(j, buying)] = self.costs.fill_price(
-                to_micro(row[field, j]), buying, to_micro(row[HIGH, j]), to_micro(row[LOW, j]))
-        return found
+        return int((self.prices.buy if buying else self.prices.sell)[t, j])
 
-    def _fill(self, t: int, i: int, orders: list[Order], field: int) -> None:
+    def _fill(self, t: int, i: int, orders: list[Order]) -> None:
         """Sleeve i's orders at bar t: reducing legs before increasing ones (an order crossing
         zero has one of each, the fee on the first), increasing legs clipped or rejected to
         what the sleeve can pay, then booked."""
@@ -208,10 +203,10 @@ class SweepStepper:
         for leg in legs:
             j, quantity, charge_fee, reduces = leg
             if reduces:
-                price = self._price(t, j, quantity > 0, field)
+                price = self._price(t, j, quantity > 0)
                 available += sleeve.available_change(j, quantity, price, costs.commission(quantity, price, charge_fee))
                 continue
-            price = self._price(t, j, True, field)  # a short sale reserves at most the buying price
+            price = self._price(t, j, True)  # a short sale reserves at most the buying price
             if costs.cost(quantity, price, charge_fee) > available:
                 affordable = costs.affordable(available, price, charge_fee) if clip else 0
                 leg[1] = quantity = affordable if quantity > 0 else -affordable
@@ -219,7 +214,7 @@ class SweepStepper:
                 available -= costs.cost(quantity, price, charge_fee)
         for j, quantity, charge_fee, _ in legs:
             if quantity:
-                price = self._price(t, j, quantity > 0, field)
+                price = self._price(t, j, quantity > 0)
                 commission = costs.commission(quantity, price, charge_fee)
                 realized = sleeve.apply_fill(j, quantity, price, commission)
                 self.fills.append((i, t, j, quantity, price, commission, sleeve.cash, realized))
