@@ -137,8 +137,9 @@ def first_bar() -> Feature:
 
 
 def compute(feature: Feature, panel: Panel, memo: dict[Feature, np.ndarray]) -> np.ndarray:
-    """The feature's values over the whole panel, [bars, symbols] float64 (1.0/0.0 for
-    booleans). `memo` shares results between features that have parts in common."""
+    """The feature's values over the whole panel, [bars, symbols]: float64, or bool for
+    conditions (possibly a read-only broadcast view). `memo` shares results between features
+    that have parts in common."""
     found = memo.get(feature)
     if found is None:
         found = memo[feature] = _COMPUTE[feature.op](panel, memo, *feature.args)
@@ -149,43 +150,51 @@ def _sub(feature: Feature, panel: Panel, memo: dict) -> np.ndarray:
     return compute(feature, panel, memo)
 
 
+def _numbers(feature: Feature, panel: Panel, memo: dict) -> np.ndarray:
+    """A part whose values are calculated with: conditions as 1.0/0.0."""
+    values = compute(feature, panel, memo)
+    return values.astype(float) if values.dtype == bool else values
+
+
 def _field(panel: Panel, memo: dict, name: str) -> np.ndarray:
     return panel.data[:, FIELDS.index(name), :]
 
 
 def _const(panel: Panel, memo: dict, value: float) -> np.ndarray:
-    return np.full((len(panel), len(panel.symbols)), value)
+    return np.broadcast_to(np.float64(value), (len(panel), len(panel.symbols)))
 
 
 def _rolling(values: np.ndarray, n: int, reduce, lag: int = 0) -> np.ndarray:
     """reduce() over each window of n clock bars ending `lag` bars before t (NaN before)."""
-    out = np.full(values.shape, np.nan)
+    out = np.empty(values.shape)
+    out[:n - 1 + lag] = np.nan
     if len(values) >= n + lag:
-        out[n - 1 + lag:] = reduce(sliding_window_view(values, n, axis=0), axis=-1)[:len(values) - n + 1 - lag]
+        reduce(sliding_window_view(values[:len(values) - lag], n, axis=0), axis=-1, out=out[n - 1 + lag:])
     return out
 
 
 def _sma(panel: Panel, memo: dict, n: int, of: Feature) -> np.ndarray:
-    return _rolling(_sub(of, panel, memo), n, np.mean)
+    return _rolling(_numbers(of, panel, memo), n, np.mean)
 
 
 def _highest(panel: Panel, memo: dict, n: int, of: Feature, lag: int) -> np.ndarray:
-    return _rolling(_sub(of, panel, memo), n, np.max, lag)
+    return _rolling(_numbers(of, panel, memo), n, np.max, lag)
 
 
 def _lowest(panel: Panel, memo: dict, n: int, of: Feature, lag: int) -> np.ndarray:
-    return _rolling(_sub(of, panel, memo), n, np.min, lag)
+    return _rolling(_numbers(of, panel, memo), n, np.min, lag)
 
 
 def _change(panel: Panel, memo: dict, n: int, of: Feature) -> np.ndarray:
-    values = _sub(of, panel, memo)
-    out = np.full(values.shape, np.nan)
-    out[n:] = values[n:] / values[:-n] - 1
+    values = _numbers(of, panel, memo)
+    out = np.empty(values.shape)
+    out[:n] = np.nan
+    np.subtract(np.divide(values[n:], values[:-n], out=out[n:]), 1, out=out[n:])
     return out
 
 
 def _rsi(panel: Panel, memo: dict, n: int, of: Feature) -> np.ndarray:
-    values = _sub(of, panel, memo)
+    values = _numbers(of, panel, memo)
     if values.shape[1] >= 8 and not np.isnan(values).any():
         return _wilder_across(values, n)  # every symbol has every bar: one pass over time
     out = np.full(values.shape, np.nan)
@@ -248,24 +257,27 @@ def _wilder_across(closes: np.ndarray, n: int) -> np.ndarray:
 def _compare(op):
     def run(panel: Panel, memo: dict, a: Feature, b: Feature) -> np.ndarray:
         with np.errstate(invalid="ignore"):
-            return op(_sub(a, panel, memo), _sub(b, panel, memo)).astype(float)
+            return op(_sub(a, panel, memo), _sub(b, panel, memo))
     return run
 
 
 def _logic(op):
     def run(panel: Panel, memo: dict, *parts: Feature) -> np.ndarray:
-        return op(*(_sub(p, panel, memo) > 0.5 for p in parts)).astype(float)
+        return op(*(_truth(_sub(p, panel, memo)) for p in parts))
     return run
 
 
+def _truth(values: np.ndarray) -> np.ndarray:
+    return values if values.dtype == bool else values > 0.5
+
+
 def _has_bar(panel: Panel, memo: dict) -> np.ndarray:
-    return (~np.isnan(panel.data[:, CLOSE, :])).astype(float)
+    return ~np.isnan(panel.data[:, CLOSE, :])
 
 
 def _first_bar(panel: Panel, memo: dict) -> np.ndarray:
     has = ~np.isnan(panel.data[:, CLOSE, :])
-    first = has & (np.cumsum(has, axis=0) == 1)
-    return first.astype(float)
+    return has & (np.cumsum(has, axis=0) == 1)
 
 
 _COMPUTE = {
@@ -283,7 +295,9 @@ def changes(values: np.ndarray) -> np.ndarray:
     out = np.ones(len(values), dtype=bool)
     if len(values) > 1:
         previous, current = values[:-1], values[1:]
-        same = (previous == current) | (np.isnan(previous) & np.isnan(current))
+        same = previous == current
+        if values.dtype != bool:
+            same |= np.isnan(previous) & np.isnan(current)
         out[1:] = ~same.all(axis=1)
     return out
 
@@ -299,11 +313,12 @@ class FeatureSet:
     def __init__(self, panel: Panel, features: list[Feature]):
         self.features = tuple(dict.fromkeys(features))
         memo: dict[Feature, np.ndarray] = {}
-        columns = [compute(f, panel, memo) for f in self.features]
-        shape = (len(panel), len(self.features), len(panel.symbols))
-        self.values = np.stack(columns, axis=1) if columns else np.empty(shape)
-        self.changed = (np.stack([changes(c) for c in columns], axis=1) if columns
-                        else np.empty(shape[:2], dtype=bool))
+        self.values = np.empty((len(panel), len(self.features), len(panel.symbols)))
+        self.changed = np.empty((len(panel), len(self.features)), dtype=bool)
+        for k, feature in enumerate(self.features):  # booleans become 1.0/0.0 here
+            column = compute(feature, panel, memo)
+            self.values[:, k] = column
+            self.changed[:, k] = changes(column)
 
     def column(self, feature: Feature) -> int:
         """The position of a feature in `values`."""

@@ -80,6 +80,25 @@ def test_conditions_and_logic() -> None:
         ft.sma(3, of="price")
 
 
+def test_features_of_conditions_count_them_as_one_and_zero() -> None:
+    panel = Panel.from_bars(random_bars(5, symbols=8))
+    above = ft.sma(3) > ft.sma(9)
+    with np.errstate(invalid="ignore"):
+        ones = (values(ft.sma(3), panel) > values(ft.sma(9), panel)).astype(float)
+    np.testing.assert_array_equal(values(ft.sma(4, of=above), panel), naive_window(ones, 4, np.mean))
+    np.testing.assert_array_equal(values(ft.highest(3, of=above, lag=1), panel), naive_window(ones, 3, np.max, lag=1))
+    has = (~np.isnan(panel.data[:, 3, :])).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(values(ft.change(1, of=ft.has_bar()), panel)[1:], has[1:] / has[:-1] - 1)
+    wilder = values(ft.rsi(3, of=above), panel)  # a condition has a value at every bar
+    for j in range(8):
+        np.testing.assert_array_equal(wilder[:, j], ft._wilder(ones[:, j].tolist(), 3))
+    features = ft.FeatureSet(panel, [above, ft.sma(3), ft.Feature("const", (2.5,))])
+    assert features.values.dtype == np.float64
+    np.testing.assert_array_equal(features.values[:, 0], ones)
+    assert (features.values[:, 2] == 2.5).all() and features.changed[:, 2].tolist() == [True] + [False] * (len(panel) - 1)
+
+
 def test_has_bar_first_bar_and_changes() -> None:
     bars = random_bars(4, symbols=2, bars=30)
     panel = Panel.from_bars(bars)

@@ -1,10 +1,18 @@
--- reads: fills, transfers, position_changes, positions, run_strategies, runs, clocks (of run $run_id)
+-- reads: fills, transfers, position_changes, marks, run_strategies, runs, clocks (of run $run_id)
 -- makes: the rows of equity for run $run_id. A sleeve's cash, net and used cost basis and
 --        number of holdings change only on bars with fills or transfers: they are summed at
 --        those bars and spread over the bars until the next change; only the market value of
---        open positions is summed bar by bar.
+--        open positions is summed bar by bar, from their marks as the view positions finds
+--        them (here from the one position_changes both parts read: DuckDB would compute the
+--        view twice).
 INSERT INTO equity
-WITH changes AS (
+WITH run AS (
+    SELECT dataset_id, bars_processed FROM runs WHERE run_id = $run_id
+), changed AS MATERIALIZED (
+    SELECT strategy_id, symbol, bar_index, quantity, cost_basis, next_bar_index
+    FROM position_changes
+    WHERE run_id = $run_id
+), changes AS (
     SELECT strategy_id, bar_index,
            -(quantity::DECIMAL(38, 6) * price + commission) AS cash, 0 AS net, 0 AS used, 0 AS held
     FROM fills
@@ -22,8 +30,7 @@ WITH changes AS (
            open_basis - coalesce(lag(open_basis) OVER w, 0),
            abs(open_basis) - coalesce(abs(lag(open_basis) OVER w), 0),
            (quantity <> 0)::INTEGER - coalesce((lag(quantity) OVER w <> 0)::INTEGER, 0)
-    FROM (SELECT *, CASE WHEN quantity <> 0 THEN cost_basis ELSE 0 END AS open_basis
-          FROM position_changes WHERE run_id = $run_id)
+    FROM (SELECT *, CASE WHEN quantity <> 0 THEN cost_basis ELSE 0 END AS open_basis FROM changed)
     WINDOW w AS (PARTITION BY strategy_id, symbol ORDER BY bar_index)
 ), per_bar AS (
     SELECT strategy_id, bar_index, sum(cash) AS cash, sum(net) AS net, sum(used) AS used, sum(held) AS held
@@ -33,22 +40,36 @@ WITH changes AS (
     SELECT strategy_id, bar_index,
            sum(cash) OVER w AS cash, sum(net) OVER w AS net_basis,
            sum(used) OVER w AS used_capital, sum(held) OVER w AS held,
-           coalesce(lead(bar_index) OVER w, (SELECT bars_processed FROM runs WHERE run_id = $run_id)) AS until
+           coalesce(lead(bar_index) OVER w, (SELECT bars_processed FROM run)) AS until
     FROM per_bar
     WINDOW w AS (PARTITION BY strategy_id ORDER BY bar_index)
 ), spread AS (
     SELECT strategy_id, unnest(range(bar_index, until))::INTEGER AS bar_index,
            cash, net_basis, used_capital, held
     FROM books
+), series AS (  -- as in the view positions: one integer key per symbol and bar
+    SELECT symbol, row_number() OVER (ORDER BY symbol) << 32 AS key
+    FROM (SELECT DISTINCT symbol FROM changed WHERE quantity <> 0)
+), held AS (
+    SELECT c.strategy_id, c.quantity::DECIMAL(38, 6) AS quantity, s.key,
+           unnest(range(c.bar_index, coalesce(c.next_bar_index, (SELECT bars_processed FROM run)))) AS bar_index
+    FROM changed c
+    JOIN series s USING (symbol)
+    WHERE c.quantity <> 0
+), series_marks AS (
+    SELECT s.key + m.bar_index AS key, m.close
+    FROM marks m
+    JOIN series s USING (symbol)
+    WHERE m.dataset_id = (SELECT dataset_id FROM run)
 ), market AS (
-    SELECT strategy_id, bar_index, sum(market_value) AS market_value
-    FROM positions
-    WHERE run_id = $run_id
-    GROUP BY strategy_id, bar_index
+    SELECT h.strategy_id, h.bar_index::INTEGER AS bar_index, sum(h.quantity * m.close) AS market_value
+    FROM held h
+    JOIN series_marks m ON m.key = h.key + h.bar_index
+    GROUP BY h.strategy_id, h.bar_index
 )
 SELECT $run_id, s.strategy_id, s.bar_index, c.ts, s.cash,
        coalesce(m.market_value, 0), s.cash + coalesce(m.market_value, 0),
        s.net_basis, s.used_capital, s.held
 FROM spread s
-JOIN clocks c ON c.dataset_id = (SELECT dataset_id FROM runs WHERE run_id = $run_id) AND c.bar_index = s.bar_index
+JOIN clocks c ON c.dataset_id = (SELECT dataset_id FROM run) AND c.bar_index = s.bar_index
 LEFT JOIN market m ON m.strategy_id = s.strategy_id AND m.bar_index = s.bar_index;
