@@ -111,7 +111,8 @@ class BarContext:
     def now(self, feature: Feature) -> np.ndarray:
         """A declared feature's values at the current bar, one per symbol (booleans for
         conditions). Declare features in the strategy's `features` (or `wake_on`)."""
-        return self._view.feature(self._feature_column(feature), feature.boolean)
+        self._feature_column(feature)  # explains an undeclared feature
+        return self._view.feature(feature)
 
     def changed(self, feature: Feature) -> bool:
         """Whether a declared feature's values changed at the current bar (for any symbol)."""

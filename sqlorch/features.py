@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from sqlorch.market import CLOSE, FIELDS, Panel
+from sqlorch.market import CLOSE, FIELDS, Panel, feature_columns
 
 BOOLEAN_OPS = ("gt", "lt", "ge", "le", "and", "or", "not", "has_bar", "first_bar")
 
@@ -306,32 +306,36 @@ class FeatureSet:
     """The features declared by a run's strategies, computed once over the whole panel.
 
     Stepper side only: strategies see these values row by row through the market view.
-    `values[t, k]` holds feature k at bar t for every symbol, `changed[t, k]` whether it
-    changed at t.
+    `numbers[t, k]` and `conditions[t, k]` hold, for every symbol at bar t, the feature
+    whose column among its kind is k (see `market.feature_columns`); `changed[t, i]` whether
+    the i-th feature changed at t.
     """
 
     def __init__(self, panel: Panel, features: list[Feature]):
         self.features = tuple(dict.fromkeys(features))
+        self.columns = feature_columns(self.features)
+        conditions = sum(f.boolean for f in self.features)
+        bars, symbols = len(panel), len(panel.symbols)
+        self.numbers = np.empty((bars, len(self.features) - conditions, symbols))
+        self.conditions = np.empty((bars, conditions, symbols), dtype=bool)
+        self.changed = np.empty((bars, len(self.features)), dtype=bool)
         memo: dict[Feature, np.ndarray] = {}
-        self.values = np.empty((len(panel), len(self.features), len(panel.symbols)))
-        self.changed = np.empty((len(panel), len(self.features)), dtype=bool)
-        for k, feature in enumerate(self.features):  # booleans become 1.0/0.0 here
+        for i, feature in enumerate(self.features):
             column = compute(feature, panel, memo)
-            self.values[:, k] = column
-            self.changed[:, k] = changes(column)
+            (self.conditions if feature.boolean else self.numbers)[:, self.columns[feature]] = column
+            self.changed[:, i] = changes(column)
 
-    def column(self, feature: Feature) -> int:
-        """The position of a feature in `values`."""
-        return self.features.index(feature)
+    def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bars start..stop-1 of numbers, conditions and changed, as `MarketView.reveal` takes them."""
+        return self.numbers[start:stop], self.conditions[start:stop], self.changed[start:stop]
 
     def woken(self, wake: list[Feature], on_rise: bool = False) -> np.ndarray:
         """Per bar, whether a strategy waking on `wake` must be called: where one of those
         features changed (for any symbol), or with `on_rise` only where one of those
         conditions turned true (bar 0: where one is true)."""
-        columns = [self.column(f) for f in wake]
         if not on_rise:
-            return self.changed[:, columns].any(axis=1)
-        now = self.values[:, columns] > 0.5
+            return self.changed[:, [self.features.index(f) for f in wake]].any(axis=1)
+        now = self.conditions[:, [self.columns[f] for f in wake]]
         woken = np.empty(len(now), dtype=bool)
         woken[0] = now[0].any()
         woken[1:] = (now[1:] & ~now[:-1]).any(axis=(1, 2))

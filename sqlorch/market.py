@@ -52,14 +52,27 @@ def _forward_fill(values: np.ndarray) -> np.ndarray:
     return np.where(last >= 0, filled, 0.0)
 
 
+def feature_columns(features: tuple) -> dict:
+    """Each feature's column among those of its kind: conditions (`.boolean`, stored as bool)
+    and numbers (float64), each numbered in the order given."""
+    counts = {False: 0, True: 0}
+    columns = {}
+    for feature in features:
+        columns[feature] = counts[feature.boolean]
+        counts[feature.boolean] += 1
+    return columns
+
+
 class MarketView:
     """The bars known so far: `reveal(t, ...)` appends bars up to t; nothing later is ever stored.
 
     Alongside prices it holds the rows revealed so far of the run's declared features
-    (`features`: feature -> column) and whether each changed at each bar.
+    (`features`: feature -> its place in the declared order; values in two tables by kind, see
+    `feature_columns`) and whether each changed at each bar.
     """
 
-    __slots__ = ("symbols", "timestamps", "index", "t", "_data", "features", "_values", "_changed")
+    __slots__ = ("symbols", "timestamps", "index", "t", "_data", "features", "_columns", "_numbers",
+                 "_conditions", "_changed")
 
     def __init__(self, symbols: tuple[str, ...], timestamps: list[dt.datetime], shape: tuple,
                  features: tuple = ()):
@@ -69,18 +82,20 @@ class MarketView:
         self.t = -1
         self._data = np.full(shape, np.nan)
         self.features = {f: k for k, f in enumerate(features)}
-        self._values = np.full((shape[0], len(features), shape[2]), np.nan)
+        self._columns = feature_columns(features)
+        conditions = sum(f.boolean for f in features)
+        self._numbers = np.full((shape[0], len(features) - conditions, shape[2]), np.nan)
+        self._conditions = np.zeros((shape[0], conditions, shape[2]), dtype=bool)
         self._changed = np.zeros((shape[0], len(features)), dtype=bool)
 
-    def reveal(self, t: int, rows: np.ndarray, feature_rows: np.ndarray | None = None,
-               changed_rows: np.ndarray | None = None) -> None:
+    def reveal(self, t: int, rows: np.ndarray, features: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+               ) -> None:
         """Make every bar after the last revealed one up to bar t known: `rows` (and the
-        features' `feature_rows`, `changed_rows`) hold those bars in order, or one bar."""
+        features' numbers, conditions and changed flags) hold those bars in order, or one bar."""
         start = self.t + 1
         self._data[start : t + 1] = rows
-        if feature_rows is not None:
-            self._values[start : t + 1] = feature_rows
-            self._changed[start : t + 1] = changed_rows
+        if features is not None:
+            self._numbers[start : t + 1], self._conditions[start : t + 1], self._changed[start : t + 1] = features
         self.t = t
 
     def row(self, field: int) -> np.ndarray:
@@ -106,11 +121,10 @@ class MarketView:
         """One field of symbol j at the current bar (NaN if it has no bar now)."""
         return float(self._data[self.t, field, j])
 
-    def feature(self, k: int, boolean: bool = False) -> np.ndarray:
-        """A copy of feature column k at the current bar (as booleans if `boolean`)."""
-        values = self._values[self.t, k]
-        return values > 0.5 if boolean else values.copy()
+    def feature(self, feature) -> np.ndarray:
+        """A copy of a declared feature's values at the current bar (booleans for conditions)."""
+        return (self._conditions if feature.boolean else self._numbers)[self.t, self._columns[feature]].copy()
 
     def changed(self, k: int) -> bool:
-        """Whether feature column k changed at the current bar (for any symbol)."""
+        """Whether the k-th declared feature changed at the current bar (for any symbol)."""
         return bool(self._changed[self.t, k])

@@ -119,7 +119,7 @@ class Stepper:
         """Step through every bar; stop at the first strategy that raises. Bars on which
         nothing can happen (no strategy due, no order pending, no rebalancing check) are
         revealed in one block with the next bar that needs work."""
-        data, features, changed = self.panel.data, self.feature_set.values, self.feature_set.changed
+        data, features = self.panel.data, self.feature_set
         close_mode = self.config.fill == FillMode.CLOSE
         next_busy = self._next_busy_bars()
         bars, failure, t = len(self.panel), None, 0
@@ -129,7 +129,7 @@ class Stepper:
                 if t == bars:
                     break
             start = self.view.t + 1
-            self.view.reveal(t, data[start : t + 1], features[start : t + 1], changed[start : t + 1])
+            self.view.reveal(t, data[start : t + 1], features.rows(start, t + 1))
             if not close_mode:
                 self._fill_ready(t)
             self.rebalancer.check(t)

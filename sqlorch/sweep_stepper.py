@@ -85,10 +85,10 @@ class SweepStepper:
         """Step through every bar."""
         data = self.panel.data
         close_mode = self.config.fill == FillMode.CLOSE
-        features, changed = self.feature_set.values, self.feature_set.changed
+        features = self.feature_set
         recheck: list[int] = []  # sleeves that signalled: called again on the next bar
         for t in range(len(self.panel)):
-            self.view.reveal(t, data[t], features[t], changed[t])
+            self.view.reveal(t, data[t], features.rows(t, t + 1))
             if self.with_orders and not close_mode:
                 self._fill_ready(t)
             due = self.due[t]

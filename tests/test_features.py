@@ -93,10 +93,13 @@ def test_features_of_conditions_count_them_as_one_and_zero() -> None:
     wilder = values(ft.rsi(3, of=above), panel)  # a condition has a value at every bar
     for j in range(8):
         np.testing.assert_array_equal(wilder[:, j], ft._wilder(ones[:, j].tolist(), 3))
-    features = ft.FeatureSet(panel, [above, ft.sma(3), ft.Feature("const", (2.5,))])
-    assert features.values.dtype == np.float64
-    np.testing.assert_array_equal(features.values[:, 0], ones)
-    assert (features.values[:, 2] == 2.5).all() and features.changed[:, 2].tolist() == [True] + [False] * (len(panel) - 1)
+    features = ft.FeatureSet(panel, [ft.sma(3), above, ft.Feature("const", (2.5,)), ~above])
+    assert features.columns == {ft.sma(3): 0, above: 0, ft.Feature("const", (2.5,)): 1, ~above: 1}
+    assert features.conditions.dtype == bool and features.numbers.dtype == np.float64
+    np.testing.assert_array_equal(features.conditions[:, 0], ones == 1)
+    np.testing.assert_array_equal(features.conditions[:, 1], ones == 0)
+    np.testing.assert_array_equal(features.numbers[:, 0], values(ft.sma(3), panel))
+    assert (features.numbers[:, 1] == 2.5).all() and features.changed[:, 2].tolist() == [True] + [False] * (len(panel) - 1)
 
 
 def test_has_bar_first_bar_and_changes() -> None:

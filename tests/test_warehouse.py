@@ -347,6 +347,27 @@ def test_the_file_is_free_while_the_strategies_step(tmp_path, make_bars):
     assert reader.opened  # the run was registered and the file released while it stepped
 
 
+class _SeesTheSwitchInterval:
+    def __init__(self):
+        self.seen = set()
+
+    def on_bar(self, ctx):
+        self.seen.add(sys.getswitchinterval())
+        return []
+
+
+def test_the_settings_a_run_changes_while_the_bars_are_stored_are_restored(make_bars):
+    interval = sys.getswitchinterval()
+    sees = _SeesTheSwitchInterval()
+    result = BacktestEngine(sees, BacktestConfig(warehouse=None, log_dir=None)).run(
+        make_bars({"A": [(d, 10 + d) for d in range(4)]}))
+    assert sees.seen == {min(interval, 0.0005)} and sys.getswitchinterval() == interval
+    with duckdb.connect() as fresh:
+        threads = fresh.execute("SELECT current_setting('threads')").fetchone()
+    with result.warehouse.connect() as con:  # the run's own in-memory database
+        assert con.execute("SELECT current_setting('threads')").fetchone() == threads
+
+
 def test_a_failed_registration_fails_the_run_and_leaves_no_running_row(tmp_path, make_bars, monkeypatch):
     from sqlorch import runner
 
