@@ -31,6 +31,7 @@ from sqlorch.strategy import call_on_bar
 
 PROGRESS_EVERY = 64  # bars between progress callbacks
 _SELL, _EXIT = Side.SELL, Side.EXIT  # (an enum member costs a lookup each time it is named)
+_ACCEPTED = str(DecisionKind.ACCEPTED)
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ class Stepper:
 
     def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
         sleeve, ctx, index, log = self.sleeves[i], self.contexts[i], self.view.index, self.log
-        records, sid, logged, held = self.records.signals, sleeve.strategy_id, [], sleeve.qty
+        records, sid, logged, held, book = self.records.signals, sleeve.strategy_id, [], sleeve.qty, self.pending[i]
         first, (now, stamp) = log.seq, log.now()  # the signals' events: numbered from first, logged now
         capital = sleeve.available / PICO  # orders leave the capital available unchanged
         try:
@@ -197,8 +198,15 @@ class Stepper:
                     self._cancel_pending(i, j, t, "a newer signal")
                     order = self._new_order(i, j, 0, t)
                     self.decide(order, t, DecisionKind.REJECTED, f"no price for {symbol} yet")
-                else:
-                    order = self.place(i, j, target - held.get(j, 0), t)
+                else:  # self.place(i, j, target - held.get(j, 0), t), inlined: once per signal
+                    if j in book:
+                        self._cancel_pending(i, j, t, "a newer signal")
+                    quantity = target - held.get(j, 0)
+                    if quantity:
+                        self._next_order_id += 1
+                        order = book[j] = Order(self._next_order_id, i, j, quantity, t)
+                    else:
+                        order = None
                 side = str(signal.side)
                 records.append((sid, len(records), t, symbol, side, signal.weight, signal.reason, target,
                                 order.order_id if order else None, first + len(logged), now, capital))
@@ -272,7 +280,7 @@ class Stepper:
     def decide_filled(self, order: Order, t: int) -> None:
         """Record a filled order's decision: accepted, or clipped/rejected by capital."""
         if order.filled == order.quantity:
-            self.decide(order, t, DecisionKind.ACCEPTED, "")
+            self.decide(order, t, _ACCEPTED, "")
             return
         kind = DecisionKind.REJECTED if order.filled == 0 else DecisionKind.CLIPPED
         self.decide(order, t, kind, order.shortfall)
