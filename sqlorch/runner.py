@@ -40,7 +40,7 @@ from sqlorch.money import from_micro, from_pico, micro_of
 from sqlorch.stepper import StepOutcome, Stepper
 from sqlorch.strategy import strategy_ids
 from sqlorch.warehouse import (Warehouse, decimal_column, insert, instant_column, materialize, plain_column,
-                               register_dataset, timestamp_column)
+                               register_dataset, setting, timestamp_column)
 
 Progress = Callable[[int, int], None]
 """Called with (bars done, bars in all) while a run steps."""
@@ -253,16 +253,12 @@ def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, co
 
     def store() -> None:
         try:
-            with warehouse.transaction() as con:
-                threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
-                con.execute("SET threads = 1")  # the other core steps the strategies (L: 0.1 s faster)
-                try:
-                    data_id = dataset_id(panel)
-                    register_dataset(con, bars, data_id, source or "python")
-                    insert(con, "runs", {**run, "dataset_id": [data_id]})
-                    insert(con, "run_strategies", strategies)
-                finally:
-                    con.execute("SET threads = ?", [threads])
+            # one DuckDB thread: the other core steps the strategies (L: 0.1 s faster)
+            with warehouse.transaction() as con, setting(con, "threads", 1):
+                data_id = dataset_id(panel)
+                register_dataset(con, bars, data_id, source or "python")
+                insert(con, "runs", {**run, "dataset_id": [data_id]})
+                insert(con, "run_strategies", strategies)
         finally:
             warehouse.release()
 

@@ -240,13 +240,20 @@ def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     for table in BOOKS:
         con.execute("DELETE FROM " + table + " WHERE run_id = ?", [run_id])
         as_written = table in JOINS_AS_WRITTEN
-        if as_written:  # a setting of the whole database: reset at once (it only changes plans)
-            con.execute("SET disabled_optimizers = 'build_side_probe_side'")
-        try:
+        with setting(con, "disabled_optimizers", "build_side_probe_side") if as_written else contextlib.nullcontext():
             con.execute(sql_text("load", table), {"run_id": run_id})
-        finally:
-            if as_written:
-                con.execute("RESET disabled_optimizers")
+
+
+@contextlib.contextmanager
+def setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> Iterator[None]:
+    """DuckDB setting `name` (a name from this code) set to `value` within the block, then to
+    its earlier value: settings such as threads hold for every connection to the database."""
+    before = con.execute("SELECT current_setting(?)", [name]).fetchone()[0]
+    con.execute("SET " + name + " = ?", [value])
+    try:
+        yield
+    finally:
+        con.execute("SET " + name + " = ?", [before])
 
 
 def mark_dead_runs(con: duckdb.DuckDBPyConnection) -> None:

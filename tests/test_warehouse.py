@@ -362,10 +362,21 @@ def test_the_settings_a_run_changes_while_the_bars_are_stored_are_restored(make_
     result = BacktestEngine(sees, BacktestConfig(warehouse=None, log_dir=None)).run(
         make_bars({"A": [(d, 10 + d) for d in range(4)]}))
     assert sees.seen == {min(interval, 0.0005)} and sys.getswitchinterval() == interval
+    settings = "SELECT current_setting('threads'), current_setting('disabled_optimizers')"
     with duckdb.connect() as fresh:
-        threads = fresh.execute("SELECT current_setting('threads')").fetchone()
+        defaults = fresh.execute(settings).fetchone()
     with result.warehouse.connect() as con:  # the run's own in-memory database
-        assert con.execute("SELECT current_setting('threads')").fetchone() == threads
+        assert con.execute(settings).fetchone() == defaults
+
+
+def test_a_setting_is_restored_even_when_the_block_fails():
+    from sqlorch.warehouse import setting
+
+    with duckdb.connect() as con:
+        with pytest.raises(ZeroDivisionError), setting(con, "threads", 1):
+            assert con.execute("SELECT current_setting('threads')").fetchone() == (1,)
+            1 / 0
+        assert con.execute("SELECT current_setting('threads')").fetchone() != (1,) or os.cpu_count() == 1
 
 
 def test_a_failed_registration_fails_the_run_and_leaves_no_running_row(tmp_path, make_bars, monkeypatch):

@@ -4,7 +4,8 @@
 --        those bars and spread over the bars until the next change; only the market value of
 --        open positions is summed bar by bar, from their marks as the view positions finds
 --        them (here from the one position_changes both parts read: DuckDB would compute the
---        view twice).
+--        view twice). Run with joins as written (warehouse.JOINS_AS_WRITTEN): each join builds
+--        its hash table on its right side.
 INSERT INTO equity
 WITH run AS (
     SELECT dataset_id, bars_processed FROM runs WHERE run_id = $run_id
