@@ -237,6 +237,7 @@ def _wilder_across(closes: np.ndarray, n: int) -> np.ndarray:
     out = np.full(closes.shape, np.nan)
     steps = np.diff(closes, axis=0)
     ups, downs = np.maximum(steps, 0.0), np.maximum(-steps, 0.0)
+    gains, losses = np.empty_like(closes), np.empty_like(closes)  # the averages after each bar
     gain = np.zeros(closes.shape[1])
     loss = np.zeros(closes.shape[1])
     for k in range(1, len(closes)):
@@ -247,10 +248,11 @@ def _wilder_across(closes: np.ndarray, n: int) -> np.ndarray:
         else:
             gain = (gain * (n - 1) + up) / n
             loss = (loss * (n - 1) + down) / n
-        if k >= n:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rsi = 100.0 - 100.0 / (1.0 + gain / loss)
-            out[k] = np.where(loss == 0, np.where(gain == 0, 50.0, 100.0), rsi)
+        gains[k], losses[k] = gain, loss
+    gain, loss = gains[n:], losses[n:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rsi = 100.0 - 100.0 / (1.0 + gain / loss)
+    out[n:] = np.where(loss == 0, np.where(gain == 0, 50.0, 100.0), rsi)
     return out
 
 
