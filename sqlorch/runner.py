@@ -16,6 +16,7 @@ import os
 import secrets
 import socket
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -215,18 +216,28 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+_HANDOVER = {"runs": 0, "interval": 0.0}  # runs inside quick_gil_handover, the interval before the first
+_HANDOVER_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def quick_gil_handover(seconds: float = 0.0005) -> Iterator[None]:
     """While the strategies step, the thread storing the bars needs the GIL briefly and often
     (DuckDB takes it between tasks of a query). Python makes it wait up to the switch
     interval (5 ms) each time: on L, 2 s of waiting. The interval only matters while another
-    thread waits for the GIL."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, seconds))
+    thread waits for the GIL. Runs in several threads at once restore it when the last ends."""
+    with _HANDOVER_LOCK:
+        if not _HANDOVER["runs"]:
+            _HANDOVER["interval"] = sys.getswitchinterval()
+            sys.setswitchinterval(min(_HANDOVER["interval"], seconds))
+        _HANDOVER["runs"] += 1
     try:
         yield
     finally:
-        sys.setswitchinterval(interval)
+        with _HANDOVER_LOCK:
+            _HANDOVER["runs"] -= 1
+            if not _HANDOVER["runs"]:
+                sys.setswitchinterval(_HANDOVER["interval"])
 
 
 def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, config: BacktestConfig,

@@ -9,6 +9,7 @@ as `incomplete`.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -16,6 +17,7 @@ import os
 import random
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
@@ -244,16 +246,21 @@ def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
             con.execute(sql_text("load", table), {"run_id": run_id})
 
 
+_SETTING_LOCKS = collections.defaultdict(threading.Lock)
+
+
 @contextlib.contextmanager
 def setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> Iterator[None]:
     """DuckDB setting `name` (a name from this code) set to `value` within the block, then to
-    its earlier value: settings such as threads hold for every connection to the database."""
-    before = con.execute("SELECT current_setting(?)", [name]).fetchone()[0]
-    con.execute("SET " + name + " = ?", [value])
-    try:
-        yield
-    finally:
-        con.execute("SET " + name + " = ?", [before])
+    its earlier value: settings such as threads hold for every connection to the database.
+    Blocks on the same setting in other threads wait, so each restores what it found."""
+    with _SETTING_LOCKS[name]:
+        before = con.execute("SELECT current_setting(?)", [name]).fetchone()[0]
+        con.execute("SET " + name + " = ?", [value])
+        try:
+            yield
+        finally:
+            con.execute("SET " + name + " = ?", [before])
 
 
 def mark_dead_runs(con: duckdb.DuckDBPyConnection) -> None:

@@ -369,6 +369,42 @@ def test_the_settings_a_run_changes_while_the_bars_are_stored_are_restored(make_
         assert con.execute(settings).fetchone() == defaults
 
 
+def test_overlapping_blocks_on_one_setting_each_restore_what_they_found():
+    import threading
+
+    from sqlorch.warehouse import setting
+
+    with duckdb.connect() as con:
+        original = con.execute("SELECT current_setting('threads')").fetchone()
+        inside, release = threading.Event(), threading.Event()
+
+        def hold():
+            with setting(con.cursor(), "threads", 1):
+                inside.set()
+                release.wait(5)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        inside.wait(5)
+        threading.Timer(0.2, release.set).start()
+        with setting(con.cursor(), "threads", 1):  # waits for the holder: finds the original value
+            holder.join()  # (without waiting: finds 1, and restores it after the holder restored)
+        assert con.execute("SELECT current_setting('threads')").fetchone() == original
+
+
+def test_overlapping_runs_restore_the_switch_interval_when_the_last_ends():
+    from sqlorch.runner import quick_gil_handover
+
+    before = sys.getswitchinterval()
+    first, second = quick_gil_handover(), quick_gil_handover()
+    first.__enter__()
+    second.__enter__()  # another thread's run starts while the first steps
+    first.__exit__(None, None, None)
+    assert sys.getswitchinterval() == min(before, 0.0005)
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
+
+
 def test_a_setting_is_restored_even_when_the_block_fails():
     from sqlorch.warehouse import setting
 
