@@ -1,11 +1,11 @@
--- reads: fills, transfers, position_changes, marks, run_strategies, runs, clocks (of run $run_id)
+-- reads: fills, transfers, position_changes, marks (through held_at_marks), run_strategies, runs,
+--        clocks (of run $run_id)
 -- makes: the rows of equity for run $run_id. A sleeve's cash, net and used cost basis and
 --        number of holdings change only on bars with fills or transfers: they are summed at
 --        those bars and spread over the bars until the next change; only the market value of
---        open positions is summed bar by bar, from their marks as the view positions finds
---        them (here from the one position_changes both parts read: DuckDB would compute the
---        view twice). Run with joins as written (warehouse.JOINS_AS_WRITTEN): each join builds
---        its hash table on its right side.
+--        open positions is summed bar by bar, as the view positions finds them (here from the
+--        one position_changes both parts read: DuckDB would compute the view twice). Run with
+--        joins as written (warehouse.JOINS_AS_WRITTEN): each join builds on its right side.
 INSERT INTO equity
 WITH run AS (
     SELECT dataset_id, bars_processed FROM runs WHERE run_id = $run_id
@@ -48,25 +48,16 @@ WITH run AS (
     SELECT strategy_id, unnest(range(bar_index, until))::INTEGER AS bar_index,
            cash, net_basis, used_capital, held
     FROM books
-), series AS (  -- as in the view positions: one integer key per symbol and bar
-    SELECT symbol, row_number() OVER (ORDER BY symbol) << 32 AS key
-    FROM (SELECT DISTINCT symbol FROM changed WHERE quantity <> 0)
-), held AS (
-    SELECT c.strategy_id, c.quantity::DECIMAL(38, 6) AS quantity, s.key,
-           unnest(range(c.bar_index, coalesce(c.next_bar_index, (SELECT bars_processed FROM run)))) AS bar_index
-    FROM changed c
-    JOIN series s USING (symbol)
-    WHERE c.quantity <> 0
-), series_marks AS (
-    SELECT s.key + m.bar_index AS key, m.close
-    FROM marks m
-    JOIN series s USING (symbol)
-    WHERE m.dataset_id = (SELECT dataset_id FROM run)
+), open AS (
+    SELECT $run_id AS run_id, strategy_id, symbol, quantity, cost_basis, bar_index,
+           (SELECT dataset_id FROM run) AS dataset_id,
+           coalesce(next_bar_index, (SELECT bars_processed FROM run)) AS until
+    FROM changed
+    WHERE quantity <> 0
 ), market AS (
-    SELECT h.strategy_id, h.bar_index::INTEGER AS bar_index, sum(h.quantity * m.close) AS market_value
-    FROM held h
-    JOIN series_marks m ON m.key = h.key + h.bar_index
-    GROUP BY h.strategy_id, h.bar_index
+    SELECT strategy_id, bar_index, sum(market_value) AS market_value
+    FROM held_at_marks(open)
+    GROUP BY strategy_id, bar_index
 )
 SELECT $run_id, s.strategy_id, s.bar_index, c.ts, s.cash,
        coalesce(m.market_value, 0), s.cash + coalesce(m.market_value, 0),
