@@ -37,19 +37,11 @@ class Costs:
         """Round a non-negative quantity (micro-shares) down to whole lots."""
         return quantity // self.lot * self.lot
 
-    def fill_price(self, base: int, buying: bool, high: int, low: int) -> int:
-        """`base` moved against the trader by slippage (rounded half even to a micro unit),
-        never beyond the bar's high or low."""
-        numerator, denominator = self.slippage_rate
-        if not numerator:
-            return min(base, high) if buying else max(base, low)
-        if buying:
-            return min(round_half_even(base * (denominator + numerator), denominator), high)
-        return max(round_half_even(base * (denominator - numerator), denominator), low)
-
     def fill_prices(self, base: np.ndarray, high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`fill_price` of every element of integer arrays, buying and selling: exact (in
-        Python integers where int64 could overflow)."""
+        """What an order alone pays buying and gets selling, for every element of integer
+        arrays (micro units): `base` moved against the trader by slippage, rounded half even to
+        a micro unit, never beyond the bar's `high` or `low`. Exact (in Python integers where
+        int64 could overflow)."""
         numerator, denominator = self.slippage_rate
         if not numerator:
             return np.minimum(base, high), np.maximum(base, low)

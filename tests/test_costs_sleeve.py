@@ -46,7 +46,8 @@ class DecimalCosts:
         return from_micro(self.inner.floor_to_lot(int(D(shares) * MICRO)))
 
     def fill_price(self, base, buying, high, low):
-        return from_micro(self.inner.fill_price(micro(base), buying, micro(high), micro(low)))
+        buy, sell = self.inner.fill_prices(*(np.array([micro(v)]) for v in (base, high, low)))
+        return from_micro(int((buy if buying else sell)[0]))
 
     def commission(self, shares, price, charge_order_fee=True):
         return from_micro(self.inner.commission(micro(shares), micro(price), charge_order_fee))
@@ -132,16 +133,18 @@ def test_fill_price_rounds_half_even():
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 10**12), st.integers(0, 10**6), st.integers(0, 10**6)), max_size=20),
        st.sampled_from(["0", "0.0005", "0.5", "0.123456789", "1E-19"]))
-def test_fill_prices_of_arrays_are_fill_price_of_each(rows, slippage):
+def test_fill_prices_of_arrays_are_exact(rows, slippage):
     """The stepper's per-bar fill prices, computed on arrays (int64, or Python integers where
-    int64 would overflow: large prices, fine slippage rates), equal `fill_price` exactly."""
+    int64 would overflow: large prices, fine slippage rates), equal the exact fractions
+    rounded half even (`round` of a Fraction) and capped at the bar's high and low."""
     c = Costs((0, 1), 0, D(slippage).as_integer_ratio(), 1)
     base, high, low = (np.array([row[k] for row in rows], dtype=np.int64) for k in range(3))
     high, low = base + high, np.maximum(base - low, 0)
     buy, sell = c.fill_prices(base, high, low)
+    rate = Fraction(D(slippage))
     each = list(zip(base.tolist(), high.tolist(), low.tolist()))
-    assert buy.tolist() == [c.fill_price(b, True, h, lo) for b, h, lo in each]
-    assert sell.tolist() == [c.fill_price(b, False, h, lo) for b, h, lo in each]
+    assert buy.tolist() == [min(round(b * (1 + rate)), h) for b, h, lo in each]
+    assert sell.tolist() == [max(round(b * (1 - rate)), lo) for b, h, lo in each]
 
 
 def test_commission_rate_plus_fee_rounded_half_even():
