@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal as D
 from pathlib import Path
@@ -18,8 +19,9 @@ import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, SqlorchError, StrategyOrchestrator
 from sqlorch import WarehouseLockedError
+from sqlorch.runner import quick_gil_handover
 from sqlorch.warehouse import (TABLES, Warehouse, _lock_holder, insert, install_schema, process_alive,
-                               quote_identifier, schema_fingerprint)
+                               quote_identifier, schema_fingerprint, setting)
 
 CLI = Path(sys.executable).parent / "duckdb"
 
@@ -370,10 +372,6 @@ def test_the_settings_a_run_changes_while_the_bars_are_stored_are_restored(make_
 
 
 def test_overlapping_blocks_on_one_setting_each_restore_what_they_found():
-    import threading
-
-    from sqlorch.warehouse import setting
-
     with duckdb.connect() as con:
         original = con.execute("SELECT current_setting('threads')").fetchone()
         inside, release = threading.Event(), threading.Event()
@@ -393,8 +391,6 @@ def test_overlapping_blocks_on_one_setting_each_restore_what_they_found():
 
 
 def test_overlapping_runs_restore_the_switch_interval_when_the_last_ends():
-    from sqlorch.runner import quick_gil_handover
-
     before = sys.getswitchinterval()
     first, second = quick_gil_handover(), quick_gil_handover()
     first.__enter__()
@@ -406,8 +402,6 @@ def test_overlapping_runs_restore_the_switch_interval_when_the_last_ends():
 
 
 def test_a_setting_is_restored_even_when_the_block_fails():
-    from sqlorch.warehouse import setting
-
     with duckdb.connect() as con:
         with pytest.raises(ZeroDivisionError), setting(con, "threads", 1):
             assert con.execute("SELECT current_setting('threads')").fetchone() == (1,)
