@@ -102,8 +102,8 @@ class EventLog:
         self._record(event, now, fields.get("strategy_id"), bar_index, line, flush)
 
     def signals(self, stamp: str, strategy_id: str, bar_date: dt.datetime, capital_available: float,
-                signals: list[tuple[str, str]]) -> None:
-        """Log `<prefix>.strategy_signal` for each (signal_type, symbol) of one strategy at one
+                signals: list) -> None:
+        """Log `<prefix>.strategy_signal` for each signal (a `Signal`) of one strategy at one
         bar, logged at `stamp` (from `now`), as events `seq`, `seq` + 1, ...: their lines go to
         the file; the caller stores each signal with its seq, time and `capital_available`,
         from which the events view builds the same lines."""
@@ -114,8 +114,8 @@ class EventLog:
         text = self.json_text
         head = f'{self._head("strategy_signal", stamp)}"strategy_id":{text(strategy_id)},"signal_type":'
         tail = f',"bar_date":"{bar_date.isoformat()}","capital_available":{capital_available!r}}}'
-        for signal_type, symbol in signals:
-            file.write(f'{head}{text(signal_type)},"symbol":{text(symbol)}{tail}\n')
+        for signal in signals:
+            file.write(f'{head}{text(str(signal.side))},"symbol":{text(signal.symbol)}{tail}\n')
 
     def conflict(self, stamp: str, symbol: str, strategies: list[str], orders: str, mode: str, outcome: str,
                  bar_date: dt.datetime) -> int:

@@ -78,9 +78,7 @@ class BarFills:
             self._record_conflicts(conflicts, by_symbol, prices, commissions)
         else:
             self._book(legs, {}, {})
-        for orders in standing:
-            for order in orders:
-                self.s.decide_filled(order, self.t)
+        self.s.decide_filled([order for orders in standing for order in orders], self.t)
 
     # -- 1. conflicts ---------------------------------------------------------------------
 
@@ -208,7 +206,7 @@ class BarFills:
         return prices, shares
 
     def _book(self, legs: Sequence[Leg], prices: dict[int, int], shares: dict[int, int]) -> None:
-        costs, sleeves, symbols, fills = self.s.costs, self.s.sleeves, self.s.panel.symbols, self.s.records.fills
+        costs, sleeves, fills, t = self.s.costs, self.s.sleeves, self.s.records.fills, self.t
         for leg in legs:
             quantity, order = leg.quantity, leg.order
             if not quantity:
@@ -224,12 +222,12 @@ class BarFills:
                 commission = costs.commission(quantity, price, leg.charge_fee)
             sleeve = sleeves[order.sleeve]
             cash_before = sleeve.cash
-            realized = sleeve.apply_fill(j, quantity, price, commission)
+            leg.realized = sleeve.apply_fill(j, quantity, price, commission)
+            leg.price, leg.commission, leg.bar = price, commission, t
             order.filled += quantity
-            fills.append((len(fills) + 1, order.order_id, sleeve.strategy_id, self.t, symbols[j], quantity, price,
-                          commission, realized))
+            fills.append(leg)
             if order.rebalance is not None and leg.reduces:
-                self.s.rebalancer.pay_out(order.rebalance, order.sleeve, sleeve.cash - cash_before, self.t)
+                self.s.rebalancer.pay_out(order.rebalance, order.sleeve, sleeve.cash - cash_before, t)
 
     def _record_conflicts(self, conflicts: dict[int, dict], by_symbol: dict[int, list[Leg]],
                           prices: dict[int, int], shares: dict[int, int]) -> None:
@@ -266,8 +264,8 @@ class BarFills:
                 conflict_id, self.t, symbol, mode, strategies, standing, listed, outcome,
                 net, (gross - abs(net)) // 2, paid, alone, alone - paid, seq, now,
             ))
-            records.conflict_orders += [(conflict_id, ids[o.sleeve], o.order_id, o.quantity, o.order_id in kept)
-                                        for o in orders]
+            for o in orders:
+                records.conflict_orders.append((conflict_id, ids[o.sleeve], o.order_id, o.quantity, o.order_id in kept))
 
 
 def _legs_by_symbol(legs: Sequence[Leg], conflicts: dict[int, dict]) -> dict[int, list[Leg]]:

@@ -38,6 +38,7 @@ from sqlorch.errors import ConfigError, StrategyError, did_you_mean
 from sqlorch.features import declared
 from sqlorch.market import MARK, Panel
 from sqlorch.money import from_micro, from_pico, micro_of
+from sqlorch.orders import Columns
 from sqlorch.stepper import StepOutcome, Stepper
 from sqlorch.strategy import strategy_ids
 from sqlorch.warehouse import (Warehouse, decimal_column, insert, instant_column, materialize, plain_column,
@@ -291,7 +292,7 @@ def _log_outcome(log: EventLog, outcome: StepOutcome, timestamps: np.ndarray, se
     log.emit("backtest_completed", flush=True, duration_seconds=round(seconds, 6),
              trade_count=sum(s.trades_opened for s in outcome.sleeves),
              final_equity=from_pico(sum(s.equity(marks) for s in outcome.sleeves)) + unallocated,
-             error_count=sum(1 for d in outcome.records.decisions if d[7] == DecisionKind.REJECTED))
+             error_count=sum(1 for order in outcome.records.decisions if order.kind == DecisionKind.REJECTED))
 
 
 INSTANT_COLUMNS = {"logged_at"}
@@ -302,12 +303,11 @@ PICO_COLUMNS = {"realized_pnl", "amount", "equity_before", "target_equity", "cas
 """Record columns holding integer micro (DECIMAL(18, 6)) or pico (DECIMAL(38, 12)) amounts."""
 
 
-def _columns(run_id: str, rows: list[tuple], names: tuple[str, ...], timestamps: np.ndarray) -> dict[str, Any]:
-    """Record tuples (no Decimals in them) as warehouse columns: amounts as DECIMAL, bar indexes
-    also as timestamps."""
-    columns: dict[str, Any] = {"run_id": pl.repeat(run_id, len(rows), eager=True).to_arrow()}
-    for name, column in zip(names, zip(*rows) if rows else [()] * len(names)):
-        values = list(column)
+def _columns(run_id: str, records: Columns, timestamps: np.ndarray) -> dict[str, Any]:
+    """Records (no Decimals in them) as warehouse columns: amounts as DECIMAL, bar indexes also
+    as timestamps."""
+    columns: dict[str, Any] = {"run_id": pl.repeat(run_id, len(records), eager=True).to_arrow()}
+    for name, values in zip(records.names, records.lists):
         if name in MICRO_COLUMNS:
             columns[name] = decimal_column(values, 6)
         elif name in PICO_COLUMNS:
@@ -331,31 +331,19 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
         status = "failed"
         error = (f"{failure.strategy_id} at {timestamps[failure.bar_index].item()}: "
                  f"{type(failure.error).__name__}: {failure.error}")
-    tables = {
-        "signals": (records.signals, ("strategy_id", "seq", "bar_index", "symbol", "side", "weight", "reason",
-                                      "target_quantity", "order_id", "event_seq", "logged_at", "capital_available")),
-        "decisions": (records.decisions, ("order_id", "strategy_id", "symbol", "decided_bar", "resolved_bar",
-                                          "requested_quantity", "filled_quantity", "kind", "reason", "rebalance_id")),
-        "fills": (records.fills, ("fill_id", "order_id", "strategy_id", "bar_index", "symbol", "quantity", "price",
-                                  "commission", "realized_pnl")),
-        "conflicts": (records.conflicts, ("conflict_id", "bar_index", "symbol", "mode", "strategies", "standing",
-                                          "orders", "outcome", "net_quantity", "crossed_quantity", "commission",
-                                          "commission_standalone", "commission_saved", "event_seq", "logged_at")),
-        "conflict_orders": (records.conflict_orders, ("conflict_id", "strategy_id", "order_id", "quantity", "stood")),
-        "transfers": (records.transfers, ("rebalance_id", "bar_index", "strategy_id", "amount")),
-        "rebalances": (records.rebalances, ("rebalance_id", "bar_index", "strategy_id", "equity_before",
-                                            "share_before", "target_share", "target_equity", "cash_moved",
-                                            "position_trade")),
-    }
-    events = _columns(run_id, log.rows, ("seq", "ts", "event", "strategy_id", "bar_index", "payload"), timestamps)
-    events["ts"] = instant_column([row[1] for row in log.rows])  # the wall-clock time of the event, not its bar's
+    logged = Columns("seq", "ts", "event", "strategy_id", "bar_index", "payload")
+    for row in log.rows:
+        logged.append(row)
+    events = _columns(run_id, logged, timestamps)
+    events["ts"] = instant_column(logged["ts"])  # the wall-clock time of the event, not its bar's
     # one table is inserted (DuckDB releases the GIL) while the next one's columns are built;
     # the connection is used by one thread at a time
     with warehouse.transaction() as con, ThreadPoolExecutor(1, thread_name_prefix="sqlorch-write") as writer:
         inserting = writer.submit(insert, con, "logged_events", events)
-        for table, (rows, names) in tables.items():
-            columns = _columns(run_id, rows, names, timestamps)
-            rows.clear()  # converted: free it before the books are computed
+        for table, rows in records.tables():
+            columns = _columns(run_id, rows, timestamps)
+            records.drop(table)  # converted: free them before the next are built and the books computed
+            del rows
             inserting.result()
             inserting = writer.submit(insert, con, table, columns)
         inserting.result()

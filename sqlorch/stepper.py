@@ -92,7 +92,7 @@ class Stepper:
         self.sleeves = [Sleeve(sid, n, micro_of(cap) * MICRO) for sid, cap in zip(self.ids, capitals)]
         self.contexts = [BarContext(sid, self.view, s) for sid, s in zip(self.ids, self.sleeves)]
         self.pending: list[dict[int, Order]] = [{} for _ in self.strategies]
-        self.records = Records()
+        self.records = Records(self.ids, panel.symbols)
         mode = getattr(config, "conflict_mode", ConflictMode.NET_SIGNAL)
         self.conflict_mode = str(mode.value if isinstance(mode, ConflictMode) else mode)
         self.resolver = get_resolver(self.conflict_mode)
@@ -182,7 +182,8 @@ class Stepper:
 
     def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
         sleeve, ctx, index, log = self.sleeves[i], self.contexts[i], self.view.index, self.log
-        records, sid, logged, held, book = self.records.signals, sleeve.strategy_id, [], sleeve.qty, self.pending[i]
+        sid, held, book = sleeve.strategy_id, sleeve.qty, self.pending[i]
+        sids, seqs, bars, taken, targets, order_ids, event_seqs, times, capitals = self.records.signals.lists
         first, (now, stamp) = log.seq, log.now()  # the signals' events: numbered from first, logged now
         capital = sleeve.available / PICO  # orders leave the capital available unchanged
         try:
@@ -207,12 +208,18 @@ class Stepper:
                         order = book[j] = Order(self._next_order_id, i, j, quantity, t)
                     else:
                         order = None
-                side = str(signal.side)
-                records.append((sid, len(records), t, symbol, side, signal.weight, signal.reason, target,
-                                order.order_id if order else None, first + len(logged), now, capital))
-                logged.append((side, symbol))
-        finally:  # the signals taken, even if a later one was invalid
-            log.signals(stamp, sid, self.timestamps[t], capital, logged)
+                taken.append(signal)
+                targets.append(target)
+                order_ids.append(order.order_id if order else None)
+        finally:  # the signals taken, even if a later one was invalid; the same for all of them:
+            n, seq = len(taken) - len(sids), len(sids)
+            sids += [sid] * n
+            seqs += range(seq, seq + n)
+            bars += [t] * n
+            event_seqs += range(first, first + n)
+            times += [now] * n
+            capitals += [capital] * n
+            log.signals(stamp, sid, self.timestamps[t], capital, taken[seq:])
 
     def place(self, i: int, j: int, quantity: int, t: int, rebalance: int | None = None) -> Order | None:
         """Queue sleeve i's order to change its position in symbol j by `quantity` micro-shares,
@@ -277,29 +284,30 @@ class Stepper:
                 del book[order.symbol]
         BarFills(self, t).run(ready)
 
-    def decide_filled(self, order: Order, t: int) -> None:
-        """Record a filled order's decision: accepted, or clipped/rejected by capital."""
-        if order.filled == order.quantity:
-            self.decide(order, t, _ACCEPTED, "")
-            return
-        kind = DecisionKind.REJECTED if order.filled == 0 else DecisionKind.CLIPPED
-        self.decide(order, t, kind, order.shortfall)
-        sleeve = self.sleeves[order.sleeve]
-        self.log.emit(
-            "capital_limit_hit", bar_index=t, strategy_id=sleeve.strategy_id,
-            used_capital=sleeve.used / PICO, allocation_limit=sleeve.allocated / PICO,
-            rejected_signal={
-                "symbol": self.panel.symbols[order.symbol], "requested": order.quantity / MICRO,
-                "filled": order.filled / MICRO, "decision": kind.value, "bar_date": self.timestamps[t],
-            },
-        )
+    def decide_filled(self, orders: Iterable[Order], t: int) -> None:
+        """Record filled orders' decisions: accepted, or clipped/rejected by capital."""
+        decisions = self.records.decisions
+        for order in orders:
+            if order.filled == order.quantity:
+                order.resolved_at, order.kind = t, _ACCEPTED
+                decisions.append(order)
+                continue
+            kind = DecisionKind.REJECTED if order.filled == 0 else DecisionKind.CLIPPED
+            self.decide(order, t, kind, order.shortfall)
+            sleeve = self.sleeves[order.sleeve]
+            self.log.emit(
+                "capital_limit_hit", bar_index=t, strategy_id=sleeve.strategy_id,
+                used_capital=sleeve.used / PICO, allocation_limit=sleeve.allocated / PICO,
+                rejected_signal={
+                    "symbol": self.panel.symbols[order.symbol], "requested": order.quantity / MICRO,
+                    "filled": order.filled / MICRO, "decision": kind.value, "bar_date": self.timestamps[t],
+                },
+            )
 
     def decide(self, order: Order, t: int | None, kind: DecisionKind | str, reason: str) -> None:
         """Record an order's fate in the decisions table."""
-        self.records.decisions.append((
-            order.order_id, self.ids[order.sleeve], self.panel.symbols[order.symbol],
-            order.decided_at, t, order.quantity, order.filled, str(kind), reason, order.rebalance,
-        ))
+        order.resolved_at, order.kind, order.reason = t, str(kind), reason
+        self.records.decisions.append(order)
 
     def _close_book(self, failure: Failure | None) -> None:
         """Orders still pending at the end expire (or are cancelled if the run failed)."""

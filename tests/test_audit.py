@@ -75,7 +75,7 @@ def test_signal_events_take_seq_numbers_and_go_to_the_file_only(tmp_path):
     log = EventLog("r-3", "backtest", path)
     log.emit("backtest_started")
     now, stamp = log.now()
-    log.signals(stamp, "trend", dt.datetime(2024, 1, 2), 1500.25, [("buy", "A"), ("exit", "B")])
+    log.signals(stamp, "trend", dt.datetime(2024, 1, 2), 1500.25, [Signal.buy("A"), Signal.exit("B")])
     log.emit("backtest_completed")
     log.close()
     assert [row[0] for row in log.rows] == [0, 3] and log.seq == 4  # the signals are 1 and 2

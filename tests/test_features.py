@@ -178,12 +178,12 @@ def test_waking_on_changes_gives_the_same_run_as_calling_every_bar(seed: int) ->
     woken = run_stepper(line_up(), bars, use_wake=True, capital=D(30000))
     every = run_stepper(line_up(), bars, use_wake=False, capital=D(30000))
     def signals(outcome):  # but the time each was logged
-        return [row[:10] + row[11:] for row in outcome.records.signals]
+        return [row[:10] + row[11:] for row in outcome.records.rows("signals")]
 
     assert signals(woken) == signals(every)
-    assert woken.records.fills == every.records.fills
-    assert woken.records.decisions == every.records.decisions
-    assert any(d[7] in ("clipped", "rejected") for d in every.records.decisions)
+    assert woken.records.rows("fills") == every.records.rows("fills")
+    assert woken.records.rows("decisions") == every.records.rows("decisions")
+    assert any(d[7] in ("clipped", "rejected") for d in every.records.rows("decisions"))
 
 
 class Undeclared:

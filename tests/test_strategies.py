@@ -27,8 +27,8 @@ def drive(strategy, bars, capital=D(10**9)):
                       EventLog("test", "backtest"))
     outcome = stepper.run()
     assert outcome.failure is None, outcome.failure
-    assert not [d for d in outcome.records.decisions if d[7] != "accepted"]  # every signal filled
-    return [(row[2], row[3], row[4], row[5]) for row in outcome.records.signals], outcome
+    assert not [d for d in outcome.records.rows("decisions") if d[7] != "accepted"]  # every signal filled
+    return [(row[2], row[3], row[4], row[5]) for row in outcome.records.rows("signals")], outcome
 
 
 def sides(signals):
@@ -59,7 +59,7 @@ def test_sma_cross_enters_above_and_exits_below(make_bars):
 
 def _reasons(strategy, bars):
     _, outcome = drive(strategy, bars)
-    return [row[6] for row in outcome.records.signals]
+    return [row[6] for row in outcome.records.rows("signals")]
 
 
 def test_momentum_long_while_lookback_return_is_positive(make_bars):
