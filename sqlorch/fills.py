@@ -60,8 +60,8 @@ class BarFills:
     def __init__(self, stepper: Stepper, t: int):
         self.s = stepper
         self.t = t
-        prices = stepper.fill_prices  # this bar's, per symbol, as Python ints
-        self.base, self.buy, self.sell = prices.base[t].tolist(), prices.buy[t].tolist(), prices.sell[t].tolist()
+        prices = stepper.fill_prices  # this bar's, per symbol, as Python ints (the base price seldom)
+        self.buy, self.sell = prices.buy[t].tolist(), prices.sell[t].tolist()
 
     def run(self, ready: list[list[Order]]) -> None:
         symbols = [o.symbol for orders in ready for o in orders]
@@ -192,7 +192,7 @@ class BarFills:
                 continue
             group = [leg for leg in by_symbol[j] if leg.quantity]
             net = sum(leg.quantity for leg in group)
-            price = self.price(j, net > 0) if net else self.base[j]
+            price = self.price(j, net > 0) if net else int(self.s.fill_prices.base[self.t, j])
             prices[j] = price
             total = costs.commission(net, price) if net else 0
             gross = sum(abs(leg.quantity) for leg in group)
@@ -233,18 +233,20 @@ class BarFills:
                           prices: dict[int, int], shares: dict[int, int]) -> None:
         stepper = self.s
         costs, ids, log, records = stepper.costs, stepper.ids, stepper.log, stepper.records
+        quoted = [log.json_text(sid) for sid in ids]
         for j, conflict in conflicts.items():
             symbol = stepper.panel.symbols[j]
             orders, kept = conflict["orders"], {o.order_id for o in conflict["kept"]}
-            group = [leg for leg in by_symbol[j] if leg.quantity and leg.order.order_id in kept]
-            net = sum(leg.quantity for leg in group)
-            gross = sum(abs(leg.quantity) for leg in group)
             price = prices.get(j)
-            paid = alone = 0
-            for leg in group:
-                each = costs.commission(leg.quantity, price or self.price(j, leg.quantity > 0), leg.charge_fee)
-                alone += each
-                paid += shares.get(id(leg), each)
+            net = gross = paid = alone = 0
+            for leg in by_symbol[j]:
+                quantity = leg.quantity
+                if quantity and leg.order.order_id in kept:
+                    net += quantity
+                    gross += abs(quantity)
+                    each = costs.commission(quantity, price or self.price(j, quantity > 0), leg.charge_fee)
+                    alone += each
+                    paid += shares.get(id(leg), each)
             strategies = [ids[o.sleeve] for o in orders]
             standing = [ids[o.sleeve] for o in conflict["kept"]]
             if conflict["nets"]:
@@ -254,8 +256,8 @@ class BarFills:
                 outcome = f"{', '.join(standing)} stood; {', '.join(s for s in strategies if s not in standing) or 'none'} cancelled"
             else:
                 outcome = "all cancelled"
-            listed = "[" + ",".join(f'{{"strategy_id":{log.json_text(ids[o.sleeve])},"order_id":{o.order_id},'
-                                    f'"quantity":{o.quantity / MICRO!r}}}' for o in orders) + "]"
+            listed = "[" + ",".join([f'{{"strategy_id":{quoted[o.sleeve]},"order_id":{o.order_id},'
+                                     f'"quantity":{o.quantity / MICRO!r}}}' for o in orders]) + "]"
             now, stamp = log.now()
             mode = stepper.conflict_mode
             seq = log.conflict(stamp, symbol, strategies, listed, mode, outcome, stepper.timestamps[self.t])

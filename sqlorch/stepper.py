@@ -275,14 +275,18 @@ class Stepper:
         """Fill every pending order whose symbol has a bar at t."""
         if not any(self.pending):
             return
-        has_bar = self.panel.data[t, CLOSE]
-        ready = [[o for o in book.values() if not math.isnan(has_bar[o.symbol])] for book in self.pending]
-        if not any(ready):
-            return
-        for book, orders in zip(self.pending, ready):
-            for order in orders:
-                del book[order.symbol]
-        BarFills(self, t).run(ready)
+        has_bar = self.panel.data[t, CLOSE].tolist()
+        ready = []
+        for book in self.pending:
+            orders = [o for o in book.values() if not math.isnan(has_bar[o.symbol])]
+            if len(orders) == len(book):
+                book.clear()
+            else:
+                for order in orders:
+                    del book[order.symbol]
+            ready.append(orders)
+        if any(ready):
+            BarFills(self, t).run(ready)
 
     def decide_filled(self, orders: Iterable[Order], t: int) -> None:
         """Record filled orders' decisions: accepted, or clipped/rejected by capital."""

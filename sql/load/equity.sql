@@ -4,8 +4,9 @@
 --        number of holdings change only on bars with fills or transfers: they are summed at
 --        those bars and spread over the bars until the next change; only the market value of
 --        open positions is summed bar by bar, as the view positions finds them (here from the
---        one position_changes both parts read: DuckDB would compute the view twice). Run with
---        joins as written (warehouse.JOINS_AS_WRITTEN): each join builds on its right side.
+--        one position_changes both parts read: DuckDB would compute the view twice), each sleeve
+--        by its number. Run with joins as written (warehouse.JOINS_AS_WRITTEN): each join
+--        builds on its right side.
 INSERT INTO equity
 WITH run AS (
     SELECT dataset_id, bars_processed FROM runs WHERE run_id = $run_id
@@ -48,16 +49,21 @@ WITH run AS (
     SELECT strategy_id, unnest(range(bar_index, until))::INTEGER AS bar_index,
            cash, net_basis, used_capital, held
     FROM books
-), open AS (
-    SELECT $run_id AS run_id, strategy_id, symbol, quantity, cost_basis, bar_index,
+), sleeves AS (
+    SELECT strategy_id, position FROM run_strategies WHERE run_id = $run_id
+), open AS (  -- each sleeve by its number: the 3.75 M rows of L held at marks carry no names
+    SELECT $run_id AS run_id, v.position AS strategy_id, symbol, quantity, cost_basis, bar_index,
            (SELECT dataset_id FROM run) AS dataset_id,
            coalesce(next_bar_index, (SELECT bars_processed FROM run)) AS until
     FROM changed
+    JOIN sleeves v USING (strategy_id)
     WHERE quantity <> 0
 ), market AS (
-    SELECT strategy_id, bar_index, sum(market_value) AS market_value
-    FROM held_at_marks(open)
-    GROUP BY strategy_id, bar_index
+    SELECT v.strategy_id, m.bar_index, m.market_value
+    FROM (SELECT strategy_id AS position, bar_index, sum(market_value) AS market_value
+          FROM held_at_marks(open)
+          GROUP BY ALL) m
+    JOIN sleeves v USING (position)
 )
 SELECT $run_id, s.strategy_id, s.bar_index, c.ts, s.cash,
        coalesce(m.market_value, 0), s.cash + coalesce(m.market_value, 0),

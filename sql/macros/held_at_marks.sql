@@ -1,5 +1,6 @@
 -- reads: marks, and the relation named by `open_positions` (a table, view or CTE: run_id,
---        strategy_id, symbol, quantity, cost_basis, bar_index, dataset_id, until)
+--        strategy_id (of any type: carried through), symbol, quantity, cost_basis, bar_index,
+--        dataset_id, until)
 -- makes: macro held_at_marks(open_positions): each open position at the close of every bar
 --        from bar_index to until (exclusive), at its mark (the symbol's last close). A position
 --        finds its marks by one integer key (its dataset and symbol numbered here, shifted,
