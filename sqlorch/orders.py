@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class Order:
-    """A sleeve's request to change its position in one symbol by `quantity` (signed)."""
+    """A sleeve's request to change its position in one symbol by `quantity` (signed); once
+    decided, a row of the decisions table (see Records.decisions)."""
 
     order_id: int
     sleeve: int

@@ -52,12 +52,13 @@ class _EqualWeightLongOnly:
         held = ctx.positions > 0
         entry = ctx.now(self.entry)
         # per symbol, the condition that matters: exit where held, entry where flat
-        ready = entry & ~held if self.exit is None else np.where(held, ctx.now(self.exit), entry)
-        if not ready.any():  # the usual case: one test
+        ready = np.flatnonzero(entry & ~held if self.exit is None else np.where(held, ctx.now(self.exit), entry))
+        if not len(ready):  # the usual case
             return []
         _, exits, buys = self._signals_for(ctx.symbols)
-        return ([exits[j] for j in np.flatnonzero(ready & held).tolist()]
-                + [buys[j] for j in np.flatnonzero(ready & ~held).tolist()])
+        ready, holding = ready.tolist(), held[ready].tolist()
+        return ([exits[j] for j, h in zip(ready, holding) if h]
+                + [buys[j] for j, h in zip(ready, holding) if not h])
 
     def _signals_for(self, symbols: tuple[str, ...]) -> tuple[tuple[str, ...], list[Signal], list[Signal]]:
         """Per symbol, the exit and the buy signal (1/N of the sleeve) this strategy sends:
