@@ -111,8 +111,11 @@ class BarContext:
     def now(self, feature: Feature) -> np.ndarray:
         """A declared feature's values at the current bar, one per symbol (booleans for
         conditions). Declare features in the strategy's `features` (or `wake_on`)."""
-        self._feature_column(feature)  # explains an undeclared feature
-        return self._view.feature(feature)
+        try:
+            return self._view.feature(feature)
+        except (KeyError, TypeError, AttributeError):
+            self._feature_column(feature)  # explains an undeclared feature
+            raise
 
     def changed(self, feature: Feature) -> bool:
         """Whether a declared feature's values changed at the current bar (for any symbol)."""

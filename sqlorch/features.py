@@ -22,7 +22,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from sqlorch.market import CLOSE, FIELDS, Panel, feature_columns
 
-BOOLEAN_OPS = ("gt", "lt", "ge", "le", "and", "or", "not", "has_bar", "first_bar")
+BOOLEAN_OPS = frozenset({"gt", "lt", "ge", "le", "and", "or", "not", "has_bar", "first_bar"})
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ class _EqualWeightLongOnly:
         held = ctx.positions > 0
         entry = ctx.now(self.entry)
         # per symbol, the condition that matters: exit where held, entry where flat
-        ready = np.flatnonzero(entry & ~held if self.exit is None else np.where(held, ctx.now(self.exit), entry))
+        ready = (entry & ~held if self.exit is None else np.where(held, ctx.now(self.exit), entry)).nonzero()[0]
         if not len(ready):  # the usual case
             return []
         _, exits, buys = self._signals_for(ctx.symbols)
