@@ -79,18 +79,18 @@ class Sleeve:
         """
         held = self.qty.get(j, 0)
         basis = before = self.basis.get(j, 0)
-        realized = 0
+        notional, fee, realized = quantity * price, commission * MICRO, 0
         if held and (held > 0) != (quantity > 0):  # reduces
             released = self._released(j, quantity)
-            realized = -quantity * price - released
+            realized = -notional - released
             basis -= released
         else:
             self.trades_opened += not held
-            basis += quantity * price
+            basis += notional
         held += quantity
         self.used += abs(basis) - abs(before)
-        self.cash -= quantity * price + commission * MICRO
-        self.allocated += realized - commission * MICRO
+        self.cash -= notional + fee
+        self.allocated += realized - fee
         if held:
             self.qty[j], self.basis[j] = held, basis
         else:
