@@ -278,8 +278,11 @@ def _has_bar(panel: Panel, memo: dict) -> np.ndarray:
 
 
 def _first_bar(panel: Panel, memo: dict) -> np.ndarray:
-    has = ~np.isnan(panel.data[:, CLOSE, :])
-    return has & (np.cumsum(has, axis=0) == 1)
+    has = compute(Feature("has_bar", ()), panel, memo)
+    first = np.zeros_like(has)
+    traded = np.flatnonzero(has.any(axis=0))  # symbols with a bar at all
+    first[has[:, traded].argmax(axis=0), traded] = True  # argmax: the first True
+    return first
 
 
 _COMPUTE = {
