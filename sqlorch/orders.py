@@ -39,6 +39,22 @@ class Leg:
     realized: int = 0  # booked: the realized P&L before commission (pico units)
 
 
+@dataclass(frozen=True)
+class Coded:
+    """A column of names given by their indexes into `names`: written dictionary-encoded, with
+    no string made per row."""
+
+    indexes: list[int]
+    names: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.indexes)
+
+    def decoded(self) -> list[str]:
+        """The names, one per row."""
+        return [self.names[i] for i in self.indexes]
+
+
 class Columns:
     """The rows of one warehouse table as one list per column: the writer converts each list
     as it is, without regrouping rows."""
@@ -50,7 +66,7 @@ class Columns:
         self.lists = tuple([] for _ in names)
 
     @classmethod
-    def of(cls, **lists: list) -> Columns:
+    def of(cls, **lists: list | Coded) -> Columns:
         """Columns holding these lists, named as given."""
         columns = cls(*lists)
         columns.lists = tuple(lists.values())
@@ -68,8 +84,8 @@ class Columns:
         return self.lists[self.names.index(name)]
 
     def rows(self) -> list[tuple]:
-        """The rows as tuples, in column order."""
-        return list(zip(*self.lists))
+        """The rows as tuples, in column order (names for coded columns)."""
+        return list(zip(*(c.decoded() if isinstance(c, Coded) else c for c in self.lists)))
 
 
 @dataclass
@@ -81,9 +97,9 @@ class Records:
 
     strategy_ids: Sequence[str]  # by sleeve index
     symbols: Sequence[str]  # by symbol index
-    signals: Columns = field(default_factory=lambda: Columns(
-        "strategy_id", "seq", "bar_index", "signal", "target_quantity", "order_id", "event_seq", "logged_at",
-        "capital_available"))
+    signals: Columns = field(default_factory=lambda: Columns(  # sleeve and symbol by index
+        "sleeve", "seq", "bar_index", "signal", "symbol", "target_quantity", "order_id", "event_seq",
+        "logged_at", "capital_available"))
     decisions: list[Order] = field(default_factory=list)
     fills: list[Leg] = field(default_factory=list)
     conflicts: Columns = field(default_factory=lambda: Columns(
@@ -121,28 +137,27 @@ class Records:
         kept = self.signals
         signals = kept["signal"]
         return Columns.of(
-            strategy_id=kept["strategy_id"], seq=kept["seq"], bar_index=kept["bar_index"],
-            symbol=[s.symbol for s in signals], side=[str(s.side) for s in signals],
+            strategy_id=Coded(kept["sleeve"], self.strategy_ids), seq=kept["seq"], bar_index=kept["bar_index"],
+            symbol=Coded(kept["symbol"], self.symbols), side=[str(s.side) for s in signals],
             weight=[s.weight for s in signals], reason=[s.reason for s in signals],
             target_quantity=kept["target_quantity"], order_id=kept["order_id"], event_seq=kept["event_seq"],
             logged_at=kept["logged_at"], capital_available=kept["capital_available"])
 
     def _decision_columns(self) -> Columns:
         orders = self.decisions
-        ids, symbols = self.strategy_ids, self.symbols
         return Columns.of(
-            order_id=[o.order_id for o in orders], strategy_id=[ids[o.sleeve] for o in orders],
-            symbol=[symbols[o.symbol] for o in orders], decided_bar=[o.decided_at for o in orders],
+            order_id=[o.order_id for o in orders], strategy_id=Coded([o.sleeve for o in orders], self.strategy_ids),
+            symbol=Coded([o.symbol for o in orders], self.symbols), decided_bar=[o.decided_at for o in orders],
             resolved_bar=[o.resolved_at for o in orders], requested_quantity=[o.quantity for o in orders],
             filled_quantity=[o.filled for o in orders], kind=[o.kind for o in orders],
             reason=[o.reason for o in orders], rebalance_id=[o.rebalance for o in orders])
 
     def _fill_columns(self) -> Columns:
         legs = self.fills
-        ids, symbols = self.strategy_ids, self.symbols
+        orders = [leg.order for leg in legs]
         return Columns.of(
-            fill_id=list(range(1, len(legs) + 1)), order_id=[leg.order.order_id for leg in legs],
-            strategy_id=[ids[leg.order.sleeve] for leg in legs], bar_index=[leg.bar for leg in legs],
-            symbol=[symbols[leg.order.symbol] for leg in legs], quantity=[leg.quantity for leg in legs],
+            fill_id=list(range(1, len(legs) + 1)), order_id=[o.order_id for o in orders],
+            strategy_id=Coded([o.sleeve for o in orders], self.strategy_ids), bar_index=[leg.bar for leg in legs],
+            symbol=Coded([o.symbol for o in orders], self.symbols), quantity=[leg.quantity for leg in legs],
             price=[leg.price for leg in legs], commission=[leg.commission for leg in legs],
             realized_pnl=[leg.realized for leg in legs])

@@ -38,11 +38,11 @@ from sqlorch.errors import ConfigError, StrategyError, did_you_mean
 from sqlorch.features import declared
 from sqlorch.market import MARK, Panel
 from sqlorch.money import from_micro, from_pico, micro_of
-from sqlorch.orders import Columns
+from sqlorch.orders import Coded, Columns
 from sqlorch.stepper import StepOutcome, Stepper
 from sqlorch.strategy import strategy_ids
-from sqlorch.warehouse import (Warehouse, decimal_column, insert, instant_column, materialize, plain_column,
-                               register_dataset, setting, timestamp_column)
+from sqlorch.warehouse import (Warehouse, coded_column, decimal_column, insert, instant_column, materialize,
+                               plain_column, register_dataset, setting, timestamp_column)
 
 Progress = Callable[[int, int], None]
 """Called with (bars done, bars in all) while a run steps."""
@@ -314,6 +314,8 @@ def _columns(run_id: str, records: Columns, timestamps: np.ndarray) -> dict[str,
             columns[name] = decimal_column(values, 12)
         elif name in INSTANT_COLUMNS:
             columns[name] = instant_column(values)
+        elif isinstance(values, Coded):
+            columns[name] = coded_column(values.indexes, values.names)
         else:
             columns[name] = values
     for bars, ts in (("bar_index", "ts"), ("decided_bar", "decided_ts"), ("resolved_bar", "resolved_ts")):

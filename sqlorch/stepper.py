@@ -183,7 +183,8 @@ class Stepper:
     def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
         sleeve, ctx, index, log = self.sleeves[i], self.contexts[i], self.view.index, self.log
         sid, held, book = sleeve.strategy_id, sleeve.qty, self.pending[i]
-        sids, seqs, bars, taken, targets, order_ids, event_seqs, times, capitals = self.records.signals.lists
+        sleeve_indexes, seqs, bars, taken, symbols, targets, order_ids, event_seqs, times, capitals = \
+            self.records.signals.lists
         first, (now, stamp) = log.seq, log.now()  # the signals' events: numbered from first, logged now
         capital = sleeve.available / PICO  # orders leave the capital available unchanged
         try:
@@ -209,11 +210,12 @@ class Stepper:
                     else:
                         order = None
                 taken.append(signal)
+                symbols.append(j)
                 targets.append(target)
                 order_ids.append(order.order_id if order else None)
         finally:  # the signals taken, even if a later one was invalid; the same for all of them:
-            n, seq = len(taken) - len(sids), len(sids)
-            sids += [sid] * n
+            n, seq = len(taken) - len(sleeve_indexes), len(sleeve_indexes)
+            sleeve_indexes += [i] * n
             seqs += range(seq, seq + n)
             bars += [t] * n
             event_seqs += range(first, first + n)

@@ -19,7 +19,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -332,6 +332,13 @@ def decimal_column(values: list[int | None], scale: int) -> pa.Array:
     data[:, 0], data[:, 1] = low, high
     validity = pa.py_buffer(np.packbits(~np.array(missing), bitorder="little")) if missing else None
     return pa.Array.from_buffers(pa.decimal128(38, scale), n, [validity, pa.py_buffer(data)])
+
+
+def coded_column(indexes: list[int], names: Sequence[str]) -> pa.Array:
+    """Names given by their indexes into `names`, as a dictionary-encoded Arrow column (DuckDB
+    stores it as text): no string per row."""
+    return pa.DictionaryArray.from_arrays(pl.Series(indexes, dtype=pl.Int32).to_arrow(),
+                                          pl.Series(list(names), dtype=pl.String).to_arrow())
 
 
 def instant_column(micros: list[int]) -> pa.Array:

@@ -20,7 +20,8 @@ import pytest
 from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, SqlorchError, StrategyOrchestrator
 from sqlorch import WarehouseLockedError
 from sqlorch.runner import quick_gil_handover
-from sqlorch.warehouse import (TABLES, Warehouse, _lock_holder, insert, install_schema, process_alive,
+from sqlorch.orders import Coded, Columns
+from sqlorch.warehouse import (TABLES, Warehouse, _lock_holder, coded_column, insert, install_schema, process_alive,
                                quote_identifier, schema_fingerprint, setting)
 
 CLI = Path(sys.executable).parent / "duckdb"
@@ -90,6 +91,18 @@ def test_insert_checks_table_names_and_skips_empty_input():
         assert con.execute("SELECT count(*) FROM fills").fetchall() == [(0,)]
         insert(con, "runs", {"run_id": pa.array(["arrow"]), "status": ["completed"]})  # Arrow arrays pass through
         assert con.execute("SELECT run_id, status FROM runs").fetchall() == [("arrow", "completed")]
+
+
+def test_coded_names_arrive_as_text_and_read_back_as_names():
+    names = ["AAPL", "MSFT", "ÄÖ"]
+    warehouse = Warehouse(None)
+    with warehouse.connect() as con:
+        insert(con, "fills", {"run_id": ["r"] * 4, "fill_id": [1, 2, 3, 4],
+                              "symbol": coded_column([2, 0, 0, 1], names)})
+        assert con.execute("SELECT symbol FROM fills ORDER BY fill_id").fetchall() == [("ÄÖ",), ("AAPL",), ("AAPL",),
+                                                                                     ("MSFT",)]
+    columns = Columns.of(fill_id=[1, 2], symbol=Coded([1, 0], names))
+    assert len(columns) == 2 and columns.rows() == [(1, "MSFT"), (2, "AAPL")]
 
 
 @pytest.mark.parametrize("standing", [[["a"], [], ["b", "c"]], [[], [], []]])
