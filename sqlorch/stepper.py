@@ -294,7 +294,7 @@ class Stepper:
         """Record filled orders' decisions: accepted, or clipped/rejected by capital."""
         decisions = self.records.decisions
         for order in orders:
-            if order.filled == order.quantity:
+            if order.filled == order.quantity:  # self.decide(order, t, _ACCEPTED, ""), inlined: once per fill
                 order.resolved_at, order.kind = t, _ACCEPTED
                 decisions.append(order)
                 continue
