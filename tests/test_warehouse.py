@@ -19,7 +19,7 @@ import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, SqlorchError, StrategyOrchestrator
 from sqlorch import WarehouseLockedError
-from sqlorch.runner import quick_gil_handover
+from sqlorch.runner import HANDOVER_SECONDS, quick_gil_handover
 from sqlorch.orders import Coded, Columns
 from sqlorch.warehouse import (TABLES, Warehouse, _lock_holder, coded_column, insert, install_schema, process_alive,
                                quote_identifier, schema_fingerprint, setting)
@@ -376,7 +376,7 @@ def test_the_settings_a_run_changes_while_the_bars_are_stored_are_restored(make_
     sees = _SeesTheSwitchInterval()
     result = BacktestEngine(sees, BacktestConfig(warehouse=None, log_dir=None)).run(
         make_bars({"A": [(d, 10 + d) for d in range(4)]}))
-    assert sees.seen == {min(interval, 0.0005)} and sys.getswitchinterval() == interval
+    assert list(sees.seen) == [pytest.approx(min(interval, HANDOVER_SECONDS))] and sys.getswitchinterval() == interval
     settings = "SELECT current_setting('threads'), current_setting('disabled_optimizers')"
     with duckdb.connect() as fresh:
         defaults = fresh.execute(settings).fetchone()
@@ -403,13 +403,30 @@ def test_overlapping_blocks_on_one_setting_each_restore_what_they_found():
         assert con.execute("SELECT current_setting('threads')").fetchone() == original
 
 
+def test_the_records_are_inserted_with_the_quick_handover(monkeypatch, make_bars):
+    from sqlorch import runner
+
+    seen = {}
+
+    def recording(con, table, columns):
+        seen[table] = sys.getswitchinterval()
+        insert(con, table, columns)
+
+    monkeypatch.setattr(runner, "insert", recording)
+    interval = sys.getswitchinterval()
+    BacktestEngine(_SeesTheSwitchInterval(), BacktestConfig(warehouse=None, log_dir=None)).run(
+        make_bars({"A": [(d, 10 + d) for d in range(4)]}))
+    assert seen["signals"] == seen["fills"] == pytest.approx(min(interval, HANDOVER_SECONDS))
+    assert sys.getswitchinterval() == interval
+
+
 def test_overlapping_runs_restore_the_switch_interval_when_the_last_ends():
     before = sys.getswitchinterval()
     first, second = quick_gil_handover(), quick_gil_handover()
     first.__enter__()
     second.__enter__()  # another thread's run starts while the first steps
     first.__exit__(None, None, None)
-    assert sys.getswitchinterval() == min(before, 0.0005)
+    assert sys.getswitchinterval() == pytest.approx(min(before, HANDOVER_SECONDS))
     second.__exit__(None, None, None)
     assert sys.getswitchinterval() == before
 
