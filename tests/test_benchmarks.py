@@ -42,3 +42,30 @@ def test_one_measurement_and_the_table(bench):
     row = bench.row("S", "api", 2, got["seconds"], got["bars"], got["peak_mb"], "note")
     table = bench.table([row])
     assert table.splitlines()[0].startswith("| workload |") and "| S | api | 2 |" in table
+
+
+@pytest.fixture(scope="module")
+def phases():
+    script = SCRIPT.parent / "phases.py"
+    spec = importlib.util.spec_from_file_location("bench_phases", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_phases_of_a_run_add_up_to_it_and_the_runner_is_restored(phases, tmp_path):
+    from sqlorch import runner
+    from sqlorch.stepper import Stepper
+
+    before = (Stepper.run, runner.materialize, runner.register_dataset)
+    bars = phases.bench.bars_for("S")
+    one = phases.fastest(bars, 1, "S", tmp_path, 1)
+    five = phases.phases_of_run(bars, 5, "S", tmp_path)
+    assert (Stepper.run, runner.materialize, runner.register_dataset) == before
+    for seconds in (one, five):
+        assert all(seconds[phase] >= 0 for phase in phases.PHASES)
+        assert sum(seconds[phase] for phase in phases.PHASES) == pytest.approx(seconds["total"])
+        assert 0 < seconds["storing"] < seconds["total"] and seconds["stepping"] > 0 and seconds["books"] > 0
+    lines = phases.report(one, five).splitlines()
+    assert [line.split()[0] for line in lines[1:-1]] == [*phases.PHASES, "total", "storing"]
+    assert lines[-1] == f"time(5)/time(1) = {five['total'] / one['total']:.2f}"
