@@ -1,5 +1,5 @@
-"""The benchmark script (benchmarks/run.py) stays runnable: its data, line-ups and one
-measurement, on the smallest workload."""
+"""The benchmark scripts stay runnable: benchmarks/run.py (its data, line-ups and one
+measurement) and benchmarks/phases.py, on the smallest workload."""
 
 from __future__ import annotations
 
@@ -9,15 +9,24 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+SCRIPTS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_run", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _script("run")
+
+
+@pytest.fixture(scope="module")
+def phases():
+    return _script("phases")
 
 
 def test_minute_bars_are_deterministic_and_well_formed(bench):
@@ -42,15 +51,6 @@ def test_one_measurement_and_the_table(bench):
     row = bench.row("S", "api", 2, got["seconds"], got["bars"], got["peak_mb"], "note")
     table = bench.table([row])
     assert table.splitlines()[0].startswith("| workload |") and "| S | api | 2 |" in table
-
-
-@pytest.fixture(scope="module")
-def phases():
-    script = SCRIPT.parent / "phases.py"
-    spec = importlib.util.spec_from_file_location("bench_phases", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_phases_of_a_run_add_up_to_it_and_the_runner_is_restored(phases, tmp_path):
