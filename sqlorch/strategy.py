@@ -35,24 +35,58 @@ def snake_case(name: str) -> str:
 
 
 def strategy_ids(strategies: Sequence[object]) -> list[str]:
-    """Ids for `strategies`: their `name`, else their class name in snake_case; repeats get
-    `_2`, `_3`. Raises ConfigError for objects without `on_bar` or with a reserved name."""
-    problems, ids, seen = [], [], {}
+    """Unique ids for `strategies` (SPEC §2): an explicit `name` (set on the instance) as given,
+    else the class's `name` attribute or its class name in snake_case, with `_2`, `_3`, ...
+    skipping every id already taken. Raises ConfigError for objects without `on_bar`, reserved
+    names, and explicit names given twice."""
+    problems, bases, explicit = [], [], []
     for position, strategy in enumerate(strategies, start=1):
         if not callable(getattr(strategy, "on_bar", None)):
             problems.append(f"strategy #{position} ({type(strategy).__name__}) has no on_bar(ctx) "
                             "method; implement the IStrategy protocol")
-            continue
-        name = getattr(strategy, "name", None)
-        if not isinstance(name, str) or not name.strip():
-            name = snake_case(type(strategy).__name__)
+        name, given = _name_of(strategy)
         if name in RESERVED_IDS:
             problems.append(f"strategy #{position}: the name {name!r} is reserved for the whole "
                             "portfolio; give the strategy another name")
-        seen[name] = seen.get(name, 0) + 1
-        ids.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+        bases.append(name)
+        explicit.append(given)
+    try:
+        ids = unique_ids(bases, explicit)
+    except ConfigError as exc:
+        problems += exc.problems
     if problems:
         raise ConfigError(problems)
+    return ids
+
+
+def _name_of(strategy: object) -> tuple[str, bool]:
+    """A strategy's name and whether it was given explicitly (set on the instance, not
+    inherited from its class); without one, its class name in snake_case."""
+    name = getattr(strategy, "name", None)
+    if not isinstance(name, str) or not name.strip():
+        return snake_case(type(strategy).__name__), False
+    own = getattr(strategy, "__dict__", None)
+    given = "name" in own if own is not None else name != getattr(type(strategy), "name", None)
+    return name, given
+
+
+def unique_ids(names: Sequence[str], explicit: Sequence[bool]) -> list[str]:
+    """Ids for `names` in order: an explicit name stays as it is (ConfigError if two explicit
+    names are equal); any other name is kept if free, else gets the first free suffix `_2`,
+    `_3`, ... (names taken by explicit ones anywhere in the list are never free)."""
+    given = [n for n, e in zip(names, explicit) if e]
+    twice = sorted({n for n in given if given.count(n) > 1})
+    if twice:
+        raise ConfigError([f"strategy name {n!r} is given to {given.count(n)} strategies; names must be "
+                           "unique: rename all but one" for n in twice])
+    taken, ids = set(given), []
+    for name, is_explicit in zip(names, explicit):
+        chosen, suffix = name, 1
+        while not is_explicit and chosen in taken:
+            suffix += 1
+            chosen = f"{name}_{suffix}"
+        taken.add(chosen)
+        ids.append(chosen)
     return ids
 
 

@@ -8,11 +8,14 @@ import warnings
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sqlorch import BacktestConfig, ConfigError, ConflictMode, OrchestratorConfig, StrategyOrchestrator
 from sqlorch.config import CONFIG_KEYS, to_decimal
 from sqlorch.domain import CapitalPolicy, FillMode, OverweightPolicy
 from sqlorch.runner import plan_sleeves
+from sqlorch.strategy import unique_ids
 from sqlorch.strategies import RSIStrategy, SMACross
 
 NOWHERE = {"warehouse": None, "log_dir": None}
@@ -217,7 +220,7 @@ def test_weights_up_to_one_and_unallocated_cash():
     assert plan.weights == [D("0.5"), D("0.3")]
     assert plan.capitals == [D(50000), D(30000)]
     assert plan.unallocated == D(20000)
-    full = plan_sleeves([(Named("a"), D("0.25"))] * 4, OrchestratorConfig(**NOWHERE))  # exactly 1: fine
+    full = plan_sleeves([(Named(n), D("0.25")) for n in "abcd"], OrchestratorConfig(**NOWHERE))  # exactly 1: fine
     assert full.unallocated == 0
 
 
@@ -259,10 +262,46 @@ def test_zero_negative_and_bad_weights_reported_together():
 
 def test_strategy_ids_default_names_and_duplicates():
     plan = plan_sleeves([(Named(), D("0.1")), (Named(), D("0.1")), (MyFancyStrategy(), D("0.1")),
-                         (Named("trend"), D("0.1")), (Named("trend"), D("0.1")), (Named(""), D("0.1")),
+                         (Named("trend"), D("0.1")), (Named("named_3"), D("0.1")), (Named(""), D("0.1")),
                          (SMACross(), D("0.1")), (RSIStrategy(), D("0.1"))], OrchestratorConfig(**NOWHERE))
-    assert plan.ids == ["named", "named_2", "my_fancy_strategy", "trend", "trend_2", "named_3", "sma_cross",
+    # the third unnamed Named skips named_3, which an explicit name took
+    assert plan.ids == ["named", "named_2", "my_fancy_strategy", "trend", "named_3", "named_4", "sma_cross",
                         "rsi_strategy"]
+
+
+def test_generated_ids_skip_every_id_taken():
+    # names x, x, x_2: two class-named strategies and one named x_2 explicitly
+    class X(Named):
+        pass
+
+    plan = plan_sleeves([(X(), D("0.3")), (X(), D("0.3")), (Named("x_2"), D("0.3"))], OrchestratorConfig(**NOWHERE))
+    assert plan.ids == ["x", "x_3", "x_2"]
+    plan = plan_sleeves([(Named("x"), D("0.3")), (X(), D("0.3"))], OrchestratorConfig(**NOWHERE))
+    assert plan.ids == ["x", "x_2"]
+
+
+def test_two_equal_explicit_names_are_a_config_error():
+    with pytest.raises(ConfigError) as info:
+        plan_sleeves([(Named("x"), D("0.3")), (Named("x"), D("0.3")), (Named("x_2"), D("0.3"))],
+                     OrchestratorConfig(**NOWHERE))
+    assert info.value.problems == ["strategy name 'x' is given to 2 strategies; names must be unique: "
+                                   "rename all but one"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "a_2", "a_3", "b", "named", "named_2"]), st.booleans()),
+                max_size=12))
+def test_strategy_ids_are_unique_for_any_names(entries):
+    names = [name for name, _ in entries]
+    explicit = [given for _, given in entries]
+    given = [n for n, e in entries if e]
+    if len(set(given)) < len(given):
+        with pytest.raises(ConfigError, match="names must be unique"):
+            unique_ids(names, explicit)
+        return
+    ids = unique_ids(names, explicit)
+    assert len(set(ids)) == len(ids)
+    assert all(i == n for i, (n, e) in zip(ids, entries) if e)  # explicit names are kept
+    assert all(i == n or i.startswith(n + "_") for i, n in zip(ids, names))
 
 
 def test_reserved_name_missing_on_bar_and_no_strategies():
