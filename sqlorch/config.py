@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlorch.domain import CapitalPolicy, ConflictMode, FillMode, OverweightPolicy
 from sqlorch.errors import ConfigError, did_you_mean
+from sqlorch.money import (MAX_CAPITAL, MAX_COMMISSION_BPS, MAX_COMMISSION_PER_ORDER, MAX_LOT_SIZE, MIN_CAPITAL)
 
 DEFAULT_WAREHOUSE = "warehouse/sqlorch.duckdb"
 DEFAULT_LOG_DIR = "logs/backtest"
@@ -27,6 +28,8 @@ def to_decimal(value: Any) -> Decimal:
     """Money from a Decimal, int, numeric string or float (floats via their repr)."""
     if isinstance(value, bool):
         raise ValueError(f"expected an amount, got {value!r}")
+    if _is_numpy_number(value):
+        value = value.item()  # numpy scalars as the Python number they hold
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, (int, str)):
@@ -43,7 +46,27 @@ def to_decimal(value: Any) -> Decimal:
     return result
 
 
+def check_weight(value: Any, capital: Decimal | None = None) -> Decimal:
+    """A strategy's weight as a Decimal: a finite number > 0 (int, float, numpy scalar, Decimal
+    or numeric text) that leaves its sleeve at least the smallest capital (1) of `capital`;
+    ValueError saying what is wrong otherwise."""
+    weight = to_decimal(value)
+    if weight <= 0:
+        raise ValueError(f"must be more than 0, got {weight}")
+    if capital is not None and capital * weight < MIN_CAPITAL:
+        raise ValueError(f"{weight} of the capital {capital} gives the sleeve {(capital * weight).normalize():f}, less than "
+                         f"{MIN_CAPITAL} (the smallest capital); raise the weight")
+    return weight
+
+
+def _is_numpy_number(value: Any) -> bool:
+    return type(value).__module__ == "numpy" and hasattr(value, "item") and not isinstance(value, bool) \
+        and type(value).__name__ != "bool_"
+
+
 def _to_float(value: Any) -> float:
+    if _is_numpy_number(value):
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise ValueError(f"expected a number, got {value!r}")
     try:
@@ -146,15 +169,20 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "rebalance_threshold": _optional(_to_float),
     "rebalance_every": _optional(_to_int),
     "on_overweight": _to_enum(OverweightPolicy),
+    "round_prices": _to_bool,
 }
 
 
 _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "initial_capital": (lambda v: v > 0, "must be more than 0"),
-    "commission_bps": (lambda v: v >= 0, "must be 0 or more"),
-    "commission_per_order": (lambda v: v >= 0, "must be 0 or more"),
+    "initial_capital": (lambda v: MIN_CAPITAL <= v <= MAX_CAPITAL,
+                        f"must be between {MIN_CAPITAL} and {MAX_CAPITAL:,} (1e12)"),
+    "commission_bps": (lambda v: 0 <= v <= MAX_COMMISSION_BPS,
+                       f"must be between 0 and {MAX_COMMISSION_BPS:g} (10% of the notional)"),
+    "commission_per_order": (lambda v: 0 <= v <= MAX_COMMISSION_PER_ORDER,
+                             f"must be between 0 and {MAX_COMMISSION_PER_ORDER:,} (1e9)"),
     "slippage_bps": (lambda v: 0 <= v < 10_000, "must be between 0 and 10000"),
-    "lot_size": (lambda v: v >= 0, "must be 0 (fractional) or a positive whole number"),
+    "lot_size": (lambda v: 0 <= v <= MAX_LOT_SIZE,
+                 f"must be 0 (fractional) or a positive whole number up to {MAX_LOT_SIZE:,}"),
     "periods_per_year": (lambda v: v > 0, "must be positive"),
     "lock_timeout": (lambda v: v >= 0, "must be 0 or more seconds"),
     "rebalance_threshold": (lambda v: 0 < v < 1, "must be between 0 and 1 (0.10 = 10 points)"),
@@ -186,6 +214,11 @@ def _validate(config: Any) -> list[str]:
 class BacktestConfig:
     """Settings of one backtest: capital, costs, fills, lots, dates and output locations.
 
+    Money inputs are bounded (SPEC §3): initial capital 1 to 1e12, commission_bps at most 1000,
+    commission_per_order at most 1e9, lot_size at most 1e9; `round_prices` lets bars whose
+    prices have more than 6 decimals be rounded (by default a rounding that would change a
+    price by more than 0.01% is an error naming the row).
+
     `warehouse=None` keeps the warehouse in memory and `log_dir=None` writes no JSONL file
     (both useful in tests and notebooks). Invalid values raise one `ConfigError`.
     """
@@ -204,6 +237,7 @@ class BacktestConfig:
     log_dir: str | None = DEFAULT_LOG_DIR
     warehouse: str | None = DEFAULT_WAREHOUSE
     lock_timeout: float = 60.0
+    round_prices: bool = False  # round prices with more than 6 decimals instead of refusing them
 
     def __post_init__(self) -> None:
         problems = _validate(self)

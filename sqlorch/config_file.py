@@ -9,21 +9,25 @@ from __future__ import annotations
 import importlib
 import sys
 import tomllib
+import traceback
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlorch.config import CONFIG_KEYS, OrchestratorConfig, to_decimal
+from sqlorch.config import CONFIG_KEYS, OrchestratorConfig, check_weight, to_decimal
 from sqlorch.conflicts import register_resolver, resolver_names
+from sqlorch.domain import OverweightPolicy
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.strategies import BUILTINS
 from sqlorch.strategy import class_parameters
 
-DATA_KEYS = ("paths", "start", "end", "synthetic")
+DATA_SETTINGS = ("start", "end", "round_prices")  # settings of the run read from [data]
+DATA_KEYS = ("paths", *DATA_SETTINGS, "synthetic")
 SYNTHETIC_KEYS = ("symbols", "years", "seed")
+MAX_SYNTHETIC_BARS = 10_000_000  # symbols x years x 252: about 2 GB in memory
 STRATEGY_KEYS = ("name", "class", "weight", "params")
-BACKTEST_KEYS = tuple(k for k in CONFIG_KEYS if k not in ("start", "end"))
+BACKTEST_KEYS = tuple(k for k in CONFIG_KEYS if k not in DATA_SETTINGS)
 SECTIONS = ("data", "backtest", "strategies")
 DEFAULT_PATHS = ("data/*.csv",)
 
@@ -80,10 +84,17 @@ def parse_plan(document: dict[str, Any], base: Path, source: str, overrides: dic
     paths, synthetic, config = parse_settings(document, base, overrides, problems)
     entries = strategy_entries(document, problems, "add at least one [[strategies]] table with class and weight")
     strategies = []
+    capital = config.initial_capital if config is not None else _capital(document, overrides)
     for number, entry in enumerate(entries, start=1):
-        spec = _strategy(entry, number, base, problems)
+        spec = _strategy(entry, number, base, problems, capital)
         if spec is not None:
             strategies.append(spec)
+    _check_names(entries, problems)
+    total = sum((spec.weight for spec in strategies), Decimal(0))
+    if config is not None and len(strategies) == len(entries) and total > 1 and \
+            config.on_overweight != OverweightPolicy.NORMALIZE:
+        problems.append(f"[[strategies]] weight: the weights add up to {total}, more than 1; lower them or set "
+                        "on_overweight = \"normalize\" in [backtest]")
     if problems:
         raise ConfigError([f"{source}: {p}" for p in problems])
     assert config is not None
@@ -105,7 +116,7 @@ def parse_settings(document: dict[str, Any], base: Path, overrides: dict[str, An
     paths, synthetic = _data_source(data, base, problems)
     _register_resolver_class(backtest.get("conflict_mode"), base, problems)
     settings = {k: v for k, v in backtest.items() if k in BACKTEST_KEYS}
-    settings.update({k: data[k] for k in ("start", "end") if k in data})
+    settings.update({k: data[k] for k in DATA_SETTINGS if k in data})
     settings.update(overrides)
     config = None
     try:
@@ -115,9 +126,21 @@ def parse_settings(document: dict[str, Any], base: Path, overrides: dict[str, An
     return paths, synthetic, config
 
 
+def _capital(document: dict[str, Any], overrides: dict[str, Any]) -> Decimal | None:
+    """The initial capital a document asks for, when its settings as a whole are invalid (so that
+    weights can still be checked against it); None if it is itself invalid."""
+    backtest = document.get("backtest")
+    value = {**(backtest if isinstance(backtest, dict) else {}), **overrides}.get(
+        "initial_capital", OrchestratorConfig.initial_capital)
+    try:
+        return to_decimal(value)
+    except ValueError:
+        return None
+
+
 def _section_of(problem: str) -> str:
     key = problem.split(":", 1)[0].split(" ", 1)[0]
-    if key in ("start", "end"):
+    if key in DATA_SETTINGS:
         return "[data] "
     return "[backtest] " if key in BACKTEST_KEYS else ""
 
@@ -151,7 +174,14 @@ def _data_source(data: dict[str, Any], base: Path, problems: list[str]) -> tuple
             problems.append(f"[data] synthetic.{key}: must be a positive whole number, got {spec[key]!r}")
         if bad:
             return (), None
-        return (), Synthetic(**{k: v for k, v in spec.items() if k in SYNTHETIC_KEYS})
+        synthetic = Synthetic(**{k: v for k, v in spec.items() if k in SYNTHETIC_KEYS})
+        bars = synthetic.symbols * synthetic.years * 252
+        if bars > MAX_SYNTHETIC_BARS:
+            problems.append(f"[data] synthetic: {synthetic.symbols} symbols x {synthetic.years} years is "
+                            f"{bars:,} bars, more than the {MAX_SYNTHETIC_BARS:,} sqlorch generates; "
+                            "ask for fewer symbols or years")
+            return (), None
+        return (), synthetic
     paths = data.get("paths", list(DEFAULT_PATHS))
     if isinstance(paths, str):
         paths = [paths]
@@ -178,13 +208,22 @@ def _register_resolver_class(mode: Any, base: Path, problems: list[str]) -> None
     if not isinstance(mode, str) or ":" not in mode or mode in resolver_names():
         return
     try:
-        register_resolver(mode, resolve_class(mode, base)())
+        cls = resolve_class(mode, base, shape=("resolve", "a resolver: it has no resolve(orders) method"))
+        register_resolver(mode, cls())
     except (ValueError, TypeError) as exc:
         problems.append(f"[backtest] conflict_mode: {exc}")
+    except Exception as exc:  # a user's constructor may raise anything
+        problems.append(f"[backtest] conflict_mode: {mode}() raised {type(exc).__name__}: {exc}")
 
 
-def resolve_class(reference: str, base: Path) -> type:
-    """A strategy class from a built-in name or "package.module:Class" (importable from `base`)."""
+STRATEGY_SHAPE = ("on_bar", "a strategy: it has no on_bar(ctx) method")
+
+
+def resolve_class(reference: str, base: Path, shape: tuple[str, str] = STRATEGY_SHAPE) -> type:
+    """A class from a built-in strategy name or "package.module:Class" (importable from `base`),
+    checked to have the method `shape` names before anything calls it (ValueError otherwise).
+    Importing the module runs it (a configuration names code to load by design); a module that
+    fails to import is a ValueError naming its file and line."""
     if reference in BUILTINS:
         return BUILTINS[reference]
     if ":" not in reference:
@@ -194,19 +233,37 @@ def resolve_class(reference: str, base: Path) -> type:
     sys.path.insert(0, str(base))
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import module {module_name!r} ({exc}); put it next to the configuration "
-                         "file or install it") from None
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            raise ValueError(f"cannot import module {module_name!r} ({exc}); put it next to the configuration "
+                             "file or install it") from None
+        raise ValueError(f"module {module_name!r} failed to import at {_where(exc)}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the module raises (or its syntax) is the user's to fix
+        raise ValueError(f"module {module_name!r} failed to import at {_where(exc)}: "
+                         f"{type(exc).__name__}: {exc}") from None
     finally:
         sys.path.remove(str(base))
     found = getattr(module, class_name, None)
     if not isinstance(found, type):
         names = [n for n, v in vars(module).items() if isinstance(v, type)]
         raise ValueError(f"module {module_name!r} has no class {class_name!r}{did_you_mean(class_name, names)}")
+    method, what = shape
+    if not callable(getattr(found, method, None)):
+        raise ValueError(f"{reference} is not {what}")
     return found
 
 
-def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str]) -> StrategySpec | None:
+def _where(exc: BaseException) -> str:
+    """`file, line N` where an import failed: the line of a syntax error, else the deepest frame."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}, line {exc.lineno}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in frames if "importlib" not in f.filename] or frames
+    return f"{frames[-1].filename}, line {frames[-1].lineno}" if frames else "import"
+
+
+def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str],
+              capital: Decimal | None) -> StrategySpec | None:
     where = f"[[strategies]] #{number}"
     found = len(problems)
     _unknown(entry, STRATEGY_KEYS, f"{where} ", problems)
@@ -222,7 +279,7 @@ def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str
         problems.append(f'{where} weight: missing; give the share of capital, like weight = "0.4"')
     else:
         try:
-            weight = to_decimal(entry["weight"])
+            weight = check_weight(entry["weight"], capital)
         except ValueError as exc:
             problems.append(f"{where} weight: {exc}")
     cls = strategy_class(reference, base, where, problems)
@@ -253,6 +310,15 @@ def _strategy(entry: dict[str, Any], number: int, base: Path, problems: list[str
             problems.append(f"{where} name: {reference} does not allow setting its name")
             return None
     return StrategySpec(strategy, weight)
+
+
+def _check_names(entries: list[dict[str, Any]], problems: list[str]) -> None:
+    """A problem for every strategy name given to more than one entry (ids must be unique)."""
+    names = [e.get("name") for e in entries]
+    for name in sorted({n for n in names if isinstance(n, str) and n.strip() and names.count(n) > 1}):
+        numbers = ", ".join(f"#{k}" for k, n in enumerate(names, start=1) if n == name)
+        problems.append(f"[[strategies]] {numbers} name: {name!r} is given to {names.count(name)} strategies; "
+                        "names must be unique: rename all but one")
 
 
 def strategy_entries(document: dict[str, Any], problems: list[str], hint: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import glob
 import os
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -19,7 +20,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from sqlorch.errors import DataError
+from sqlorch.errors import DataError, DataWarning
+from sqlorch.money import MAX_PRICE, MIN_PRICE, PRICE_ROUNDING_TOLERANCE
 
 BAR_COLUMNS = ("symbol", "ts", "open", "high", "low", "close", "volume")
 PRICE_DECIMALS = 6
@@ -33,6 +35,9 @@ _NULLS = ["null", "NULL", "Null"]  # Yahoo writes `null` for a missing value
 _TS_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S%.f",
                "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M%z", "%Y-%m-%d %H:%M:%S%.f%z")
 _TS_HINT = "use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
+_OFFSET = r"(?:[+-]\d{2}:?\d{2}|Z)$"  # a timestamp's UTC offset, at the end of its text
+_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+GAP_DAYS = 365  # a symbol without bars for longer than this is warned about
 
 
 @dataclass
@@ -80,7 +85,7 @@ class _Source:
         return [cols[c] for c in BAR_COLUMNS]
 
 
-def load_bars(sources: Any, *, start: Any = None, end: Any = None) -> pl.DataFrame:
+def load_bars(sources: Any, *, start: Any = None, end: Any = None, round_prices: bool = False) -> pl.DataFrame:
     """Read, validate and return bars as a DataFrame with exactly `BAR_COLUMNS`.
 
     `sources` is a path, glob or directory (its *.csv, *.parquet and *.pq files), a
@@ -92,6 +97,10 @@ def load_bars(sources: Any, *, start: Any = None, end: Any = None) -> pl.DataFra
 
     Output: symbol String, ts Datetime("us") naive (tz-aware input converted to UTC),
     prices Float64 rounded to `PRICE_DECIMALS`, volume Float64, sorted by (ts, symbol).
+    Prices must lie between 0.000001 and 1e9 (SPEC §3); one that rounding to 6 decimals
+    would change by more than 0.01% is a problem unless `round_prices` is true. Timestamps
+    with and without UTC offsets in one input are a problem naming the sources. A symbol
+    without bars for more than a year gets a `DataWarning`.
     `start`/`end` (date, datetime or ISO string) are inclusive bounds applied after the
     whole input is validated; a date `end` includes that whole day.
 
@@ -108,12 +117,15 @@ def load_bars(sources: Any, *, start: Any = None, end: Any = None) -> pl.DataFra
     problems += [f"{m.name}: no data rows; add bars or remove it from the sources"
                  for i, m in enumerate(metas) if i not in present and m.readable]
     if bars is not None:
-        problems += _check(bars, metas)
+        problems += _time_zones(bars, metas)
+        problems += _check(bars, metas, round_prices)
     if problems:
         raise DataError(problems)
     assert bars is not None
-    bars = bars.select(pl.col("symbol").cast(pl.String), *BAR_COLUMNS[1:-1],
+    bars = bars.select(pl.col("symbol").cast(pl.String), pl.col("ts"),
+                       *(pl.col(c).round(PRICE_DECIMALS) for c in _PRICES),
                        pl.col("volume").fill_nan(0.0).fill_null(0.0))
+    _warn_gaps(bars)
     keep = [pl.col("ts") >= lo[0]] if lo else []
     if hi:
         keep.append(pl.col("ts") < hi[0] + timedelta(days=1) if hi[1] else pl.col("ts") <= hi[0])
@@ -183,8 +195,8 @@ def _read(sources: Any, problems: list[str]) -> tuple[list[_Source], list[pl.Dat
             except Exception as exc:  # noqa: BLE001 - any failure to read is a user problem
                 problems.append(_unreadable(meta.name, exc))
                 continue
-            if (problem := meta.bind(header) if header else f"{meta.name}: the file is empty; "
-                    "add a header and bars or remove it from the sources"):
+            if (problem := _delimiter(meta.name, header) or (meta.bind(header) if header else
+                    f"{meta.name}: the file is empty; add a header and bars or remove it from the sources")):
                 problems.append(problem)
                 continue
             groups.setdefault(tuple(header), []).append(len(metas))
@@ -192,6 +204,18 @@ def _read(sources: Any, problems: list[str]) -> tuple[list[_Source], list[pl.Dat
         for srcs in groups.values():
             frames += _read_csvs(srcs, metas, problems)
     return metas, frames
+
+
+def _delimiter(name: str, header: list[str]) -> str | None:
+    """A problem if a CSV header read with commas is one field holding another delimiter."""
+    if len(header) != 1:
+        return None
+    seen = [(d, what) for d, what in _DELIMITERS.items() if d in header[0]]
+    if not seen:
+        return None
+    delimiter, what = seen[0]
+    return (f"{name}: the columns are separated by {what} ({delimiter!r}), not commas; sqlorch reads "
+            "comma-separated files: save it as CSV with commas")
 
 
 def _module(obj: Any) -> str:
@@ -291,9 +315,11 @@ def _normalize(frames: list[pl.DataFrame]) -> pl.DataFrame:
         typed_ts = isinstance(df.schema["ts"], pl.Datetime) or df.schema["ts"] == pl.Date
         text = {c: df[c].cast(pl.String) for c in ("ts", *_NUMBERS)
                 if df.schema[c] == pl.String or (c == "ts" and not typed_ts)}
+        aware = (text["ts"].str.contains(_OFFSET).alias("_aware") if "ts" in text else
+                 pl.lit(bool(getattr(df.schema["ts"], "time_zone", None)), pl.Boolean).alias("_aware"))
         part = df.select("_src", "_row", pl.col("symbol").cast(pl.String),  # one parallel pass
                          *(pl.col(c).cast(pl.Float64, strict=False) for c in _NUMBERS),
-                         _ts_expr(df.schema["ts"], text.get("ts")).alias("ts"))
+                         _ts_expr(df.schema["ts"], text.get("ts")).alias("ts"), aware)
         for c, raw in text.items():  # rare: repair what failed, keep the text of what still does
             idx = (part[c].is_null() & raw.is_not_null()).arg_true()
             if len(idx):
@@ -307,8 +333,7 @@ def _normalize(frames: list[pl.DataFrame]) -> pl.DataFrame:
     if not (names.str.strip_chars() == names).all() or names.is_in([""] + _NULLS).any():
         bars = bars.with_columns(symbol=_clean(bars["symbol"]))
         names = bars["symbol"].unique().drop_nulls()
-    bars = bars.with_columns(pl.col("symbol").cast(pl.Enum(names.sort())),
-                             *(pl.col(c).round(PRICE_DECIMALS) for c in _PRICES))
+    bars = bars.with_columns(pl.col("symbol").cast(pl.Enum(names.sort())))
     by_symbol = bars["symbol"].to_physical().is_sorted()  # e.g. one file per symbol, in order
     keys = ("ts",) if by_symbol else ("ts", "symbol")  # a stable sort by ts is then enough
     return bars.sort(*keys, nulls_last=True, maintain_order=True)
@@ -359,12 +384,40 @@ def _fmt_ts(ts: datetime | None) -> str:
     return str(ts.date()) if ts == datetime.combine(ts.date(), datetime.min.time()) else str(ts)
 
 
-def _checks() -> list[tuple[str, pl.Expr, Any, str]]:
+def _time_zones(bars: pl.DataFrame, metas: list[_Source]) -> list[str]:
+    """One problem if some timestamps carry a UTC offset and others do not: mixed, the clock
+    would hold each instant twice (once in UTC, once in local time)."""
+    kinds = bars.group_by("_src").agg(pl.col("_aware").any().alias("some"), pl.col("_aware").all().alias("all"))
+    aware = sorted(metas[k].name for k, some in kinds.select("_src", "some").iter_rows() if some)
+    naive = sorted(metas[k].name for k, every in kinds.select("_src", "all").iter_rows() if not every)
+    if not aware or not naive:
+        return []
+    both = sorted(set(aware) & set(naive))
+    listed = (f"{', '.join(both)} mix(es) them" if both else
+              f"{', '.join(aware)} give(s) UTC offsets (like +00:00) and {', '.join(naive)} do(es) not")
+    return [f"timestamps with and without time zones are mixed: {listed}; give every timestamp an offset, "
+            "or none"]
+
+
+def _warn_gaps(bars: pl.DataFrame) -> None:
+    """A `DataWarning` per symbol with more than `GAP_DAYS` days between two of its bars."""
+    gaps = bars.select("symbol", "ts", pl.col("ts").diff().over("symbol").alias("gap")).filter(
+        pl.col("gap") > timedelta(days=GAP_DAYS)).group_by("symbol", maintain_order=True).agg(
+        pl.all().sort_by("gap").last())
+    for symbol, ts, gap in gaps.sort("symbol").iter_rows():
+        warnings.warn(f"{symbol} has no bars for {gap.days} days, from {_fmt_ts(ts - gap)} to {_fmt_ts(ts)}; "
+                      "check the data (a delisting, or a missing file?)", DataWarning, stacklevel=3)
+
+
+def _checks(round_prices: bool = False) -> list[tuple[str, pl.Expr, Any, str]]:
     """(key, mask, message(row, column name), summary) for every kind of row problem."""
     c = pl.col
 
     def valid(*cols: str) -> pl.Expr:  # so that one bad price is reported only once
-        return pl.all_horizontal(c(x).is_finite() & (c(x) > 0) for x in cols)
+        return pl.all_horizontal(c(x).is_finite() & c(x).is_between(MIN_PRICE, MAX_PRICE) for x in cols)
+
+    def rounded(x: str) -> pl.Expr:  # prices are compared as stored: float noise is no problem
+        return c(x).round(PRICE_DECIMALS)
 
     out = [
         ("sym", c("symbol").is_null(), lambda r, n: f"{n('symbol')} is empty; fill it in or "
@@ -386,12 +439,25 @@ def _checks() -> list[tuple[str, pl.Expr, Any, str]]:
              f"{r[p]}; give a finite price or drop the row", f"with a NaN/infinite {p}"),
             (p + "-", c(p).is_finite() & (c(p) <= 0), lambda r, n, p=p: f"{n(p)} is {r[p]}, "
              "but prices must be > 0; fix the value or drop the row", f"with {p} <= 0"),
+            (p + "<", c(p).is_finite() & (c(p) > 0) & (c(p) < MIN_PRICE), lambda r, n, p=p: f"{n(p)} is "
+             f"{r[p]!r}, below the smallest price sqlorch holds (0.000001); scale the prices (e.g. per "
+             "1,000 units) or drop the row", f"with {p} below 0.000001"),
+            (p + ">", c(p).is_finite() & (c(p) > MAX_PRICE), lambda r, n, p=p: f"{n(p)} is {r[p]!r}, "
+             "above the largest price sqlorch holds (1e9); scale the prices or drop the row",
+             f"with {p} above 1e9"),
         ]
+        if not round_prices:
+            out.append((p + "~6", c(p).is_finite() & (c(p) >= MIN_PRICE) & (
+                (c(p).round(PRICE_DECIMALS) - c(p)).abs() > PRICE_ROUNDING_TOLERANCE * c(p)),
+                lambda r, n, p=p: f"{n(p)} {r[p]!r} has more than 6 decimals: rounding it to "
+                f"{round(r[p], PRICE_DECIMALS):.6f} would change it by {abs(round(r[p], PRICE_DECIMALS) / r[p] - 1):.2%}; "
+                "give prices to 6 decimals, or set round_prices = true to round them", f"with {p} "
+                "changed by rounding to 6 decimals"))
     out += [
-        ("hl", valid("high", "low") & (c("high") < c("low")), lambda r, n: f"{n('high')} "
+        ("hl", valid("high", "low") & (rounded("high") < rounded("low")), lambda r, n: f"{n('high')} "
          f"{r['high']} < {n('low')} {r['low']}; swap or fix them", "with high < low"),
-        *((p, valid(p, "high", "low") & (c("high") >= c("low")) & ~c(p).is_between(
-            c("low"), c("high")), lambda r, n, p=p: f"{n(p)} {r[p]} is outside [{n('low')} "
+        *((p, valid(p, "high", "low") & (rounded("high") >= rounded("low")) & ~rounded(p).is_between(
+            rounded("low"), rounded("high")), lambda r, n, p=p: f"{n(p)} {r[p]} is outside [{n('low')} "
            f"{r['low']}, {n('high')} {r['high']}]; fix the bar", f"with {p} outside [low, high]")
           for p in ("open", "close")),
         ("vol", c("volume") < 0, lambda r, n: f"{n('volume')} is {r['volume']}, but must be "
@@ -402,10 +468,10 @@ def _checks() -> list[tuple[str, pl.Expr, Any, str]]:
     return out
 
 
-def _check(bars: pl.DataFrame, metas: list[_Source]) -> list[str]:
+def _check(bars: pl.DataFrame, metas: list[_Source], round_prices: bool = False) -> list[str]:
     """Every row problem in `bars` (sorted by ts, symbol), at most MAX_LISTED per source
     and kind plus a count of the rest, ordered by source and line."""
-    checks = _checks()
+    checks = _checks(round_prices)
     bars = bars.with_columns(pl.lit(None, pl.String).alias(f"{c}_raw") for c in ("ts", *_NUMBERS)
                              if f"{c}_raw" not in bars.columns)
     same = (pl.col("ts") == pl.col("ts").shift(1)) & (pl.col("symbol") == pl.col("symbol").shift(1))

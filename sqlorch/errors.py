@@ -38,6 +38,10 @@ class DataError(ProblemsError):
     title = "data problem(s)"
 
 
+class DataWarning(UserWarning):
+    """Bar data that loads but looks wrong (e.g. a symbol without bars for over a year)."""
+
+
 class StrategyError(SqlorchError):
     """A strategy raised during a run; the run is recorded as failed up to that bar."""
 

@@ -21,6 +21,24 @@ PICO = MICRO * MICRO
 FLOAT_TOLERANCE = 1e-9
 """Relative tolerance for every float comparison (returns, ratios, float-side equity)."""
 
+# The bounds of SPEC §3: inputs beyond them are rejected before the first bar, so that every
+# amount the engine computes fits its integers and the warehouse's DECIMAL columns.
+MIN_PRICE = 0.000001
+MAX_PRICE = 1e9
+MIN_CAPITAL = 1
+MAX_CAPITAL = 10**12
+MAX_COMMISSION_BPS = 1000.0
+MAX_COMMISSION_PER_ORDER = 10**9
+MAX_LOT_SIZE = 10**9
+MAX_SLEEVE_EQUITY = 9 * 10**12
+"""A sleeve whose equity (or cash) passes this ends the run as failed, never overflowing."""
+MAX_QUANTITY = 10**12 - 1
+"""The largest position in shares: a target beyond it is clipped to it (DECIMAL(18, 6) holds it,
+and so do 64-bit micro-shares)."""
+PRICE_ROUNDING_TOLERANCE = 1e-4
+"""Rounding a price to 6 decimals may change it by at most this fraction (0.01%) unless
+`round_prices` is set: float noise is rounded silently, real sub-micro prices are an error."""
+
 
 def round_half_even(numerator: int, denominator: int) -> int:
     """numerator / denominator rounded to the nearest integer, ties to even."""

@@ -31,7 +31,7 @@ import polars as pl
 import pyarrow as pa
 
 from sqlorch.audit import EventLog, encode
-from sqlorch.config import BacktestConfig, to_decimal
+from sqlorch.config import BacktestConfig, check_weight
 from sqlorch.data import load_bars
 from sqlorch.domain import DecisionKind, OverweightPolicy
 from sqlorch.errors import ConfigError, StrategyError, did_you_mean
@@ -75,19 +75,21 @@ def new_run_id() -> str:
 
 
 def plan_sleeves(pairs: Sequence[tuple[object, Any]], config: BacktestConfig) -> Sleeves:
-    """Check strategies and weights (each > 0, sum <= 1 unless normalized); raise ConfigError."""
+    """Check strategies and weights (each > 0, sum <= 1 unless normalized); raise one ConfigError
+    listing every problem."""
     strategies = [s for s, _ in pairs]
-    ids = strategy_ids(strategies)
-    problems, weights = [], []
+    problems: list[str] = []
+    try:
+        ids = strategy_ids(strategies)
+    except ConfigError as exc:
+        problems += exc.problems
+        ids = [f"#{k}" for k in range(1, len(strategies) + 1)]
+    weights = []
     for sid, (_, weight) in zip(ids, pairs):
         try:
-            value = to_decimal(weight)
+            weights.append(check_weight(weight, config.initial_capital))
         except ValueError as exc:
             problems.append(f"weight of {sid}: {exc}")
-            continue
-        if value <= 0:
-            problems.append(f"weight of {sid}: must be more than 0, got {value}")
-        weights.append(value)
     if not pairs:
         problems.append("no strategies: give at least one (strategy, weight) pair")
     for sid, strategy in zip(ids, strategies):
@@ -99,13 +101,14 @@ def plan_sleeves(pairs: Sequence[tuple[object, Any]], config: BacktestConfig) ->
         if name not in ids:
             problems.append(f"priorities: {name!r} is not a strategy of this run{did_you_mean(name, ids)}; "
                             f"strategies are {', '.join(ids)}")
+    total = sum(weights, Decimal(0))
+    normalize = getattr(config, "on_overweight", OverweightPolicy.REJECT) == OverweightPolicy.NORMALIZE
+    if total > 1 and not normalize:
+        problems.append(f"weights add up to {total}, more than 1; lower them or set on_overweight = \"normalize\"")
     if problems:
         raise ConfigError(problems)
-    requested, total = weights, sum(weights, Decimal(0))
+    requested = weights
     if total > 1:
-        if getattr(config, "on_overweight", OverweightPolicy.REJECT) != OverweightPolicy.NORMALIZE:
-            raise ConfigError([f"weights add up to {total}, more than 1; lower them or set "
-                               "on_overweight = \"normalize\""])
         warnings.warn(f"weights add up to {total}; scaled down proportionally to sum to 1", stacklevel=3)
         weights = [w / total for w in weights]
     capitals = [from_micro(micro_of(config.initial_capital * w)) for w in weights]  # never more than there is
@@ -163,7 +166,7 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
     `kind` is "backtest" (one strategy; events prefixed `backtest.`) or "orchestrator".
     Raises StrategyError (after recording the run as failed) if a strategy raises.
     """
-    bars = load_bars(bars, start=config.start, end=config.end)
+    bars = load_bars(bars, start=config.start, end=config.end, round_prices=config.round_prices)
     panel = Panel.from_bars(bars)
     run_id = new_run_id()
     started = time.monotonic()

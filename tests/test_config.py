@@ -7,6 +7,7 @@ import datetime as dt
 import warnings
 from decimal import Decimal as D
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -67,7 +68,7 @@ def test_values_are_coerced_to_their_types():
     assert c.conflict_mode is ConflictMode.NET_SIGNAL and c.on_overweight is OverweightPolicy.NORMALIZE
     assert c.lock_timeout == 3.0 and isinstance(c.lock_timeout, float)
     assert BacktestConfig(start="2015-01-02 09:30:00").start == dt.datetime(2015, 1, 2, 9, 30)
-    assert BacktestConfig(initial_capital=0.1).initial_capital == D("0.1")  # via repr, not binary
+    assert BacktestConfig(initial_capital=1000.1).initial_capital == D("1000.1")  # via repr, not binary
 
 
 def test_to_decimal():
@@ -75,6 +76,7 @@ def test_to_decimal():
     assert to_decimal(7) == D(7)
     assert to_decimal("1e3") == D(1000)
     assert to_decimal(0.3) == D("0.3")
+    assert to_decimal(np.float32(0.25)) == D("0.25") and to_decimal(np.int64(3)) == D(3)  # numpy scalars
     for bad, message in [(True, "expected an amount, got True"), ("abc", "'abc' is not a number"),
                          (float("nan"), "must be a finite amount"), ("inf", "must be a finite amount"),
                          ([1], "expected an amount, got list [1]"), (None, "expected an amount, got NoneType")]:
@@ -95,15 +97,29 @@ def test_config_is_frozen():
 
 @pytest.mark.parametrize(("cls", "key", "value", "message"), [
     (BacktestConfig, "initial_capital", "abc", "initial_capital: 'abc' is not a number; write it like \"100000\""),
-    (BacktestConfig, "initial_capital", 0, "initial_capital: must be more than 0, got 0"),
-    (BacktestConfig, "initial_capital", "-5", "initial_capital: must be more than 0, got -5"),
+    (BacktestConfig, "initial_capital", 0, "initial_capital: must be between 1 and 1,000,000,000,000 (1e12), got 0"),
+    (BacktestConfig, "initial_capital", "-5", "initial_capital: must be between 1 and 1,000,000,000,000 (1e12), "
+                                              "got -5"),
+    (BacktestConfig, "initial_capital", "0.5", "initial_capital: must be between 1 and 1,000,000,000,000 (1e12), "
+                                               "got 0.5"),
+    (BacktestConfig, "initial_capital", "1e13", "initial_capital: must be between 1 and 1,000,000,000,000 (1e12), "
+                                                "got 1E+13"),
     (BacktestConfig, "initial_capital", True, "initial_capital: expected an amount, got True"),
     (BacktestConfig, "initial_capital", "NaN", "initial_capital: must be a finite amount, got 'NaN'"),
-    (BacktestConfig, "commission_bps", -1, "commission_bps: must be 0 or more, got -1.0"),
+    (BacktestConfig, "commission_bps", -1, "commission_bps: must be between 0 and 1000 (10% of the notional), "
+                                           "got -1.0"),
+    (BacktestConfig, "commission_bps", 20000, "commission_bps: must be between 0 and 1000 (10% of the notional), "
+                                              "got 20000.0"),
     (BacktestConfig, "commission_bps", "x", "commission_bps: 'x' is not a number"),
     (BacktestConfig, "commission_bps", None, "commission_bps: expected a number, got None"),
     (BacktestConfig, "commission_bps", float("inf"), "commission_bps: must be finite, got inf"),
-    (BacktestConfig, "commission_per_order", "-1", "commission_per_order: must be 0 or more, got -1"),
+    (BacktestConfig, "commission_per_order", "-1", "commission_per_order: must be between 0 and 1,000,000,000 "
+                                                   "(1e9), got -1"),
+    (BacktestConfig, "commission_per_order", "2e9", "commission_per_order: must be between 0 and 1,000,000,000 "
+                                                    "(1e9), got 2E+9"),
+    (BacktestConfig, "lot_size", 10**10, "lot_size: must be 0 (fractional) or a positive whole number up to "
+                                         "1,000,000,000, got 10000000000"),
+    (BacktestConfig, "round_prices", "yes", "round_prices: expected true or false, got 'yes'"),
     (BacktestConfig, "slippage_bps", 10000, "slippage_bps: must be between 0 and 10000, got 10000.0"),
     (BacktestConfig, "slippage_bps", -0.5, "slippage_bps: must be between 0 and 10000, got -0.5"),
     (BacktestConfig, "fill", "nextopen", "fill: 'nextopen' is not one of next_open, close (did you mean 'next_open'?)"),
@@ -111,7 +127,8 @@ def test_config_is_frozen():
     (BacktestConfig, "fill", 3, "fill: 3 is not one of next_open, close"),
     (BacktestConfig, "lot_size", 1.5, "lot_size: expected a whole number, got 1.5"),
     (BacktestConfig, "lot_size", True, "lot_size: expected a whole number, got True"),
-    (BacktestConfig, "lot_size", -1, "lot_size: must be 0 (fractional) or a positive whole number, got -1"),
+    (BacktestConfig, "lot_size", -1, "lot_size: must be 0 (fractional) or a positive whole number up to 1,000,000,000, "
+                                     "got -1"),
     (BacktestConfig, "allow_short", "yes", "allow_short: expected true or false, got 'yes'"),
     (BacktestConfig, "on_insufficient_capital", "clipp",
      "on_insufficient_capital: 'clipp' is not one of clip, reject (did you mean 'clip'?)"),

@@ -220,3 +220,106 @@ def test_a_resolver_class_from_the_config_directory(tmp_path: Path, monkeypatch)
     assert type(get_resolver("myresolver:Quiet")).__name__ == "Quiet"
     found = problems_of(tmp_path, '[backtest]\nconflict_mode = "myresolver:Loud"\n' + MINIMAL)
     assert any("[backtest] conflict_mode: module 'myresolver' has no class 'Loud'" in p for p in found)
+
+
+# --- issue 20: nothing of a user's class is called before its shape is checked, and every problem
+# (weights included) is reported at once with the file and entry
+
+
+def test_a_class_that_is_not_a_strategy_is_never_called(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    found = problems_of(tmp_path, f"""
+        [[strategies]]
+        class = "subprocess:Popen"
+        weight = "0.5"
+        params = {{ args = "touch {marker}", shell = true }}
+    """)
+    assert any("#1 class: subprocess:Popen is not a strategy: it has no on_bar(ctx) method" in p for p in found)
+    assert not marker.exists()
+    found = problems_of(tmp_path, f"""
+        [backtest]
+        conflict_mode = "subprocess:Popen"
+    """ + MINIMAL)
+    assert any("conflict_mode: subprocess:Popen is not a resolver: it has no resolve(orders) method" in p
+               for p in found)
+
+
+@pytest.mark.parametrize(("source", "line", "error"), [
+    ("x = 1\nraise RuntimeError('no data here')\n", 2, "RuntimeError: no data here"),
+    ("class Broken(:\n    pass\n", 1, "SyntaxError"),
+    ("import a_module_that_does_not_exist_20\n", 1, "No module named 'a_module_that_does_not_exist_20'"),
+])
+def test_a_module_that_fails_to_import_is_a_config_problem_naming_file_and_line(tmp_path: Path, source: str,
+                                                                                line: int, error: str) -> None:
+    name = f"failing_{abs(hash(source)) % 10**8}"
+    (tmp_path / f"{name}.py").write_text(source)
+    found = problems_of(tmp_path, f'[[strategies]]\nclass = "{name}:X"\nweight = "1"\n')
+    assert len(found) == 1
+    assert f"module '{name}' failed to import at {tmp_path / name}.py, line {line}" in found[0]
+    assert error in found[0]
+
+
+def test_weight_problems_come_with_the_file_entry_and_the_other_problems(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, """
+        [backtest]
+        commission_bps = 20000
+
+        [[strategies]]
+        class = "buy_and_hold"
+        weight = 0
+
+        [[strategies]]
+        class = "rsi"
+        weight = -0.2
+
+        [[strategies]]
+        class = "momentum"
+        weight = "abc"
+
+        [[strategies]]
+        class = "sma_cross"
+        weight = "nan"
+
+        [[strategies]]
+        class = "donchian"
+        weight = 1e-13
+    """)
+    source = str(tmp_path / "run.toml")
+    assert found == [
+        f"{source}: [backtest] commission_bps: must be between 0 and 1000 (10% of the notional), got 20000.0",
+        f"{source}: [[strategies]] #1 weight: must be more than 0, got 0",
+        f"{source}: [[strategies]] #2 weight: must be more than 0, got -0.2",
+        f"{source}: [[strategies]] #3 weight: 'abc' is not a number; write it like \"100000\"",
+        f"{source}: [[strategies]] #4 weight: must be a finite amount, got 'nan'",
+        f"{source}: [[strategies]] #5 weight: 1E-13 of the capital 100000 gives the sleeve 0.00000001, less than 1 "
+        "(the smallest capital); raise the weight",
+    ]
+
+
+def test_weights_over_one_and_repeated_names_are_reported_with_the_file(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, """
+        [[strategies]]
+        name = "x"
+        class = "buy_and_hold"
+        weight = "0.6"
+
+        [[strategies]]
+        name = "x"
+        class = "rsi"
+        weight = "0.6"
+    """)
+    assert found == [
+        f"{tmp_path / 'run.toml'}: [[strategies]] #1, #2 name: 'x' is given to 2 strategies; names must be unique: "
+        "rename all but one",
+        f"{tmp_path / 'run.toml'}: [[strategies]] weight: the weights add up to 1.2, more than 1; lower them or set "
+        "on_overweight = \"normalize\" in [backtest]",
+    ]
+
+
+def test_synthetic_data_is_bounded_and_round_prices_is_a_data_key(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, "[data]\nsynthetic = { years = 100000 }\n" + MINIMAL)
+    assert found == [f"{tmp_path / 'run.toml'}: [data] synthetic: 10 symbols x 100000 years is 252,000,000 bars, "
+                     "more than the 10,000,000 sqlorch generates; ask for fewer symbols or years"]
+    assert plan_of(tmp_path, "[data]\nround_prices = true\n" + MINIMAL).config.round_prices is True
+    found = problems_of(tmp_path, "[backtest]\nround_prices = true\n" + MINIMAL)
+    assert any("[backtest] round_prices: unknown key" in p for p in found)

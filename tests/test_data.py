@@ -415,3 +415,69 @@ def test_real_yahoo_files_load_clean(path):
     assert bars["symbol"].unique().to_list() == [Path(path).stem]
     assert bars["ts"].is_sorted() and bars.height > 0
     assert (bars["low"] <= bars["high"]).all()
+
+
+# --- the bounds of SPEC §3, time zones, delimiters, gaps (issue 20) -----------------------
+
+
+def test_prices_beyond_the_bounds_are_reported_as_they_are(tmp_path):
+    plain(tmp_path, "b.csv",
+          "AAA,2020-01-02,0.0000004,0.0000004,0.0000004,0.0000004,1",  # line 2: below 0.000001
+          "AAA,2020-01-03,1e12,1e12,1e12,1e12,1")                        # line 3: above 1e9
+    found = problems(tmp_path / "b.csv")
+    assert found[0] == ("b.csv line 2 (AAA 2020-01-02): open is 4e-07, below the smallest price sqlorch holds "
+                        "(0.000001); scale the prices (e.g. per 1,000 units) or drop the row")
+    assert "close is 1000000000000.0, above the largest price sqlorch holds (1e9)" in found[-1]
+    assert len(found) == 8  # four prices on each line, each reported once
+    load_bars(frame(open=[1e9, 0.000001], high=[1e9, 1.0], low=[1.0, 0.000001], close=[1.0, 0.5]))  # the bounds load
+
+
+def test_a_price_that_rounding_would_change_is_an_error_unless_round_prices(tmp_path):
+    plain(tmp_path, "r.csv", "AAA,2020-01-02,0.0000015,0.0000015,0.0000015,0.0000015,1",
+          "AAA,2020-01-03,10.000000000001,10.000000000001,10,10,1")  # float noise: rounded silently
+    found = problems(tmp_path / "r.csv")
+    assert found[0] == ("r.csv line 2 (AAA 2020-01-02): open 1.5e-06 has more than 6 decimals: rounding it to "
+                        "0.000002 would change it by 33.33%; give prices to 6 decimals, or set round_prices = "
+                        "true to round them")
+    assert len(found) == 4
+    bars = load_bars(tmp_path / "r.csv", round_prices=True)
+    assert bars["close"].to_list() == [0.000002, 10.0]
+
+
+def test_time_zone_aware_and_naive_files_mixed_are_an_error_naming_them(tmp_path):
+    plain(tmp_path, "utc.csv", "AAA,2020-01-02 14:30:00+00:00,1,2,1,1.5,1")
+    plain(tmp_path, "local.csv", "BBB,2020-01-02 09:30:00,1,2,1,1.5,1")
+    plain(tmp_path, "both.csv", "CCC,2020-01-02 09:30:00,1,2,1,1.5,1", "CCC,2020-01-03 14:30:00Z,1,2,1,1.5,1")
+    assert problems([tmp_path / "utc.csv", tmp_path / "local.csv"]) == [
+        "timestamps with and without time zones are mixed: utc.csv give(s) UTC offsets (like +00:00) and "
+        "local.csv do(es) not; give every timestamp an offset, or none"]
+    assert problems(tmp_path / "both.csv") == [
+        "timestamps with and without time zones are mixed: both.csv mix(es) them; give every timestamp an "
+        "offset, or none"]
+    aware = frame(ts=[datetime(2020, 1, 2), datetime(2020, 1, 3)]).with_columns(
+        pl.col("ts").dt.replace_time_zone("UTC"))
+    naive = frame(symbol=["BBB", "BBB"], ts=[datetime(2020, 1, 2), datetime(2020, 1, 3)])
+    assert "DataFrame #1 give(s) UTC offsets" in problems([aware, naive])[0]
+    assert load_bars([tmp_path / "utc.csv"]).height == 1  # one kind alone is fine
+
+
+@pytest.mark.parametrize(("delimiter", "what"), [(";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")])
+def test_another_delimiter_is_named(tmp_path, delimiter, what):
+    plain(tmp_path, "s.csv", delimiter.join(["AAA", "2020-01-02", "1", "2", "1", "1.5", "1"]),
+          header=PLAIN_HEADER.replace(",", delimiter))
+    assert problems(tmp_path / "s.csv") == [
+        f"s.csv: the columns are separated by {what} ({delimiter!r}), not commas; sqlorch reads comma-separated "
+        "files: save it as CSV with commas"]
+
+
+def test_a_gap_of_more_than_a_year_is_warned():
+    from sqlorch.errors import DataWarning
+
+    gapped = frame(ts=[datetime(2015, 1, 2), datetime(2016, 3, 1)])
+    with pytest.warns(DataWarning, match="AAA has no bars for 424 days, from 2015-01-02 to 2016-03-01"):
+        load_bars(gapped)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_bars(frame(ts=[datetime(2015, 1, 2), datetime(2016, 1, 2)]))  # 365 days: no warning
