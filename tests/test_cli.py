@@ -139,7 +139,7 @@ def test_config_problems_are_all_reported_at_once(here: Path) -> None:
     for expected in ("[data] sart: unknown key (did you mean 'start'?)",
                      "[backtest] comission_bps: unknown key (did you mean 'commission_bps'?)",
                      "fill: 'nextopen' is not one of next_open, close (did you mean 'next_open'?)",
-                     "initial_capital: must be more than 0",
+                     "initial_capital: must be between 1 and 1,000,000,000,000 (1e12), got -5",
                      "'sma_crossover' is not a built-in strategy (did you mean 'sma_cross'?)",
                      "weight: 'half' is not a number",
                      "params.perod: rsi has no parameter 'perod' (did you mean 'period'?)"):
