@@ -334,7 +334,29 @@ def _shown_status(row: dict[str, Any]) -> str:
     return row["status"]
 
 
-@cli.command("sql")
+class _SqlCommand(click.Command):
+    """A command whose QUERY may start with a SQL comment (`-- ...`): an argument that starts with
+    a dash and has a blank before any `=` cannot be an option, so it is taken as the query
+    (moved behind `--`) instead of failing as an unknown option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        valued = {name for p in self.params if isinstance(p, click.Option) and not p.is_flag
+                  for name in p.opts + p.secondary_opts}
+        for i, arg in enumerate(args):
+            if arg == "--":
+                break
+            if _looks_like_sql(arg) and not (i and args[i - 1] in valued):
+                args = [*args[:i], *args[i + 1:], "--", arg] if "--" not in args else args
+                break
+        return super().parse_args(ctx, args)
+
+
+def _looks_like_sql(arg: str) -> bool:
+    """Whether a command-line argument starting with a dash is text, not an option name."""
+    return arg.startswith("-") and any(c.isspace() for c in arg.split("=", 1)[0])
+
+
+@cli.command("sql", cls=_SqlCommand)
 @click.argument("query")
 @warehouse_option
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table",
@@ -342,14 +364,13 @@ def _shown_status(row: dict[str, Any]) -> str:
 @click.option("--max-rows", type=int, default=100, show_default=True,
               help="Rows to print in table format (csv and json print all).")
 def sql_command(query: str, warehouse: str, output: str, max_rows: int) -> None:
-    """Run a read-only SQL query on the warehouse and print the result.
+    """Run one read-only query on the warehouse and print the result. The query reads the
+    warehouse and nothing else: no statement writes, attaches, copies, exports, installs or
+    loads anything, and no table function reads files.
 
     Example: sqlorch sql "SELECT strategy_id, total_return FROM comparison ORDER BY 2 DESC"
     """
-    try:
-        result = Warehouse(warehouse, on_wait=_err).query(query)
-    except duckdb.Error as exc:
-        raise SqlorchError(f"the query failed: {exc}") from None
+    result = Warehouse(warehouse, on_wait=_err).sandboxed_query(query)
     if output == "csv":
         click.echo(result.write_csv(), nl=False)
     elif output == "json":

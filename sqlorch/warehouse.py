@@ -33,6 +33,23 @@ from sqlorch.errors import SqlorchError, WarehouseLockedError
 from sqlorch.resources import sql_files, sql_text
 
 DUCKDB_CONFIG = {"storage_compatibility_version": "v1.5.0"}
+SANDBOX_CONFIG = {
+    "enable_external_access": False,  # no file but the warehouse: COPY, EXPORT, ATTACH, INSTALL, read_csv, glob ...
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "allow_persistent_secrets": False,
+    "python_enable_replacements": False,  # no Python objects of the caller's frame as tables
+    "temp_directory": "",  # nothing spilled to disk
+    "lock_configuration": True,  # no SET or RESET undoes the above (applied last)
+}
+"""The configuration of a connection that runs queries from outside (`sqlorch sql`): it reads
+the warehouse, opened read-only, and nothing else."""
+READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN,
+                             duckdb.StatementType.MULTI})
+"""The statements a query from outside may be: SELECT (with FROM, WITH, VALUES, SHOW, DESCRIBE,
+SUMMARIZE) and EXPLAIN; MULTI is how DuckDB parses a PIVOT whose columns come from the data."""
 TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "logged_events",
           "conflicts", "conflict_orders", "transfers", "rebalances", "grid_runs", "grid_results")
 BOOKS = ("trades", "equity", "portfolio_books", "metrics")  # derived per run, in this order, by sql/load
@@ -44,6 +61,9 @@ SCHEMA_GROUPS = ("tables", "migrations", "macros", "views")  # created in this o
 FORMER_VIEWS = ("trades",)  # tables now, views in earlier versions: dropped before the tables are made
 RENAMED_TABLES = {"events": "logged_events"}  # earlier name -> name now (`events` is a view now)
 _LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
+_DAMAGE = re.compile(r"corrupt database file|checksum|not a valid duckdb database|could not read enough bytes"
+                     r"|database has been invalidated", re.IGNORECASE)
+_AGAIN = "restore it from a backup, or pass another --warehouse (a new file starts empty)"
 
 
 def quote_identifier(name: str) -> str:
@@ -117,7 +137,8 @@ class Warehouse:
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection with the current schema; closed on exit (kept if in memory, or inside
-        `held()`)."""
+        `held()`). DuckDB errors that show the file damaged, raised in the block, become a
+        SqlorchError saying so."""
         if self.path is None:
             if self._memory is None:
                 self._memory = duckdb.connect(":memory:")
@@ -127,39 +148,123 @@ class Warehouse:
         if self._holding:
             if self._held is None:
                 self._held = self._writable()
-            yield self._held
+            with self._damage_explained():
+                yield self._held
             return
-        if read_only and not self.path.exists():
-            raise SqlorchError(f"no warehouse at {self.path}; run `sqlorch run` first or pass --warehouse")
+        if read_only:
+            self._require_file()
         con = self._open(read_only=True) if read_only else self._writable()
         try:
-            yield con
+            with self._damage_explained():
+                yield con
         finally:
             con.close()
 
+    @contextlib.contextmanager
+    def sandbox(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for queries from outside: the file opened read-only with `SANDBOX_CONFIG`,
+        so that no statement reads or writes any other file, attaches, installs or loads
+        anything, or changes that configuration. Closed on exit."""
+        if self.path is None:
+            raise ValueError("a sandbox needs a warehouse file")
+        self._require_file()
+        con = self._open(read_only=True, config=SANDBOX_CONFIG)
+        try:
+            with self._damage_explained():
+                yield con
+        finally:
+            con.close()
+
+    def sandboxed_query(self, sql: str) -> pl.DataFrame:
+        """Run one read query from outside (`sqlorch sql`) in `sandbox()` and return its result.
+        SqlorchError if `sql` is not exactly one statement of `READ_STATEMENTS`, or if it fails
+        (saying so when it tried to reach beyond the warehouse)."""
+        with self.sandbox() as con:
+            statement = read_statement(con, sql)
+            try:
+                return con.sql(statement).pl()
+            except duckdb.PermissionException as exc:
+                raise SqlorchError(f"the query failed: {_first_line(exc)}; sqlorch sql reads the warehouse and "
+                                   "nothing else (no files, no other databases, no extensions)") from None
+            except duckdb.Error as exc:
+                if _damaged(exc):
+                    raise
+                raise SqlorchError(f"the query failed: {exc}") from None
+
+    def _require_file(self) -> None:
+        assert self.path is not None
+        if not self.path.exists():
+            raise SqlorchError(f"no warehouse at {self.path}; run `sqlorch run` first or pass --warehouse")
+
+    @contextlib.contextmanager
+    def _damage_explained(self) -> Iterator[None]:
+        """Within the block, a DuckDB error that shows the file truncated or corrupt becomes a
+        SqlorchError saying what to do."""
+        try:
+            yield
+        except duckdb.Error as exc:
+            if not _damaged(exc):
+                raise
+            raise SqlorchError(f"the warehouse {self.path} is damaged (truncated or corrupt): {_first_line(exc)}; "
+                               f"{_AGAIN}") from exc
+
     def _writable(self) -> duckdb.DuckDBPyConnection:
-        """A read-write connection with the current schema, dead runs marked."""
+        """A read-write connection with the current schema, dead runs marked; SqlorchError,
+        before anything is written, if the file is shorter than its blocks."""
         con = self._open(read_only=False)
         try:
-            install_schema(con)
-            mark_dead_runs(con)
+            self._check_length(con)
+            with self._damage_explained():
+                install_schema(con)
+                mark_dead_runs(con)
         except BaseException:
             con.close()
             raise
         return con
 
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _check_length(self, con: duckdb.DuckDBPyConnection) -> None:
+        """SqlorchError if the file holds fewer bytes than the blocks DuckDB counts in it (a
+        truncated copy): DuckDB itself notices only when it reads a missing block."""
         assert self.path is not None
+        block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size() "
+                                         "WHERE database_name = current_database()").fetchone()
+        size = self.path.stat().st_size
+        if size < block_size * blocks:
+            raise SqlorchError(f"the warehouse {self.path} is truncated: {size} bytes, but its {blocks} blocks take "
+                               f"{block_size * blocks}; {_AGAIN} (nothing was written to it)")
+
+    def _open(self, read_only: bool, config: Mapping[str, Any] = DUCKDB_CONFIG) -> duckdb.DuckDBPyConnection:
+        """A connection to the file with `config`, waiting while another process holds its lock;
+        SqlorchError saying what to do if the file cannot be opened (or created)."""
+        assert self.path is not None
+        if self.path.is_dir():
+            raise SqlorchError(f"the warehouse {self.path} is a directory; pass --warehouse a file such as "
+                               f"{self.path / 'sqlorch.duckdb'}")
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SqlorchError(f"cannot create the warehouse {self.path}: {exc.strerror or exc} "
+                                   f"({exc.filename or self.path.parent}); pass --warehouse a path in a directory "
+                                   "you can write") from None
         deadline = time.monotonic() + self.lock_timeout
         waited = False
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only, config=DUCKDB_CONFIG)
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise SqlorchError(f"cannot open the warehouse {self.path}: {exc}") from exc
+                return duckdb.connect(str(self.path), read_only=read_only, config=dict(config))
+            except duckdb.ConnectionException as exc:
+                if "different configuration" not in str(exc):
+                    raise
+                raise SqlorchError(
+                    f"the warehouse {self.path} is already open in this process with another configuration "
+                    "(say, a notebook's duckdb.connect(path, read_only=True)); DuckDB allows one configuration per "
+                    "file in a process: close that connection first (con.close()), then try again") from None
+            except duckdb.Error as exc:
+                if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc).lower():
+                    raise SqlorchError(f"cannot open the warehouse {self.path}: {_first_line(exc)}; "
+                                       + (f"it is not a DuckDB database, or it is damaged; {_AGAIN}" if _damaged(exc)
+                                          else "check the path and its permissions, or pass another --warehouse")
+                                       ) from exc
                 holder = _lock_holder(str(exc))
                 if time.monotonic() >= deadline:
                     raise WarehouseLockedError(
@@ -198,6 +303,34 @@ class Warehouse:
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | Mapping | None = None) -> pl.DataFrame:
     """The result of one query as a polars DataFrame."""
     return con.sql(sql, params=params or None).pl()
+
+
+def read_statement(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
+    """The one statement of `sql`, parsed by DuckDB; SqlorchError unless there is exactly one and
+    it reads (`READ_STATEMENTS`)."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise SqlorchError(f"the query failed: {exc}") from None
+    if not statements:
+        raise SqlorchError("the query has no statement, only comments or blanks (a -- comment runs to the end "
+                           "of its line: start the SELECT on a new line)")
+    if len(statements) > 1:
+        raise SqlorchError(f"sqlorch sql runs one query at a time; this has {len(statements)} statements")
+    statement = statements[0]
+    if statement.type not in READ_STATEMENTS:
+        raise SqlorchError(f"sqlorch sql runs one read-only query (SELECT, FROM, WITH, SHOW, DESCRIBE, SUMMARIZE, "
+                           f"PIVOT or EXPLAIN), not {statement.type.name.replace('_', ' ')}")
+    return statement
+
+
+def _damaged(exc: BaseException) -> bool:
+    """Whether a DuckDB error says the database file is truncated or corrupt."""
+    return isinstance(exc, duckdb.SerializationException) or bool(_DAMAGE.search(str(exc)))
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _lock_holder(message: str) -> str:
@@ -259,8 +392,11 @@ def setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> Iterato
         con.execute("SET " + name + " = ?", [value])
         try:
             yield
-        finally:
-            con.execute("SET " + name + " = ?", [before])
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; the error matters more
+                con.execute("SET " + name + " = ?", [before])
+            raise
+        con.execute("SET " + name + " = ?", [before])
 
 
 def mark_dead_runs(con: duckdb.DuckDBPyConnection) -> None:
