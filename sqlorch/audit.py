@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+from sqlorch.errors import SqlorchError
+
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
@@ -72,9 +74,14 @@ class EventLog:
         self._clock = (-1.0, 0, "")
         self._quoted: dict[str, str] = {}
         self._run_id = quote(run_id)
+        self._held: list[str] = []  # lines written to the file only once `release_held` is called
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("a", encoding="utf-8")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = path.open("a", encoding="utf-8")
+            except OSError as exc:
+                raise SqlorchError(f"cannot write the audit log {path}: {exc.strerror or exc}; pass --log-dir "
+                                   "(log_dir) a directory you can write to") from None
 
     def now(self) -> tuple[int, str]:
         """Wall-clock time (UTC) in microseconds since the epoch, and its ISO text to the
@@ -86,20 +93,36 @@ class EventLog:
         return self._clock[1], self._clock[2]
 
     def _record(self, event: str, now: int, strategy_id: str | None, bar_index: int | None,
-                line: str, flush: bool = False) -> None:
+                line: str, flush: bool = False, hold: bool = False) -> None:
         self.rows.append((self.seq, now, event, strategy_id, bar_index, line))
         self.seq += 1
-        if self._file is not None:
+        if hold:
+            self._held.append(line)
+        elif self._file is not None:
             self._file.write(line + "\n")
             if flush:
                 self._file.flush()
 
-    def emit(self, name: str, *, bar_index: int | None = None, flush: bool = False, **fields: Any) -> None:
-        """Record event `<prefix>.<name>` with `fields`; `bar_index` ties it to a bar."""
+    def emit(self, name: str, *, bar_index: int | None = None, flush: bool = False, hold: bool = False,
+             **fields: Any) -> None:
+        """Record event `<prefix>.<name>` with `fields`; `bar_index` ties it to a bar. With
+        `hold`, its line reaches the file only at `release_held` (e.g. a completion that must
+        not be claimed before the run is written)."""
         now, stamp = self.now()
         event = f"{self.prefix}.{name}"
         line = encode({"event": event, "ts": stamp, "run_id": self.run_id, **fields})
-        self._record(event, now, fields.get("strategy_id"), bar_index, line, flush)
+        self._record(event, now, fields.get("strategy_id"), bar_index, line, flush, hold)
+
+    def release_held(self) -> None:
+        """Write the held lines to the file (flushed)."""
+        if self._file is not None and self._held:
+            self._file.write("".join(line + "\n" for line in self._held))
+            self._file.flush()
+        self._held.clear()
+
+    def discard_held(self) -> None:
+        """Forget the held lines: what they claimed did not happen."""
+        self._held.clear()
 
     def signals(self, stamp: str, strategy_id: str, bar_date: dt.datetime, capital_available: float,
                 signals: list) -> None:

@@ -44,6 +44,10 @@ class BarContext:
         self._view = view
         self._sleeve = sleeve
 
+    def at(self, t: int) -> None:
+        """Move to bar t (the stepper does, before calling the strategy)."""
+        self._view.t = t
+
     @property
     def t(self) -> int:
         """Index of the current bar on the clock (0 = first bar)."""

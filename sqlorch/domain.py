@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
+from decimal import Decimal
 
 
 class Side(enum.StrEnum):
@@ -54,12 +56,28 @@ class DecisionKind(enum.StrEnum):
     CANCELLED = "cancelled"  # not filled: replaced by a newer signal on the same symbol
 
 
+def _weight_number(value: object) -> float | None:
+    """A weight as a float: from an int, float, Decimal or numpy scalar (not a bool); None if
+    it is none of these."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return None
+    if isinstance(value, (int, float, Decimal)):
+        return float(value)
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        item = value.item()
+        return float(item) if isinstance(item, (int, float)) and not isinstance(item, bool) else None
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     """A strategy's request: hold `weight` x sleeve equity in `symbol` (buy/sell) or go flat (exit).
 
     Build with `Signal.buy`, `Signal.sell` or `Signal.exit`. `weight` is a fraction of the
-    sleeve's equity at the close of the signalling bar, between 0 and 1 (inclusive).
+    sleeve's equity at the close of the signalling bar: any finite number >= 0 (an int, float,
+    numpy scalar or Decimal, kept as a float). Above 1 it asks for more than the sleeve has,
+    which is sized as usual and then clipped or rejected by the capital rule. NaN, infinite or
+    negative weights raise ValueError (in a strategy: the run fails naming it and the bar).
     """
 
     symbol: str
@@ -74,12 +92,13 @@ class Signal:
             return
         if not isinstance(self.symbol, str) or not self.symbol:
             raise ValueError(f"Signal symbol must be a non-empty string, got {self.symbol!r}")
-        if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) \
-                or not 0.0 <= self.weight <= 1.0:
-            raise ValueError(f"Signal weight must be a number between 0 and 1, got {self.weight!r}")
         if not isinstance(self.reason, str):
             raise ValueError(f"Signal reason must be a string, got {self.reason!r}"
                              + (" (Signal.exit takes no weight)" if self.side == Side.EXIT else ""))
+        number = _weight_number(weight)
+        if number is None or not math.isfinite(number) or number < 0:
+            raise ValueError(f"Signal weight must be a finite number >= 0, got {weight!r}")
+        object.__setattr__(self, "weight", number)
 
     @classmethod
     def buy(cls, symbol: str, weight: float = 1.0, reason: str = "") -> Signal:

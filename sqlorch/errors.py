@@ -56,6 +56,16 @@ class StrategyError(SqlorchError):
         )
 
 
+class SleeveLimitError(SqlorchError):
+    """A sleeve's equity or cash passed the largest amount a sleeve may hold (SPEC §3: 9e12);
+    the run ends as failed with this reason."""
+
+    def __init__(self, strategy_id: str, amount: float):
+        self.strategy_id = strategy_id
+        super().__init__(f"sleeve {strategy_id!r} reached {amount:,.0f}, past 9e12, the largest amount a sleeve "
+                         "may hold; start with less capital")
+
+
 class WarehouseLockedError(SqlorchError):
     """The warehouse file stayed locked by another process for longer than the timeout."""
 

@@ -24,13 +24,15 @@ import numpy as np
 from sqlorch.conflicts import ConflictOrder, NetSignal
 from sqlorch.costs import Costs
 from sqlorch.domain import CapitalPolicy
-from sqlorch.errors import SqlorchError
+from sqlorch.errors import SleeveLimitError, SqlorchError
 from sqlorch.market import CLOSE, HIGH, LOW, OPEN, Panel
-from sqlorch.money import MICRO, PICO, from_micro
+from sqlorch.money import MAX_SLEEVE_EQUITY, MICRO, PICO, from_micro
 from sqlorch.orders import Leg, Order
 
 if TYPE_CHECKING:
     from sqlorch.stepper import Stepper
+
+_MAX_CASH = MAX_SLEEVE_EQUITY * PICO
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class BarFills:
         self.buy, self.sell = prices.buy[t].tolist(), prices.sell[t].tolist()
 
     def run(self, ready: list[list[Order]]) -> None:
+        """Resolve, size and book the orders; SleeveLimitError if a sleeve's cash passes the bound."""
         symbols = [o.symbol for orders in ready for o in orders]
         if len(set(symbols)) == len(symbols):  # no two sleeves meet on a symbol: no conflict
             standing, conflicts = ready, {}
@@ -223,6 +226,8 @@ class BarFills:
             sleeve = sleeves[order.sleeve]
             cash_before = sleeve.cash
             leg.realized = sleeve.apply_fill(j, quantity, price, commission)
+            if abs(sleeve.cash) > _MAX_CASH:
+                raise SleeveLimitError(sleeve.strategy_id, sleeve.cash / PICO)
             leg.price, leg.commission, leg.bar = price, commission, t
             order.filled += quantity
             fills.append(leg)

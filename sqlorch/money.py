@@ -32,9 +32,9 @@ MAX_COMMISSION_PER_ORDER = 10**9
 MAX_LOT_SIZE = 10**9
 MAX_SLEEVE_EQUITY = 9 * 10**12
 """A sleeve whose equity (or cash) passes this ends the run as failed, never overflowing."""
-MAX_QUANTITY = 10**12 - 1
-"""The largest position in shares: a target beyond it is clipped to it (DECIMAL(18, 6) holds it,
-and so do 64-bit micro-shares)."""
+MAX_QUANTITY = 5 * 10**11 - 1
+"""The largest position in shares: a target beyond it is clipped to it. DECIMAL(18, 6) holds it and
+an order from a short of that size to a long of that size, and so do 64-bit micro-shares."""
 PRICE_ROUNDING_TOLERANCE = 1e-4
 """Rounding a price to 6 decimals may change it by at most this fraction (0.01%) unless
 `round_prices` is set: float noise is rounded silently, real sub-micro prices are an error."""

@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -34,11 +35,12 @@ from sqlorch.audit import EventLog, encode
 from sqlorch.config import BacktestConfig, check_weight
 from sqlorch.data import load_bars
 from sqlorch.domain import DecisionKind, OverweightPolicy
-from sqlorch.errors import ConfigError, StrategyError, did_you_mean
+from sqlorch.errors import ConfigError, SqlorchError, StrategyError, did_you_mean
 from sqlorch.features import declared
 from sqlorch.market import MARK, Panel
 from sqlorch.money import from_micro, from_pico, micro_of
 from sqlorch.orders import Coded, Columns
+from sqlorch.resources import sql_text
 from sqlorch.stepper import StepOutcome, Stepper
 from sqlorch.strategy import strategy_ids
 from sqlorch.warehouse import (Warehouse, coded_column, decimal_column, insert, instant_column, materialize,
@@ -163,17 +165,28 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
     """Run `sleeves` over `bars` and write everything to `warehouse` (the file is released
     while the strategies step, even inside `warehouse.held()`).
 
-    `kind` is "backtest" (one strategy; events prefixed `backtest.`) or "orchestrator".
-    Raises StrategyError (after recording the run as failed) if a strategy raises.
+    `kind` is "backtest" (one strategy; events prefixed `backtest.`) or "orchestrator". The run
+    is in the warehouse as `running` before any strategy is called, so a process that dies
+    leaves it `incomplete`, never missing. Raises StrategyError (after recording the run as
+    failed) if a strategy raises or exits; SqlorchError if the log or the warehouse cannot be
+    written (the run is then failed, or incomplete, and its log never says completed).
     """
     bars = load_bars(bars, start=config.start, end=config.end, round_prices=config.round_prices)
     panel = Panel.from_bars(bars)
     run_id = new_run_id()
     started = time.monotonic()
-    with warehouse.connect():  # waits here, before any work, if another process holds the file
-        pass
     log_path = Path(config.log_dir) / f"{run_id}.jsonl" if config.log_dir else None
     log = EventLog(run_id, "backtest" if kind == "backtest" else "orchestrator", log_path)
+    try:
+        registering = _register(warehouse, run_id, kind, sleeves, config, bars, panel, source)
+    except BaseException as exc:
+        log.close()
+        if log_path is not None:
+            log_path.unlink(missing_ok=True)  # nothing happened: no log of it
+        if isinstance(exc, (duckdb.Error, OSError)):
+            raise SqlorchError(f"could not write to the warehouse {warehouse.path}: {exc}; nothing was recorded. "
+                               "Free disk space or fix the file, then run again") from exc
+        raise
     timestamps = panel.timestamps.astype("datetime64[us]")
     log.emit("backtest_started", flush=True, strategy_count=len(sleeves.ids),
              total_capital=config.initial_capital,
@@ -182,7 +195,6 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
     if sleeves.requested != sleeves.weights:
         log.emit("weights_normalized", before=dict(zip(sleeves.ids, sleeves.requested)),
                  after=dict(zip(sleeves.ids, sleeves.weights)))
-    registering = _register(warehouse, run_id, kind, sleeves, config, bars, panel, source)
     try:
         with gc_paused():
             with quick_gil_handover():
@@ -194,9 +206,16 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
                 registering.result()
                 _log_outcome(log, outcome, timestamps, time.monotonic() - started, sleeves.unallocated, panel)
                 _write_outcome(warehouse, run_id, outcome, log, timestamps, time.monotonic() - started)
-    except BaseException as exc:  # sqlorch bug or interrupt: never leave the run looking alive
-        if registering.exception() is None:  # (waits for it) the run is in the warehouse
-            _mark_failed(warehouse, run_id, f"{type(exc).__name__}: {exc}")
+        log.release_held()  # written: now the log may say so
+    except BaseException as exc:  # interrupted, the warehouse unwritable, or a bug: never left looking alive
+        log.discard_held()
+        log.emit("backtest_failed", flush=True, error_type=type(exc).__name__, error_message=str(exc))
+        registering.exception()  # waits for the bars to be stored (or not)
+        _mark_failed(warehouse, run_id, f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, (duckdb.Error, OSError)):
+            raise SqlorchError(f"could not write run {run_id} to the warehouse {warehouse.path or '(memory)'}: "
+                               f"{exc}; it is recorded as failed (or, if that could not be written either, shows "
+                               "as incomplete). Free disk space or fix the file, then run again") from exc
         raise
     finally:
         log.close()
@@ -250,9 +269,10 @@ def quick_gil_handover(seconds: float = HANDOVER_SECONDS) -> Iterator[None]:
 
 def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, config: BacktestConfig,
               bars: pl.DataFrame, panel: Panel, source: str) -> Future:
-    """Store the bars (once per content) and the run as `running`, in one transaction, on
-    another thread: DuckDB stores them (releasing the GIL) while the strategies step. The
-    warehouse is released when done."""
+    """Record the run as `running` with its strategies (waiting here, before any work, if
+    another process holds the file), then store the bars (once per content) and the run's
+    dataset on another thread: DuckDB stores them (releasing the GIL) while the strategies
+    step. The warehouse is released when done."""
     run = {
         "run_id": [run_id], "kind": [kind], "status": ["running"],
         "started_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)],
@@ -269,6 +289,9 @@ def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, co
         "class_name": [d[0] for d in described], "params": [d[1] for d in described],
         "weight": sleeves.weights, "initial_capital": sleeves.capitals,
     }
+    with warehouse.transaction() as con:
+        insert(con, "runs", run)
+        insert(con, "run_strategies", strategies)
 
     def store() -> None:
         try:
@@ -276,8 +299,7 @@ def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, co
             with warehouse.transaction() as con, setting(con, "threads", 1):
                 data_id = dataset_id(panel)
                 register_dataset(con, bars, data_id, source or "python")
-                insert(con, "runs", {**run, "dataset_id": [data_id]})
-                insert(con, "run_strategies", strategies)
+                con.execute(sql_text("queries", "set_run_dataset"), [data_id, run_id])
         finally:
             warehouse.release()
 
@@ -296,7 +318,7 @@ def _log_outcome(log: EventLog, outcome: StepOutcome, timestamps: np.ndarray, se
                  bar_date=timestamps[failure.bar_index].item())
         return
     marks = panel.data[outcome.bars_processed - 1, MARK]
-    log.emit("backtest_completed", flush=True, duration_seconds=round(seconds, 6),
+    log.emit("backtest_completed", hold=True, duration_seconds=round(seconds, 6),
              trade_count=sum(s.trades_opened for s in outcome.sleeves),
              final_equity=from_pico(sum(s.equity(marks) for s in outcome.sleeves)) + unallocated,
              error_count=sum(1 for order in outcome.records.decisions if order.kind == DecisionKind.REJECTED))

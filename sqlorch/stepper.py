@@ -8,6 +8,7 @@ the accounting from them.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,14 +23,18 @@ from sqlorch.costs import Costs
 from sqlorch.domain import ConflictMode, DecisionKind, FillMode, Side, Signal
 from sqlorch.features import Feature, FeatureSet, declared, wakes_on_rise
 from sqlorch.fills import BarFills, FillPrices
-from sqlorch.market import CLOSE, MARK, MarketView, Panel
-from sqlorch.money import MICRO, PICO, micro_of, ratio_of, to_micro
+from sqlorch.market import CLOSE, MARK, Market, Panel
+from sqlorch.errors import SleeveLimitError
+from sqlorch.money import MAX_QUANTITY, MAX_SLEEVE_EQUITY, MICRO, PICO, micro_of, ratio_of, to_micro
 from sqlorch.orders import Order, Records
 from sqlorch.rebalance import Rebalancer
 from sqlorch.sleeve import Sleeve
 from sqlorch.strategy import call_on_bar
 
-PROGRESS_EVERY = 64  # bars between progress callbacks
+PROGRESS_EVERY = 64  # bars between progress callbacks, or
+PROGRESS_SECONDS = 0.5  # seconds, whichever comes first (slow strategies still move the bar)
+MAX_SIGNALS_PER_CALL = 100_000  # SPEC §5: more from one on_bar call is an error
+_MAX_TARGET = MAX_QUANTITY * MICRO  # micro-shares
 _SELL, _EXIT = Side.SELL, Side.EXIT  # (an enum member costs a lookup each time it is named)
 _ACCEPTED = str(DecisionKind.ACCEPTED)
 
@@ -84,13 +89,14 @@ class Stepper:
         declarations = [declared(strategy) for _, strategy in self.strategies]
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
         self.fill_prices = FillPrices.of(panel, self.costs, config.fill == FillMode.CLOSE)
-        self.view = MarketView(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
+        self.market = Market(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
+        self.index = {s: j for j, s in enumerate(panel.symbols)}
         self.wake = self._wake_schedule([wake for _, wake in declarations], use_wake)
         self.due_lists, self.due_at = _due_patterns(self.wake)
         self.recheck: set[int] = set()  # strategies that signalled: called again on the next bar
         n = len(panel.symbols)
         self.sleeves = [Sleeve(sid, n, micro_of(cap) * MICRO) for sid, cap in zip(self.ids, capitals)]
-        self.contexts = [BarContext(sid, self.view, s) for sid, s in zip(self.ids, self.sleeves)]
+        self.contexts = [BarContext(sid, self.market.view(), s) for sid, s in zip(self.ids, self.sleeves)]
         self.pending: list[dict[int, Order]] = [{} for _ in self.strategies]
         self.records = Records(self.ids, panel.symbols)
         mode = getattr(config, "conflict_mode", ConflictMode.NET_SIGNAL)
@@ -124,23 +130,30 @@ class Stepper:
         close_mode = self.config.fill == FillMode.CLOSE
         next_busy = self._next_busy_bars()
         bars, failure, t = len(self.panel), None, 0
+        progressed = time.monotonic()
         while t < bars:
             if not self.recheck and not any(self.pending):
                 t = next_busy[t]
                 if t == bars:
                     break
-            start = self.view.t + 1
-            self.view.reveal(t, data[start : t + 1], features.rows(start, t + 1))
-            if not close_mode:
-                self._fill_ready(t)
-            self.rebalancer.check(t)
-            failure = self._call_strategies(t)
-            if failure:
+            start = self.market.t + 1
+            self.market.reveal(t, data[start : t + 1], features.rows(start, t + 1))
+            try:
+                if not close_mode:
+                    self._fill_ready(t)
+                self.rebalancer.check(t)
+                failure = self._call_strategies(t)
+                if failure:
+                    break
+                if close_mode:
+                    self._fill_ready(t)
+            except SleeveLimitError as exc:
+                failure = Failure(exc.strategy_id, t, exc)
                 break
-            if close_mode:
-                self._fill_ready(t)
-            if self.on_progress and t // PROGRESS_EVERY != (start - 1) // PROGRESS_EVERY:
+            if self.on_progress and (t // PROGRESS_EVERY != (start - 1) // PROGRESS_EVERY
+                                     or time.monotonic() - progressed > PROGRESS_SECONDS):
                 self.on_progress(t + 1)
+                progressed = time.monotonic()
             t += 1
         processed = t + 1 if failure else bars
         self._close_book(failure)
@@ -169,26 +182,30 @@ class Stepper:
         for i in due:
             strategy_id, strategy = self.strategies[i]
             ctx = self.contexts[i]
+            ctx.at(t)
             try:
                 signals = call_on_bar(strategy, ctx, t)
                 if signals:
                     self.recheck.add(i)
                     self._take_signals(t, i, signals)
-            except Exception as exc:  # a user's strategy may raise anything
+            except (Exception, SystemExit) as exc:  # a user's strategy may raise anything, or exit
                 return Failure(strategy_id, t, exc)
         return None
 
     # -- signals to orders ----------------------------------------------------------------
 
     def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
-        sleeve, ctx, index, log = self.sleeves[i], self.contexts[i], self.view.index, self.log
+        sleeve, ctx, index, log = self.sleeves[i], self.contexts[i], self.index, self.log
         sid, held, book = sleeve.strategy_id, sleeve.qty, self.pending[i]
         sleeve_indexes, seqs, bars, taken, symbols, targets, order_ids, event_seqs, times, capitals = \
             self.records.signals.lists
         first, (now, stamp) = log.seq, log.now()  # the signals' events: numbered from first, logged now
         capital = sleeve.available / PICO  # orders leave the capital available unchanged
         try:
-            for signal in signals:
+            for count, signal in enumerate(signals, start=1):
+                if count > MAX_SIGNALS_PER_CALL:
+                    raise ValueError(f"on_bar returned more than {MAX_SIGNALS_PER_CALL:,} signals at one bar; "
+                                     "return at most one signal per symbol")
                 if type(signal) is not Signal and not isinstance(signal, Signal):
                     raise TypeError(f"on_bar must return Signal objects, got {type(signal).__name__}")
                 symbol = signal.symbol
@@ -253,9 +270,13 @@ class Stepper:
         cached_t, equity = self._equity_cache[i]
         if cached_t != t:
             equity = self.sleeves[i].equity_float(self.panel.data[t, MARK])
+            if equity > MAX_SLEEVE_EQUITY:
+                raise SleeveLimitError(self.ids[i], equity)
             self._equity_cache[i] = (t, equity)
         lots = weight * equity / price * (MICRO / lot)
-        if abs(lots - round(lots)) > max(1e-6, abs(lots) * 1e-12):
+        if lots * lot >= _MAX_TARGET:  # a weight far above 1: more than any position may hold
+            quantity = self.costs.floor_to_lot(_MAX_TARGET)
+        elif abs(lots - round(lots)) > max(1e-6, abs(lots) * 1e-12):
             quantity = max(math.floor(lots), 0) * lot
         else:  # too close to a lot boundary for floats: decide exactly
             numerator, denominator = ratio_of(weight)

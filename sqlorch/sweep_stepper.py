@@ -27,7 +27,7 @@ from sqlorch.costs import Costs
 from sqlorch.domain import CapitalPolicy, FillMode, Side, Signal
 from sqlorch.features import Feature, FeatureSet, declared, wakes_on_rise
 from sqlorch.fills import FillPrices
-from sqlorch.market import CLOSE, MARK, MarketView, Panel
+from sqlorch.market import CLOSE, MARK, Market, Panel
 from sqlorch.money import MICRO, micro_of, ratio_of, to_micro
 from sqlorch.orders import Order
 from sqlorch.sleeve import Sleeve
@@ -52,11 +52,11 @@ class SweepStepper:
         declarations = [declared(strategy) for strategy in self.strategies]
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
         timestamps = panel.timestamps.astype("datetime64[us]").tolist()
-        self.view = MarketView(panel.symbols, timestamps, panel.data.shape, self.feature_set.features)
+        self.market = Market(panel.symbols, timestamps, panel.data.shape, self.feature_set.features)
         n = len(panel.symbols)
         self.sleeves = [Sleeve(f"c{i}", n, micro_of(capital) * MICRO) for i in range(len(self.strategies))]
         # each strategy sees the id it would have in its own backtest (its sleeve's id is internal)
-        self.contexts = [BarContext(_own_id(strategy), self.view, sleeve)
+        self.contexts = [BarContext(_own_id(strategy), self.market.view(), sleeve)
                          for strategy, sleeve in zip(self.strategies, self.sleeves)]
         self.pending: list[dict[int, Order]] = [{} for _ in self.strategies]
         self.with_orders: set[int] = set()  # sleeves with pending orders
@@ -88,7 +88,7 @@ class SweepStepper:
         features = self.feature_set
         recheck: list[int] = []  # sleeves that signalled: called again on the next bar
         for t in range(len(self.panel)):
-            self.view.reveal(t, data[t], features.rows(t, t + 1))
+            self.market.reveal(t, data[t], features.rows(t, t + 1))
             if self.with_orders and not close_mode:
                 self._fill_ready(t)
             due = self.due[t]
@@ -106,6 +106,7 @@ class SweepStepper:
         if i in self.errors:
             return False
         strategy, ctx = self.strategies[i], self.contexts[i]
+        ctx.at(t)
         try:
             signals = call_on_bar(strategy, ctx, t)
             if not signals:

@@ -178,3 +178,74 @@ def test_kills_at_random_moments_never_leave_a_false_completed_run(workdir: Path
             assert rows == 3
         others = con.execute("SELECT status FROM runs WHERE status <> 'completed'").fetchall()
     assert all(status in ("running", "incomplete") for (status,) in others)
+
+
+EXITING_STRATEGY = '''
+import os
+
+class Quitter:
+    """Ends the whole process at bar 3, as a strategy calling os._exit would."""
+    def on_bar(self, ctx):
+        if ctx.t == 3:
+            os._exit(7)
+'''
+
+
+def test_a_strategy_calling_os_exit_leaves_the_run_incomplete_never_missing(workdir: Path) -> None:
+    (workdir / "quitter.py").write_text(EXITING_STRATEGY)
+    config = write_config(workdir, "q.toml", "quitter:Quitter")
+    done = subprocess.run([*SQLORCH, "run", str(config), "--quiet"], cwd=workdir, capture_output=True, text=True)
+    assert done.returncode == 7
+    (run_id,) = statuses(workdir / "w.duckdb")
+    listing = subprocess.run([*SQLORCH, "runs", "--warehouse", "w.duckdb"], cwd=workdir, capture_output=True,
+                             text=True)
+    assert "incomplete" in next(line for line in listing.stdout.splitlines() if line.startswith(run_id))
+
+
+def test_ctrl_c_stops_the_run_and_leaves_it_failed(workdir: Path) -> None:
+    config = write_config(workdir, "slow.toml", "slowstrat:Slow", "pause = 0.05")
+    victim = sqlorch(workdir, "run", str(config), "--quiet")
+    deadline = time.monotonic() + 60
+    while "running" not in statuses(workdir / "w.duckdb").values():
+        assert time.monotonic() < deadline and victim.poll() is None
+        time.sleep(0.1)
+    victim.send_signal(signal.SIGINT)
+    _, err = victim.communicate(timeout=30)
+    assert victim.returncode == 130 and "Interrupted." in err and "Traceback" not in err
+    assert list(statuses(workdir / "w.duckdb").values()) == ["failed"]
+    (log,) = (workdir / "logs").iterdir()
+    assert '"event":"orchestrator.backtest_failed"' in log.read_text().splitlines()[-1]
+
+
+def _file_size_limit(size: int):
+    """For a child process: writes past `size` bytes fail with EFBIG, as on a full disk."""
+    def limit() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    return limit
+
+
+@pytest.mark.parametrize("size", [300_000, 1_000_000])
+def test_a_full_disk_is_one_message_and_no_log_claims_completion(workdir: Path, size: int) -> None:
+    done = subprocess.run([*SQLORCH, "run", "--warehouse", "w.duckdb", "--log-dir", "logs", "--no-report"],
+                          cwd=workdir, capture_output=True, text=True, preexec_fn=_file_size_limit(size))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("Error: could not write") and "File too large" in done.stderr
+    assert "Traceback" not in done.stderr
+    for log in (workdir / "logs").iterdir():
+        assert "backtest_completed" not in log.read_text()
+    listing = subprocess.run([*SQLORCH, "runs", "--warehouse", "w.duckdb"], cwd=workdir, capture_output=True,
+                             text=True)
+    assert listing.returncode == 0 and "completed" not in listing.stdout
+
+
+def test_an_unwritable_log_dir_is_one_message_before_anything_is_written(workdir: Path) -> None:
+    (workdir / "afile").write_text("not a directory")
+    done = subprocess.run([*SQLORCH, "run", "--warehouse", "w.duckdb", "--log-dir", "afile/logs"], cwd=workdir,
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: cannot write the audit log afile/logs/") and "--log-dir" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (workdir / "w.duckdb").exists() or statuses(workdir / "w.duckdb") == {}

@@ -18,7 +18,7 @@ import pytest
 from sqlorch.money import MICRO, PICO
 from sqlorch import BacktestConfig, BacktestEngine, Bar, Signal
 from sqlorch.context import BarContext
-from sqlorch.market import CLOSE, HIGH, LOW, MARK, OPEN, VOLUME, MarketView, Panel
+from sqlorch.market import CLOSE, HIGH, LOW, MARK, OPEN, VOLUME, Market, Panel
 from sqlorch.sleeve import Sleeve
 
 NAN = math.nan
@@ -40,11 +40,27 @@ def bars(make_bars):
     return make_bars(SPEC)
 
 
+class _Stepped:
+    """A market and one strategy's context over it, moved bar by bar as the stepper does."""
+
+    def __init__(self, panel, ctx, market):
+        self.panel, self.ctx, self.market = panel, ctx, market
+
+    @property
+    def t(self):
+        return self.market.t
+
+    def reveal(self, i, rows):
+        self.market.reveal(i, rows)
+        self.ctx.at(i)
+
+
 def _context(bars, capital=Decimal("1000")):
     panel = Panel.from_bars(bars)
-    view = MarketView(panel.symbols, panel.timestamps.astype("datetime64[us]").tolist(), panel.data.shape)
+    market = Market(panel.symbols, panel.timestamps.astype("datetime64[us]").tolist(), panel.data.shape)
     sleeve = Sleeve("probe", len(panel.symbols), int(capital * PICO))  # pico units
-    return panel, view, sleeve, BarContext("probe", view, sleeve)
+    ctx = BarContext("probe", market.view(), sleeve)
+    return panel, _Stepped(panel, ctx, market), sleeve, ctx
 
 
 def _advance(panel, view, t):
@@ -85,20 +101,49 @@ def test_panel_marks_forward_filled_zero_before_first_bar(bars):
 
 def test_marketview_reveals_one_bar_at_a_time(bars):
     panel = Panel.from_bars(bars)
-    view = MarketView(panel.symbols, [], panel.data.shape)
-    assert view.t == -1
+    market = Market(panel.symbols, [], panel.data.shape)
+    view = market.view()
+    assert market.t == -1
     assert np.isnan(view._data).all()
-    view.reveal(0, panel.data[0])
-    assert view.t == 0
+    market.reveal(0, panel.data[0])
+    view.t = 0
+    assert market.t == 0
     assert np.isnan(view._data[1:]).all()  # nothing after bar 0 stored
     _eq(view.row(CLOSE), [10, NAN, 20])
-    view.reveal(1, panel.data[1])
+    market.reveal(1, panel.data[1])
+    view.t = 1
     assert np.isnan(view._data[2:]).all()
     _eq(view.window(CLOSE, 5), [[10, NAN, 20], [11, NAN, NAN]])
     assert view.value(CLOSE, A) == 11.0 and math.isnan(view.value(CLOSE, M))
-    # the view owns its buffer: changing the panel afterwards does not change what was revealed
+    # the market owns its buffer: changing the panel afterwards does not change what was revealed
     panel.data[1, CLOSE, A] = 777.0
     assert view.value(CLOSE, A) == 11.0
+
+
+def test_a_strategy_cannot_change_what_another_sees(bars):
+    """Issue 20 item 10: every array a view holds is read-only memory for good, the names and the
+    clock are immutable, and each strategy's view is its own."""
+    panel = Panel.from_bars(bars)
+    market = Market(panel.symbols, panel.timestamps.astype("datetime64[us]").tolist(), panel.data.shape)
+    mine, theirs = market.view(), market.view()
+    market.reveal(0, panel.data[0])
+    mine.t = theirs.t = 0
+    for array in (mine._data, mine._numbers, mine._conditions, mine._changed):
+        with pytest.raises(ValueError):
+            array[...] = 0
+        with pytest.raises(ValueError):
+            array.flags.writeable = True
+        with pytest.raises(ValueError):
+            np.asarray(array.base)[...] = 0  # nor through what backs it
+    with pytest.raises(TypeError):
+        mine.timestamps[0] = None
+    with pytest.raises(TypeError):
+        mine.index["AAPL"] = 2
+    with pytest.raises(TypeError):
+        mine.features[object()] = 0
+    mine.t = 5  # its own view: the other strategy still sees bar 0
+    mine._data = np.zeros_like(mine._data)
+    assert theirs.t == 0 and theirs.value(CLOSE, A) == 10.0
 
 
 # ------------------------------------------------------------------------------ BarContext

@@ -8,8 +8,8 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at         TIMESTAMP,
     duration_seconds    DOUBLE,
     dataset_id          VARCHAR,
-    initial_capital     DECIMAL(18, 6),
-    unallocated_capital DECIMAL(18, 6),
+    initial_capital     DECIMAL(38, 6),
+    unallocated_capital DECIMAL(38, 6),
     periods_per_year    INTEGER,
     bar_count           INTEGER,        -- bars on the clock
     bars_processed      INTEGER,        -- bars stepped; a failed run stops at (and includes) the bar

@@ -7,5 +7,5 @@ CREATE TABLE IF NOT EXISTS run_strategies (
     class_name      VARCHAR,
     params          VARCHAR,        -- constructor parameters as JSON, when known
     weight          DECIMAL(18, 12),
-    initial_capital DECIMAL(18, 6)
+    initial_capital DECIMAL(38, 6)
 );

@@ -13,11 +13,11 @@ CREATE TABLE IF NOT EXISTS conflicts (
     standing              VARCHAR[],      -- those whose order stood (the others were cancelled)
     orders                VARCHAR,        -- JSON list of {strategy_id, order_id, quantity}
     outcome               VARCHAR,        -- what happened, in words
-    net_quantity          DECIMAL(18, 6), -- what went to the market when netted (signed)
-    crossed_quantity      DECIMAL(18, 6), -- matched internally between the strategies (one side)
-    commission            DECIMAL(18, 6), -- paid by the standing orders
-    commission_standalone DECIMAL(18, 6), -- what they would have paid as separate orders
-    commission_saved      DECIMAL(18, 6),
+    net_quantity          DECIMAL(38, 6), -- what went to the market when netted (signed)
+    crossed_quantity      DECIMAL(38, 6), -- matched internally between the strategies (one side)
+    commission            DECIMAL(38, 6), -- paid by the standing orders
+    commission_standalone DECIMAL(38, 6), -- what they would have paid as separate orders
+    commission_saved      DECIMAL(38, 6),
     event_seq             BIGINT,         -- the seq of its conflict_detected event in the run's audit trail
     logged_at             TIMESTAMP       -- when that event was logged (wall clock, UTC)
 );

@@ -8,5 +8,5 @@ CREATE TABLE IF NOT EXISTS portfolio_books (
     cash                DECIMAL(38, 12),    -- including unallocated capital
     market_value        DECIMAL(38, 12),
     equity              DECIMAL(38, 12),
-    unallocated_capital DECIMAL(18, 6)
+    unallocated_capital DECIMAL(38, 6)
 );

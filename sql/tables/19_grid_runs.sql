@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS grid_runs (
     completed_count   INTEGER,
     failed_count      INTEGER,
     dropped_count     INTEGER,        -- combinations a constraint dropped
-    initial_capital   DECIMAL(18, 6), -- every combination's capital
+    initial_capital   DECIMAL(38, 6), -- every combination's capital
     periods_per_year  INTEGER,
     bar_count         INTEGER,
     symbol_count      INTEGER,
