@@ -38,6 +38,7 @@ _TS_HINT = "use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
 _OFFSET = r"(?:[+-]\d{2}:?\d{2}|Z)$"  # a timestamp's UTC offset, at the end of its text
 _DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 GAP_DAYS = 365  # a symbol without bars for longer than this is warned about
+YEARS = (1800, 2200)  # timestamps outside these years are errors (SPEC §5): a two-digit year, mostly
 
 
 @dataclass
@@ -426,6 +427,10 @@ def _checks(round_prices: bool = False) -> list[tuple[str, pl.Expr, Any, str]]:
          "fill it in or drop the row", "with an empty timestamp"),
         ("ts", c("ts_raw").is_not_null(), lambda r, n: f"{n('ts')} {r['ts_raw']!r} is not a "
          f"valid date/time; {_TS_HINT}", "with an unparseable timestamp"),
+        ("year", ~c("ts").dt.year().is_between(*YEARS), lambda r, n: f"{n('ts')} is in the year "
+         f"{r['ts'].year}, outside {YEARS[0]}-{YEARS[1]}; " + (
+             f"a two-digit year? write it in full, like {r['ts'].replace(year=1900 + r['ts'].year):%Y-%m-%d}"
+             if r["ts"].year < 100 else "check the date"), f"with a year outside {YEARS[0]}-{YEARS[1]}"),
     ]
     for p in _NUMBERS:
         out.append((p + "?", c(p + "_raw").is_not_null(), lambda r, n, p=p: f"{n(p)} "

@@ -481,3 +481,12 @@ def test_a_gap_of_more_than_a_year_is_warned():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_bars(frame(ts=[datetime(2015, 1, 2), datetime(2016, 1, 2)]))  # 365 days: no warning
+
+
+def test_two_digit_and_far_years_are_errors(tmp_path):
+    plain(tmp_path, "y.csv", "AAA,95-01-17,1,2,1,1.5,1", "AAA,2300-01-02,1,2,1,1.5,1", "AAA,1995-01-18,1,2,1,1.5,1")
+    assert problems(tmp_path / "y.csv") == [
+        "y.csv line 2 (AAA 0095-01-17): ts is in the year 95, outside 1800-2200; a two-digit year? write it in "
+        "full, like 1995-01-17",
+        "y.csv line 3 (AAA 2300-01-02): ts is in the year 2300, outside 1800-2200; check the date",
+    ]
