@@ -1,7 +1,9 @@
 """The `sqlorch` command line: parses options, calls the library, prints results.
 
 Errors a user can cause print as one message with exit status 1; `--debug` shows the
-traceback instead.
+traceback instead. Everything printed goes through `sqlorch.table.terminal_text` (names,
+symbols and messages from data cannot drive the terminal), except the csv and json of
+`sqlorch sql`, which are data: csv prints values as stored, json escapes them itself.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from sqlorch.executors import EXECUTORS
 from sqlorch.grid_store import has_grid_tables, is_grid_run
 from sqlorch.market import Panel
 from sqlorch.progress import ProgressBar
-from sqlorch.report import FORMATS, latest_run_id, report_context, write_report, write_reports
+from sqlorch.report import (FORMATS, check_target, format_of, id_path, latest_run_id, report_context, run_row,
+                            sql_literal, write_report, write_reports)
 from sqlorch.results import OrchestratorResult
 from sqlorch.runner import dataset_id
-from sqlorch.table import format_comparison, format_table
+from sqlorch.table import format_comparison, format_table, json_for_terminal, terminal_text
 from sqlorch.warehouse import Warehouse, process_alive, register_dataset
 
 if TYPE_CHECKING:
@@ -41,37 +44,56 @@ DEMO_CONFIG = "demo.toml"
 
 
 class _Cli(click.Group):
-    """A group that turns SqlorchError into one line on stderr and exit status 1."""
+    """A group that turns SqlorchError into one message on stderr and exit status 1, and prints
+    Python warnings (a data gap, say) as `Warning: ...` lines, escaped."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except SqlorchError as exc:
-            if ctx.params.get("debug"):
-                raise
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(1)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            ctx.exit(130)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except SqlorchError as exc:
+                if ctx.params.get("debug"):
+                    raise
+                _err(f"Error: {exc}")
+                ctx.exit(1)
+            except KeyboardInterrupt:
+                _err("Interrupted.")
+                ctx.exit(130)
+
+
+def _echo(text: str = "", err: bool = False) -> None:
+    """Print `text` (lines of it) with everything but its newlines through `terminal_text`."""
+    click.echo(terminal_text(text, keep_newlines=True), err=err)
 
 
 def _err(message: str) -> None:
-    click.echo(message, err=True)
+    _echo(message, err=True)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    _err(f"Warning: {message}")
+
+
+def shown(value: Any) -> str:
+    """A name or value from data, on one line, safe to print (`terminal_text`)."""
+    return terminal_text(value)
 
 
 warehouse_option = click.option(
-    "--warehouse", "warehouse", type=click.Path(dir_okay=False), default=DEFAULT_WAREHOUSE,
+    "--warehouse", "warehouse", type=click.Path(), default=DEFAULT_WAREHOUSE,
     show_default=True, help="DuckDB warehouse file.")
 
 
 def writing_options(command: Callable) -> Callable:
     """The options of the commands that run backtests (`run`, `grid`): where they write, and how."""
     options = [
-        click.option("--warehouse", type=click.Path(dir_okay=False),
+        click.option("--warehouse", type=click.Path(),
                      help="DuckDB warehouse file (default: the config's warehouse key)."),
-        click.option("--report-dir", type=click.Path(file_okay=False), default="reports", show_default=True,
-                     help="Directory of the reports (<run_id>.html and <run_id>.md)."),
+        click.option("--report-dir", type=click.Path(), default="reports", show_default=True,
+                     help="Directory of the reports (<run_id>.html and <run_id>.md; a file there that is "
+                          "not a sqlorch report is never overwritten)."),
         click.option("--no-report", is_flag=True, help="Write no reports."),
         click.option("--lock-timeout", type=float, help="Seconds to wait for another run's write lock [default: 60]."),
         click.option("--quiet", is_flag=True, help="No progress bar."),
@@ -109,6 +131,8 @@ def run(config: str | None, warehouse: str | None, log_dir: str | None, report_d
                  {"warehouse": warehouse, "log_dir": log_dir, "lock_timeout": lock_timeout}.items()
                  if value is not None}
     plan = read_plan(config or _demo_config(), overrides)
+    if not no_report:
+        check_directory(Path(report_dir), "--report-dir")
     bars = synthetic_bars(**vars(plan.synthetic)) if plan.synthetic else list(plan.paths)
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always")
@@ -131,59 +155,91 @@ def _demo_config() -> str:
     return str(importlib.resources.files("sqlorch") / DEMO_CONFIG)
 
 
+def check_directory(path: Path, option: str) -> None:
+    """SqlorchError if `path` cannot be (or become) a directory: it, or a parent, is a file."""
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise SqlorchError(f"{option} {path}: {place} is a file, not a directory; choose another directory")
+            return
+
+
+def _reports_of(run_id: str, write: Callable[[], dict[str, Path]]) -> dict[str, Path]:
+    """The reports `write` writes for a stored run; SqlorchError saying the run is stored if not."""
+    try:
+        return write()
+    except SqlorchError as exc:
+        raise SqlorchError(f"run {run_id} is stored in the warehouse, but its reports were not written: {exc}; "
+                           f"write them later with `sqlorch report {run_id}`") from exc
+
+
 def _print_run(plan: RunPlan, result: OrchestratorResult, report_dir: Path | None) -> None:
     config, warehouse, run_id, comparison = plan.config, result.warehouse, result.run_id, result.comparison_table
     warnings_ = warning_lines(high_pairs(result.correlation))
     facts = warehouse.query(
         "SELECT r.strategy_count, r.symbol_count, r.bars_processed, min(c.ts) AS first, max(c.ts) AS last "
         "FROM runs r JOIN run_clock c USING (run_id) WHERE run_id = ? GROUP BY ALL", [run_id]).row(0, named=True)
-    click.echo(f"run {run_id}: {facts['strategy_count']} strategies, {facts['symbol_count']} symbols, "
-               f"{facts['bars_processed']} bars from {facts['first']:%Y-%m-%d} to {facts['last']:%Y-%m-%d}\n")
-    click.echo(format_comparison(comparison))
+    _echo(f"run {shown(run_id)}: {facts['strategy_count']} strategies, {facts['symbol_count']} symbols, "
+          f"{facts['bars_processed']} bars from {facts['first']:%Y-%m-%d} to {facts['last']:%Y-%m-%d}\n")
+    _echo(format_comparison(comparison))
     if warnings_:
-        click.echo("")
+        _echo("")
     for line in warnings_:
-        click.echo(f"Warning: {line}")
-    reports = write_reports(warehouse, run_id, report_dir, comparison=comparison) if report_dir is not None else {}
-    click.echo("")
-    click.echo(f"warehouse  {config.warehouse}")
+        _echo(f"Warning: {shown(line)}")
+    reports = _reports_of(run_id, lambda: write_reports(warehouse, run_id, report_dir, comparison=comparison)) \
+        if report_dir is not None else {}
+    _echo("")
+    _echo(f"warehouse  {shown(config.warehouse)}")
     if config.log_dir:
-        click.echo(f"log        {Path(config.log_dir) / f'{run_id}.jsonl'}")
+        _echo(f"log        {shown(Path(config.log_dir) / f'{run_id}.jsonl')}")
     if reports:
-        click.echo(f"report     {reports['html']}")
-        click.echo(f"summary    {reports['md']}")
-    click.echo(f"\nexplore    sqlorch sql \"SELECT * FROM trades WHERE run_id = '{run_id}'\"")
+        _echo(f"report     {shown(reports['html'])}")
+        _echo(f"summary    {shown(reports['md'])}")
+    _echo(f"\nexplore    sqlorch sql \"SELECT * FROM trades WHERE run_id = {shown(sql_literal(run_id))}\"")
 
 
 @cli.command()
 @click.argument("run_id", required=False)
 @warehouse_option
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="html", show_default=True,
-              help="HTML (one self-contained page with charts) or Markdown.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)),
+              help="HTML (one self-contained page with charts) or Markdown [default: from the suffix of -o "
+                   "(.html, .htm, .md, .markdown), else html].")
+@click.option("-o", "--output", type=click.Path(),
               help="File to write [default: reports/<run_id>.<format>].")
+@click.option("--force", is_flag=True, help="Overwrite -o even if it is not a sqlorch report.")
 @click.option("--top", type=int, default=10, show_default=True,
               help="Best combinations listed per strategy (grid runs).")
-def report(run_id: str | None, warehouse: str, fmt: str, output: str | None, top: int) -> None:
+def report(run_id: str | None, warehouse: str, fmt: str | None, output: str | None, force: bool, top: int) -> None:
     """Write the report of RUN_ID (default: the latest finished run) from the warehouse views.
     A grid run (`sqlorch grid`) gets its grid report: heatmaps, top combinations, sensitivity.
+    An existing file is replaced only if it is a sqlorch report (or with --force).
 
-    Example: sqlorch report --format md -o latest.md
+    Example: sqlorch report -o latest.md
     """
     _check_top(top)
     store = Warehouse(warehouse, on_wait=_err)
     run_id = run_id or latest_run_id(store)
-    path = Path(output or Path("reports") / f"{run_id}.{fmt}")
-    if is_grid_run(store, run_id):
+    grid = is_grid_run(store, run_id)
+    if not grid:
+        with store.connect(read_only=True) as con:
+            run_row(con, "SELECT run_id FROM runs WHERE run_id = ?", run_id, "run", store)
+    if output:
+        check_target(Path(output), force)
+    fmt = fmt or (format_of(Path(output)) if output else "html")
+    path = Path(output) if output else id_path(Path("reports"), run_id, "." + fmt)
+    check_target(path, force)
+    if path.exists() and store.path is not None and store.path.exists() and path.samefile(store.path):
+        raise SqlorchError(f"-o {path} is the warehouse the report is read from; choose another file")
+    if grid:
         from sqlorch.grid_report import grid_report_context, write_grid_report  # grid code only when needed
 
-        click.echo(f"report     {write_grid_report(grid_report_context(store, run_id, top), path, fmt)}")
+        _echo(f"report     {shown(write_grid_report(grid_report_context(store, run_id, top), path, fmt, force))}")
         return
     context = report_context(store, run_id)
-    path = write_report(context, path, fmt)
+    path = write_report(context, path, fmt, force)
     for line in context["warnings"]:
-        click.echo(f"Warning: {line}")
-    click.echo(f"report     {path}")
+        _echo(f"Warning: {shown(line)}")
+    _echo(f"report     {shown(path)}")
 
 
 def _check_top(top: int) -> None:
@@ -222,6 +278,8 @@ def grid(config: str, metric: str | None, workers: int | None, top: int | None, 
     overrides = {key: value for key, value in
                  {"warehouse": warehouse, "lock_timeout": lock_timeout}.items() if value is not None}
     plan = read_grid_plan(config, overrides)
+    if not no_report:
+        check_directory(Path(report_dir), "--report-dir")
     top = top if top is not None else plan.top or 10
     _check_top(top)
     executor = executor or plan.executor or "local"
@@ -248,38 +306,39 @@ def _print_grid(plan: GridPlan, search: GridSearch, result: GridResult, top: int
         "WHERE g.run_id = ? GROUP BY ALL", [result.run_id]).row(0, named=True)
     seconds = run["duration_seconds"] or 0.0
     speed = f" ({run['combination_count'] / seconds:,.0f} combinations/s)" if seconds > 0 else ""
-    click.echo(f"grid {result.run_id}: {run['combination_count']} combinations of {run['strategy_count']} "
-               f"{'strategy' if run['strategy_count'] == 1 else 'strategies'} ({run['failed_count']} failed, "
-               f"{run['dropped_count']} dropped by constraints), {run['symbol_count']} symbols, "
-               f"{run['bar_count']} bars "
-               f"from {run['first']:%Y-%m-%d} to {run['last']:%Y-%m-%d}")
-    click.echo(f"ran {run['batches']} batches on {run['workers']} {run['executor']} worker(s) in {seconds:.2f} s"
-               f"{speed}; ranked by {result.metric}")
-    shown = [result.metric] + [m for m in ("total_return", "sharpe_ratio", "max_drawdown", "trade_count")
-                               if m != result.metric]
+    _echo(f"grid {shown(result.run_id)}: {run['combination_count']} combinations of {run['strategy_count']} "
+          f"{'strategy' if run['strategy_count'] == 1 else 'strategies'} ({run['failed_count']} failed, "
+          f"{run['dropped_count']} dropped by constraints), {run['symbol_count']} symbols, "
+          f"{run['bar_count']} bars "
+          f"from {run['first']:%Y-%m-%d} to {run['last']:%Y-%m-%d}")
+    _echo(f"ran {run['batches']} batches on {run['workers']} {shown(run['executor'])} worker(s) in {seconds:.2f} s"
+          f"{speed}; ranked by {shown(result.metric)}")
+    columns = [result.metric] + [m for m in ("total_return", "sharpe_ratio", "max_drawdown", "trade_count")
+                                 if m != result.metric]
     for sid, grid_ in zip(search.strategy_ids, search.grids):
         best = result.best_by_strategy[sid]
-        click.echo("")
+        _echo("")
         if best:
-            click.echo(f"{sid}: best {', '.join(f'{k}={v}' for k, v in best.items())}")
+            _echo(f"{shown(sid)}: best {', '.join(f'{shown(k)}={shown(v)}' for k, v in best.items())}")
         else:
-            click.echo(f"{sid}: no combination has a defined {result.metric}")
+            _echo(f"{shown(sid)}: no combination has a defined {shown(result.metric)}")
         names = list(grid_.params)
-        rows = result.top(top, sid).select("rank", *names, *shown)
+        rows = result.top(top, sid).select("rank", *names, *columns)
         if rows.height:
-            click.echo(format_table(rows, {m: (lambda v, m=m: metric_text(v, m)) for m in shown}))
+            _echo(format_table(rows, {m: (lambda v, m=m: metric_text(v, m)) for m in columns}))
         failed = result.table.filter((pl.col("strategy") == sid) & (pl.col("status") == "failed"))
         if failed.height:
-            click.echo(f"{failed.height} combination(s) failed, e.g. {failed['error'][0]}")
-    reports = write_grid_reports(result.warehouse, result.run_id, report_dir, top) if report_dir is not None else {}
-    click.echo("")
-    click.echo(f"warehouse  {plan.config.warehouse}  (tables grid_runs, grid_results; views grid_parameters, "
-               "grid_sensitivity)")
+            _echo(f"{failed.height} combination(s) failed, e.g. {shown(failed['error'][0])}")
+    reports = _reports_of(result.run_id, lambda: write_grid_reports(result.warehouse, result.run_id, report_dir, top)) \
+        if report_dir is not None else {}
+    _echo("")
+    _echo(f"warehouse  {shown(plan.config.warehouse)}  (tables grid_runs, grid_results; views grid_parameters, "
+          "grid_sensitivity)")
     if reports:
-        click.echo(f"report     {reports['html']}")
-        click.echo(f"summary    {reports['md']}")
-    click.echo(f"\nexplore    sqlorch sql \"SELECT * FROM grid_results WHERE run_id = '{result.run_id}' "
-               "ORDER BY strategy_id, rank\"")
+        _echo(f"report     {shown(reports['html'])}")
+        _echo(f"summary    {shown(reports['md'])}")
+    _echo(f"\nexplore    sqlorch sql \"SELECT * FROM grid_results WHERE run_id = {shown(sql_literal(result.run_id))} "
+          "ORDER BY strategy_id, rank\"")
 
 
 @cli.command()
@@ -299,9 +358,9 @@ def ingest(paths: tuple[str, ...], warehouse: str, start: str | None, end: str |
     with Warehouse(warehouse, on_wait=_err).transaction() as con:
         new = register_dataset(con, bars, data_id, " ".join(paths))
     first, last = panel.timestamps[0].astype("datetime64[D]"), panel.timestamps[-1].astype("datetime64[D]")
-    click.echo(f"dataset {data_id}: {len(panel.symbols)} symbols, {bars.height} bars, {first} to {last}"
-               f" ({'stored' if new else 'already stored'} in {warehouse})")
-    click.echo(f"symbols  {', '.join(panel.symbols)}")
+    _echo(f"dataset {data_id}: {len(panel.symbols)} symbols, {bars.height} bars, {first} to {last}"
+          f" ({'stored' if new else 'already stored'} in {shown(warehouse)})")
+    _echo(f"symbols  {', '.join(shown(symbol) for symbol in panel.symbols)}")
 
 
 @cli.command()
@@ -321,11 +380,11 @@ def runs(warehouse: str, limit: int) -> None:
         "AS strategies, symbol_count AS symbols, bars_processed AS bars, pid, hostname, error FROM runs "
         + grids + "ORDER BY started_at DESC, run_id DESC LIMIT ?", [limit])
     if listed.is_empty():
-        click.echo(f"no runs in {warehouse} yet")
+        _echo(f"no runs in {shown(warehouse)} yet")
         return
     listed = listed.with_columns(
         pl.struct("status", "pid").map_elements(_shown_status, return_dtype=pl.String).alias("status"))
-    click.echo(format_table(listed.drop("pid", "hostname")))
+    _echo(format_table(listed.drop("pid", "hostname")))
 
 
 def _shown_status(row: dict[str, Any]) -> str:
@@ -360,7 +419,9 @@ def _looks_like_sql(arg: str) -> bool:
 @click.argument("query")
 @warehouse_option
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="Output format.")
+              show_default=True, help="Output format: table shows control characters in values as escapes "
+                                      "like \\x1b; csv prints values as stored (it is data for files and tools); "
+                                      "json escapes them as \\u001b.")
 @click.option("--max-rows", type=int, default=100, show_default=True,
               help="Rows to print in table format (csv and json print all).")
 def sql_command(query: str, warehouse: str, output: str, max_rows: int) -> None:
@@ -372,10 +433,10 @@ def sql_command(query: str, warehouse: str, output: str, max_rows: int) -> None:
     """
     result = Warehouse(warehouse, on_wait=_err).sandboxed_query(query)
     if output == "csv":
-        click.echo(result.write_csv(), nl=False)
+        click.echo(result.write_csv(), nl=False, color=True)  # data: values as stored (color: nothing stripped)
     elif output == "json":
-        click.echo(result.write_json())
+        click.echo(json_for_terminal(result.write_json()))
     else:
-        click.echo(format_table(result.head(max_rows)))
+        _echo(format_table(result.head(max_rows)))
         if result.height > max_rows:
-            click.echo(f"... {result.height - max_rows} more rows (--max-rows, or --format csv)")
+            _echo(f"... {result.height - max_rows} more rows (--max-rows, or --format csv)")

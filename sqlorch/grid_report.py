@@ -22,7 +22,7 @@ from markupsafe import Markup
 from sqlorch import charts
 from sqlorch.errors import SqlorchError
 from sqlorch.grid import LOWER_IS_BETTER
-from sqlorch.report import environment, run_row
+from sqlorch.report import REPORT_DIR_HINT, check_target, environment, id_path, run_row, save, sql_literal
 from sqlorch.report_filters import num, pct
 from sqlorch.results import METRIC_NAMES
 from sqlorch.warehouse import Warehouse, frame
@@ -65,7 +65,7 @@ def values_text(values: list[Any], most: int = 12) -> str:
 
 def listing_queries(run_id: str) -> dict[str, str]:
     """The SQL a reader runs to list what each section summarizes (shown, not run)."""
-    where = f"run_id = '{run_id}'"  # display text only; run ids are generated, never user input
+    where = f"run_id = {sql_literal(run_id)}"  # display text only
     return {
         "run": f"SELECT * FROM grid_runs WHERE {where};",
         "results": f"SELECT * FROM grid_results WHERE {where} ORDER BY strategy_id, rank NULLS LAST;",
@@ -210,15 +210,17 @@ def render_grid(context: Mapping[str, Any], fmt: str) -> str:
         {**context, "charts": chart_markup(context, sizes), "show": metric_text})
 
 
-def write_grid_report(context: Mapping[str, Any], path: Path, fmt: str) -> Path:
-    """Render the grid report of `context` (from `grid_report_context`) to `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_grid(context, fmt), encoding="utf-8")
-    return path
+def write_grid_report(context: Mapping[str, Any], path: Path, fmt: str, force: bool = False) -> Path:
+    """Render the grid report of `context` (from `grid_report_context`) to `path` (see `report.save`)."""
+    return save(path, render_grid(context, fmt), force)
 
 
 def write_grid_reports(warehouse: Warehouse, run_id: str, directory: Path, top: int = 10,
                        formats: tuple[str, ...] = ("html", "md")) -> dict[str, Path]:
-    """`<run_id>.<fmt>` in `directory` for each format, reading the warehouse once."""
+    """`<run_id>.<fmt>` in `directory` for each format, reading the warehouse once; never over a
+    file that is not a sqlorch report."""
+    paths = {fmt: id_path(directory, run_id, "." + fmt) for fmt in formats}
+    for path in paths.values():
+        check_target(path, hint=REPORT_DIR_HINT)
     context = grid_report_context(warehouse, run_id, top)
-    return {fmt: write_grid_report(context, directory / f"{run_id}.{fmt}", fmt) for fmt in formats}
+    return {fmt: save(path, render_grid(context, fmt), hint=REPORT_DIR_HINT) for fmt, path in paths.items()}

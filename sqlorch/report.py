@@ -12,6 +12,9 @@ import functools
 import json
 import math
 import os
+import re
+import secrets
+import unicodedata
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,6 +35,10 @@ from sqlorch.resources import resource_dir
 from sqlorch.warehouse import Warehouse, frame
 
 FORMATS = {"html": "base.html.j2", "md": "report.md.j2"}
+SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}  # of -o, when --format is not given
+MARKERS = ('<meta name="generator" content="sqlorch', "<!-- generator: sqlorch")
+"""What the templates write near the top of every report (HTML: in <head>; Markdown: the line
+after the title): a file holding one is a sqlorch report, which a new report may replace."""
 CHART_POINTS = 1200  # most points per line drawn; longer runs are bucketed (extremes kept)
 READERS = max(2, min(4, os.cpu_count() or 2))  # queries read at once (2 measured best on 2 cores)
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -46,6 +53,10 @@ _LATEST = """SELECT run_id FROM runs WHERE status IN ('completed', 'failed')
 _LATEST_OR_GRID = """SELECT run_id FROM (SELECT run_id, started_at FROM runs WHERE status IN ('completed', 'failed')
                                       UNION ALL SELECT run_id, started_at FROM grid_runs WHERE status = 'completed')
                      ORDER BY started_at DESC, run_id DESC LIMIT 1"""
+_CONTROL = re.compile(r"([\x00-\x1f\x7f-\x9f])")
+_RECENT = """SELECT run_id FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 5"""
+_RECENT_OR_GRID = """SELECT run_id FROM (SELECT run_id, started_at FROM runs UNION ALL SELECT run_id, started_at FROM grid_runs)
+                     ORDER BY started_at DESC, run_id DESC LIMIT 5"""
 _STRATEGIES = """SELECT strategy_id, position, class_name, params, weight::DOUBLE AS weight, initial_capital
                  FROM run_strategies WHERE run_id = ? ORDER BY position"""
 _SYMBOLS = "SELECT DISTINCT symbol FROM bars WHERE dataset_id = ? ORDER BY symbol"
@@ -94,9 +105,17 @@ _REBALANCE_SLEEVES = """SELECT strategy_id, count(*) AS rebalances, sum(cash_mov
 _DECISION_KINDS = ("accepted", "clipped", "rejected", "expired", "cancelled")
 
 
+def sql_literal(text: str) -> str:
+    """`text` as a SQL string literal on one line (quotes doubled, control characters as
+    `chr(n)`), for SQL that is shown to a reader, never run here."""
+    pieces = [f"chr({ord(part)})" if len(part) == 1 and _CONTROL.match(part) else "'" + part.replace("'", "''") + "'"
+              for part in _CONTROL.split(text) if part]
+    return " || ".join(pieces) or "''"
+
+
 def listing_queries(run_id: str) -> dict[str, str]:
     """The SQL a reader runs to list what each report section summarizes (shown, not run)."""
-    where = f"run_id = '{run_id}'"  # display text only; run ids are generated, never user input
+    where = f"run_id = {sql_literal(run_id)}"  # display text only
     return {
         "comparison": f"SELECT * FROM comparison WHERE {where};",
         "correlations": ("SELECT strategy_a, strategy_b, days, correlation, flag FROM strategy_correlations\n"
@@ -124,10 +143,15 @@ def latest_run_id(warehouse: Warehouse) -> str:
 
 
 def run_row(con: duckdb.DuckDBPyConnection, sql: str, run_id: str, kind: str, warehouse: Warehouse) -> dict[str, Any]:
-    """The one row `sql` selects for `run_id`; SqlorchError naming the `kind` of run if none."""
+    """The one row `sql` selects for `run_id`; SqlorchError naming the `kind` of run and the
+    latest runs if none."""
     runs = frame(con, sql, [run_id])
     if runs.is_empty():
-        raise SqlorchError(f"no {kind} {run_id!r} in {warehouse.path or 'the warehouse'}; `sqlorch runs` lists them")
+        grids = not frame(con, "SELECT 1 FROM duckdb_tables() WHERE table_name = 'grid_runs'").is_empty()
+        recent = frame(con, _RECENT_OR_GRID if grids else _RECENT)["run_id"].to_list()
+        latest = f"the latest: {', '.join(recent)}" if recent else "it holds no runs yet"
+        raise SqlorchError(f"no {kind} {run_id!r} in {warehouse.path or 'the warehouse'} ({latest}); "
+                           "`sqlorch runs` lists them")
     return runs.row(0, named=True)
 
 
@@ -318,20 +342,91 @@ def render(context: Mapping[str, Any], fmt: str) -> str:
     return environment().get_template(FORMATS[fmt]).render({**context, **extra})
 
 
-def write_report(context: Mapping[str, Any], path: Path, fmt: str) -> Path:
-    """Render the report of `context` (from `report_context`) in `fmt` to `path`."""
-    return _write(path, render(context, fmt))
+def write_report(context: Mapping[str, Any], path: Path, fmt: str, force: bool = False) -> Path:
+    """Render the report of `context` (from `report_context`) in `fmt` to `path` (see `save`)."""
+    return save(path, render(context, fmt), force)
 
 
 def write_reports(warehouse: Warehouse, run_id: str, directory: Path, formats: tuple[str, ...] = ("html", "md"),
                   comparison: pl.DataFrame | None = None) -> dict[str, Path]:
     """Render `<run_id>.<fmt>` into `directory` for each format, reading the warehouse once
-    (`comparison`: see `report_context`)."""
+    (`comparison`: see `report_context`); never over a file that is not a sqlorch report."""
+    paths = {fmt: id_path(directory, run_id, "." + fmt) for fmt in formats}
+    for path in paths.values():
+        check_target(path, hint=REPORT_DIR_HINT)
     context = report_context(warehouse, run_id, comparison)
-    return {fmt: _write(directory / f"{run_id}.{fmt}", render(context, fmt)) for fmt in formats}
+    return {fmt: save(path, render(context, fmt), hint=REPORT_DIR_HINT) for fmt, path in paths.items()}
 
 
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+# -- files ----------------------------------------------------------------------------------------
+
+FORCE_HINT = "pass --force to replace it, or choose another -o"
+REPORT_DIR_HINT = "move it away, or pass another --report-dir"
+
+
+def id_path(directory: Path, name: str, suffix: str = "") -> Path:
+    """`directory / (name + suffix)` for a `name` taken from data (a run id), which stays inside
+    `directory`: SqlorchError if `name` is empty, `.` or `..`, or holds a path separator, a
+    NUL or another control character."""
+    bad = (not name or name in (".", "..") or "/" in name or "\\" in name
+           or (os.altsep is not None and os.altsep in name)
+           or any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name))
+    path = Path(directory) / f"{name}{suffix}"
+    if bad or Path(os.path.normpath(path)).parent != Path(os.path.normpath(directory)):
+        raise SqlorchError(f"the run id {name!r} cannot name a file in {directory}: a run id is a plain name "
+                           "(no path separators, no '..', no control characters)")
+    return path
+
+
+def format_of(path: Path) -> str:
+    """The report format a file name asks for by its suffix; SqlorchError naming the choices."""
+    try:
+        return SUFFIXES[path.suffix.lower()]
+    except KeyError:
+        raise SqlorchError(f"cannot tell the format of {path} from its suffix; name it "
+                           f"{', '.join(SUFFIXES)}, or pass --format {' or '.join(FORMATS)}") from None
+
+
+def is_report(path: Path) -> bool:
+    """Whether the file at `path` is a sqlorch report: one of `MARKERS` in its first lines."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(line.lstrip().startswith(MARKERS) for line in head.splitlines()[:12])
+
+
+def check_target(path: Path, force: bool = False, hint: str = FORCE_HINT) -> None:
+    """SqlorchError if a report cannot go to `path`: it is a directory, one of its parents is a
+    file, or it is a file that is not a sqlorch report (unless `force`)."""
+    if path.is_dir():
+        raise SqlorchError(f"{path} is a directory; give the report a file name, like {path / 'report.html'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SqlorchError(f"cannot write {path}: {parent} is a file, not a directory; choose another path")
+            break
+    if not force and (path.exists() or path.is_symlink()) and not is_report(path):
+        raise SqlorchError(f"{path} exists and is not a sqlorch report, so it was not overwritten; {hint}")
+
+
+def save(path: Path, text: str, force: bool = False, hint: str = FORCE_HINT) -> Path:
+    """Write `text` to `path` whole or not at all (a temporary file beside it, renamed over it),
+    creating its directory; `check_target` first. SqlorchError if it cannot be written."""
+    check_target(path, force, hint)
+    temporary = path.with_name(f".{path.name[:200]}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with open(descriptor, "w", encoding="utf-8") as file:
+                file.write(text)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise SqlorchError(f"cannot write {path}: {exc.strerror or exc}; choose a path in a directory you can "
+                           "write") from None
     return path

@@ -1,9 +1,12 @@
-"""Plain-text tables for the terminal."""
+"""Plain-text tables for the terminal, and text made safe to print there: whatever the CLI
+prints goes through `terminal_text`, so names and messages from data cannot drive the terminal
+(colours, cursor moves, a rewritten line, a bell, reversed text)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -11,6 +14,33 @@ from typing import Any
 import polars as pl
 
 Formatter = Callable[[Any], str]
+
+_UNSEEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""C0 and C1 control characters, DEL, and the characters that reorder or break text invisibly
+(bidirectional marks, embeddings, overrides and isolates; line and paragraph separators)."""
+_UNSEEN_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_text(value: Any, keep_newlines: bool = False) -> str:
+    """`value` as text that cannot drive a terminal: each character of `_UNSEEN` (tab and newline
+    included, so a table cell stays one line) shown as an escape like `\\x1b` or `\\u202e`. With
+    `keep_newlines`, newlines stay (messages of several lines). Backslashes stay as they are."""
+    text = str(value)
+    if keep_newlines:
+        return "\n".join(_UNSEEN.sub(_escape, line) for line in text.split("\n"))
+    return _UNSEEN.sub(_escape, text)
+
+
+def json_for_terminal(text: str) -> str:
+    """JSON text with DEL, C1 controls and the invisible reordering characters (which JSON may
+    carry raw) written as `\\u` escapes: the same data, safe to print. (Only strings can hold
+    them, and inside a string the escape means the character.)"""
+    return _UNSEEN_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def percent(value: Any) -> str:
@@ -42,11 +72,12 @@ def _missing(value: Any) -> bool:
 
 def format_table(frame: pl.DataFrame, formats: Mapping[str, Formatter] | None = None,
                  headers: Mapping[str, str] | None = None) -> str:
-    """`frame` as aligned columns: text left, numbers right."""
+    """`frame` as aligned columns: text left, numbers right; every cell and title through
+    `terminal_text`."""
     formats, headers = formats or {}, headers or {}
     names = frame.columns
-    cells = [[formats.get(n, plain)(v) for n, v in zip(names, row)] for row in frame.iter_rows()]
-    titles = [headers.get(n, n) for n in names]
+    cells = [[terminal_text(formats.get(n, plain)(v)) for n, v in zip(names, row)] for row in frame.iter_rows()]
+    titles = [terminal_text(headers.get(n, n)) for n in names]
     widths = [max([len(t)] + [len(r[i]) for r in cells]) for i, t in enumerate(titles)]
     numeric = [frame.schema[n].is_numeric() for n in names]
 

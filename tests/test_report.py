@@ -407,7 +407,9 @@ def test_cli_report_errors_are_one_line(tmp_path: Path, monkeypatch) -> None:
     assert ran.exit_code == 0 and "report " not in ran.stdout and not (tmp_path / "reports").exists()
     unknown = runner.invoke(cli, ["report", "20000101-000000-abcdef"])
     assert unknown.exit_code == 1
-    assert "no run '20000101-000000-abcdef' in warehouse/sqlorch.duckdb; `sqlorch runs` lists them" in unknown.stderr
+    run_id = ran.stdout.split()[1].rstrip(":")
+    assert (f"no run '20000101-000000-abcdef' in warehouse/sqlorch.duckdb (the latest: {run_id}); "
+            "`sqlorch runs` lists them") in unknown.stderr
     bad = runner.invoke(cli, ["report", "--format", "pdf"])
     assert bad.exit_code == 2 and "'pdf' is not one of 'html', 'md'" in bad.stderr
 
