@@ -439,6 +439,83 @@ def test_a_setting_is_restored_even_when_the_block_fails():
         assert con.execute("SELECT current_setting('threads')").fetchone() != (1,) or os.cpu_count() == 1
 
 
+def test_a_failed_block_in_an_aborted_transaction_keeps_its_own_error():
+    with duckdb.connect() as con:
+        con.begin()
+        with pytest.raises(duckdb.CatalogException, match="no_such_table"), setting(con, "threads", 1):
+            con.execute("SELECT * FROM no_such_table")  # aborts the transaction: the setting cannot be restored
+        con.rollback()
+
+
+# ------------------------------------------------------------------------------ files it cannot use
+
+
+def test_a_file_open_in_this_process_with_another_configuration(tmp_path, make_bars):
+    path = tmp_path / "w.duckdb"
+    with Warehouse(path).connect():
+        pass
+    bars = make_bars({"A": [(d, 10 + d) for d in range(4)]})
+    notebook = duckdb.connect(str(path), read_only=True)
+    try:
+        with pytest.raises(SqlorchError, match="already open in this process with another configuration.*close that "
+                                               "connection first"):
+            StrategyOrchestrator([(_Idle(), D("1"))], OrchestratorConfig(warehouse=str(path), log_dir=None)).run(bars)
+        with pytest.raises(SqlorchError, match="already open in this process"):
+            Warehouse(path).query("SELECT 1")
+    finally:
+        notebook.close()
+    assert Warehouse(path).query("SELECT count(*) AS n FROM runs WHERE status = 'completed'").item() == 0
+
+
+class _Idle:
+    name = "idle"
+
+    def on_bar(self, ctx):
+        return None
+
+
+def test_a_directory_or_a_file_in_the_way(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(SqlorchError, match="is a directory; pass --warehouse a file such as"):
+        with Warehouse(tmp_path).connect():
+            pass
+    with pytest.raises(SqlorchError, match="cannot create the warehouse .*afile/w.duckdb: .*--warehouse"):
+        with Warehouse(tmp_path / "afile" / "w.duckdb").connect():
+            pass
+
+
+def _truncated(path: Path) -> Path:
+    """A warehouse whose last blocks are cut off (its metadata, written earlier, still opens)."""
+    with Warehouse(path).connect():
+        pass
+    with duckdb.connect(str(path), config={"storage_compatibility_version": "v1.5.0"}) as con:
+        for sql in ("CREATE TABLE a AS SELECT range AS i, md5(range::VARCHAR) AS h FROM range(200000)",
+                    "CREATE TABLE filler AS SELECT range AS i, md5(range::VARCHAR) AS h FROM range(200000)",
+                    "DROP TABLE a", "CREATE TABLE small AS SELECT 1 AS a"):
+            con.execute(sql)
+            con.execute("CHECKPOINT")
+        block_size = con.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0]
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 4 * block_size])
+    return path
+
+
+def test_a_truncated_file_is_explained_when_read_and_refused_before_a_write(tmp_path):
+    path = _truncated(tmp_path / "w.duckdb")
+    before = path.read_bytes()
+    assert Warehouse(path).query("SELECT a FROM small").item() == 1  # what is whole can be read
+    with pytest.raises(SqlorchError, match="is damaged \\(truncated or corrupt\\): .*restore it from a backup"):
+        Warehouse(path).query("SELECT sum(length(h)) FROM filler")
+    with pytest.raises(SqlorchError, match="is truncated: .* bytes, but its .* blocks take .*nothing was written"):
+        with Warehouse(path).connect():
+            pass
+    assert path.read_bytes() == before and not path.with_name("w.duckdb.wal").exists()
+    with Warehouse(tmp_path / "good.duckdb").connect():
+        pass
+    with pytest.raises(duckdb.CatalogException):  # other errors pass unchanged
+        Warehouse(tmp_path / "good.duckdb").query("SELECT * FROM no_such_table")
+
+
 def test_a_failed_registration_fails_the_run_and_leaves_no_running_row(tmp_path, make_bars, monkeypatch):
     from sqlorch import runner
 
@@ -447,10 +524,10 @@ def test_a_failed_registration_fails_the_run_and_leaves_no_running_row(tmp_path,
 
     monkeypatch.setattr(runner, "register_dataset", broken)
     path = tmp_path / "w.duckdb"
-    with pytest.raises(duckdb.IOException, match="disk full"):
+    with pytest.raises((duckdb.IOException, SqlorchError), match="disk full"):  # (the runner may explain it)
         BacktestEngine(_ReadsTheWarehouse(path), BacktestConfig(warehouse=str(path), log_dir=None)).run(make_bars({"A": [(d, 10 + d) for d in range(4)]}))
     with duckdb.connect(str(path), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchall() == [(0,)]
 
 
 def test_a_failed_insert_while_writing_records_keeps_none_of_them(tmp_path, make_bars, script, monkeypatch):
@@ -467,7 +544,7 @@ def test_a_failed_insert_while_writing_records_keeps_none_of_them(tmp_path, make
 
     monkeypatch.setattr(runner, "insert", insert)
     path = tmp_path / "w.duckdb"
-    with pytest.raises(duckdb.IOException, match="disk full"):
+    with pytest.raises((duckdb.IOException, SqlorchError), match="disk full"):  # (the runner may explain it)
         BacktestEngine(script({0: [Signal.buy("A", 1.0)]}), BacktestConfig(warehouse=str(path), log_dir=None)).run(
             make_bars({"A": [(d, 10 + d) for d in range(4)]}))
     with duckdb.connect(str(path), read_only=True) as con:
