@@ -4,7 +4,10 @@ The file is created with `storage_compatibility_version` so that the DuckDB CLI 
 installs alongside (`pip install "sqlorch[cli]"`) opens it. Writers hold the file only
 briefly: once to register a run, once to write its results in one transaction. A run
 whose process dies stays `running` on disk and is shown (and, at the next write, marked)
-as `incomplete`.
+as `incomplete`. Queries from outside (`sqlorch sql`) run in `Warehouse.sandbox()`: read-only,
+with DuckDB's external access off and its configuration locked. A file that is damaged, in
+the way, or open in this process under another configuration is a SqlorchError saying what
+to do.
 """
 
 from __future__ import annotations
@@ -224,12 +227,15 @@ class Warehouse:
 
     def _check_length(self, con: duckdb.DuckDBPyConnection) -> None:
         """SqlorchError if the file holds fewer bytes than the blocks DuckDB counts in it (a
-        truncated copy): DuckDB itself notices only when it reads a missing block."""
+        truncated copy): DuckDB itself notices only when it reads a missing block. Checked
+        only when `con` is the database's one connection in this process (another one may be
+        checkpointing: counting blocks it has not written yet)."""
         assert self.path is not None
-        block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size() "
-                                         "WHERE database_name = current_database()").fetchone()
+        block_size, blocks, connections = con.execute(
+            "SELECT block_size, total_blocks, (SELECT * FROM duckdb_connection_count()) FROM pragma_database_size() "
+            "WHERE database_name = current_database()").fetchone()
         size = self.path.stat().st_size
-        if size < block_size * blocks:
+        if connections == 1 and size < block_size * blocks:
             raise SqlorchError(f"the warehouse {self.path} is truncated: {size} bytes, but its {blocks} blocks take "
                                f"{block_size * blocks}; {_AGAIN} (nothing was written to it)")
 
