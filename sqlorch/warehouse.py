@@ -226,18 +226,18 @@ class Warehouse:
         return con
 
     def _check_length(self, con: duckdb.DuckDBPyConnection) -> None:
-        """SqlorchError if the file holds fewer bytes than the blocks DuckDB counts in it (a
-        truncated copy): DuckDB itself notices only when it reads a missing block. Checked
-        only when `con` is the database's one connection in this process (another one may be
-        checkpointing: counting blocks it has not written yet)."""
+        """SqlorchError if the file holds fewer bytes than the blocks in use need (a truncated
+        copy): DuckDB itself notices only when it reads a missing block. (Free blocks may lie
+        past the end of the file.) Checked only when `con` is the database's one connection
+        in this process: another one may be checkpointing, using blocks not yet written."""
         assert self.path is not None
-        block_size, blocks, connections = con.execute(
-            "SELECT block_size, total_blocks, (SELECT * FROM duckdb_connection_count()) FROM pragma_database_size() "
+        block_size, used, connections = con.execute(
+            "SELECT block_size, used_blocks, (SELECT * FROM duckdb_connection_count()) FROM pragma_database_size() "
             "WHERE database_name = current_database()").fetchone()
         size = self.path.stat().st_size
-        if connections == 1 and size < block_size * blocks:
-            raise SqlorchError(f"the warehouse {self.path} is truncated: {size} bytes, but its {blocks} blocks take "
-                               f"{block_size * blocks}; {_AGAIN} (nothing was written to it)")
+        if connections == 1 and size < block_size * used:
+            raise SqlorchError(f"the warehouse {self.path} is truncated: {size} bytes, but the {used} blocks in use "
+                               f"take {block_size * used}; {_AGAIN} (nothing was written to it)")
 
     def _open(self, read_only: bool, config: Mapping[str, Any] = DUCKDB_CONFIG) -> duckdb.DuckDBPyConnection:
         """A connection to the file with `config`, waiting while another process holds its lock;
