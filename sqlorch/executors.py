@@ -2,22 +2,28 @@
 
 An executor starts `task(shared, item)` for every item at once and returns `Results`, which
 yield `(index, result)` as each one finishes (so the caller can do other work while the workers
-start). `shared` (the grid's bars and settings) travels to each worker once: through the
-process pool's initializer locally, through Ray's object store (`ray.put` once, the reference
-passed to every task) on a cluster. The grid search only sees this interface, so it does not
-know which one runs it.
+start). `shared` (the grid's bars and settings) travels to each worker once: in the SETUP frame
+of each local worker (`sqlorch.worker`), through Ray's object store (`ray.put` once, the
+reference passed to every task) on a cluster. The grid search only sees this interface, so it
+does not know which one runs it.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import atexit
+import json
 import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, runtime_checkable
 
 from sqlorch.errors import SqlorchError
+from sqlorch.worker import DONE, FAILED, FORGET, READY, RUN, SETUP, STALE, WORKER_COMMAND, Frame, receive, send
 
 Task = Callable[[Any, Any], Any]
 EXECUTORS = ("local", "ray")
@@ -77,7 +83,14 @@ def default_workers() -> int:
 
 class LocalExecutor:
     """Worker processes on this machine (`workers` of them, default: every core); with one
-    worker, or one item, the tasks run in this process."""
+    worker, or one item, the tasks run in this process.
+
+    Workers are fresh Python processes running `sqlorch.worker` (nothing of the calling script
+    runs in them, so scripts need no `if __name__ == "__main__":`); the task, the shared data and
+    the items travel as cloudpickles, so classes defined in a script, `python -c`, a notebook or
+    a function travel by value, and those of modules by name (workers get this process's
+    sys.path). Started workers wait for the next `map` in this process, and exit with it; those
+    that imported modules of the user's own end instead (the next map gets their current code)."""
 
     name = "local"
 
@@ -88,17 +101,25 @@ class LocalExecutor:
         """How many tasks run at once."""
         return self.workers
 
+    def in_process(self, count: int) -> bool:
+        """Whether `count` items run in this process (one worker, or one item) rather than in
+        worker processes."""
+        return self.workers == 1 or count <= 1
+
     def map(self, task: Task, shared: Any, items: Sequence[Any]) -> Results:
-        """Start task(shared, item) for every item; the results as each finishes."""
-        if self.workers == 1 or len(items) <= 1:
+        """Start task(shared, item) for every item; the results as each finishes. An exception
+        a task raises is raised here (the worker's traceback as its cause); a worker that dies
+        is a SqlorchError. Raises SqlorchError if the task, the shared data or an item cannot be
+        pickled."""
+        if self.in_process(len(items)):
             return Results((index, task(shared, item)) for index, item in enumerate(items))
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(items)), mp_context=_context(),
-                                   initializer=_install, initargs=(shared,))
-        futures: dict[Future, int] = {pool.submit(_run, task, item): k for k, item in enumerate(items)}
-        return Results(_as_finished(futures), lambda: pool.shutdown(wait=True, cancel_futures=True))
+        setup, blobs = _pickled(task, shared, items)
+        run = _Run(_POOL.take(min(self.workers, len(items))), setup, blobs)
+        return Results(run.finished(), run.stop)
 
     def close(self) -> None:
-        """Nothing to release: each `map` has its own pool, released by its `Results`."""
+        """Nothing to release: the workers of each `map` are released by its `Results` (to wait
+        for the next one; `close_workers()` ends them)."""
 
     def __enter__(self) -> LocalExecutor:
         return self
@@ -107,42 +128,286 @@ class LocalExecutor:
         self.close()
 
 
-def _as_finished(futures: dict[Future, int]) -> Iterator[tuple[int, Any]]:
-    pending = set(futures)
+PRELOAD = ("sqlorch.sweep",)
+"""What each worker imports as it starts, while the parent gets the work ready."""
+_LIVENESS = 1.0  # seconds between checks that busy workers are alive, while waiting for a result
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker process (the cause of the re-raised one)."""
+
+    def __str__(self) -> str:
+        return "\n\n" + str(self.args[0])
+
+
+def _pickled(task: Task, shared: Any, items: Sequence[Any]) -> tuple[bytes, list[bytes]]:
+    """The SETUP payload (this process's sys.path, then the task and the shared data) and each
+    item's pickle, made once for every worker."""
+    import cloudpickle
+
+    what = "the task and its shared data"
     try:
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield futures[future], future.result()
-    except BrokenProcessPool as exc:
-        raise SqlorchError("a grid worker process died (out of memory?); try fewer --workers "
-                           "or a smaller grid") from exc
+        setup = json.dumps(_worker_path()).encode() + b"\n" + cloudpickle.dumps((task, shared))
+        blobs = []
+        for number, item in enumerate(items, start=1):
+            what = f"item #{number}"
+            blobs.append(cloudpickle.dumps(item))
+    except Exception as exc:
+        raise SqlorchError(f"cannot send {what} to worker processes ({type(exc).__name__}: {exc}): "
+                           "it holds something that cannot be pickled; define what it uses in a module, "
+                           "or pass workers=1 to run in this process") from None
+    return setup, blobs
 
 
-_shared: Any = None  # what every task of a pool shares, installed once per worker process
+def _worker_path() -> list[str]:
+    """This process's sys.path with relative entries ('' is the current directory) made absolute."""
+    return [os.path.abspath(entry) for entry in map(os.fspath, filter(_is_path, sys.path))]
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    """How worker processes start. Not `fork`: the parent holds DuckDB and polars thread pools,
-    which a fork would copy mid-flight. `forkserver` (where there is one) forks each worker from
-    a clean server that imported sqlorch once, so workers start in milliseconds; else `spawn`."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")  # pragma: no cover (Windows)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["sqlorch.sweep"])  # only takes effect before the server starts
-    return context
+def _is_path(entry: object) -> bool:
+    return isinstance(entry, (str, os.PathLike))
 
 
-def _install(shared: Any) -> None:
-    global _shared
-    _shared = shared
-    install = getattr(shared, "install", None)
-    if callable(install):
-        install()  # e.g. make the strategies' modules importable here
+class _Worker:
+    """One worker process, and the thread that reads its frames into the `sink` of the map
+    using it: (worker, frame), then (worker, None) when the worker is gone."""
+
+    def __init__(self) -> None:
+        if not sys.executable or getattr(sys, "frozen", False):
+            raise SqlorchError("this Python cannot start worker processes (no interpreter to run: "
+                               f"sys.executable is {sys.executable!r}); pass workers=1 to run in this process")
+        self.process = subprocess.Popen([sys.executable, "-c", WORKER_COMMAND, json.dumps(_worker_path()), *PRELOAD],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.ready = False  # said READY: it started
+        self.gone = False  # its frames ended: it exited, or was killed
+        self.stale = False  # it imported code of the user's own (which may change): not to be reused
+        self._sink: queue.Queue | None = None
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, name=f"sqlorch-worker-{self.process.pid}", daemon=True).start()
+
+    def attach(self, sink: queue.Queue) -> bool:
+        """Send this worker's frames to `sink` from now on; False if it is already gone."""
+        with self._lock:
+            self._sink = sink
+            return not self.gone
+
+    def send(self, kind: int, index: int = 0, payload: bytes = b"") -> None:
+        """Send a frame; SqlorchError if the worker is gone."""
+        try:
+            send(self.process.stdin, kind, index, payload)  # type: ignore[arg-type]
+        except OSError:  # BrokenPipeError, or its stdin closed
+            raise self.died() from None
+
+    def died(self) -> SqlorchError:
+        """The error for this worker having died, with how (once it has exited)."""
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is None:
+            how = "its pipe closed"
+        elif code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+            how = f"killed by {name}" + (", out of memory?" if name == "SIGKILL" else "")
+        else:
+            how = f"exit code {code}"
+        if not self.ready:
+            return SqlorchError(f"a grid worker process died while starting ({how}; its error is on stderr): check "
+                                f"that `{sys.executable} -c \"import sqlorch.sweep\"` works, or pass workers=1 to run "
+                                "in this process")
+        return SqlorchError(f"a grid worker process died ({how}); try fewer --workers or a smaller grid")
+
+    def end(self) -> None:
+        """Kill the process (it may be running a task) and reap it."""
+        self.process.kill()
+        self.process.wait()
+        self._close_pipes()
+
+    def close(self, timeout: float = 5) -> None:
+        """Let the process exit (its stdin closes), killing it if it does not within `timeout`
+        seconds."""
+        self._close_pipes()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.end()
+
+    def retire(self) -> None:
+        """Let the process exit (its stdin closes) without waiting: its reading thread reaps it."""
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        try:
+            self.process.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+
+    def _read(self) -> None:
+        """The reading thread: frames to the sink until the process's stdout ends."""
+        stream = self.process.stdout
+        while (frame := receive(stream)) is not None:  # type: ignore[arg-type]
+            if frame[0] == READY:
+                self.ready = True
+            elif self._sink is not None:
+                self._sink.put((self, frame))
+        with self._lock:
+            self.gone = True
+            sink = self._sink
+        if sink is not None:
+            sink.put((self, None))
+        stream.close()  # type: ignore[union-attr]
+        self.process.wait()  # its stdout ended: it is exiting, or was killed
 
 
-def _run(task: Task, item: Any) -> Any:
-    return task(_shared, item)
+class _Pool:
+    """This process's worker processes waiting for work: `take` them (starting those missing),
+    `give_back` those a map has finished with; `close` ends them (at exit)."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def take(self, count: int) -> list[_Worker]:
+        """`count` workers: waiting ones first, then new ones (started now, importing while the
+        caller goes on)."""
+        with self._lock:
+            if self._pid != os.getpid():  # a forked copy of this process: those are its parent's
+                self._idle, self._pid = [], os.getpid()
+            alive = [w for w in self._idle if not w.gone and w.process.poll() is None]
+            taken, self._idle = alive[:count], alive[count:]
+        try:
+            while len(taken) < count:
+                taken.append(_Worker())
+        except BaseException:
+            for worker in taken:
+                worker.close()
+            raise
+        return taken
+
+    def give_back(self, worker: _Worker) -> None:
+        """A worker that is not running a task waits for the next map (after dropping the shared
+        data of the last one)."""
+        try:
+            worker.send(FORGET)
+        except SqlorchError:
+            worker.close()
+            return
+        with self._lock:
+            self._idle.append(worker)
+
+    def close(self) -> None:
+        """End the waiting workers."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            mine = self._pid == os.getpid()
+        if mine:
+            for worker in idle:
+                worker.close()
+
+
+_POOL = _Pool()
+atexit.register(_POOL.close)
+
+
+def close_workers() -> None:
+    """End the worker processes waiting for work (they also end with this process)."""
+    _POOL.close()
+
+
+class _Run:
+    """One `map` on worker processes: each worker gets the SETUP, then one item at a time."""
+
+    def __init__(self, workers: list[_Worker], setup: bytes, items: list[bytes]):
+        self.sink: queue.Queue = queue.Queue()
+        self.setup = setup
+        self.pending = deque(enumerate(items))
+        self.workers = [self._attached(w) for w in workers]
+        self.busy: dict[_Worker, int] = {}  # worker -> the index of the item it runs
+        self.lost: set[_Worker] = set()  # workers gone, or whose last frame may be cut short
+
+    def finished(self) -> Iterator[tuple[int, Any]]:
+        """(index, result) as each item finishes."""
+        import cloudpickle
+
+        for worker in self.workers:
+            self._send(worker, SETUP, 0, self.setup)
+            self._next_item(worker)
+        while self.busy:
+            worker, frame = self._receive()
+            index = self.busy.pop(worker)
+            if frame is None:
+                self.lost.add(worker)
+                raise worker.died()
+            kind, _, payload = frame
+            worker.stale = worker.stale or bool(kind & STALE)
+            kind &= ~STALE
+            if kind == DONE:
+                self._next_item(worker)
+                yield index, cloudpickle.loads(payload)
+            elif kind == FAILED:
+                raise _reraised(payload)
+            else:  # UNLOADABLE
+                lines = payload.decode(errors="replace").strip().splitlines()
+                raise SqlorchError(f"a worker process cannot load what it was sent ({lines[-1] if lines else '?'}): "
+                                   "the modules it needs must import there as they do here (install them, or "
+                                   "put them next to the script), or pass workers=1 to run in this process")
+
+    def stop(self) -> None:
+        """Release the workers: those running an item are killed, those that imported code of the
+        user's own end, the others wait in the pool for the next map."""
+        for worker in self.workers:
+            if worker in self.busy or worker in self.lost or worker.gone:
+                worker.end()
+            elif worker.stale:
+                worker.retire()
+            else:
+                _POOL.give_back(worker)
+        self.busy.clear()
+
+    def _attached(self, worker: _Worker) -> _Worker:
+        """`worker` sending its frames to this run, or a new one if it died waiting in the pool."""
+        if worker.attach(self.sink):
+            return worker
+        worker.end()
+        worker = _Worker()
+        worker.attach(self.sink)
+        return worker
+
+    def _send(self, worker: _Worker, kind: int, index: int, payload: bytes) -> None:
+        """Send a frame; until it is all sent (a worker may die, Ctrl-C may come), the worker
+        counts as lost."""
+        self.lost.add(worker)
+        worker.send(kind, index, payload)
+        self.lost.discard(worker)
+
+    def _next_item(self, worker: _Worker) -> None:
+        """Give `worker` the next item, if any is left."""
+        if self.pending:
+            index, payload = self.pending.popleft()
+            self.busy[worker] = index
+            self._send(worker, RUN, index, payload)
+
+    def _receive(self) -> tuple[_Worker, Frame | None]:
+        """The next frame of a busy worker; a busy worker found exited counts as gone."""
+        while True:
+            try:
+                return self.sink.get(timeout=_LIVENESS)
+            except queue.Empty:
+                for worker in self.busy:
+                    if worker.process.poll() is not None:
+                        return worker, None
+
+
+def _reraised(payload: bytes) -> BaseException:
+    """The exception a task raised in a worker, its traceback there as its cause."""
+    import cloudpickle
+
+    exc, text = cloudpickle.loads(payload)
+    if exc is None:
+        return RuntimeError(f"a task failed in a worker process (its exception cannot be pickled):\n{text}")
+    exc.__cause__ = RemoteTraceback(text)
+    return exc
 
 
 class RayExecutor:

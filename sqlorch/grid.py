@@ -19,7 +19,6 @@ import dataclasses
 import math
 import sys
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,8 @@ import polars as pl
 from sqlorch.audit import encode
 from sqlorch.config import BacktestConfig
 from sqlorch.data import load_bars
-from sqlorch.errors import ConfigError, did_you_mean
-from sqlorch.executors import EXECUTORS, Executor, _import_ray, make_executor
+from sqlorch.errors import ConfigError, SqlorchError, did_you_mean
+from sqlorch.executors import EXECUTORS, Executor, LocalExecutor, _import_ray, make_executor
 from sqlorch.grid_spec import Grid, Params, check_instances
 
 __all__ = ["Grid", "GridResult", "GridSearch", "plan_batches", "rank_column", "worker_config"]
@@ -168,23 +167,19 @@ class GridSearch:
             batches = plan_batches(list(zip(self.strategy_ids, [g.strategy_class for g in self.grids],
                                             self.combinations)),
                                    executor.slots(), len(panel), len(panel.symbols), self.batch_size)
+            if isinstance(executor, LocalExecutor) and not executor.in_process(len(batches)):
+                _check_sendable([g.strategy_class for g in self.grids])
             return self._run(data, panel, batches, executor, progress, on_wait, source)
         finally:
             if executor is not self.executor:
                 executor.close()
 
     def _executor_kind(self, cells: int) -> str | Executor:
-        """The executor to use: worker processes only if they can import every strategy class, and
-        (unless `workers` was given) only for enough work to pay for starting them."""
+        """The executor to use: worker processes (unless `workers` was given) only for enough work
+        to pay for starting them."""
         if self.executor != "local" or self.workers == 1:
             return self.executor
         if self.workers is None and self.size * cells < SMALL_WORK:
-            return make_executor("local", 1)
-        stuck = [g.strategy_class for g in self.grids if not _importable(g.strategy_class)]
-        if stuck:
-            warnings.warn(f"{stuck[0].__qualname__} is defined where worker processes cannot import it (a "
-                          "notebook, or inside a function): the grid runs in this process; define the class "
-                          "in a module to use several workers", stacklevel=3)
             return make_executor("local", 1)
         return self.executor
 
@@ -359,10 +354,18 @@ def _import_root(cls: type) -> str | None:
     return str(root)
 
 
-def _importable(cls: type) -> bool:
-    """Whether a spawned worker process can import `cls` by name."""
-    if "<locals>" in cls.__qualname__:
-        return False
-    module = sys.modules.get(cls.__module__)
-    return cls.__module__ != "__main__" or bool(getattr(module, "__file__", None))
+def _check_sendable(classes: Sequence[type]) -> None:
+    """SqlorchError naming the first strategy class that cannot travel to worker processes: a
+    class defined in a script, a notebook or a function travels by value (cloudpickle), with
+    what it refers to, and fails if any of that cannot be pickled (an open file, a lock...)."""
+    import cloudpickle
 
+    for cls in classes:
+        try:
+            cloudpickle.dumps(cls)
+        except Exception as exc:
+            raise SqlorchError(
+                f"the strategy class {cls.__qualname__} cannot be sent to worker processes "
+                f"({type(exc).__name__}: {exc}): it, or something it refers to, cannot be pickled; define the "
+                "class in a module (workers then import it by name), or pass workers=1 to run in this "
+                "process") from None

@@ -55,6 +55,12 @@ class GridData:
             if path not in sys.path:
                 sys.path.insert(0, path)
 
+    def release(self) -> None:
+        """Free this (worker) process's copy of the bars: an executor calls this when a worker
+        has run its batches and waits for other work."""
+        global _prepared
+        _prepared = None
+
 
 @dataclass(frozen=True)
 class Batch:
