@@ -6,9 +6,9 @@ The bars are generated deterministically (`sqlorch.demo.synthetic_bars(symbols=1
 combinations, all with fast < slow), 1 bps commission. Each setting runs the whole search as
 `GridSearch(...).run(bars)` does, into an in-memory warehouse: validation, worker start-up,
 stepping, metrics, ranking and the bulk write of grid_runs and grid_results included. Prints
-the wall time of the first run (which also starts the process that forks the workers, as one
-`sqlorch grid` command does) and of the following ones, combinations per second, and the
-speed-up from 1 to 2 (or --workers) workers (medians of the following runs).
+the wall time of the first run (which also starts the worker processes, as one `sqlorch grid`
+command does; the following runs reuse them) and of the following ones, combinations per
+second, and the speed-up from 1 to 2 (or --workers) workers (medians of the following runs).
 
     .venv/bin/python benchmarks/grid.py [--repeat 5] [--workers 2] [--combinations 1000]
 
