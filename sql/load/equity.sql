@@ -24,7 +24,7 @@ WITH run AS (
     FROM transfers
     WHERE run_id = $run_id
     UNION ALL
-    SELECT strategy_id, 0, initial_capital, 0, 0, 0
+    SELECT strategy_id, 0, initial_capital::DECIMAL(38, 12), 0, 0, 0  -- (a union takes the narrower scale)
     FROM run_strategies
     WHERE run_id = $run_id
     UNION ALL
