@@ -75,7 +75,9 @@ class EventLog:
         self._quoted: dict[str, str] = {}
         self._run_id = quote(run_id)
         self._held: list[str] = []  # lines written to the file only once `release_held` is called
+        self._made: list[Path] = []  # the directories made for the file, innermost first
         if path is not None:
+            self._made = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._file = path.open("a", encoding="utf-8")
@@ -171,3 +173,14 @@ class EventLog:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+    def discard(self) -> None:
+        """Close and remove the file, and the directories made for it: nothing was logged."""
+        self.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            for directory in self._made:
+                try:
+                    directory.rmdir()
+                except OSError:  # not empty (another run's log), or gone
+                    break

@@ -180,9 +180,7 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
     try:
         registering = _register(warehouse, run_id, kind, sleeves, config, bars, panel, source)
     except BaseException as exc:
-        log.close()
-        if log_path is not None:
-            log_path.unlink(missing_ok=True)  # nothing happened: no log of it
+        log.discard()  # nothing happened: no log of it
         if isinstance(exc, (duckdb.Error, OSError)):
             raise SqlorchError(f"could not write to the warehouse {warehouse.path}: {exc}; nothing was recorded. "
                                "Free disk space or fix the file, then run again") from exc

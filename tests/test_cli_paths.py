@@ -265,7 +265,7 @@ def test_unusable_warehouse_paths(here: Path, command: list[str]) -> None:
                                    else ["no warehouse at afile/w.duckdb"]))
     after = snapshot(here)
     changed = {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
-    assert changed <= {"logs", "logs/backtest"}, changed  # (empty directories of the log, made first)
+    assert not changed, changed
 
 
 # -- a damaged warehouse ----------------------------------------------------------------------------
@@ -298,7 +298,7 @@ def test_a_damaged_warehouse_is_one_clear_message(here: Path, how: str, command:
     before = snapshot(here)
     result = invoke(*command)
     if how == "corrupt" and command[0] in ("runs", "sql") and result.exit_code == 0:
-        pytest.skip("these reads do not touch the damaged blocks")
+        return  # these reads did not touch the damaged blocks: a correct answer is fine too
     failed_cleanly(result, "warehouse/sqlorch.duckdb", "restore it from a backup, or pass another --warehouse")
     assert any(words in result.stderr for words in (DAMAGE_WORDS[how], "damaged", "truncated")), result.stderr
     assert not list(here.rglob("*.wal")) and not list(here.rglob("*.html")) and not list(here.rglob("*.md"))
@@ -306,7 +306,7 @@ def test_a_damaged_warehouse_is_one_clear_message(here: Path, how: str, command:
         return  # found only when the run reads a damaged block: the run is then recorded as failed
     after = snapshot(here)
     changed = {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
-    assert changed <= {"logs", "logs/backtest"}, changed  # (empty directories of the log, made first)
+    assert not changed, changed
 
 
 def test_a_truncated_warehouse_is_refused_before_a_write(here: Path) -> None:
