@@ -364,3 +364,18 @@ def test_keyboard_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         cli.commands.pop("boom")
     assert result.exit_code == 130 and "Interrupted." in result.stderr
+
+
+def test_a_gap_of_over_a_year_is_a_warning_on_stderr(here: Path) -> None:
+    rows = ["symbol,ts,open,high,low,close,volume"]
+    days = [f"2015-01-{d:02d}" for d in range(5, 31)] + [f"2016-06-{d:02d}" for d in range(1, 29)]
+    rows += [f"GAP,{day},10,11,9,10,100" for day in days]
+    write(here / "data" / "gap.csv", "\n".join(rows) + "\n")
+    config = write(here / "gap.toml", """
+        [[strategies]]
+        class = "buy_and_hold"
+        weight = "1"
+    """)
+    result = invoke("run", str(config), "--quiet", "--no-report")
+    assert result.exit_code == 0, result.stderr
+    assert "Warning: GAP has no bars for 488 days, from 2015-01-30 to 2016-06-01" in result.stderr
