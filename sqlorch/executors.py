@@ -261,7 +261,7 @@ class _Worker:
 
 class _Pool:
     """This process's worker processes waiting for work: `take` them (starting those missing),
-    `give_back` those a map has finished with; `close` ends them (at exit)."""
+    `give_back` those a map has finished with; `close` ends them (also at exit)."""
 
     def __init__(self) -> None:
         self._idle: list[_Worker] = []
@@ -296,22 +296,27 @@ class _Pool:
         with self._lock:
             self._idle.append(worker)
 
-    def close(self) -> None:
-        """End the waiting workers."""
+    def close(self, wait: bool = True) -> None:
+        """End the waiting workers: close their stdin, and (if `wait`) wait for them to exit."""
         with self._lock:
             idle, self._idle = self._idle, []
             mine = self._pid == os.getpid()
-        if mine:
+        if not mine:
+            return
+        for worker in idle:
+            worker.retire()
+        if wait:
             for worker in idle:
                 worker.close()
 
 
 _POOL = _Pool()
-atexit.register(_POOL.close)
+atexit.register(_POOL.close, wait=False)  # they exit on their own, while this process exits
 
 
 def close_workers() -> None:
-    """End the worker processes waiting for work (they also end with this process)."""
+    """End the worker processes waiting for work, and wait for them (they also end, by
+    themselves, when this process exits)."""
     _POOL.close()
 
 

@@ -92,7 +92,10 @@ def main(preload: list[str]) -> None:
             running.set()
             reply, answer = (UNLOADABLE, unloadable) if unloadable else _answer(task, shared, payload)
             running.clear()
-            send(outbox, reply | (STALE if own.imported() else 0), index, answer)
+            try:
+                send(outbox, reply | (STALE if own.imported() else 0), index, answer)
+            except OSError:  # the parent is gone
+                return
         elif kind == FORGET:
             _release(shared)
             task = shared = None
