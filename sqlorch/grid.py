@@ -38,6 +38,7 @@ from sqlorch.grid_store import config_json, fail_grid, finish_grid, register_gri
 from sqlorch.market import Panel
 from sqlorch.results import METRIC_NAMES
 from sqlorch.runner import dataset_id, new_run_id, periods_per_year
+from sqlorch.strategy import unique_ids
 from sqlorch.sweep import RESULT_FIELDS, Batch, GridData, run_batch
 from sqlorch.warehouse import Warehouse
 
@@ -121,7 +122,11 @@ class GridSearch:
         elif not isinstance(executor, (str, Executor)):
             problems.append(f"executor: give \"local\", \"ray\" or an Executor, got {executor!r}")
         self.grids = _grids(strategy_class, param_grid, constraint, problems)
-        self.strategy_ids = _unique_ids([g.strategy_id for g in self.grids])
+        try:
+            self.strategy_ids = unique_ids([g.strategy_id for g in self.grids], [bool(g.name) for g in self.grids])
+        except ConfigError as exc:
+            problems += exc.problems
+            self.strategy_ids = []
         self.combinations: list[list[Params]] = []
         self.dropped = 0
         if not problems:
@@ -157,7 +162,7 @@ class GridSearch:
         """Run every combination over `bars` (whatever `load_bars` accepts) and write the search
         to the configured warehouse. A combination whose strategy raises is recorded as failed."""
         config = self.config
-        bars = load_bars(bars, start=config.start, end=config.end)
+        bars = load_bars(bars, start=config.start, end=config.end, round_prices=config.round_prices)
         panel = Panel.from_bars(bars)
         data = GridData(bars, dataset_id(panel), config.periods_per_year or periods_per_year(panel.timestamps),
                         worker_config(config), self.sql_metrics,
@@ -330,15 +335,6 @@ def _grids(strategy_class: Any, param_grid: Mapping[str, Any] | None,
         except ConfigError as exc:
             problems += exc.problems
     return grids
-
-
-def _unique_ids(ids: Sequence[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for sid in ids:
-        seen[sid] = seen.get(sid, 0) + 1
-        out.append(sid if seen[sid] == 1 else f"{sid}_{seen[sid]}")
-    return out
 
 
 def _import_root(cls: type) -> str | None:

@@ -234,6 +234,11 @@ def test_invalid_lists_of_grids():
         GridSearch([(SMACross, {})], {"fast": [5]}, memory())
     with pytest.raises(ConfigError, match="name must be a non-empty string"):
         Grid(SMACross, {}, name="  ")
+    with pytest.raises(ConfigError, match="strategy name 'x' is given to 2 strategies"):
+        GridSearch([Grid(SMACross, {}, name="x"), Grid(SMACross, {}, name="x")], memory())
+    # a generated id skips one given explicitly further on
+    search = GridSearch([(SMACross, {}), (SMACross, {}), Grid(SMACross, {}, name="sma_cross_2")], memory())
+    assert search.strategy_ids == ["sma_cross", "sma_cross_3", "sma_cross_2"]
 
 
 def test_single_values_numpy_values_and_names(bars):
