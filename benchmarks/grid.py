@@ -1,7 +1,7 @@
 """Benchmark: a grid search of 1,000 SMA-cross combinations on 20 years of daily bars of one
 symbol (issue #6: "1,000 combinations in under 5 s on a 2-core machine").
 
-The bars are generated deterministically (`sqlorch.demo.synthetic_bars(symbols=1, years=20)`,
+The bars are generated deterministically (`sqlorch.bars.synthetic.synthetic_bars(symbols=1, years=20)`,
 5,040 bars); the grid is fast in 5..44 x slow in 50, 60, ..., 290 (40 x 25 = 1,000
 combinations, all with fast < slow), 1 bps commission. Each setting runs the whole search as
 `GridSearch(...).run(bars)` does, into an in-memory warehouse: validation, worker start-up,
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from sqlorch import BacktestConfig, GridSearch
-from sqlorch.demo import synthetic_bars
+from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.strategies import SMACross
 
 

@@ -68,7 +68,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sqlorch.demo import synthetic_bars
+from sqlorch.bars.synthetic import synthetic_bars
 
 STRATEGIES = ("buy_and_hold", "sma_cross", "momentum", "rsi_strategy", "donchian_breakout")
 CAPITAL = 10_000_000

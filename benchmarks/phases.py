@@ -47,8 +47,8 @@ STARTS = {"set-up": "Stepper.__init__", "stepping": "Stepper.run", "waiting": "S
 def timed_calls(marks: dict[str, float]) -> Iterator[None]:
     """Within the block, record in `marks` the time (perf_counter) at which the runner's phase
     functions are called and return (`name` and `name end`), then restore them."""
-    from sqlorch import runner
-    from sqlorch.stepper import Stepper
+    from sqlorch.backtest import runner
+    from sqlorch.engine.stepper import Stepper
 
     targets = [(Stepper, "__init__"), (Stepper, "run"), (runner, "_write_outcome"), (runner, "materialize"),
                (runner, "register_dataset")]

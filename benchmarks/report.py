@@ -13,7 +13,7 @@ result). Prints the best and the median of each in milliseconds.
 Measured on the 2-core development machine (idle; medians): report_context 0.25 s (0.16 s of it
 the `comparison` view), HTML render 0.03 s, Markdown 0.002 s; write_reports 0.36 s cold and
 0.28 s warm; 0.17 s as `sqlorch run` calls it. HTML page about 270 KiB. The queries run two at
-a time on DuckDB cursors (sqlorch.report.READERS).
+a time on DuckDB cursors (sqlorch.report.run.READERS).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlorch import OrchestratorConfig, StrategyOrchestrator
-from sqlorch.demo import synthetic_bars
-from sqlorch.report import environment, render, report_context, write_reports
+from sqlorch.bars.synthetic import synthetic_bars
+from sqlorch.report.run import environment, render, report_context, write_reports
+from sqlorch.store.warehouse import Warehouse
 from sqlorch.strategies import BuyAndHold, DonchianBreakout, Momentum, RSIStrategy, SMACross
-from sqlorch.warehouse import Warehouse
 
 
 def timed(repeat: int, work) -> list[float]:

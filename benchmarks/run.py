@@ -59,7 +59,7 @@ def bars_for(workload: str) -> pl.DataFrame:
     spec = WORKLOADS[workload]
     if "minutes" in spec:
         return minute_bars(spec["minutes"])
-    from sqlorch.demo import synthetic_bars
+    from sqlorch.bars.synthetic import synthetic_bars
     return synthetic_bars(spec["symbols"], spec["years"], seed=1)
 
 

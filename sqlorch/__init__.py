@@ -1,18 +1,18 @@
 """sqlorch: several strategies in one backtest, each trading its own sleeve of capital,
 every bar, signal, decision, fill and equity point in DuckDB."""
 
-from sqlorch.config import BacktestConfig, OrchestratorConfig
-from sqlorch.context import Bar, BarContext
-from sqlorch.data import load_bars
-from sqlorch.domain import ConflictMode, DecisionKind, Side, Signal
-from sqlorch.engine import BacktestEngine, StrategyOrchestrator
+from sqlorch.backtest.engine import BacktestEngine, StrategyOrchestrator
+from sqlorch.backtest.results import BacktestResult, OrchestratorResult, PerformanceMetrics, StrategyAllocation
+from sqlorch.bars.load import load_bars
+from sqlorch.config.settings import BacktestConfig, OrchestratorConfig
+from sqlorch.engine.context import Bar, BarContext
+from sqlorch.engine.domain import ConflictMode, DecisionKind, Side, Signal
+from sqlorch.engine.strategy import IStrategy
 from sqlorch.errors import ConfigError, DataError, SqlorchError, StrategyError, WarehouseLockedError
-from sqlorch.results import BacktestResult, OrchestratorResult, PerformanceMetrics, StrategyAllocation
-from sqlorch.strategy import IStrategy
 
 __version__ = "0.1.0"
 
-_LAZY = {"Grid": "sqlorch.grid_spec", "GridResult": "sqlorch.grid", "GridSearch": "sqlorch.grid"}
+_LAZY = {"Grid": "sqlorch.grid.spec", "GridResult": "sqlorch.grid.search", "GridSearch": "sqlorch.grid.search"}
 
 
 def __getattr__(name: str):

@@ -11,9 +11,16 @@ import polars as pl
 import pytest
 
 import sqlorch
-from sqlorch import (BacktestConfig, BacktestEngine, BarContext, IStrategy, OrchestratorConfig, Signal,
-                     StrategyOrchestrator)
-from sqlorch.demo import synthetic_bars
+from sqlorch import (
+    BacktestConfig,
+    BacktestEngine,
+    BarContext,
+    IStrategy,
+    OrchestratorConfig,
+    Signal,
+    StrategyOrchestrator,
+)
+from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.strategies import BuyAndHold, DonchianBreakout, Momentum, RSIStrategy, SMACross
 
 BARS = synthetic_bars(symbols=4, years=1, seed=11)

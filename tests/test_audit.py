@@ -1,4 +1,4 @@
-"""The audit trail (sqlorch/audit.py, SPEC §4): compact JSONL lines, the same records in the
+"""The audit trail (sqlorch/engine/events.py, SPEC §4): compact JSONL lines, the same records in the
 `events` table, event prefixes and the fields of each event."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sqlorch import BacktestEngine, Signal, StrategyError
-from sqlorch.audit import EventLog, encode, quote
+from sqlorch.engine.events import EventLog, encode, quote
 
 # ------------------------------------------------------------------------------ encoding
 

@@ -54,8 +54,8 @@ def test_one_measurement_and_the_table(bench):
 
 
 def test_the_phases_of_a_run_add_up_to_it_and_the_runner_is_restored(phases, tmp_path):
-    from sqlorch import runner
-    from sqlorch.stepper import Stepper
+    from sqlorch.backtest import runner
+    from sqlorch.engine.stepper import Stepper
 
     before = (Stepper.run, runner.materialize, runner.register_dataset)
     bars = phases.bench.bars_for("S")

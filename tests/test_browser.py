@@ -26,10 +26,10 @@ from typing import Any
 import pytest
 
 from sqlorch import OrchestratorConfig, StrategyOrchestrator
-from sqlorch.demo import synthetic_bars
-from sqlorch.report import write_reports
+from sqlorch.bars.synthetic import synthetic_bars
+from sqlorch.report.run import write_reports
+from sqlorch.store.warehouse import Warehouse
 from sqlorch.strategies import BuyAndHold, Momentum, RSIStrategy
-from sqlorch.warehouse import Warehouse
 
 BROWSERS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

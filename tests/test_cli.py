@@ -13,9 +13,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.cli import cli
-from sqlorch.demo import synthetic_bars
-from sqlorch.progress import ProgressBar
+from sqlorch.cli.progress import ProgressBar
 
 
 @pytest.fixture
@@ -319,7 +319,7 @@ def test_runs_and_sql(here: Path) -> None:
 
 def test_runs_on_an_empty_warehouse(here: Path) -> None:
     duckdb.connect("empty.duckdb").close()
-    from sqlorch.warehouse import Warehouse
+    from sqlorch.store.warehouse import Warehouse
 
     with Warehouse("empty.duckdb").connect():
         pass

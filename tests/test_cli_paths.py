@@ -13,11 +13,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from sqlorch import grid as grid_module
-from sqlorch import runner
+from sqlorch.backtest import runner
 from sqlorch.cli import cli
 from sqlorch.errors import SqlorchError
-from sqlorch.report import MARKERS, id_path, is_report
+from sqlorch.grid import search as grid_module
+from sqlorch.report.run import MARKERS, id_path, is_report
 
 
 def invoke(*args: str):

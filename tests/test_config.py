@@ -1,4 +1,4 @@
-"""Configuration (sqlorch/config.py) and the sleeve line-up (sqlorch/runner.py plan_sleeves)."""
+"""Configuration (sqlorch/config/settings.py) and the sleeve line-up (sqlorch/backtest/runner.py plan_sleeves)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sqlorch import BacktestConfig, ConfigError, ConflictMode, OrchestratorConfig, StrategyOrchestrator
-from sqlorch.config import CONFIG_KEYS, to_decimal
-from sqlorch.domain import CapitalPolicy, FillMode, OverweightPolicy
-from sqlorch.runner import plan_sleeves
-from sqlorch.strategy import unique_ids
+from sqlorch.backtest.runner import plan_sleeves
+from sqlorch.config.settings import CONFIG_KEYS, to_decimal
+from sqlorch.engine.domain import CapitalPolicy, FillMode, OverweightPolicy
+from sqlorch.engine.strategy import unique_ids
 from sqlorch.strategies import RSIStrategy, SMACross
 
 NOWHERE = {"warehouse": None, "log_dir": None}
@@ -169,7 +169,7 @@ def test_every_conflict_mode_is_accepted(mode):
 def test_unknown_conflict_mode_lists_the_choices():
     (problem,) = problems_of(OrchestratorConfig, conflict_mode="first_win")
     assert problem == ("conflict_mode: 'first_win' is not one of net_signal, first_wins, cancel_both, weighted "
-                       "(did you mean 'first_wins'?); register your own with sqlorch.conflicts.register_resolver")
+                       "(did you mean 'first_wins'?); register your own with sqlorch.engine.conflicts.register_resolver")
 
 
 @pytest.mark.parametrize(("key", "value", "expected"), [

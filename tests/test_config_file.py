@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sqlorch import ConfigError
-from sqlorch.config_file import Synthetic, read_plan, resolve_class
+from sqlorch.config.plan import Synthetic, read_plan, resolve_class
 from sqlorch.strategies import SMACross
 
 
@@ -204,9 +204,9 @@ def test_resolve_class() -> None:
 
 
 def test_a_resolver_class_from_the_config_directory(tmp_path: Path, monkeypatch) -> None:
-    import sqlorch.conflicts
+    import sqlorch.engine.conflicts
 
-    monkeypatch.setattr(sqlorch.conflicts, "_REGISTRY", dict(sqlorch.conflicts._REGISTRY))  # leave no resolver behind
+    monkeypatch.setattr(sqlorch.engine.conflicts, "_REGISTRY", dict(sqlorch.engine.conflicts._REGISTRY))  # leave no resolver behind
     (tmp_path / "myresolver.py").write_text(textwrap.dedent("""
         class Quiet:
             nets = False
@@ -215,7 +215,7 @@ def test_a_resolver_class_from_the_config_directory(tmp_path: Path, monkeypatch)
     """))
     plan = plan_of(tmp_path, '[backtest]\nconflict_mode = "myresolver:Quiet"\n' + MINIMAL)
     assert plan.config.conflict_mode == "myresolver:Quiet"
-    from sqlorch.conflicts import get_resolver
+    from sqlorch.engine.conflicts import get_resolver
 
     assert type(get_resolver("myresolver:Quiet")).__name__ == "Quiet"
     found = problems_of(tmp_path, '[backtest]\nconflict_mode = "myresolver:Loud"\n' + MINIMAL)

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, StrategyOrchestrator
-from sqlorch.conflicts import ConflictOrder, get_resolver, register_resolver
+from sqlorch.engine.conflicts import ConflictOrder, get_resolver, register_resolver
 
 DAYS = [dt.datetime(2024, 1, 1) + dt.timedelta(days=d) for d in range(5)]
 FLAT = pl.DataFrame({
@@ -189,7 +189,7 @@ def test_a_registered_resolver_is_used(tmp_path: Path) -> None:
 def test_a_resolver_registered_as_net_signal_replaces_it(tmp_path: Path) -> None:
     """net_signal's own resolver keeps every order without being asked; one registered in its
     place (even a subclass) is asked."""
-    from sqlorch.conflicts import NetSignal
+    from sqlorch.engine.conflicts import NetSignal
 
     class FirstOnly(NetSignal):
         def resolve(self, orders):

@@ -18,12 +18,12 @@ import pytest
 from click.testing import CliRunner
 
 from sqlorch import OrchestratorConfig, Signal, StrategyOrchestrator
-from sqlorch.audit import encode
+from sqlorch.backtest.correlation import DIVERSIFYING_BELOW, HIGH_ABOVE, flag, high_pairs, to_matrix
+from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.cli import cli
-from sqlorch.correlation import DIVERSIFYING_BELOW, HIGH_ABOVE, flag, high_pairs, to_matrix
-from sqlorch.demo import synthetic_bars
+from sqlorch.engine.events import encode
+from sqlorch.store.warehouse import Warehouse
 from sqlorch.strategies import BuyAndHold, Momentum, RSIStrategy
-from sqlorch.warehouse import Warehouse
 
 TOLERANCE = 1e-9
 

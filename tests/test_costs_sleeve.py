@@ -1,4 +1,4 @@
-"""Trading costs (sqlorch/costs.py) and sleeve accounting (sqlorch/sleeve.py), by hand.
+"""Trading costs (sqlorch/engine/costs.py) and sleeve accounting (sqlorch/engine/sleeve.py), by hand.
 
 Both work in integer units (micro-shares, micro and pico amounts; see sqlorch.money). The
 expected values below are worked out in shares and dollars; `DecimalCosts` and
@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sqlorch import BacktestConfig
-from sqlorch.costs import Costs
+from sqlorch.engine.costs import Costs
+from sqlorch.engine.sleeve import Sleeve as UnitSleeve
 from sqlorch.money import MICRO, PICO, from_micro, from_pico
-from sqlorch.sleeve import Sleeve as UnitSleeve
 
 
 def units(amount, per_unit: int) -> int:

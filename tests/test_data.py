@@ -1,4 +1,4 @@
-"""Tests for sqlorch.data.load_bars: formats, output contract, and every validation problem."""
+"""Tests for sqlorch.bars.load.load_bars: formats, output contract, and every validation problem."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from sqlorch.data import BAR_COLUMNS, MAX_LISTED, PRICE_DECIMALS, load_bars
+from sqlorch.bars.load import BAR_COLUMNS, MAX_LISTED, PRICE_DECIMALS, load_bars
 from sqlorch.errors import DataError, SqlorchError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"

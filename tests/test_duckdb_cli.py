@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlorch import BacktestConfig, GridSearch, OrchestratorConfig, StrategyOrchestrator
-from sqlorch.demo import synthetic_bars
+from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.resources import sql_files
 from sqlorch.strategies import BuyAndHold, Momentum
 

@@ -1,4 +1,4 @@
-"""Features (sqlorch/features.py): values against plain re-implementations, causality, and
+"""Features (sqlorch/engine/features.py): values against plain re-implementations, causality, and
 the wake-up contract of the built-in strategies."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, ConfigError, Signal, StrategyError
-from sqlorch import features as ft
-from sqlorch.audit import EventLog
-from sqlorch.market import Panel
-from sqlorch.stepper import Stepper
+from sqlorch.engine import features as ft
+from sqlorch.engine.events import EventLog
+from sqlorch.engine.market import Panel
+from sqlorch.engine.stepper import Stepper
 from sqlorch.strategies import BuyAndHold, DonchianBreakout, Momentum, RSIStrategy, SMACross
 
 

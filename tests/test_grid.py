@@ -12,10 +12,10 @@ import pytest
 from grid_strategies import BadSignals, Exploding, Flipper, Threshold
 
 from sqlorch import BacktestConfig, BacktestEngine, ConfigError, GridSearch, OrchestratorConfig
-from sqlorch.demo import synthetic_bars
-from sqlorch.grid import Grid, plan_batches
+from sqlorch.backtest.results import METRIC_NAMES
+from sqlorch.bars.synthetic import synthetic_bars
+from sqlorch.grid.search import Grid, plan_batches
 from sqlorch.money import isclose
-from sqlorch.results import METRIC_NAMES
 from sqlorch.strategies import DonchianBreakout, Momentum, RSIStrategy, SMACross
 
 

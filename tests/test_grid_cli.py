@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from sqlorch.cli import cli
-from sqlorch.grid_file import read_grid_plan
+from sqlorch.grid.plan import read_grid_plan
 
 GRID = """
     [data]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqlorch.constraint import Expression
+from sqlorch.grid.constraint import Expression
 
 
 @pytest.mark.parametrize(("text", "params", "kept"), [

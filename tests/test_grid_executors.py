@@ -18,8 +18,15 @@ import pytest
 from grid_strategies import die, double
 
 from sqlorch import BacktestConfig, GridSearch, SqlorchError
-from sqlorch.demo import synthetic_bars
-from sqlorch.executors import LocalExecutor, RemoteTraceback, Results, close_workers, default_workers, make_executor
+from sqlorch.bars.synthetic import synthetic_bars
+from sqlorch.grid.executors import (
+    LocalExecutor,
+    RemoteTraceback,
+    Results,
+    close_workers,
+    default_workers,
+    make_executor,
+)
 from sqlorch.strategies import SMACross
 
 
@@ -180,7 +187,7 @@ def test_a_module_workers_cannot_import_is_a_clear_error(tmp_path):
 
 def test_a_worker_that_cannot_start_says_so(monkeypatch, capfd):
     close_workers()
-    monkeypatch.setattr("sqlorch.executors.PRELOAD", ("sqlorch_no_such_module",))
+    monkeypatch.setattr("sqlorch.grid.executors.PRELOAD", ("sqlorch_no_such_module",))
     with pytest.raises(SqlorchError, match=r"a grid worker process died while starting \(exit code 1; its error is "
                                            r"on stderr\): check that .* or pass workers=1"):
         list(LocalExecutor(2).map(double, 1, [1, 2]))
@@ -190,7 +197,7 @@ def test_a_worker_that_cannot_start_says_so(monkeypatch, capfd):
 WORKERS_OF_A_DYING_PARENT = """
 import os, signal, sys, threading, time
 from pathlib import Path
-from sqlorch.executors import LocalExecutor
+from sqlorch.grid.executors import LocalExecutor
 
 def where(shared, item):
     return os.getpid()
@@ -233,12 +240,12 @@ def test_workers_end_when_their_parent_dies(tmp_path):
 
 
 def test_a_search_whose_results_cannot_be_written_is_failed(tmp_path, monkeypatch):
-    import sqlorch.grid
+    import sqlorch.grid.search
 
     def refuse(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(sqlorch.grid, "finish_grid", refuse)
+    monkeypatch.setattr(sqlorch.grid.search, "finish_grid", refuse)
     config = BacktestConfig(warehouse=str(tmp_path / "w.duckdb"), log_dir=None)
     with pytest.raises(OSError, match="disk full"):
         GridSearch(SMACross, {"fast": [3], "slow": [20]}, config, workers=1).run(synthetic_bars(symbols=1, years=1))

@@ -13,12 +13,12 @@ import pyarrow as pa
 import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, GridSearch
-from sqlorch.demo import synthetic_bars
+from sqlorch.backtest.results import METRIC_NAMES
+from sqlorch.bars.synthetic import synthetic_bars
+from sqlorch.grid.metrics import _downside, _mean_and_deviation, divide_exact, final_amount, ratio
 from sqlorch.money import isclose
-from sqlorch.results import METRIC_NAMES
+from sqlorch.store.warehouse import decimal_column
 from sqlorch.strategies import SMACross
-from sqlorch.sweep_metrics import _downside, _mean_and_deviation, divide_exact, final_amount, ratio
-from sqlorch.warehouse import decimal_column
 
 
 def test_divide_exact_rounds_like_duckdb_decimal_casts():

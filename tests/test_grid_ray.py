@@ -12,8 +12,8 @@ ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'sqlo
 from grid_strategies import Exploding, double  # noqa: E402
 
 from sqlorch import BacktestConfig, GridSearch, SqlorchError  # noqa: E402
-from sqlorch.demo import synthetic_bars  # noqa: E402
-from sqlorch.executors import RayExecutor  # noqa: E402
+from sqlorch.bars.synthetic import synthetic_bars  # noqa: E402
+from sqlorch.grid.executors import RayExecutor  # noqa: E402
 
 
 @pytest.fixture(scope="module")

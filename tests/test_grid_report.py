@@ -12,9 +12,9 @@ from grid_strategies import Exploding
 from markupsafe import Markup
 
 from sqlorch import BacktestConfig, GridSearch
-from sqlorch import charts
-from sqlorch.demo import synthetic_bars
-from sqlorch.grid_report import grid_report_context, metric_text, render_grid, write_grid_reports
+from sqlorch.bars.synthetic import synthetic_bars
+from sqlorch.report import charts
+from sqlorch.report.grid import grid_report_context, metric_text, render_grid, write_grid_reports
 from sqlorch.strategies import Momentum, RSIStrategy, SMACross
 
 
@@ -130,7 +130,7 @@ def test_grid_charts():
 
 
 def test_long_value_lists_are_shortened():
-    from sqlorch.grid_report import values_text
+    from sqlorch.report.grid import values_text
 
     assert values_text([1, 2, 3]) == "1, 2, 3"
     assert values_text(list(range(5, 45))) == "5, 6, 7, \u2026, 44 (40 values)"

@@ -27,7 +27,7 @@ import os
 import numpy as np
 
 from sqlorch import BacktestConfig, GridSearch, Signal
-from sqlorch.demo import synthetic_bars
+from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.strategies import SMACross
 from neighbour import Below
 

@@ -124,10 +124,10 @@ def test_a_sleeve_past_9e12_fails_the_run_with_that_reason(make_bars, script, da
 
 
 def test_progress_moves_at_least_every_half_second_on_slow_strategies(make_bars, script, monkeypatch):
-    import sqlorch.stepper
+    import sqlorch.engine.stepper
 
     clock = itertools.count(step=0.6)  # every reading of the clock: 0.6 s later
-    monkeypatch.setattr(sqlorch.stepper.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(sqlorch.engine.stepper.time, "monotonic", lambda: next(clock))
     calls = []
     bars = make_bars({"A": [(d, 10, 10) for d in range(10)]})
     BacktestEngine(script({d: [] for d in range(10)}), memory()).run(bars, progress=lambda done, _: calls.append(done))

@@ -1,4 +1,4 @@
-"""Panel / MarketView (sqlorch/market.py) and BarContext (sqlorch/context.py).
+"""Panel / MarketView (sqlorch/engine/market.py) and BarContext (sqlorch/engine/context.py).
 
 Expected values are written out by hand from the tiny datasets below.
 """
@@ -15,11 +15,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sqlorch.money import MICRO, PICO
 from sqlorch import BacktestConfig, BacktestEngine, Bar, Signal
-from sqlorch.context import BarContext
-from sqlorch.market import CLOSE, HIGH, LOW, MARK, OPEN, VOLUME, Market, Panel
-from sqlorch.sleeve import Sleeve
+from sqlorch.engine.context import BarContext
+from sqlorch.engine.market import CLOSE, HIGH, LOW, MARK, OPEN, VOLUME, Market, Panel
+from sqlorch.engine.sleeve import Sleeve
+from sqlorch.money import MICRO, PICO
 
 NAN = math.nan
 

@@ -28,7 +28,7 @@ def test_wheel_ships_resources_and_runs_outside_the_repo(tmp_path: Path) -> None
     shipped_templates = {f"sqlorch/templates/{p.name}" for p in (ROOT / "templates").glob("*.j2")}
     assert shipped_sql and shipped_sql == {name for name in names if name.startswith("sqlorch/sql/")}
     assert shipped_templates and shipped_templates <= names
-    assert "sqlorch/demo.toml" in names
+    assert "sqlorch/cli/demo.toml" in names
 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

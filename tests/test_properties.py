@@ -70,7 +70,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
-from sqlorch import (BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, StrategyOrchestrator)
+from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, StrategyOrchestrator
 
 SCALE = float(os.environ.get("SQLORCH_PROPERTY_SCALE", "1"))
 MICRO = Decimal("0.000001")

@@ -19,7 +19,6 @@ from decimal import Decimal
 import duckdb
 from hypothesis import given
 from hypothesis import strategies as st
-
 from test_properties import configs, examples, is_whole_lots, markets, run_orchestrated, scripts, weight_lists
 
 

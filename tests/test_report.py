@@ -22,11 +22,11 @@ import pytest
 from click.testing import CliRunner
 
 from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, StrategyError, StrategyOrchestrator
+from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.cli import cli
-from sqlorch.demo import synthetic_bars
-from sqlorch.report import report_context, render, write_reports
+from sqlorch.report.run import render, report_context, write_reports
+from sqlorch.store.warehouse import Warehouse, frame
 from sqlorch.strategies import BuyAndHold, Momentum
-from sqlorch.warehouse import Warehouse, frame
 
 COLUMNS = ("weight", "total_return", "cagr", "sharpe_ratio", "sortino_ratio", "max_drawdown", "win_rate",
            "trade_count", "contribution")
@@ -419,7 +419,7 @@ def test_report_on_an_empty_warehouse_says_run_first(tmp_path: Path) -> None:
     with warehouse.connect():
         pass
     from sqlorch.errors import SqlorchError
-    from sqlorch.report import latest_run_id
+    from sqlorch.report.run import latest_run_id
 
     with pytest.raises(SqlorchError, match="no finished runs in .*empty.duckdb; run `sqlorch run` first"):
         latest_run_id(warehouse)
@@ -434,7 +434,7 @@ def test_html_escapes_are_undone_by_a_parser(small) -> None:
 
 
 def test_long_runs_are_bucketed_for_the_charts_keeping_the_troughs(small, monkeypatch) -> None:
-    import sqlorch.report as report
+    import sqlorch.report.run as report
 
     monkeypatch.setattr(report, "CHART_POINTS", 40)
     context = report_context(Warehouse(small.config.warehouse), small.result.run_id)

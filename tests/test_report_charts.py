@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from sqlorch import charts
-from sqlorch.report_filters import money, num, pct, shade, sign, when
+from sqlorch.report import charts
+from sqlorch.report.filters import money, num, pct, shade, sign, when
 
 
 def test_nice_ticks_cover_the_range_with_round_steps() -> None:

@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 import pytest
 
 from sqlorch import OrchestratorConfig, Signal, StrategyOrchestrator
-from sqlorch.demo import synthetic_bars
-from sqlorch.report import write_reports
-from sqlorch.report_filters import md_cell
-from sqlorch.warehouse import Warehouse
+from sqlorch.bars.synthetic import synthetic_bars
+from sqlorch.report.filters import md_cell
+from sqlorch.report.run import write_reports
+from sqlorch.store.warehouse import Warehouse
 
 HOSTILE = [
     "<script>alert('x')</script>",

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from sqlorch.cli import cli
-from sqlorch.warehouse import Warehouse
+from sqlorch.store.warehouse import Warehouse
 
 
 def invoke(*args: str):

@@ -1,4 +1,4 @@
-"""The stepper (sqlorch/stepper.py) through the public API, with scripted strategies.
+"""The stepper (sqlorch/engine/stepper.py) through the public API, with scripted strategies.
 
 Every expected fill, cash and equity figure is worked out by hand in the comments: sizing is
 q* = floor(weight x sleeve equity at the close of t / close_t) (SPEC §3).

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, ConfigError
-from sqlorch import features as ft
-from sqlorch.audit import EventLog
-from sqlorch.market import Panel
-from sqlorch.stepper import Stepper
+from sqlorch.engine import features as ft
+from sqlorch.engine.events import EventLog
+from sqlorch.engine.market import Panel
+from sqlorch.engine.stepper import Stepper
 from sqlorch.strategies import BUILTINS, BuyAndHold, DonchianBreakout, Momentum, RSIStrategy, SMACross
 
 

@@ -16,10 +16,10 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.cli import cli
-from sqlorch.demo import synthetic_bars
+from sqlorch.cli.table import format_table, json_for_terminal, terminal_text
 from sqlorch.errors import SqlorchError
-from sqlorch.table import format_table, json_for_terminal, terminal_text
 
 RED, BELL, CLEAR = "\x1b[31m", "\x07", "\x1b[2J"
 SYMBOLS = (f"{RED}RED{BELL}", "B\rC\nD")

@@ -1,4 +1,4 @@
-"""The DuckDB warehouse (sqlorch/warehouse.py): identifiers, schema, locks, dead runs, several
+"""The DuckDB warehouse (sqlorch/store/warehouse.py): identifiers, schema, locks, dead runs, several
 runs in one file, and the DuckDB CLI opening the file."""
 
 from __future__ import annotations
@@ -17,12 +17,29 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, SqlorchError, StrategyOrchestrator
-from sqlorch import WarehouseLockedError
-from sqlorch.runner import HANDOVER_SECONDS, quick_gil_handover
-from sqlorch.orders import Coded, Columns
-from sqlorch.warehouse import (TABLES, Warehouse, _lock_holder, coded_column, insert, install_schema, process_alive,
-                               quote_identifier, schema_fingerprint, setting)
+from sqlorch import (
+    BacktestConfig,
+    BacktestEngine,
+    OrchestratorConfig,
+    Signal,
+    SqlorchError,
+    StrategyOrchestrator,
+    WarehouseLockedError,
+)
+from sqlorch.backtest.runner import HANDOVER_SECONDS, quick_gil_handover
+from sqlorch.engine.orders import Coded, Columns
+from sqlorch.store.warehouse import (
+    TABLES,
+    Warehouse,
+    _lock_holder,
+    coded_column,
+    insert,
+    install_schema,
+    process_alive,
+    quote_identifier,
+    schema_fingerprint,
+    setting,
+)
 
 CLI = Path(sys.executable).parent / "duckdb"
 
@@ -291,9 +308,9 @@ def test_runs_written_before_the_books_table_are_backfilled_on_upgrade(tmp_path)
     import duckdb
 
     from sqlorch import OrchestratorConfig, StrategyOrchestrator
-    from sqlorch.demo import synthetic_bars
+    from sqlorch.bars.synthetic import synthetic_bars
+    from sqlorch.store.warehouse import BOOKS, Warehouse
     from sqlorch.strategies import BuyAndHold, Momentum
-    from sqlorch.warehouse import BOOKS, Warehouse
 
     path = tmp_path / "old.duckdb"
     StrategyOrchestrator([(BuyAndHold(), Decimal("0.5")), (Momentum(lookback=5), Decimal("0.5"))],
@@ -404,7 +421,7 @@ def test_overlapping_blocks_on_one_setting_each_restore_what_they_found():
 
 
 def test_the_records_are_inserted_with_the_quick_handover(monkeypatch, make_bars):
-    from sqlorch import runner
+    from sqlorch.backtest import runner
 
     seen = {}
 
@@ -517,7 +534,7 @@ def test_a_truncated_file_is_explained_when_read_and_refused_before_a_write(tmp_
 
 
 def test_a_failed_registration_fails_the_run_and_leaves_no_running_row(tmp_path, make_bars, monkeypatch):
-    from sqlorch import runner
+    from sqlorch.backtest import runner
 
     def broken(*args):
         raise duckdb.IOException("disk full")
@@ -533,7 +550,7 @@ def test_a_failed_registration_fails_the_run_and_leaves_no_running_row(tmp_path,
 def test_a_failed_insert_while_writing_records_keeps_none_of_them(tmp_path, make_bars, script, monkeypatch):
     """Records are inserted on a writer thread, one table while the next is prepared: an insert
     that fails there fails the run, which is marked failed with none of its records kept."""
-    from sqlorch import runner
+    from sqlorch.backtest import runner
 
     original = runner.insert
 
@@ -559,7 +576,7 @@ def test_a_run_does_not_import_pandas(tmp_path):
 import sys
 from decimal import Decimal
 from sqlorch import OrchestratorConfig, StrategyOrchestrator
-from sqlorch.demo import synthetic_bars
+from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.strategies import BuyAndHold, Momentum, SMACross
 line = [(BuyAndHold(), Decimal("0.3")), (Momentum(), Decimal("0.3")), (SMACross(), Decimal("0.3"))]
 result = StrategyOrchestrator(line, OrchestratorConfig(warehouse={str(tmp_path / 'w.duckdb')!r}, log_dir=None)).run(
@@ -578,7 +595,7 @@ def test_the_events_table_of_earlier_versions_is_kept_and_read_through_the_event
     from decimal import Decimal
 
     from sqlorch import OrchestratorConfig, StrategyOrchestrator
-    from sqlorch.demo import synthetic_bars
+    from sqlorch.bars.synthetic import synthetic_bars
     from sqlorch.strategies import Momentum
 
     path = tmp_path / "old.duckdb"
@@ -618,8 +635,8 @@ def test_the_events_table_of_earlier_versions_is_kept_and_read_through_the_event
 def test_marks_are_the_panels_last_closes_with_gaps_late_starts_and_gapless_symbols(make_bars):
     """marks (SQL) carries each symbol's close over the clock bars it has none, from its first
     bar on, as the stepper's Panel does (numpy): symbols with and without gaps, starting late."""
-    from sqlorch.market import MARK, Panel
-    from sqlorch.warehouse import register_dataset
+    from sqlorch.engine.market import MARK, Panel
+    from sqlorch.store.warehouse import register_dataset
 
     bars = make_bars({"FULL": [(d, 10 + d) for d in range(8)],
                       "GAPS": [(d, 20 + d) for d in (0, 1, 4, 5, 7)],
@@ -646,9 +663,9 @@ def test_dataset_id_hashes_symbols_clock_and_prices_as_one_contiguous_block():
 
     import numpy as np
 
-    from sqlorch.demo import synthetic_bars
-    from sqlorch.market import Panel
-    from sqlorch.runner import dataset_id
+    from sqlorch.backtest.runner import dataset_id
+    from sqlorch.bars.synthetic import synthetic_bars
+    from sqlorch.engine.market import Panel
 
     for symbols, years in ((3, 1), (4, 2)):  # 252 bars (one block), 504 (two, the last partial)
         panel = Panel.from_bars(synthetic_bars(symbols, years, seed=1))

@@ -3,7 +3,7 @@
 a buy when a flat symbol's entry condition holds, an exit when a held symbol's exit
 condition holds.
 
-Their conditions are declared features (sqlorch.features), computed once per run and read
+Their conditions are declared features (sqlorch.engine.features), computed once per run and read
 one bar at a time; `wake_on` with `wake_on_rise` lets the stepper skip the bars where no
 condition turned true (the strategies would return nothing there: a buy needs the entry
 condition true on a flat symbol, an exit the exit condition true on a held one, and the two
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sqlorch import features as ft
-from sqlorch.context import BarContext
-from sqlorch.domain import Signal
+from sqlorch.engine import features as ft
+from sqlorch.engine.context import BarContext
+from sqlorch.engine.domain import Signal
 from sqlorch.errors import ConfigError
 
 
@@ -107,7 +107,7 @@ class Momentum(_EqualWeightLongOnly):
 
 
 class RSIStrategy(_EqualWeightLongOnly):
-    """Wilder's RSI over `period` bars (see `sqlorch.features.rsi`): enter below `low`, exit
+    """Wilder's RSI over `period` bars (see `sqlorch.engine.features.rsi`): enter below `low`, exit
     above `high`."""
 
     def __init__(self, period: int = 14, low: float = 30, high: float = 70) -> None:

@@ -15,21 +15,21 @@ from decimal import Decimal
 
 import numpy as np
 
-from sqlorch.audit import EventLog
-from sqlorch.config import BacktestConfig
-from sqlorch.conflicts import get_resolver
-from sqlorch.context import BarContext
-from sqlorch.costs import Costs
-from sqlorch.domain import ConflictMode, DecisionKind, FillMode, Side, Signal
-from sqlorch.features import Feature, FeatureSet, declared, wakes_on_rise
-from sqlorch.fills import BarFills, FillPrices
-from sqlorch.market import CLOSE, MARK, Market, Panel
+from sqlorch.config.settings import BacktestConfig
+from sqlorch.engine.conflicts import get_resolver
+from sqlorch.engine.context import BarContext
+from sqlorch.engine.costs import Costs
+from sqlorch.engine.domain import ConflictMode, DecisionKind, FillMode, Side, Signal
+from sqlorch.engine.events import EventLog
+from sqlorch.engine.features import Feature, FeatureSet, declared, wakes_on_rise
+from sqlorch.engine.fills import BarFills, FillPrices
+from sqlorch.engine.market import CLOSE, MARK, Market, Panel
+from sqlorch.engine.orders import Order, Records
+from sqlorch.engine.rebalance import Rebalancer
+from sqlorch.engine.sleeve import Sleeve
+from sqlorch.engine.strategy import call_on_bar
 from sqlorch.errors import SleeveLimitError
 from sqlorch.money import MAX_QUANTITY, MAX_SLEEVE_EQUITY, MICRO, PICO, micro_of, ratio_of, to_micro
-from sqlorch.orders import Order, Records
-from sqlorch.rebalance import Rebalancer
-from sqlorch.sleeve import Sleeve
-from sqlorch.strategy import call_on_bar
 
 PROGRESS_EVERY = 64  # bars between progress callbacks, or
 PROGRESS_SECONDS = 0.5  # seconds, whichever comes first (slow strategies still move the bar)

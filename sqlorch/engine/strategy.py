@@ -7,11 +7,11 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sqlorch.domain import Signal
+from sqlorch.engine.domain import Signal
 from sqlorch.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sqlorch.context import BarContext
+    from sqlorch.engine.context import BarContext
 
 RESERVED_IDS = ("portfolio",)
 

@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlorch.market import MARK
+from sqlorch.engine.market import MARK
 from sqlorch.money import MICRO, PICO, round_half_even, to_micro
 
 if TYPE_CHECKING:
-    from sqlorch.stepper import Stepper
+    from sqlorch.engine.stepper import Stepper
 
 
 class Rebalancer:

@@ -19,13 +19,13 @@ from typing import Any
 import polars as pl
 from markupsafe import Markup
 
-from sqlorch import charts
+from sqlorch.backtest.results import METRIC_NAMES
 from sqlorch.errors import SqlorchError
-from sqlorch.grid import LOWER_IS_BETTER
-from sqlorch.report import REPORT_DIR_HINT, check_target, environment, id_path, run_row, save, sql_literal
-from sqlorch.report_filters import num, pct
-from sqlorch.results import METRIC_NAMES
-from sqlorch.warehouse import Warehouse, frame
+from sqlorch.grid.search import LOWER_IS_BETTER
+from sqlorch.report import charts
+from sqlorch.report.filters import num, pct
+from sqlorch.report.run import REPORT_DIR_HINT, check_target, environment, id_path, run_row, save, sql_literal
+from sqlorch.store.warehouse import Warehouse, frame
 
 FORMATS = {"html": "grid.html.j2", "md": "grid.md.j2"}
 HEATMAPS = 6  # most parameter pairs drawn per strategy

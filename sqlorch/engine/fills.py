@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sqlorch.conflicts import ConflictOrder, NetSignal
-from sqlorch.costs import Costs
-from sqlorch.domain import CapitalPolicy
+from sqlorch.engine.conflicts import ConflictOrder, NetSignal
+from sqlorch.engine.costs import Costs
+from sqlorch.engine.domain import CapitalPolicy
+from sqlorch.engine.market import CLOSE, HIGH, LOW, OPEN, Panel
+from sqlorch.engine.orders import Leg, Order
 from sqlorch.errors import SleeveLimitError, SqlorchError
-from sqlorch.market import CLOSE, HIGH, LOW, OPEN, Panel
 from sqlorch.money import MAX_SLEEVE_EQUITY, MICRO, PICO, from_micro
-from sqlorch.orders import Leg, Order
 
 if TYPE_CHECKING:
-    from sqlorch.stepper import Stepper
+    from sqlorch.engine.stepper import Stepper
 
 _MAX_CASH = MAX_SLEEVE_EQUITY * PICO
 

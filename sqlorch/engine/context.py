@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from sqlorch.engine.features import Feature
+from sqlorch.engine.market import CLOSE, FIELDS, MARK, MarketView
 from sqlorch.errors import did_you_mean
-from sqlorch.features import Feature
-from sqlorch.market import CLOSE, FIELDS, MARK, MarketView
 from sqlorch.money import from_pico
 
 if TYPE_CHECKING:
-    from sqlorch.sleeve import Sleeve
+    from sqlorch.engine.sleeve import Sleeve
 
 
 class Bar(NamedTuple):

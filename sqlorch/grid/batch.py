@@ -1,6 +1,6 @@
 """One batch of a grid search: many combinations of one strategy in one pass over the bars.
 
-This is the worker side of `sqlorch.grid`: `run_batch(data, batch)` returns one row per
+This is the worker side of `sqlorch.grid.search`: `run_batch(data, batch)` returns one row per
 combination. Every combination trades its own sleeve with the full initial capital, all in one
 `SweepStepper` pass (features computed once, strategies woken only when their features change),
 so each combination's fills are those of a standalone `BacktestEngine` run. Its metrics come
@@ -21,15 +21,23 @@ from typing import Any
 
 import polars as pl
 
-from sqlorch.config import BacktestConfig
-from sqlorch.market import MARK, Panel
+from sqlorch.backtest.results import METRIC_NAMES, PerformanceMetrics
+from sqlorch.backtest.runner import gc_paused
+from sqlorch.config.settings import BacktestConfig
+from sqlorch.engine.market import MARK, Panel
+from sqlorch.grid.metrics import final_amount, sleeve_metrics
+from sqlorch.grid.sweep_stepper import SweepStepper
 from sqlorch.money import from_micro, micro_of
-from sqlorch.results import METRIC_NAMES, PerformanceMetrics
-from sqlorch.runner import gc_paused
-from sqlorch.sweep_metrics import final_amount, sleeve_metrics
-from sqlorch.sweep_stepper import SweepStepper
-from sqlorch.warehouse import (BOOKS, Warehouse, decimal_column, insert, materialize, quote_identifier,
-                               register_dataset, timestamp_column)
+from sqlorch.store.warehouse import (
+    BOOKS,
+    Warehouse,
+    decimal_column,
+    insert,
+    materialize,
+    quote_identifier,
+    register_dataset,
+    timestamp_column,
+)
 
 RESULT_FIELDS = ("strategy_id", "combination", "status", "error", *METRIC_NAMES, "final_equity")
 """The fields of each row `run_batch` returns, in order."""
@@ -135,7 +143,7 @@ def run_batch(data: GridData, batch: Batch) -> list[tuple]:
 
 
 def _numpy_metrics(prepared: _Prepared, data: GridData, stepper: SweepStepper) -> list[tuple[tuple, Decimal]]:
-    """Each sleeve's (metric values, final equity), from its fills (see sqlorch.sweep_metrics)."""
+    """Each sleeve's (metric values, final equity), from its fills (see sqlorch.grid.metrics)."""
     panel = prepared.panel
     last = [sleeve.equity(panel.data[-1, MARK]) for sleeve in stepper.sleeves]
     capital = stepper.sleeves[0].initial

@@ -14,10 +14,11 @@ from typing import Any
 
 import polars as pl
 
-from sqlorch.audit import encode
-from sqlorch.config import BacktestConfig
-from sqlorch.results import METRIC_NAMES
-from sqlorch.warehouse import Warehouse, insert, quote_identifier, register_dataset
+from sqlorch.backtest.results import METRIC_NAMES
+from sqlorch.config.settings import BacktestConfig
+from sqlorch.engine.events import encode
+from sqlorch.store.warehouse import Warehouse, insert, quote_identifier, register_dataset
+
 
 def config_json(config: BacktestConfig) -> str:
     """The settings of a search as JSON (values that are not JSON as text)."""

@@ -15,12 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlorch.config import CONFIG_KEYS, OrchestratorConfig, check_weight, to_decimal
-from sqlorch.conflicts import register_resolver, resolver_names
-from sqlorch.domain import OverweightPolicy
+from sqlorch.config.settings import CONFIG_KEYS, OrchestratorConfig, check_weight, to_decimal
+from sqlorch.engine.conflicts import register_resolver, resolver_names
+from sqlorch.engine.domain import OverweightPolicy
+from sqlorch.engine.strategy import class_parameters
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.strategies import BUILTINS
-from sqlorch.strategy import class_parameters
 
 DATA_SETTINGS = ("start", "end", "round_prices")  # settings of the run read from [data]
 DATA_KEYS = ("paths", *DATA_SETTINGS, "synthetic")

@@ -25,14 +25,14 @@ import jinja2
 import polars as pl
 from markupsafe import Markup
 
-from sqlorch import charts
-from sqlorch.report_filters import md_cell, money, num, params_text, pct, raw, shade, sign, when
-from sqlorch.correlation import PAIRS_SQL as _PAIRS
-from sqlorch.correlation import DIVERSIFYING_BELOW, HIGH_ABOVE, unique_pairs, warning_lines
+from sqlorch.backtest.correlation import DIVERSIFYING_BELOW, HIGH_ABOVE, unique_pairs, warning_lines
+from sqlorch.backtest.correlation import PAIRS_SQL as _PAIRS
 from sqlorch.errors import SqlorchError
-from sqlorch.grid_store import has_grid_tables
+from sqlorch.grid.storage import has_grid_tables
+from sqlorch.report import charts
+from sqlorch.report.filters import md_cell, money, num, params_text, pct, raw, shade, sign, when
 from sqlorch.resources import resource_dir
-from sqlorch.warehouse import Warehouse, frame
+from sqlorch.store.warehouse import Warehouse, frame
 
 FORMATS = {"html": "base.html.j2", "md": "report.md.j2"}
 SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}  # of -o, when --format is not given

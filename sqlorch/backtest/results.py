@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from sqlorch.correlation import load_matrix
-from sqlorch.warehouse import Warehouse, frame
+from sqlorch.backtest.correlation import load_matrix
+from sqlorch.store.warehouse import Warehouse, frame
 
 METRIC_NAMES = ("total_return", "cagr", "volatility", "sharpe_ratio", "sortino_ratio", "max_drawdown",
                 "calmar_ratio", "win_rate", "profit_factor", "trade_count", "exposure")

@@ -31,20 +31,30 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from sqlorch.audit import EventLog, encode
-from sqlorch.config import BacktestConfig, check_weight
-from sqlorch.data import load_bars
-from sqlorch.domain import DecisionKind, OverweightPolicy
+from sqlorch.bars.load import load_bars
+from sqlorch.config.settings import BacktestConfig, check_weight
+from sqlorch.engine.domain import DecisionKind, OverweightPolicy
+from sqlorch.engine.events import EventLog, encode
+from sqlorch.engine.features import declared
+from sqlorch.engine.market import MARK, Panel
+from sqlorch.engine.orders import Coded, Columns
+from sqlorch.engine.stepper import StepOutcome, Stepper
+from sqlorch.engine.strategy import strategy_ids
 from sqlorch.errors import ConfigError, SqlorchError, StrategyError, did_you_mean
-from sqlorch.features import declared
-from sqlorch.market import MARK, Panel
 from sqlorch.money import from_micro, from_pico, micro_of
-from sqlorch.orders import Coded, Columns
 from sqlorch.resources import sql_text
-from sqlorch.stepper import StepOutcome, Stepper
-from sqlorch.strategy import strategy_ids
-from sqlorch.warehouse import (Warehouse, coded_column, decimal_column, insert, instant_column, materialize,
-                               plain_column, register_dataset, setting, timestamp_column)
+from sqlorch.store.warehouse import (
+    Warehouse,
+    coded_column,
+    decimal_column,
+    insert,
+    instant_column,
+    materialize,
+    plain_column,
+    register_dataset,
+    setting,
+    timestamp_column,
+)
 
 Progress = Callable[[int, int], None]
 """Called with (bars done, bars in all) while a run steps."""

@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlorch.config import BacktestConfig, OrchestratorConfig
-from sqlorch.correlation import high_pairs, log_correlation_warning
-from sqlorch.results import BacktestResult, OrchestratorResult, load_backtest_result, load_orchestrator_result
-from sqlorch.runner import Progress, execute, plan_sleeves
-from sqlorch.strategy import IStrategy
-from sqlorch.warehouse import Warehouse
+from sqlorch.backtest.correlation import high_pairs, log_correlation_warning
+from sqlorch.backtest.results import BacktestResult, OrchestratorResult, load_backtest_result, load_orchestrator_result
+from sqlorch.backtest.runner import Progress, execute, plan_sleeves
+from sqlorch.config.settings import BacktestConfig, OrchestratorConfig
+from sqlorch.engine.strategy import IStrategy
+from sqlorch.store.warehouse import Warehouse
 
 
 class BacktestEngine:

@@ -7,8 +7,8 @@ parallel, ranked by a metric, and kept in the warehouse (`grid_runs`, `grid_resu
 
 Each combination's numbers are those of a standalone `BacktestEngine(SMACross(**params),
 config).run(bars)`: it trades its own sleeve with the whole initial capital. Combinations are
-cut into batches of one strategy; a batch runs in one pass over the bars (`sqlorch.sweep`), and
-batches run in parallel on an executor (`sqlorch.executors`: worker processes, or a Ray
+cut into batches of one strategy; a batch runs in one pass over the bars (`sqlorch.grid.batch`), and
+batches run in parallel on an executor (`sqlorch.grid.executors`: worker processes, or a Ray
 cluster). Everything is validated before any work; a combination whose strategy raises is
 recorded as failed and the others go on.
 """
@@ -26,21 +26,21 @@ from typing import Any
 
 import polars as pl
 
-from sqlorch.audit import encode
-from sqlorch.config import BacktestConfig
-from sqlorch.data import load_bars
+from sqlorch.bars.load import load_bars
+from sqlorch.config.settings import BacktestConfig
+from sqlorch.engine.events import encode
 from sqlorch.errors import ConfigError, SqlorchError, did_you_mean
-from sqlorch.executors import EXECUTORS, Executor, LocalExecutor, _import_ray, make_executor
-from sqlorch.grid_spec import Grid, Params, check_instances
+from sqlorch.grid.executors import EXECUTORS, Executor, LocalExecutor, _import_ray, make_executor
+from sqlorch.grid.spec import Grid, Params, check_instances
 
 __all__ = ["Grid", "GridResult", "GridSearch", "plan_batches", "rank_column", "worker_config"]
-from sqlorch.grid_store import config_json, fail_grid, finish_grid, register_grid
-from sqlorch.market import Panel
-from sqlorch.results import METRIC_NAMES
-from sqlorch.runner import dataset_id, new_run_id, periods_per_year
-from sqlorch.strategy import unique_ids
-from sqlorch.sweep import RESULT_FIELDS, Batch, GridData, run_batch
-from sqlorch.warehouse import Warehouse
+from sqlorch.backtest.results import METRIC_NAMES
+from sqlorch.backtest.runner import dataset_id, new_run_id, periods_per_year
+from sqlorch.engine.market import Panel
+from sqlorch.engine.strategy import unique_ids
+from sqlorch.grid.batch import RESULT_FIELDS, Batch, GridData, run_batch
+from sqlorch.grid.storage import config_json, fail_grid, finish_grid, register_grid
+from sqlorch.store.warehouse import Warehouse
 
 LOWER_IS_BETTER = frozenset({"volatility"})
 """Metrics ranked ascending; every other metric ranks higher values first."""
@@ -91,7 +91,7 @@ class GridSearch:
     the parameters (a dict that also reads as attributes) or an expression like "fast < slow"
     (for a list of grids, it applies to those without their own). `workers` is how many
     processes run batches at once (default: every core); `executor="ray"` sends the batches to
-    a Ray cluster instead (`address`, see `sqlorch.executors.RayExecutor`), or pass any
+    a Ray cluster instead (`address`, see `sqlorch.grid.executors.RayExecutor`), or pass any
     `Executor`. `batch_size` caps the combinations run in one pass over the bars.
     `sql_metrics` computes each combination's metrics with the warehouse's SQL views instead
     of numpy (the same numbers, about twenty times slower).

@@ -22,9 +22,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
-from sqlorch.market import MARK, Panel
+from sqlorch.backtest.results import METRIC_NAMES
+from sqlorch.engine.market import MARK, Panel
 from sqlorch.money import MICRO, PICO
-from sqlorch.results import METRIC_NAMES
 
 FILL_FIELDS = ("sleeve", "bar", "symbol", "quantity", "price", "commission", "cash_after", "realized_pnl")
 """A fill as `SweepStepper` records it: integer micro amounts; the sleeve's cash after it and

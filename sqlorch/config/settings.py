@@ -16,9 +16,9 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
-from sqlorch.domain import CapitalPolicy, ConflictMode, FillMode, OverweightPolicy
+from sqlorch.engine.domain import CapitalPolicy, ConflictMode, FillMode, OverweightPolicy
 from sqlorch.errors import ConfigError, did_you_mean
-from sqlorch.money import (MAX_CAPITAL, MAX_COMMISSION_BPS, MAX_COMMISSION_PER_ORDER, MAX_LOT_SIZE, MIN_CAPITAL)
+from sqlorch.money import MAX_CAPITAL, MAX_COMMISSION_BPS, MAX_COMMISSION_PER_ORDER, MAX_LOT_SIZE, MIN_CAPITAL
 
 DEFAULT_WAREHOUSE = "warehouse/sqlorch.duckdb"
 DEFAULT_LOG_DIR = "logs/backtest"
@@ -103,7 +103,7 @@ def _to_enum(enum_type: type) -> Callable[[Any], Any]:
 
 def _to_conflict_mode(value: Any) -> ConflictMode | str:
     """A ConflictMode, or the name of a resolver registered with `register_resolver`."""
-    from sqlorch.conflicts import get_resolver
+    from sqlorch.engine.conflicts import get_resolver
 
     if isinstance(value, ConflictMode):
         return value

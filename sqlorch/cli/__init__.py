@@ -1,7 +1,7 @@
 """The `sqlorch` command line: parses options, calls the library, prints results.
 
 Errors a user can cause print as one message with exit status 1; `--debug` shows the
-traceback instead. Everything printed goes through `sqlorch.table.terminal_text` (names,
+traceback instead. Everything printed goes through `sqlorch.cli.table.terminal_text` (names,
 symbols and messages from data cannot drive the terminal), except the csv and json of
 `sqlorch sql`, which are data: csv prints values as stored, json escapes them itself.
 """
@@ -18,27 +18,37 @@ import click
 import duckdb
 import polars as pl
 
-from sqlorch.config import DEFAULT_WAREHOUSE
-from sqlorch.config_file import RunPlan, read_plan
-from sqlorch.correlation import high_pairs, warning_lines
-from sqlorch.data import load_bars
-from sqlorch.demo import synthetic_bars
-from sqlorch.engine import StrategyOrchestrator
+from sqlorch.backtest.correlation import high_pairs, warning_lines
+from sqlorch.backtest.engine import StrategyOrchestrator
+from sqlorch.backtest.results import OrchestratorResult
+from sqlorch.backtest.runner import dataset_id
+from sqlorch.bars.load import load_bars
+from sqlorch.bars.synthetic import synthetic_bars
+from sqlorch.cli.progress import ProgressBar
+from sqlorch.cli.table import format_comparison, format_table, json_for_terminal, terminal_text
+from sqlorch.config.plan import RunPlan, read_plan
+from sqlorch.config.settings import DEFAULT_WAREHOUSE
+from sqlorch.engine.market import Panel
 from sqlorch.errors import SqlorchError
-from sqlorch.executors import EXECUTORS
-from sqlorch.grid_store import has_grid_tables, is_grid_run
-from sqlorch.market import Panel
-from sqlorch.progress import ProgressBar
-from sqlorch.report import (FORMATS, check_target, format_of, id_path, latest_run_id, report_context, run_row,
-                            sql_literal, write_report, write_reports)
-from sqlorch.results import OrchestratorResult
-from sqlorch.runner import dataset_id
-from sqlorch.table import format_comparison, format_table, json_for_terminal, terminal_text
-from sqlorch.warehouse import Warehouse, process_alive, register_dataset
+from sqlorch.grid.executors import EXECUTORS
+from sqlorch.grid.storage import has_grid_tables, is_grid_run
+from sqlorch.report.run import (
+    FORMATS,
+    check_target,
+    format_of,
+    id_path,
+    latest_run_id,
+    report_context,
+    run_row,
+    sql_literal,
+    write_report,
+    write_reports,
+)
+from sqlorch.store.warehouse import Warehouse, process_alive, register_dataset
 
 if TYPE_CHECKING:
-    from sqlorch.grid import GridResult, GridSearch
-    from sqlorch.grid_file import GridPlan
+    from sqlorch.grid.plan import GridPlan
+    from sqlorch.grid.search import GridResult, GridSearch
 
 DEMO_CONFIG = "demo.toml"
 
@@ -152,7 +162,7 @@ def run(config: str | None, warehouse: str | None, log_dir: str | None, report_d
 
 
 def _demo_config() -> str:
-    return str(importlib.resources.files("sqlorch") / DEMO_CONFIG)
+    return str(importlib.resources.files("sqlorch.cli") / DEMO_CONFIG)
 
 
 def check_directory(path: Path, option: str) -> None:
@@ -231,7 +241,7 @@ def report(run_id: str | None, warehouse: str, fmt: str | None, output: str | No
     if path.exists() and store.path is not None and store.path.exists() and path.samefile(store.path):
         raise SqlorchError(f"-o {path} is the warehouse the report is read from; choose another file")
     if grid:
-        from sqlorch.grid_report import grid_report_context, write_grid_report  # grid code only when needed
+        from sqlorch.report.grid import grid_report_context, write_grid_report  # grid code only when needed
 
         _echo(f"report     {shown(write_grid_report(grid_report_context(store, run_id, top), path, fmt, force))}")
         return
@@ -272,8 +282,8 @@ def grid(config: str, metric: str | None, workers: int | None, top: int | None, 
 
     Example: sqlorch grid grid.toml --metric sortino_ratio --workers 2 --top 5
     """
-    from sqlorch.grid import GridSearch
-    from sqlorch.grid_file import read_grid_plan
+    from sqlorch.grid.plan import read_grid_plan
+    from sqlorch.grid.search import GridSearch
 
     overrides = {key: value for key, value in
                  {"warehouse": warehouse, "lock_timeout": lock_timeout}.items() if value is not None}
@@ -299,7 +309,7 @@ def grid(config: str, metric: str | None, workers: int | None, top: int | None, 
 
 
 def _print_grid(plan: GridPlan, search: GridSearch, result: GridResult, top: int, report_dir: Path | None) -> None:
-    from sqlorch.grid_report import metric_text, write_grid_reports
+    from sqlorch.report.grid import metric_text, write_grid_reports
 
     run = result.warehouse.query(
         "SELECT g.*, min(c.ts) AS first, max(c.ts) AS last FROM grid_runs g JOIN clocks c USING (dataset_id) "

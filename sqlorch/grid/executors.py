@@ -3,7 +3,7 @@
 An executor starts `task(shared, item)` for every item at once and returns `Results`, which
 yield `(index, result)` as each one finishes (so the caller can do other work while the workers
 start). `shared` (the grid's bars and settings) travels to each worker once: in the SETUP frame
-of each local worker (`sqlorch.worker`), through Ray's object store (`ray.put` once, the
+of each local worker (`sqlorch.grid.worker`), through Ray's object store (`ray.put` once, the
 reference passed to every task) on a cluster. The grid search only sees this interface, so it
 does not know which one runs it.
 """
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from sqlorch.errors import SqlorchError
-from sqlorch.worker import DONE, FAILED, FORGET, READY, RUN, SETUP, STALE, WORKER_COMMAND, Frame, receive, send
+from sqlorch.grid.worker import DONE, FAILED, FORGET, READY, RUN, SETUP, STALE, WORKER_COMMAND, Frame, receive, send
 
 Task = Callable[[Any, Any], Any]
 EXECUTORS = ("local", "ray")
@@ -85,7 +85,7 @@ class LocalExecutor:
     """Worker processes on this machine (`workers` of them, default: every core); with one
     worker, or one item, the tasks run in this process.
 
-    Workers are fresh Python processes running `sqlorch.worker` (nothing of the calling script
+    Workers are fresh Python processes running `sqlorch.grid.worker` (nothing of the calling script
     runs in them, so scripts need no `if __name__ == "__main__":`); the task, the shared data and
     the items travel as cloudpickles, so classes defined in a script, `python -c`, a notebook or
     a function travel by value, and those of modules by name (workers get this process's
@@ -128,7 +128,7 @@ class LocalExecutor:
         self.close()
 
 
-PRELOAD = ("sqlorch.sweep",)
+PRELOAD = ("sqlorch.grid.batch",)
 """What each worker imports as it starts, while the parent gets the work ready."""
 _LIVENESS = 1.0  # seconds between checks that busy workers are alive, while waiting for a result
 
@@ -213,7 +213,7 @@ class _Worker:
             how = f"exit code {code}"
         if not self.ready:
             return SqlorchError(f"a grid worker process died while starting ({how}; its error is on stderr): check "
-                                f"that `{sys.executable} -c \"import sqlorch.sweep\"` works, or pass workers=1 to run "
+                                f"that `{sys.executable} -c \"import sqlorch.grid.batch\"` works, or pass workers=1 to run "
                                 "in this process")
         return SqlorchError(f"a grid worker process died ({how}); try fewer --workers or a smaller grid")
 

@@ -36,7 +36,7 @@ class Panel:
 
     @classmethod
     def from_bars(cls, bars: pl.DataFrame) -> Panel:
-        """Build the panel from validated bars (columns of `sqlorch.data.BAR_COLUMNS`)."""
+        """Build the panel from validated bars (columns of `sqlorch.bars.load.BAR_COLUMNS`)."""
         symbols = tuple(sorted(bars["symbol"].unique().to_list()))
         clock = bars["ts"].unique().sort().to_numpy()  # polars: numpy's unique is ten times slower
         t_index = (bars["ts"].rank("dense") - 1).to_numpy()

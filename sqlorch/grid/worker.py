@@ -1,4 +1,4 @@
-"""A worker process of the local executor (`sqlorch.executors.LocalExecutor`), and the messages
+"""A worker process of the local executor (`sqlorch.grid.executors.LocalExecutor`), and the messages
 it exchanges with its parent.
 
 The parent starts each worker as a fresh interpreter (`WORKER_COMMAND`, nothing of the user's
@@ -36,7 +36,7 @@ STALE = 0x80  # added to a reply's kind: this worker has imported code of the us
 _HEADER = struct.Struct("!BqQ")  # kind, index, payload length
 
 WORKER_COMMAND = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
-                  "from sqlorch.worker import main; main(sys.argv[2:])")
+                  "from sqlorch.grid.worker import main; main(sys.argv[2:])")
 """What a worker runs (`python -c WORKER_COMMAND PATH MODULE...`): the parent's sys.path first, so
 that sqlorch and the user's modules import as they do in the parent, then `main`."""
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from sqlorch.constraint import Expression
+from sqlorch.backtest.results import METRIC_NAMES
+from sqlorch.engine.features import declared
+from sqlorch.engine.strategy import class_parameters, snake_case
 from sqlorch.errors import ConfigError, did_you_mean
-from sqlorch.results import METRIC_NAMES
-from sqlorch.features import declared
-from sqlorch.strategy import class_parameters, snake_case
+from sqlorch.grid.constraint import Expression
 
 RESULT_COLUMNS = ("strategy", "combination", *METRIC_NAMES, "final_equity", "status", "error", "rank")
 """Columns of a grid's result table besides the parameters (which may not use these names)."""

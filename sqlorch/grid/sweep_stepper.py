@@ -2,7 +2,7 @@
 
 A grid search runs many combinations of one strategy over the same bars. `SweepStepper` runs
 them side by side in one pass, each in its own sleeve with the full capital, with the trading
-rules of a `BacktestEngine` run (see `sqlorch.stepper.Stepper` and `sqlorch.fills.BarFills`,
+rules of a `BacktestEngine` run (see `sqlorch.engine.stepper.Stepper` and `sqlorch.engine.fills.BarFills`,
 whose one-sleeve case this is): signals sized at the close, fills at the next open or the
 close, slippage, commissions, clipping or rejecting what a sleeve cannot pay, lots, shorts.
 Sleeves never meet, so there are no conflicts and no rebalancing.
@@ -21,17 +21,17 @@ from decimal import Decimal
 
 import numpy as np
 
-from sqlorch.config import BacktestConfig
-from sqlorch.context import BarContext
-from sqlorch.costs import Costs
-from sqlorch.domain import CapitalPolicy, FillMode, Side, Signal
-from sqlorch.features import Feature, FeatureSet, declared, wakes_on_rise
-from sqlorch.fills import FillPrices
-from sqlorch.market import CLOSE, MARK, Market, Panel
+from sqlorch.config.settings import BacktestConfig
+from sqlorch.engine.context import BarContext
+from sqlorch.engine.costs import Costs
+from sqlorch.engine.domain import CapitalPolicy, FillMode, Side, Signal
+from sqlorch.engine.features import Feature, FeatureSet, declared, wakes_on_rise
+from sqlorch.engine.fills import FillPrices
+from sqlorch.engine.market import CLOSE, MARK, Market, Panel
+from sqlorch.engine.orders import Order
+from sqlorch.engine.sleeve import Sleeve
+from sqlorch.engine.strategy import call_on_bar, snake_case
 from sqlorch.money import MICRO, micro_of, ratio_of, to_micro
-from sqlorch.orders import Order
-from sqlorch.sleeve import Sleeve
-from sqlorch.strategy import call_on_bar, snake_case
 
 
 class SweepStepper:
@@ -39,7 +39,7 @@ class SweepStepper:
 
     After `run()`: `fills` holds (sleeve, bar, symbol, quantity, price, commission, cash after,
     realized P&L) per fill in booking order (integer micro units; cash and P&L in pico units;
-    see `sqlorch.sweep_metrics.FILL_FIELDS`), `first_equity` each
+    see `sqlorch.grid.metrics.FILL_FIELDS`), `first_equity` each
     sleeve's exact equity at the close of the first bar (pico units), `sleeves` their final
     books and `errors` {sleeve: (exception, bar)} for strategies that raised.
     """

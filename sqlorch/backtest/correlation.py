@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from sqlorch.audit import encode
-from sqlorch.warehouse import Warehouse, frame, insert
+from sqlorch.engine.events import encode
+from sqlorch.store.warehouse import Warehouse, frame, insert
 
 DIVERSIFYING_BELOW = 0.3
 HIGH_ABOVE = 0.8

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlorch.config import OrchestratorConfig
-from sqlorch.config_file import (SECTIONS, Synthetic, parse_settings, read_document, strategy_class,
-                                 strategy_entries)
+from sqlorch.backtest.results import METRIC_NAMES
+from sqlorch.config.plan import SECTIONS, Synthetic, parse_settings, read_document, strategy_class, strategy_entries
+from sqlorch.config.settings import OrchestratorConfig
+from sqlorch.engine.strategy import snake_case
 from sqlorch.errors import ConfigError, did_you_mean
-from sqlorch.executors import EXECUTORS
-from sqlorch.grid_spec import Grid
-from sqlorch.results import METRIC_NAMES
-from sqlorch.strategy import snake_case
+from sqlorch.grid.executors import EXECUTORS
+from sqlorch.grid.spec import Grid
 
 GRID_KEYS = ("metric", "top", "workers", "executor", "address")
 STRATEGY_KEYS = ("name", "class", "params", "constraint", "weight")
