@@ -20,7 +20,7 @@ from sqlorch.grid.executors import RayExecutor  # noqa: E402
 def local_ray():
     """A two-CPU Ray instance for this module; its workers import the tests' strategies."""
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).parent)}})
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).parent.parent)}})
     yield ray
     ray.shutdown()
 

@@ -62,7 +62,7 @@ from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Strategy
 from sqlorch.strategies import Momentum, SMACross
 
 TOL = 1e-9
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parent.parent / "golden"
 
 # ---------------------------------------------------------------- A: SMACross(3, 5) with costs
 

@@ -16,7 +16,7 @@ import pytest
 from sqlorch.bars.load import BAR_COLUMNS, MAX_LISTED, PRICE_DECIMALS, load_bars
 from sqlorch.errors import DataError, SqlorchError
 
-FIXTURES = Path(__file__).parent / "fixtures" / "data"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "data"
 YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 PLAIN_HEADER = "symbol,ts,open,high,low,close,volume"
 SCHEMA = {"symbol": pl.String, "ts": pl.Datetime("us"), "open": pl.Float64,
