@@ -1,0 +1,15 @@
+"""The `sqlorch` command line: `cli`, the group of every command (the console script
+`sqlorch`, and `python -m sqlorch`).
+
+One module per command: `sqlorch <name>` lives in `sqlorch/cli/<name>.py`; the group, its
+`--debug`, error handling, output and shared options in `main.py`; terminal tables and
+escaping in `table.py`, the progress bar in `progress.py`.
+"""
+
+from sqlorch.cli import grid, ingest, report, run, runs, sql
+from sqlorch.cli.main import cli
+
+for _command in (run.run, grid.grid, report.report, ingest.ingest, runs.runs, sql.sql_command):
+    cli.add_command(_command)
+
+__all__ = ["cli"]
