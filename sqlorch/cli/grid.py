@@ -16,6 +16,7 @@ from sqlorch.cli.table import format_table
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.executors import EXECUTORS
 from sqlorch.report.run import sql_literal
+from sqlorch.resources import sql_text
 
 if TYPE_CHECKING:
     from sqlorch.grid.plan import GridPlan
@@ -76,9 +77,7 @@ def grid(config: str, metric: str | None, workers: int | None, top: int | None, 
 def _print_grid(plan: GridPlan, search: GridSearch, result: GridResult, top: int, report_dir: Path | None) -> None:
     from sqlorch.report.grid import metric_text, write_grid_reports
 
-    run = result.warehouse.query(
-        "SELECT g.*, min(c.ts) AS first, max(c.ts) AS last FROM grid_runs g JOIN clocks c USING (dataset_id) "
-        "WHERE g.run_id = ? GROUP BY ALL", [result.run_id]).row(0, named=True)
+    run = result.warehouse.query(sql_text("queries", "grid_run_facts"), [result.run_id]).row(0, named=True)
     seconds = run["duration_seconds"] or 0.0
     speed = f" ({run['combination_count'] / seconds:,.0f} combinations/s)" if seconds > 0 else ""
     echo(f"grid {shown(result.run_id)}: {run['combination_count']} combinations of {run['strategy_count']} "

@@ -20,6 +20,7 @@ from sqlorch.report.run import (
     run_row,
     write_report,
 )
+from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse
 
 
@@ -47,7 +48,7 @@ def report(run_id: str | None, warehouse: str, fmt: str | None, output: str | No
     grid = is_grid_run(store, run_id)
     if not grid:
         with store.connect(read_only=True) as con:
-            run_row(con, "SELECT run_id FROM runs WHERE run_id = ?", run_id, "run", store)
+            run_row(con, sql_text("queries", "stored_run_id"), run_id, "run", store)
     if output:
         check_target(Path(output), force)
     fmt = fmt or (format_of(Path(output)) if output else "html")

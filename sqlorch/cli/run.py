@@ -18,6 +18,7 @@ from sqlorch.cli.progress import ProgressBar
 from sqlorch.cli.table import format_comparison
 from sqlorch.config.plan import RunPlan, read_plan
 from sqlorch.report.run import sql_literal, write_reports
+from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse
 
 DEMO_CONFIG = "demo.toml"
@@ -68,9 +69,7 @@ def _demo_config() -> str:
 def _print_run(plan: RunPlan, result: OrchestratorResult, report_dir: Path | None) -> None:
     config, warehouse, run_id, comparison = plan.config, result.warehouse, result.run_id, result.comparison_table
     warnings_ = warning_lines(high_pairs(result.correlation))
-    facts = warehouse.query(
-        "SELECT r.strategy_count, r.symbol_count, r.bars_processed, min(c.ts) AS first, max(c.ts) AS last "
-        "FROM runs r JOIN run_clock c USING (run_id) WHERE run_id = ? GROUP BY ALL", [run_id]).row(0, named=True)
+    facts = warehouse.query(sql_text("queries", "run_facts"), [run_id]).row(0, named=True)
     echo(f"run {shown(run_id)}: {facts['strategy_count']} strategies, {facts['symbol_count']} symbols, "
          f"{facts['bars_processed']} bars from {facts['first']:%Y-%m-%d} to {facts['last']:%Y-%m-%d}\n")
     echo(format_comparison(comparison))

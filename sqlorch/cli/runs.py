@@ -11,6 +11,7 @@ import polars as pl
 from sqlorch.cli.main import echo, err, shown, warehouse_option
 from sqlorch.cli.table import format_table
 from sqlorch.grid.storage import has_grid_tables
+from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse, process_alive
 
 
@@ -24,12 +25,8 @@ def runs(warehouse: str, limit: int) -> None:
     Example: sqlorch runs --limit 5
     """
     store = Warehouse(warehouse, on_wait=err)
-    grids = ("UNION ALL SELECT run_id, status, 'grid', started_at, round(duration_seconds, 2), strategy_count, "
-             "symbol_count, bar_count, pid, hostname, error FROM grid_runs ") if has_grid_tables(store) else ""
-    listed = store.query(
-        "SELECT run_id, status, kind, started_at, round(duration_seconds, 2) AS seconds, strategy_count "
-        "AS strategies, symbol_count AS symbols, bars_processed AS bars, pid, hostname, error FROM runs "
-        + grids + "ORDER BY started_at DESC, run_id DESC LIMIT ?", [limit])
+    listing = "run_and_grid_listing" if has_grid_tables(store) else "run_listing"
+    listed = store.query(sql_text("queries", listing), [limit])
     if listed.is_empty():
         echo(f"no runs in {shown(warehouse)} yet")
         return
