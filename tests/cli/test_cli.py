@@ -336,6 +336,12 @@ def test_every_command_has_help_with_an_example() -> None:
         assert result.exit_code == 0 and "Example:" in result.stdout, name
 
 
+def test_every_command_lives_in_the_module_of_its_name() -> None:
+    # the layout rule of sqlorch/cli: `sqlorch <name>` is defined in sqlorch/cli/<name>.py
+    for name, command in cli.commands.items():
+        assert command.callback.__module__ == f"sqlorch.cli.{name}", name
+
+
 def test_progress_bar_stays_quiet_on_short_runs_and_shows_on_long_ones() -> None:
     quiet = io.StringIO()
     bar = ProgressBar("backtest", stream=quiet, delay=10)
