@@ -32,12 +32,12 @@ import polars as pl
 import pyarrow as pa
 
 from sqlorch.bars.load import load_bars
-from sqlorch.config.settings import BacktestConfig, check_weight
+from sqlorch.config.settings import BacktestConfig, OrchestratorConfig, check_weight
 from sqlorch.engine.domain import DecisionKind, OverweightPolicy
 from sqlorch.engine.events import EventLog, encode
 from sqlorch.engine.features import declared
 from sqlorch.engine.market import MARK, Panel
-from sqlorch.engine.orders import Coded, Columns
+from sqlorch.engine.records import Coded, Columns
 from sqlorch.engine.stepper import StepOutcome, Stepper
 from sqlorch.engine.strategy import strategy_ids
 from sqlorch.errors import ConfigError, SqlorchError, StrategyError, did_you_mean
@@ -109,12 +109,13 @@ def plan_sleeves(pairs: Sequence[tuple[object, Any]], config: BacktestConfig) ->
             declared(strategy)
         except TypeError as exc:
             problems.append(f"strategy {sid}: {exc}")
-    for name in getattr(config, "priorities", None) or {}:
+    orchestrated = isinstance(config, OrchestratorConfig)
+    for name in (config.priorities or {}) if orchestrated else {}:
         if name not in ids:
             problems.append(f"priorities: {name!r} is not a strategy of this run{did_you_mean(name, ids)}; "
                             f"strategies are {', '.join(ids)}")
     total = sum(weights, Decimal(0))
-    normalize = getattr(config, "on_overweight", OverweightPolicy.REJECT) == OverweightPolicy.NORMALIZE
+    normalize = orchestrated and config.on_overweight == OverweightPolicy.NORMALIZE
     if total > 1 and not normalize:
         problems.append(f"weights add up to {total}, more than 1; lower them or set on_overweight = \"normalize\"")
     if problems:
@@ -207,7 +208,7 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
         with gc_paused():
             with quick_gil_handover():
                 stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals,
-                                  sleeves.weights, config, log,
+                                  sleeves.weights, config.engine_settings(), log,
                                   (lambda done: progress(done, len(panel))) if progress else None)
                 outcome = stepper.run()
                 del stepper  # its features and view: memory the SQL below can use

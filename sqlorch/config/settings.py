@@ -17,6 +17,8 @@ from types import MappingProxyType
 from typing import Any
 
 from sqlorch.engine.domain import CapitalPolicy, ConflictMode, FillMode, OverweightPolicy
+from sqlorch.engine.costs import Costs
+from sqlorch.engine.settings import EngineSettings
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.money import MAX_CAPITAL, MAX_COMMISSION_BPS, MAX_COMMISSION_PER_ORDER, MAX_LOT_SIZE, MIN_CAPITAL
 
@@ -244,6 +246,11 @@ class BacktestConfig:
         if problems:
             raise ConfigError(problems)
 
+    def engine_settings(self, isolated: bool = False) -> EngineSettings:
+        """The engine's view of these settings; `isolated` for sleeves that never meet (a grid)."""
+        return EngineSettings(Costs.from_config(self), self.fill, self.allow_short, self.on_insufficient_capital,
+                              isolated=isolated)
+
 
 @dataclass(frozen=True)
 class OrchestratorConfig(BacktestConfig):
@@ -258,6 +265,17 @@ class OrchestratorConfig(BacktestConfig):
     rebalance_threshold: float | None = None
     rebalance_every: int | None = None
     on_overweight: OverweightPolicy = OverweightPolicy.REJECT
+
+    def engine_settings(self, isolated: bool = False) -> EngineSettings:
+        """The engine's view of these settings, conflicts and rebalancing included (neither when
+        `isolated`)."""
+        if isolated:
+            return super().engine_settings(isolated)
+        mode = self.conflict_mode
+        return EngineSettings(Costs.from_config(self), self.fill, self.allow_short, self.on_insufficient_capital,
+                              str(mode.value if isinstance(mode, ConflictMode) else mode),
+                              MappingProxyType(dict(self.priorities or {})), self.rebalance_threshold,
+                              self.rebalance_every or 1)
 
 
 CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(OrchestratorConfig))

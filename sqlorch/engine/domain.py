@@ -46,6 +46,15 @@ class ConflictMode(enum.StrEnum):
     WEIGHTED = "weighted"
 
 
+class ConflictOutcome(enum.StrEnum):
+    """How a conflict was settled: the standing orders netted into one, some stood and the
+    others were cancelled, or every order was cancelled."""
+
+    NETTED = "netted"
+    RESOLVED = "resolved"
+    ALL_CANCELLED = "all_cancelled"
+
+
 class DecisionKind(enum.StrEnum):
     """The fate of one order, as recorded in the `decisions` table."""
 

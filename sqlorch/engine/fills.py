@@ -17,22 +17,36 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from decimal import Decimal
 
 import numpy as np
 
-from sqlorch.engine.conflicts import ConflictOrder, NetSignal
+from sqlorch.engine.book import Book
+from sqlorch.engine.conflicts import ConflictOrder, NetSignal, Resolver
 from sqlorch.engine.costs import Costs
-from sqlorch.engine.domain import CapitalPolicy
+from sqlorch.engine.domain import ConflictOutcome, DecisionKind
 from sqlorch.engine.market import CLOSE, HIGH, LOW, OPEN, Panel
 from sqlorch.engine.orders import Leg, Order
+from sqlorch.engine.records import Conflict
+from sqlorch.engine.records import ConflictOrder as ConflictOrderRow
+from sqlorch.engine.settings import EngineSettings
 from sqlorch.errors import SleeveLimitError, SqlorchError
 from sqlorch.money import MAX_SLEEVE_EQUITY, MICRO, PICO, from_micro
 
-if TYPE_CHECKING:
-    from sqlorch.engine.stepper import Stepper
-
 _MAX_CASH = MAX_SLEEVE_EQUITY * PICO
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """How the sleeves of a run meet on a symbol: the resolver (by its configured name), each
+    sleeve's rank (1 highest) and weight as the resolver sees them, and the rebalancer whose
+    sales pay underweight sleeves (inactive without rebalancing)."""
+
+    mode: str
+    resolver: Resolver
+    ranks: Sequence[int]
+    weights: Sequence[Decimal]
+    rebalancer: object
 
 
 @dataclass(frozen=True)
@@ -57,18 +71,23 @@ def _micro(prices: np.ndarray) -> np.ndarray:
 
 
 class BarFills:
-    """Fills the orders `ready` at bar t, at the stepper's fill prices of that bar."""
+    """Fills the orders `ready` at bar t on `book`, at the run's fill prices of that bar.
+    Isolated sleeves (`settings.isolated`) never form conflicts: each fills alone."""
 
-    def __init__(self, stepper: Stepper, t: int):
-        self.s = stepper
+    def __init__(self, book: Book, settings: EngineSettings, prices: FillPrices, meeting: Meeting, t: int):
+        self.book = book
+        self.settings = settings
+        self.costs = settings.costs
+        self.prices = prices
+        self.meeting = meeting
         self.t = t
-        prices = stepper.fill_prices  # this bar's, per symbol, as Python ints (the base price seldom)
-        self.buy, self.sell = prices.buy[t].tolist(), prices.sell[t].tolist()
+        self.buy, self.sell = prices.buy[t].tolist(), prices.sell[t].tolist()  # as Python ints
 
-    def run(self, ready: list[list[Order]]) -> None:
-        """Resolve, size and book the orders; SleeveLimitError if a sleeve's cash passes the bound."""
-        symbols = [o.symbol for orders in ready for o in orders]
-        if len(set(symbols)) == len(symbols):  # no two sleeves meet on a symbol: no conflict
+    def run(self, ready: list[tuple[int, list[Order]]]) -> None:
+        """Resolve, size and book the orders (per sleeve with any, in sleeve order);
+        SleeveLimitError if a sleeve's cash passes the bound."""
+        symbols = [o.symbol for _, orders in ready for o in orders]
+        if self.settings.isolated or len(set(symbols)) == len(symbols):  # no two sleeves meet: no conflict
             standing, conflicts = ready, {}
         else:
             standing, conflicts = self._resolve(ready, symbols)
@@ -81,58 +100,62 @@ class BarFills:
             self._record_conflicts(conflicts, by_symbol, prices, commissions)
         else:
             self._book(legs, {}, {})
-        self.s.decide_filled([order for orders in standing for order in orders], self.t)
+        self.book.decide_filled([order for _, orders in standing for order in orders], self.t)
 
     # -- 1. conflicts ---------------------------------------------------------------------
 
-    def _resolve(self, ready: list[list[Order]], symbols: list[int]) -> tuple[list[list[Order]], dict[int, dict]]:
+    def _resolve(self, ready: list[tuple[int, list[Order]]], symbols: list[int]
+                 ) -> tuple[list[tuple[int, list[Order]]], dict[int, Clash]]:
         """Orders that stand, per sleeve; and the conflicts, per symbol index (`symbols`: of
         the orders, in order)."""
-        resolver = self.s.resolver
+        resolver = self.meeting.resolver
         groups: dict[int, list[Order]] = {j: [] for j, n in Counter(symbols).items() if n > 1}
-        for orders in ready:
+        for _, orders in ready:
             for order in orders:
                 group = groups.get(order.symbol)
                 if group is not None:
                     group.append(order)
         cancelled: set[int] = set()
-        conflicts: dict[int, dict] = {}
+        conflicts: dict[int, Clash] = {}
         for j, orders in groups.items():
             kept = orders if type(resolver) is NetSignal else self._kept(orders)  # net_signal keeps all
             if len(kept) < len(orders):
                 kept_ids = {o.order_id for o in kept}
                 cancelled.update(o.order_id for o in orders if o.order_id not in kept_ids)
-            conflicts[j] = {"orders": orders, "kept": kept, "nets": resolver.nets and len(kept) > 1}
+            conflicts[j] = Clash(orders, kept, resolver.nets and len(kept) > 1)
         if not cancelled:
             return ready, conflicts
+        book = self.book
         for j, conflict in conflicts.items():
-            names = [self.s.ids[o.sleeve] for o in conflict["kept"]] or ["none"]
-            for order in conflict["orders"]:
+            names = [book.ids[o.sleeve] for o in conflict.kept] or ["none"]
+            for order in conflict.orders:
                 if order.order_id in cancelled:
-                    self.s.decide(order, self.t, "cancelled",
-                                  f"conflict on {self.s.panel.symbols[j]}: {self.s.conflict_mode} kept {', '.join(names)}")
-        return [[o for o in orders if o.order_id not in cancelled] for orders in ready], conflicts
+                    book.decide(order, self.t, DecisionKind.CANCELLED,
+                                f"conflict on {book.symbols[j]}: {self.meeting.mode} kept {', '.join(names)}")
+        return [(i, [o for o in orders if o.order_id not in cancelled]) for i, orders in ready], conflicts
 
     def _kept(self, orders: list[Order]) -> list[Order]:
         """The orders the resolver keeps, in their order; SqlorchError if it returns others."""
         views = [self._view(o) for o in orders]
-        kept_ids = {v.order_id for v in self.s.resolver.resolve(views)}
+        kept_ids = {v.order_id for v in self.meeting.resolver.resolve(views)}
         if not kept_ids <= {v.order_id for v in views}:
-            raise SqlorchError(f"conflict resolver {self.s.conflict_mode!r} returned orders that were "
+            raise SqlorchError(f"conflict resolver {self.meeting.mode!r} returned orders that were "
                                "not in the conflict; it must return a subset of the orders it was given")
         return [o for o in orders if o.order_id in kept_ids]
 
     def _view(self, order: Order) -> ConflictOrder:
-        return ConflictOrder(order.order_id, self.s.ids[order.sleeve], self.s.panel.symbols[order.symbol],
-                             from_micro(order.quantity), self.s.ranks[order.sleeve], self.s.weights[order.sleeve])
+        book, meeting = self.book, self.meeting
+        return ConflictOrder(order.order_id, book.ids[order.sleeve], book.symbols[order.symbol],
+                             from_micro(order.quantity), meeting.ranks[order.sleeve], meeting.weights[order.sleeve])
 
     # -- 2. legs, sized against capital ---------------------------------------------------
 
-    def _legs(self, standing: list[list[Order]]) -> list[Leg]:
+    def _legs(self, standing: list[tuple[int, list[Order]]]) -> list[Leg]:
         """Every leg in booking order."""
         first, rest = [], []
-        for i, orders in enumerate(standing):
-            sleeve = self.s.sleeves[i]
+        sleeves = self.book.sleeves
+        for i, orders in standing:
+            sleeve = sleeves[i]
             reducing, increasing = [], []
             for order in orders:
                 held = sleeve.qty.get(order.symbol, 0)
@@ -152,8 +175,9 @@ class BarFills:
 
     def _size(self, legs: Sequence[Leg]) -> None:
         """Clip or reject increasing legs to what each sleeve can pay, in booking order."""
-        costs, sleeves, buy, sell = self.s.costs, self.s.sleeves, self.buy, self.sell
-        available = [s.available for s in sleeves]
+        costs, sleeves, buy, sell = self.costs, self.book.sleeves, self.buy, self.sell
+        rebalancer, clip = self.meeting.rebalancer, self.settings.clip
+        available = {leg.order.sleeve: sleeves[leg.order.sleeve].available for leg in legs}
         for leg in legs:
             order, quantity = leg.order, leg.quantity
             i, j, buying = order.sleeve, order.symbol, quantity > 0
@@ -164,16 +188,14 @@ class BarFills:
                 change = sleeve.available_change(j, quantity, price, commission)
                 available[i] += change
                 if order.rebalance is not None and change > 0:  # its proceeds move to other sleeves
-                    for receiver, amount in self.s.rebalancer.split(order.rebalance, change):
+                    for receiver, amount in rebalancer.split(order.rebalance, change):
                         available[i] -= amount
-                        available[receiver] += amount
+                        available[receiver] = available.get(receiver, sleeves[receiver].available) + amount
                 continue
             price = buy[j]  # a short sale reserves at most the buying price
             cost = costs.cost(quantity, price, leg.charge_fee)
             if cost > available[i]:
-                affordable = 0
-                if self.s.config.on_insufficient_capital == CapitalPolicy.CLIP:
-                    affordable = costs.affordable(available[i], price, leg.charge_fee)
+                affordable = costs.affordable(available[i], price, leg.charge_fee) if clip else 0
                 order.shortfall = (f"needs {cost / PICO:.2f} for {abs(quantity) / MICRO:g} at {price / MICRO:g}, "
                                    f"{available[i] / PICO:.2f} available")
                 leg.quantity = quantity = affordable if buying else -affordable
@@ -185,17 +207,17 @@ class BarFills:
 
     # -- 3. netting and booking -----------------------------------------------------------
 
-    def _net(self, by_symbol: dict[int, list[Leg]], conflicts: dict[int, dict]) -> tuple[dict[int, int], dict[int, int]]:
+    def _net(self, by_symbol: dict[int, list[Leg]], conflicts: dict[int, Clash]) -> tuple[dict[int, int], dict[int, int]]:
         """Per netted symbol: the common price; per netted leg (by id): its commission share."""
         prices: dict[int, int] = {}
         shares: dict[int, int] = {}
-        costs = self.s.costs
+        costs = self.costs
         for j, conflict in conflicts.items():
-            if not conflict["nets"]:
+            if not conflict.nets:
                 continue
             group = [leg for leg in by_symbol[j] if leg.quantity]
             net = sum(leg.quantity for leg in group)
-            price = self.price(j, net > 0) if net else int(self.s.fill_prices.base[self.t, j])
+            price = self.price(j, net > 0) if net else int(self.prices.base[self.t, j])
             prices[j] = price
             total = costs.commission(net, price) if net else 0
             gross = sum(abs(leg.quantity) for leg in group)
@@ -209,7 +231,8 @@ class BarFills:
         return prices, shares
 
     def _book(self, legs: Sequence[Leg], prices: dict[int, int], shares: dict[int, int]) -> None:
-        costs, sleeves, fills, t = self.s.costs, self.s.sleeves, self.s.records.fills, self.t
+        costs, sleeves, fills, t = self.costs, self.book.sleeves, self.book.records.fills, self.t
+        rebalancer = self.meeting.rebalancer
         for leg in legs:
             quantity, order = leg.quantity, leg.order
             if not quantity:
@@ -232,16 +255,16 @@ class BarFills:
             order.filled += quantity
             fills.append(leg)
             if order.rebalance is not None and leg.reduces:
-                self.s.rebalancer.pay_out(order.rebalance, order.sleeve, sleeve.cash - cash_before, t)
+                rebalancer.pay_out(order.rebalance, order.sleeve, sleeve.cash - cash_before, t)
 
-    def _record_conflicts(self, conflicts: dict[int, dict], by_symbol: dict[int, list[Leg]],
+    def _record_conflicts(self, conflicts: dict[int, Clash], by_symbol: dict[int, list[Leg]],
                           prices: dict[int, int], shares: dict[int, int]) -> None:
-        stepper = self.s
-        costs, ids, log, records = stepper.costs, stepper.ids, stepper.log, stepper.records
+        book, costs = self.book, self.costs
+        ids, log, records = book.ids, book.log, book.records
         quoted = [log.json_text(sid) for sid in ids]
         for j, conflict in conflicts.items():
-            symbol = stepper.panel.symbols[j]
-            orders, kept = conflict["orders"], {o.order_id for o in conflict["kept"]}
+            symbol = book.symbols[j]
+            orders, kept = conflict.orders, {o.order_id for o in conflict.kept}
             price = prices.get(j)
             net = gross = paid = alone = 0
             for leg in by_symbol[j]:
@@ -253,29 +276,47 @@ class BarFills:
                     alone += each
                     paid += shares.get(id(leg), each)
             strategies = [ids[o.sleeve] for o in orders]
-            standing = [ids[o.sleeve] for o in conflict["kept"]]
-            if conflict["nets"]:
-                outcome = (f"netted: {(gross - abs(net)) / MICRO:g} crossed internally, {abs(net) / MICRO:g} "
-                           f"{'bought' if net > 0 else 'sold' if net < 0 else 'sent'} at {price / MICRO:g}")
-            elif standing:
-                outcome = f"{', '.join(standing)} stood; {', '.join(s for s in strategies if s not in standing) or 'none'} cancelled"
+            standing = [ids[o.sleeve] for o in conflict.kept]
+            outcome = conflict.outcome
+            if outcome == ConflictOutcome.NETTED:
+                text = (f"netted: {(gross - abs(net)) / MICRO:g} crossed internally, {abs(net) / MICRO:g} "
+                        f"{'bought' if net > 0 else 'sold' if net < 0 else 'sent'} at {price / MICRO:g}")
+            elif outcome == ConflictOutcome.RESOLVED:
+                text = f"{', '.join(standing)} stood; {', '.join(s for s in strategies if s not in standing) or 'none'} cancelled"
             else:
-                outcome = "all cancelled"
+                text = "all cancelled"
             listed = "[" + ",".join([f'{{"strategy_id":{quoted[o.sleeve]},"order_id":{o.order_id},'
                                      f'"quantity":{o.quantity / MICRO!r}}}' for o in orders]) + "]"
             now, stamp = log.now()
-            mode = stepper.conflict_mode
-            seq = log.conflict(stamp, symbol, strategies, listed, mode, outcome, stepper.timestamps[self.t])
+            mode = self.meeting.mode
+            seq = log.conflict(stamp, symbol, strategies, listed, mode, text, book.timestamps[self.t])
             conflict_id = len(records.conflicts) + 1
-            records.conflicts.append((
-                conflict_id, self.t, symbol, mode, strategies, standing, listed, outcome,
-                net, (gross - abs(net)) // 2, paid, alone, alone - paid, seq, now,
-            ))
+            records.conflicts.append(Conflict(
+                conflict_id, self.t, symbol, mode, strategies, standing, listed, text,
+                net, (gross - abs(net)) // 2, paid, alone, alone - paid, seq, now))
             for o in orders:
-                records.conflict_orders.append((conflict_id, ids[o.sleeve], o.order_id, o.quantity, o.order_id in kept))
+                records.conflict_orders.append(ConflictOrderRow(conflict_id, ids[o.sleeve], o.order_id, o.quantity,
+                                                                o.order_id in kept))
 
 
-def _legs_by_symbol(legs: Sequence[Leg], conflicts: dict[int, dict]) -> dict[int, list[Leg]]:
+@dataclass(slots=True)
+class Clash:
+    """The orders of several sleeves on one symbol at one bar: those that stood, and whether the
+    standing ones are netted."""
+
+    orders: list[Order]
+    kept: list[Order]
+    nets: bool
+
+    @property
+    def outcome(self) -> ConflictOutcome:
+        """How it was settled."""
+        if self.nets:
+            return ConflictOutcome.NETTED
+        return ConflictOutcome.RESOLVED if self.kept else ConflictOutcome.ALL_CANCELLED
+
+
+def _legs_by_symbol(legs: Sequence[Leg], conflicts: dict[int, Clash]) -> dict[int, list[Leg]]:
     """The legs of each conflict's symbol, in booking order."""
     by_symbol: dict[int, list[Leg]] = {j: [] for j in conflicts}
     for leg in legs:

@@ -16,51 +16,57 @@ rebalanced equity, and a strategy's own signal on a symbol replaces a rebalancin
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from sqlorch.engine.market import MARK
+import numpy as np
+
+from sqlorch.engine.book import Book
+from sqlorch.engine.costs import Costs
+from sqlorch.engine.records import Rebalance, Transfer
 from sqlorch.money import MICRO, PICO, round_half_even, to_micro
-
-if TYPE_CHECKING:
-    from sqlorch.engine.stepper import Stepper
 
 
 class Rebalancer:
-    """Checks drift at each bar close and carries out rebalances for a stepper."""
+    """Checks drift at each bar close and carries out rebalances on a book: `marks[t]` are the
+    symbols' marks at bar t, `weights` the sleeves' configured weights; `threshold` None (or a
+    single sleeve) means never."""
 
-    def __init__(self, stepper: Stepper):
-        self.s = weakref.proxy(stepper)  # no cycle: the stepper's arrays go as soon as it does
-        config = stepper.config
-        self.threshold = getattr(config, "rebalance_threshold", None)
-        self.every = getattr(config, "rebalance_every", None) or 1
-        total = sum(stepper.weights, Decimal(0))
-        self.targets = [w / total for w in stepper.weights]
+    def __init__(self, book: Book, weights: Sequence[Decimal], threshold: float | None, every: int, costs: Costs,
+                 marks: np.ndarray):
+        self.book = book
+        self.threshold = threshold
+        self.every = every
+        self.costs = costs
+        self.marks = marks
+        total = sum(weights, Decimal(0))
+        self.targets = [w / total for w in weights]
         self.payees: dict[int, dict[int, int]] = {}  # rebalance -> {sleeve: what it still lacks}
         self.count = 0
 
     @property
     def active(self) -> bool:
         """Whether drift is checked at all (a threshold is set and there are sleeves to move)."""
-        return self.threshold is not None and len(self.s.sleeves) >= 2
+        return self.threshold is not None and len(self.book.sleeves) >= 2
 
-    def check(self, t: int) -> None:
-        """Rebalance at the close of bar t if the drift exceeds the threshold."""
+    def check(self, t: int) -> bool:
+        """Rebalance at the close of bar t if the drift exceeds the threshold; whether it did
+        (cash then moved between sleeves)."""
         if not self.active or t % self.every:
-            return
-        marks = self.s.panel.data[t, MARK]
-        equities = [s.equity_float(marks) for s in self.s.sleeves]
+            return False
+        marks = self.marks[t]
+        equities = [s.equity_float(marks) for s in self.book.sleeves]
         total = sum(equities)
         if total <= 0:
-            return
+            return False
         drift = max(abs(e / total - float(w)) for e, w in zip(equities, self.targets))
-        if drift > self.threshold:
-            self._rebalance(t, marks)
+        if drift <= self.threshold:
+            return False
+        self._rebalance(t, marks)
+        return True
 
     def _rebalance(self, t: int, marks) -> None:
-        s = self.s
+        s = self.book
         self.count += 1
         rebalance_id = self.count
         equity = [sleeve.equity(marks) for sleeve in s.sleeves]  # pico units
@@ -78,7 +84,7 @@ class Rebalancer:
         for i, amount in enumerate(moved):
             if amount:
                 s.sleeves[i].transfer(amount)
-                s.records.transfers.append((rebalance_id, t, s.ids[i], amount))
+                s.records.transfers.append(Transfer(rebalance_id, t, s.ids[i], amount))
         still_needed = {i: needs[i] - moved[i] for i in needs if needs[i] > moved[i]}
         if still_needed:
             self.payees[rebalance_id] = still_needed
@@ -89,10 +95,9 @@ class Rebalancer:
             elif g > 0:
                 trades[i] = self._trade(t, i, g, rebalance_id, marks)
         for i in range(len(s.sleeves)):
-            s.records.rebalances.append((
+            s.records.rebalances.append(Rebalance(
                 rebalance_id, t, s.ids[i], equity[i], equity[i] / total, float(self.targets[i]),
                 target[i], moved[i], trades[i]))
-        s.equity_changed()
         s.log.emit("rebalance", bar_index=t, bar_date=s.timestamps[t],
                    before={sid: e / total for sid, e in zip(s.ids, equity)},
                    after={sid: float(w) for sid, w in zip(s.ids, self.targets)},
@@ -101,7 +106,7 @@ class Rebalancer:
     def _trade(self, t: int, i: int, value: int, rebalance_id: int, marks) -> int:
         """Order `value` (pico units) of sleeve i's long positions, in proportion: sell if value
         < 0. Returns the value ordered (at the close)."""
-        s = self.s
+        s = self.book
         sleeve = s.sleeves[i]
         longs = {j: q * to_micro(marks[j]) for j, q in sleeve.qty.items() if q > 0}
         worth = sum(longs.values())
@@ -110,7 +115,7 @@ class Rebalancer:
         share = min(abs(value), worth)
         ordered = 0
         for j in longs:
-            quantity = s.costs.floor_to_lot(sleeve.qty[j] * share // worth)
+            quantity = self.costs.floor_to_lot(sleeve.qty[j] * share // worth)
             if not quantity:
                 continue
             quantity = quantity if value > 0 else -quantity
@@ -138,10 +143,10 @@ class Rebalancer:
 
     def pay_out(self, rebalance_id: int, sender: int, amount: int, t: int) -> None:
         """Move the cash a rebalancing sale raised from `sender` to the underweight sleeves."""
-        s = self.s
+        s = self.book
         for receiver, share in self.split(rebalance_id, amount):
             if share:
                 s.sleeves[sender].transfer(-share)
                 s.sleeves[receiver].transfer(share)
-                s.records.transfers.append((rebalance_id, t, s.ids[sender], -share))
-                s.records.transfers.append((rebalance_id, t, s.ids[receiver], share))
+                s.records.transfers.append(Transfer(rebalance_id, t, s.ids[sender], -share))
+                s.records.transfers.append(Transfer(rebalance_id, t, s.ids[receiver], share))

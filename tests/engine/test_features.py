@@ -159,7 +159,7 @@ def run_stepper(strategies, bars, use_wake: bool, capital: D = D(100000)):
     config = BacktestConfig(initial_capital=capital, commission_bps=5.0, warehouse=None, log_dir=None)
     share = capital / len(strategies)
     stepper = Stepper(Panel.from_bars(bars), [(f"s{i}", s) for i, s in enumerate(strategies)],
-                      [share] * len(strategies), [D(1) / len(strategies)] * len(strategies), config,
+                      [share] * len(strategies), [D(1) / len(strategies)] * len(strategies), config.engine_settings(),
                       EventLog("test", "backtest"), use_wake=use_wake)
     return stepper.run()
 

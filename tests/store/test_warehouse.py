@@ -27,7 +27,7 @@ from sqlorch import (
     WarehouseLockedError,
 )
 from sqlorch.backtest.runner import HANDOVER_SECONDS, quick_gil_handover
-from sqlorch.engine.orders import Coded, Columns
+from sqlorch.engine.records import Coded, Columns
 from sqlorch.store.warehouse import (
     TABLES,
     Warehouse,

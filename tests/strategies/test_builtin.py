@@ -23,7 +23,7 @@ from sqlorch.strategies import BUILTINS, BuyAndHold, DonchianBreakout, Momentum,
 def drive(strategy, bars, capital=D(10**9)):
     """Run `strategy` over `bars` bar by bar: [(bar, symbol, side, weight)] and the outcome."""
     config = BacktestConfig(initial_capital=capital, fill="close", warehouse=None, log_dir=None)
-    stepper = Stepper(Panel.from_bars(bars), [("s", strategy)], [capital], [D(1)], config,
+    stepper = Stepper(Panel.from_bars(bars), [("s", strategy)], [capital], [D(1)], config.engine_settings(),
                       EventLog("test", "backtest"))
     outcome = stepper.run()
     assert outcome.failure is None, outcome.failure
