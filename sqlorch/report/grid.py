@@ -9,6 +9,7 @@ per value; the spread of those means says how much a parameter matters).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -24,24 +25,14 @@ from sqlorch.errors import SqlorchError
 from sqlorch.grid.search import LOWER_IS_BETTER
 from sqlorch.report import charts
 from sqlorch.report.filters import num, pct
-from sqlorch.report.run import REPORT_DIR_HINT, check_target, environment, id_path, run_row, save, sql_literal
+from sqlorch.report.run import REPORT_DIR_HINT, check_target, environment, id_path, listing_sql, run_row, save
+from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse, frame
 
 FORMATS = {"html": "grid.html.j2", "md": "grid.md.j2"}
 HEATMAPS = 6  # most parameter pairs drawn per strategy
 PERCENT_METRICS = frozenset({"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"})
 TABLE_METRICS = ("total_return", "cagr", "sharpe_ratio", "sortino_ratio", "max_drawdown", "win_rate", "trade_count")
-
-_RUN = """SELECT g.*, c.first_ts, c.last_ts
-          FROM grid_runs g
-          LEFT JOIN (SELECT dataset_id, min(ts) AS first_ts, max(ts) AS last_ts FROM clocks GROUP BY dataset_id) c
-            USING (dataset_id)
-          WHERE g.run_id = ?"""
-_RESULTS = "SELECT * EXCLUDE (run_id) FROM grid_results WHERE run_id = ? ORDER BY strategy_id, combination"
-_SENSITIVITY = """SELECT * EXCLUDE (run_id) FROM grid_sensitivity WHERE run_id = ?
-                  ORDER BY strategy_id, position, number NULLS LAST, value, metric"""
-_SYMBOLS = "SELECT DISTINCT symbol FROM bars WHERE dataset_id = ? ORDER BY symbol"
-
 
 def metric_text(value: Any, metric: str) -> str:
     """A metric as a trader reads it: returns and shares in percent, ratios with 2 decimals."""
@@ -65,25 +56,24 @@ def values_text(values: list[Any], most: int = 12) -> str:
 
 def listing_queries(run_id: str) -> dict[str, str]:
     """The SQL a reader runs to list what each section summarizes (shown, not run)."""
-    where = f"run_id = {sql_literal(run_id)}"  # display text only
+    shown = functools.partial(listing_sql, run_id)
     return {
-        "run": f"SELECT * FROM grid_runs WHERE {where};",
-        "results": f"SELECT * FROM grid_results WHERE {where} ORDER BY strategy_id, rank NULLS LAST;",
-        "parameters": f"SELECT * FROM grid_parameters WHERE {where} ORDER BY strategy_id, combination, position;",
-        "sensitivity": ("SELECT strategy_id, parameter, value, metric, combinations, mean, min, max\n"
-                        f"FROM grid_sensitivity WHERE {where} ORDER BY strategy_id, parameter, number, metric;"),
-        "failed": ("SELECT strategy_id, combination, params, error FROM grid_results\n"
-                   f"WHERE {where} AND status = 'failed';"),
+        "run": shown("grid_runs"),
+        "results": shown("grid_results", order="strategy_id, rank NULLS LAST"),
+        "parameters": shown("grid_parameters", order="strategy_id, combination, position"),
+        "sensitivity": shown("grid_sensitivity", order="strategy_id, parameter, number, metric",
+                             columns="strategy_id, parameter, value, metric, combinations, mean, min, max"),
+        "failed": shown("grid_results", "status = 'failed'", columns="strategy_id, combination, params, error"),
     }
 
 
 def grid_report_context(warehouse: Warehouse, run_id: str, top: int = 10) -> dict[str, Any]:
     """Everything a grid report shows (SqlorchError for an unknown run)."""
     with warehouse.connect(read_only=True) as con:
-        run = run_row(con, _RUN, run_id, "grid run", warehouse)
-        results = frame(con, _RESULTS, [run_id])
-        sensitivity = frame(con, _SENSITIVITY, [run_id])
-        symbols = frame(con, _SYMBOLS, [run["dataset_id"]])["symbol"].to_list()
+        run = run_row(con, sql_text("queries", "grid_run_with_dates"), run_id, "grid run", warehouse)
+        results = frame(con, sql_text("queries", "grid_result_rows"), [run_id])
+        sensitivity = frame(con, sql_text("queries", "grid_sensitivity_rows"), [run_id])
+        symbols = frame(con, sql_text("queries", "dataset_symbols"), [run["dataset_id"]])["symbol"].to_list()
     metric = run["metric"]
     strategies = [_strategy(grid, results.filter(pl.col("strategy_id") == grid["strategy_id"]),
                             sensitivity.filter(pl.col("strategy_id") == grid["strategy_id"]), metric, top)

@@ -26,12 +26,11 @@ import polars as pl
 from markupsafe import Markup
 
 from sqlorch.backtest.correlation import DIVERSIFYING_BELOW, HIGH_ABOVE, unique_pairs, warning_lines
-from sqlorch.backtest.correlation import PAIRS_SQL as _PAIRS
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.storage import has_grid_tables
 from sqlorch.report import charts
 from sqlorch.report.filters import md_cell, money, num, params_text, pct, raw, shade, sign, when
-from sqlorch.resources import resource_dir
+from sqlorch.resources import resource_dir, sql_text
 from sqlorch.store.warehouse import Warehouse, frame
 
 FORMATS = {"html": "base.html.j2", "md": "report.md.j2"}
@@ -43,65 +42,7 @@ CHART_POINTS = 1200  # most points per line drawn; longer runs are bucketed (ext
 READERS = max(2, min(4, os.cpu_count() or 2))  # queries read at once (2 measured best on 2 cores)
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-_RUN = """SELECT r.*, c.first_ts, c.last_ts
-          FROM runs r
-          LEFT JOIN (SELECT run_id, min(ts) AS first_ts, max(ts) AS last_ts FROM run_clock GROUP BY run_id) c
-            USING (run_id)
-          WHERE r.run_id = ?"""
-_LATEST = """SELECT run_id FROM runs WHERE status IN ('completed', 'failed')
-             ORDER BY started_at DESC, run_id DESC LIMIT 1"""
-_LATEST_OR_GRID = """SELECT run_id FROM (SELECT run_id, started_at FROM runs WHERE status IN ('completed', 'failed')
-                                      UNION ALL SELECT run_id, started_at FROM grid_runs WHERE status = 'completed')
-                     ORDER BY started_at DESC, run_id DESC LIMIT 1"""
 _CONTROL = re.compile(r"([\x00-\x1f\x7f-\x9f])")
-_RECENT = """SELECT run_id FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 5"""
-_RECENT_OR_GRID = """SELECT run_id FROM (SELECT run_id, started_at FROM runs UNION ALL SELECT run_id, started_at FROM grid_runs)
-                     ORDER BY started_at DESC, run_id DESC LIMIT 5"""
-_STRATEGIES = """SELECT strategy_id, position, class_name, params, weight::DOUBLE AS weight, initial_capital
-                 FROM run_strategies WHERE run_id = ? ORDER BY position"""
-_SYMBOLS = "SELECT DISTINCT symbol FROM bars WHERE dataset_id = ? ORDER BY symbol"
-_COMPARISON = "SELECT * EXCLUDE (run_id, position) FROM comparison WHERE run_id = ? ORDER BY position NULLS LAST"
-_CURVES = """SELECT series, max(ts) AS ts, arg_max(equity, bar_index)::DOUBLE AS equity, min(drawdown) AS drawdown
-             FROM drawdowns WHERE run_id = $run_id
-             GROUP BY series, bar_index // $step ORDER BY series, ts"""
-# the year column compounds the months as the annual_returns view does (one scan instead of two)
-_MONTHLY = """SELECT year, month_of_year, ret, product(1 + ret) OVER (PARTITION BY year) - 1 AS year_ret
-              FROM monthly_returns WHERE run_id = ? AND series = 'portfolio' ORDER BY month"""
-# one scan of allocations: per strategy and chart bucket (the bucket's last bar), and per strategy
-_USAGE = """WITH a AS (
-                SELECT strategy_id, bar_index, bar_index // $step AS bucket, ts,
-                       allocated_capital, used_capital, available_capital,
-                       ratio(used_capital::DOUBLE, allocated_capital::DOUBLE) AS share
-                FROM allocations WHERE run_id = $run_id)
-            SELECT strategy_id, grouping(bucket) = 1 AS whole_run,
-                   max(ts) AS ts, arg_max(share, bar_index) AS used_share,
-                   avg(share) AS average_use, max(share) AS peak_use,
-                   arg_max(allocated_capital, bar_index)::DOUBLE AS allocated_capital,
-                   arg_max(used_capital, bar_index)::DOUBLE AS used_capital,
-                   arg_max(available_capital, bar_index)::DOUBLE AS available_capital
-            FROM a GROUP BY GROUPING SETS ((strategy_id, bucket), (strategy_id))
-            ORDER BY strategy_id, ts"""
-_DECISIONS = """SELECT strategy_id, kind, count(*) AS orders,
-                       sum(abs(requested_quantity) - abs(coalesce(filled_quantity, 0)))::DOUBLE AS blocked_quantity
-                FROM decisions WHERE run_id = ? GROUP BY strategy_id, kind"""
-_CONFLICTS = """SELECT mode, count(*) AS conflicts, count(DISTINCT symbol) AS symbols,
-                       sum(len(strategies) - len(standing)) AS cancelled_orders,
-                       sum(crossed_quantity)::DOUBLE AS crossed_quantity,
-                       sum(commission_saved)::DOUBLE AS commission_saved,
-                       min(ts) AS first_ts, max(ts) AS last_ts
-                FROM conflicts WHERE run_id = ? GROUP BY mode ORDER BY conflicts DESC, mode"""
-_CONFLICT_ROWS = """SELECT ts, symbol, mode, strategies, standing, outcome
-                    FROM conflicts WHERE run_id = ? ORDER BY bar_index, conflict_id LIMIT 10"""
-_CONFLICT_PAIRS = """SELECT strategy_a, strategy_b, conflicts, opposing, a_stood_alone, b_stood_alone, both_cancelled
-                     FROM conflict_pairs WHERE run_id = ? ORDER BY conflicts DESC, strategy_a, strategy_b"""
-_REBALANCES = """SELECT rebalance_id, min(ts) AS ts, count(*) AS sleeves,
-                        max(abs(share_before - target_share)) AS max_drift,
-                        sum(greatest(cash_moved, 0))::DOUBLE AS cash_moved,
-                        sum(abs(position_trade))::DOUBLE AS positions_traded
-                 FROM rebalances WHERE run_id = ? GROUP BY rebalance_id ORDER BY rebalance_id"""
-_REBALANCE_SLEEVES = """SELECT strategy_id, count(*) AS rebalances, sum(cash_moved)::DOUBLE AS net_cash,
-                               sum(position_trade)::DOUBLE AS net_position_trade
-                        FROM rebalances WHERE run_id = ? GROUP BY strategy_id"""
 _DECISION_KINDS = ("accepted", "clipped", "rejected", "expired", "cancelled")
 
 
@@ -113,30 +54,37 @@ def sql_literal(text: str) -> str:
     return " || ".join(pieces) or "''"
 
 
+def listing_sql(run_id: str, view: str, condition: str = "", order: str = "", columns: str = "*") -> str:
+    """The SQL a reader runs to list run `run_id`'s rows of `view` (shown, never run here: the
+    run id is written as a literal); WHERE on a line of its own when it says more than the run."""
+    where = f"run_id = {sql_literal(run_id)}" + (f" AND {condition}" if condition else "")
+    gap = "\n" if condition or columns != "*" else " "
+    return f"SELECT {columns} FROM {view}{gap}WHERE {where}" + (f" ORDER BY {order};" if order else ";")
+
+
 def listing_queries(run_id: str) -> dict[str, str]:
     """The SQL a reader runs to list what each report section summarizes (shown, not run)."""
-    where = f"run_id = {sql_literal(run_id)}"  # display text only
+    shown = functools.partial(listing_sql, run_id)
     return {
-        "comparison": f"SELECT * FROM comparison WHERE {where};",
-        "correlations": ("SELECT strategy_a, strategy_b, days, correlation, flag FROM strategy_correlations\n"
-                         f"WHERE {where} AND position_a < position_b ORDER BY correlation DESC;"),
-        "monthly": f"SELECT * FROM monthly_returns WHERE {where} AND series = 'portfolio' ORDER BY month;",
-        "capital": f"SELECT * FROM allocations WHERE {where} ORDER BY bar_index, strategy_id;",
-        "blocks": ("SELECT * FROM decisions\n"
-                   f"WHERE {where} AND kind IN ('clipped', 'rejected') ORDER BY decided_bar, order_id;"),
-        "conflicts": f"SELECT * FROM conflicts WHERE {where} ORDER BY bar_index, conflict_id;",
-        "conflict_pairs": f"SELECT * FROM conflict_pairs WHERE {where} ORDER BY conflicts DESC;",
-        "rebalances": f"SELECT * FROM rebalances WHERE {where} ORDER BY rebalance_id, strategy_id;",
-        "transfers": f"SELECT * FROM transfers WHERE {where} ORDER BY rebalance_id, strategy_id;",
-        "trades": f"SELECT * FROM trades WHERE {where} ORDER BY entry_ts;",
-        "events": f"SELECT seq, ts, event, payload FROM events WHERE {where} ORDER BY seq;",
+        "comparison": shown("comparison"),
+        "correlations": shown("strategy_correlations", "position_a < position_b", "correlation DESC",
+                              columns="strategy_a, strategy_b, days, correlation, flag"),
+        "monthly": shown("monthly_returns", "series = 'portfolio'", "month"),
+        "capital": shown("allocations", order="bar_index, strategy_id"),
+        "blocks": shown("decisions", "kind IN ('clipped', 'rejected')", "decided_bar, order_id"),
+        "conflicts": shown("conflicts", order="bar_index, conflict_id"),
+        "conflict_pairs": shown("conflict_pairs", order="conflicts DESC"),
+        "rebalances": shown("rebalances", order="rebalance_id, strategy_id"),
+        "transfers": shown("transfers", order="rebalance_id, strategy_id"),
+        "trades": shown("trades", order="entry_ts"),
+        "events": shown("events", order="seq", columns="seq, ts, event, payload"),
     }
 
 
 def latest_run_id(warehouse: Warehouse) -> str:
     """The newest completed or failed run (or completed grid search) in the warehouse; SqlorchError
     if there is none."""
-    found = warehouse.query(_LATEST_OR_GRID if has_grid_tables(warehouse) else _LATEST)
+    found = warehouse.query(sql_text("queries", "latest_run_or_grid" if has_grid_tables(warehouse) else "latest_run"))
     if found.is_empty():
         raise SqlorchError(f"no finished runs in {warehouse.path or 'the warehouse'}; run `sqlorch run` first")
     return found["run_id"][0]
@@ -147,8 +95,9 @@ def run_row(con: duckdb.DuckDBPyConnection, sql: str, run_id: str, kind: str, wa
     latest runs if none."""
     runs = frame(con, sql, [run_id])
     if runs.is_empty():
-        grids = not frame(con, "SELECT 1 FROM duckdb_tables() WHERE table_name = 'grid_runs'").is_empty()
-        recent = frame(con, _RECENT_OR_GRID if grids else _RECENT)["run_id"].to_list()
+        grids = not frame(con, sql_text("queries", "grid_tables_present")).is_empty()
+        listing = sql_text("queries", "run_and_grid_listing" if grids else "run_listing")
+        recent = frame(con, listing, [5])["run_id"].to_list()
         latest = f"the latest: {', '.join(recent)}" if recent else "it holds no runs yet"
         raise SqlorchError(f"no {kind} {run_id!r} in {warehouse.path or 'the warehouse'} ({latest}); "
                            "`sqlorch runs` lists them")
@@ -162,19 +111,21 @@ def report_context(warehouse: Warehouse, run_id: str, comparison: pl.DataFrame |
     already (`OrchestratorResult.comparison_table`), saving the most expensive read.
     """
     with warehouse.connect(read_only=True) as con:
-        run = run_row(con, _RUN, run_id, "run", warehouse)
+        run = run_row(con, sql_text("queries", "run_with_dates"), run_id, "run", warehouse)
         bucket = {"run_id": run_id, "step": max(1, math.ceil((run["bars_processed"] or 0) / CHART_POINTS))}
-        queries: dict[str, tuple[str, Any]] = {
-            "comparison": (_COMPARISON, [run_id]), "curves": (_CURVES, bucket), "pairs": (_PAIRS, [run_id]),
-            "monthly": (_MONTHLY, [run_id]), "usage": (_USAGE, bucket), "strategies": (_STRATEGIES, [run_id]),
-            "symbols": (_SYMBOLS, [run["dataset_id"]]), "decisions": (_DECISIONS, [run_id]),
-            "conflicts": (_CONFLICTS, [run_id]), "conflict_rows": (_CONFLICT_ROWS, [run_id]),
-            "conflict_pairs": (_CONFLICT_PAIRS, [run_id]),
-            "rebalances": (_REBALANCES, [run_id]), "rebalance_sleeves": (_REBALANCE_SLEEVES, [run_id]),
+        reads = {  # section: (file in sql/queries, parameters)
+            "comparison": ("run_comparison", [run_id]), "curves": ("equity_curves_bucketed", bucket),
+            "pairs": ("correlation_pairs", [run_id]), "monthly": ("portfolio_monthly_returns", [run_id]),
+            "usage": ("capital_usage_bucketed", bucket), "strategies": ("strategy_list", [run_id]),
+            "symbols": ("dataset_symbols", [run["dataset_id"]]), "decisions": ("decision_counts", [run_id]),
+            "conflicts": ("conflict_summary", [run_id]), "conflict_rows": ("first_conflicts", [run_id]),
+            "conflict_pairs": ("run_conflict_pairs", [run_id]),
+            "rebalances": ("rebalance_summary", [run_id]), "rebalance_sleeves": ("rebalance_sleeves", [run_id]),
         }
         if comparison is not None:
-            del queries["comparison"]
-        data = read_concurrently(con, queries)
+            del reads["comparison"]
+        data = read_concurrently(con, {section: (sql_text("queries", name), params)
+                                       for section, (name, params) in reads.items()})
     if comparison is not None:
         data["comparison"] = comparison
     return _shape(run, data, warehouse)
