@@ -9,10 +9,10 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from sqlorch.backtest.correlation import load_matrix
+from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse, frame
 
 METRIC_NAMES = ("total_return", "cagr", "volatility", "sharpe_ratio", "sortino_ratio", "max_drawdown",
@@ -66,19 +66,17 @@ class BacktestResult:
     def fills(self) -> pl.DataFrame:
         """ts, strategy_id, symbol, quantity (signed), price, commission, realized_pnl,
         order_id: one row per fill, in the order they were booked."""
-        return self.warehouse.query(_FILLS + " AND strategy_id = ? ORDER BY fill_id",
-                                    [self.run_id, self.strategy_id])
+        return self.warehouse.query(sql_text("queries", "strategy_fills"), [self.run_id, self.strategy_id])
 
     @cached_property
     def trades(self) -> pl.DataFrame:
         """One row per round trip, by entry bar and symbol."""
-        return self.warehouse.query(_TRADES + " AND strategy_id = ? ORDER BY entry_bar, symbol",
-                                    [self.run_id, self.strategy_id])
+        return self.warehouse.query(sql_text("queries", "strategy_trades"), [self.run_id, self.strategy_id])
 
     @cached_property
     def equity_curve(self) -> pl.DataFrame:
         """ts, cash, equity: one row per clock bar."""
-        return self.warehouse.query(_STRATEGY_EQUITY, [self.run_id, self.strategy_id])
+        return self.warehouse.query(sql_text("queries", "strategy_equity_curve"), [self.run_id, self.strategy_id])
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,7 +97,7 @@ class StrategyAllocation:
     @cached_property
     def history(self) -> pl.DataFrame:
         """ts, allocated_capital, used_capital, available_capital: one row per clock bar."""
-        return self.warehouse.query(_ALLOCATIONS, [self.run_id, self.strategy_id])
+        return self.warehouse.query(sql_text("queries", "allocation_history"), [self.run_id, self.strategy_id])
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,42 +119,12 @@ class OrchestratorResult:
     @cached_property
     def fills(self) -> pl.DataFrame:
         """Every sleeve's fills (columns as `BacktestResult.fills`), in the order they were booked."""
-        return self.warehouse.query(_FILLS + " ORDER BY fill_id", [self.run_id])
+        return self.warehouse.query(sql_text("queries", "run_fills"), [self.run_id])
 
     @cached_property
     def equity_curve(self) -> pl.DataFrame:
         """The portfolio's ts, cash (incl. unallocated capital) and equity, one row per bar."""
-        return self.warehouse.query(_PORTFOLIO_EQUITY, [self.run_id])
-
-
-_FILLS = """SELECT ts, strategy_id, symbol, quantity, price, commission, realized_pnl, order_id
-            FROM fills WHERE run_id = ?"""
-_TRADES = """SELECT * EXCLUDE (run_id) FROM trades WHERE run_id = ?"""
-_STRATEGY_EQUITY = """SELECT ts, cash::DECIMAL(38, 6) AS cash, equity::DECIMAL(38, 6) AS equity
-                      FROM strategy_equity WHERE run_id = ? AND strategy_id = ? ORDER BY bar_index"""
-_PORTFOLIO_EQUITY = """SELECT ts, cash::DECIMAL(38, 6) AS cash, equity::DECIMAL(38, 6) AS equity
-                       FROM portfolio_equity WHERE run_id = ? ORDER BY bar_index"""
-_ALLOCATIONS = """SELECT ts, allocated_capital::DECIMAL(38, 6) AS allocated_capital,
-                         used_capital::DECIMAL(38, 6) AS used_capital,
-                         available_capital::DECIMAL(38, 6) AS available_capital
-                  FROM allocations WHERE run_id = ? AND strategy_id = ? ORDER BY bar_index"""
-_METRICS = "SELECT * FROM metrics WHERE run_id = ?"
-_COMPARISON = """SELECT * EXCLUDE (run_id, position) FROM comparison WHERE run_id = ?
-                 ORDER BY position NULLS LAST"""
-_SLEEVES = """SELECT s.strategy_id, s.weight, s.initial_capital,
-                     arg_max(e.equity, e.bar_index)::DECIMAL(38, 6),
-                     arg_max(e.cash + e.net_basis, e.bar_index)::DECIMAL(38, 6),
-                     arg_max(e.used_capital, e.bar_index)::DECIMAL(38, 6),
-                     arg_max(e.cash + e.net_basis - e.used_capital, e.bar_index)::DECIMAL(38, 6)
-              FROM run_strategies s JOIN equity e USING (run_id, strategy_id)
-              WHERE run_id = ?
-              GROUP BY s.strategy_id, s.weight, s.initial_capital, s.position
-              ORDER BY s.position"""
-_FINAL_EQUITY = """SELECT arg_max(equity, bar_index)::DECIMAL(38, 6) FROM portfolio_books WHERE run_id = ?"""
-
-
-def _frame(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> pl.DataFrame:
-    return frame(con, sql, [run_id])
+        return self.warehouse.query(sql_text("queries", "portfolio_equity_curve"), [self.run_id])
 
 
 def load_orchestrator_result(warehouse: Warehouse, run_id: str, correlation: bool = True) -> OrchestratorResult:
@@ -164,10 +132,10 @@ def load_orchestrator_result(warehouse: Warehouse, run_id: str, correlation: boo
     `correlation`); fills, trades and per-bar series are read when first used."""
     with warehouse.connect(read_only=True) as con:
         metrics = {row["series"]: PerformanceMetrics.from_row(row)
-                   for row in _frame(con, _METRICS, run_id).iter_rows(named=True)}
-        comparison = _frame(con, _COMPARISON, run_id)
-        sleeves = con.execute(_SLEEVES, [run_id]).fetchall()
-        (final_equity,), = con.execute(_FINAL_EQUITY, [run_id]).fetchall()
+                   for row in frame(con, sql_text("queries", "run_metrics"), [run_id]).iter_rows(named=True)}
+        comparison = frame(con, sql_text("queries", "run_comparison"), [run_id])
+        sleeves = con.execute(sql_text("queries", "sleeve_capital"), [run_id]).fetchall()
+        (final_equity,), = con.execute(sql_text("queries", "final_equity"), [run_id]).fetchall()
         matrix = load_matrix(con, run_id) if correlation else pl.DataFrame()
     results, capital = {}, {}
     for strategy_id, weight, initial, equity, allocated, used, available in sleeves:
