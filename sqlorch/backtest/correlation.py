@@ -18,14 +18,12 @@ import duckdb
 import polars as pl
 
 from sqlorch.engine.events import encode
+from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse, frame, insert
 
 DIVERSIFYING_BELOW = 0.3
 HIGH_ABOVE = 0.8
 WARNING_EVENT = "correlation_warning"
-
-PAIRS_SQL = """SELECT strategy_a, strategy_b, position_a, position_b, days, correlation, flag
-            FROM strategy_correlations WHERE run_id = ? ORDER BY position_a, position_b"""
 
 
 def flag(rho: float | None) -> str | None:
@@ -42,7 +40,7 @@ def flag(rho: float | None) -> str | None:
 def load_pairs(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """Every ordered pair of the run's strategies (diagonal included) from the view, in
     strategy-list order: strategy_a, strategy_b, position_a, position_b, days, correlation, flag."""
-    return frame(con, PAIRS_SQL, [run_id])
+    return frame(con, sql_text("queries", "correlation_pairs"), [run_id])
 
 
 def to_matrix(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -98,7 +96,7 @@ def log_correlation_warning(warehouse: Warehouse, run_id: str, log_path: Path | 
                    "pairs": [{"strategy_a": a, "strategy_b": b, "correlation": round(rho, 6)} for a, b, rho in pairs],
                    "threshold": HIGH_ABOVE})
     with warehouse.transaction() as con:
-        ((seq,),) = con.execute("SELECT coalesce(max(seq) + 1, 0) FROM events WHERE run_id = ?", [run_id]).fetchall()
+        ((seq,),) = con.execute(sql_text("queries", "next_event_seq"), [run_id]).fetchall()
         insert(con, "logged_events", {"run_id": [run_id], "seq": [seq], "ts": [now], "event": [event],
                                "payload": [line]})
     if log_path is not None:
