@@ -3,7 +3,7 @@
 --        the days both have, for every ordered pair of a run's strategies (diagonal included, so
 --        it pivots into the matrix; position_a < position_b lists each pair once). correlation
 --        is NULL when undefined (a flat series, fewer than two days); flag (NULL on the diagonal) is
---        correlation_flag(correlation): 'diversifying' (< 0.3), 'high' (> 0.8) or NULL.
+--        correlation_flag(correlation): 'diversifying', 'high' or NULL (thresholds in that macro).
 CREATE OR REPLACE VIEW strategy_correlations AS
 WITH sleeve_returns AS (
     SELECT d.run_id, d.series AS strategy_id, s.position, d.day, d.ret

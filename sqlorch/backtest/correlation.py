@@ -3,14 +3,16 @@ flagged pairs, and the `correlation_warning` audit event.
 
 The correlation is Pearson's, of daily returns (intraday bars resampled to the day's last
 bar), computed in SQL (sql/views/80_daily_returns.sql, 81_strategy_correlations.sql). A pair
-below `DIVERSIFYING_BELOW` diversifies; above `HIGH_ABOVE` it is a warning. The SQL macro
-`correlation_flag` draws the same lines (a test keeps the two in step).
+below `DIVERSIFYING_BELOW` diversifies; above `HIGH_ABOVE` it is a warning. Both thresholds are
+defined once, in the SQL macro `correlation_flag` (sql/macros/correlation_flag.sql), which the
+view uses; this module reads them from that file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,13 +23,25 @@ from sqlorch.engine.events import encode
 from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse, frame, insert
 
-DIVERSIFYING_BELOW = 0.3
-HIGH_ABOVE = 0.8
+
+def _threshold(flag_name: str, comparison: str) -> float:
+    """The number the macro `correlation_flag` compares rho with (`comparison`, < or >) to flag a
+    pair `flag_name`."""
+    found = re.search(rf"rho {comparison} ([0-9.]+) THEN '{flag_name}'", sql_text("macros", "correlation_flag"))
+    if found is None:
+        raise RuntimeError(f"sql/macros/correlation_flag.sql no longer says `rho {comparison} <number> THEN "
+                           f"'{flag_name}'`: update sqlorch.backtest.correlation to read its thresholds")
+    return float(found[1])
+
+
+DIVERSIFYING_BELOW = _threshold("diversifying", "<")
+HIGH_ABOVE = _threshold("high", ">")
 WARNING_EVENT = "correlation_warning"
 
 
 def flag(rho: float | None) -> str | None:
-    """'diversifying' below 0.3, 'high' above 0.8, else None (also for an undefined rho)."""
+    """'diversifying' below DIVERSIFYING_BELOW, 'high' above HIGH_ABOVE, else None (also for an
+    undefined rho): the macro correlation_flag in Python."""
     if rho is None or math.isnan(rho):
         return None
     if rho < DIVERSIFYING_BELOW:
