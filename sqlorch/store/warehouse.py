@@ -231,9 +231,7 @@ class Warehouse:
         past the end of the file.) Checked only when `con` is the database's one connection
         in this process: another one may be checkpointing, using blocks not yet written."""
         assert self.path is not None
-        block_size, used, connections = con.execute(
-            "SELECT block_size, used_blocks, (SELECT * FROM duckdb_connection_count()) FROM pragma_database_size() "
-            "WHERE database_name = current_database()").fetchone()
+        block_size, used, connections = con.execute(sql_text("queries", "database_size")).fetchone()
         size = self.path.stat().st_size
         if connections == 1 and size < block_size * used:
             raise SqlorchError(f"the warehouse {self.path} is truncated: {size} bytes, but the {used} blocks in use "
@@ -348,30 +346,26 @@ def install_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables and (re)create macros and views, unless already current."""
     fingerprint = schema_fingerprint()
     con.execute(sql_text("tables", "01_sqlorch_meta"))
-    current = con.execute("SELECT value FROM sqlorch_meta WHERE key = 'schema'").fetchall()
+    current = con.execute(sql_text("queries", "schema_fingerprint")).fetchall()
     if current == [(fingerprint,)]:
         return
     _rename_former_objects(con)
     for group in SCHEMA_GROUPS:
         for path in sql_files(group):
             con.execute(path.read_text(encoding="utf-8"))
-    for (run_id,) in con.execute(  # runs written before their books (or trades) were kept as tables
-            "SELECT run_id FROM runs WHERE status IN ('completed', 'failed') "
-            "AND (run_id NOT IN (SELECT run_id FROM portfolio_books) "
-            "OR run_id IN (SELECT run_id FROM fills) AND run_id NOT IN (SELECT run_id FROM trades))").fetchall():
+    for (run_id,) in con.execute(sql_text("queries", "runs_without_books")).fetchall():
         materialize(con, run_id)
-    con.execute("DELETE FROM sqlorch_meta WHERE key = 'schema'")
-    con.execute("INSERT INTO sqlorch_meta VALUES ('schema', ?)", [fingerprint])
+    con.execute(sql_text("queries", "delete_schema_fingerprint"))
+    con.execute(sql_text("queries", "insert_schema_fingerprint"), [fingerprint])
 
 
 def _rename_former_objects(con: duckdb.DuckDBPyConnection) -> None:
     """Make room for the tables of this version: drop the views that became tables, rename the
     tables that changed names (their rows kept)."""
-    for (view,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal AND list_contains(?, view_name)",
-                               [list(FORMER_VIEWS)]).fetchall():
+    # these statements name the objects they change, which SQL cannot bind as parameters: quoted here
+    for (view,) in con.execute(sql_text("queries", "existing_views"), [list(FORMER_VIEWS)]).fetchall():
         con.execute("DROP VIEW " + quote_identifier(view))
-    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE list_contains(?, table_name)",
-                                [list(RENAMED_TABLES)]).fetchall():
+    for (table,) in con.execute(sql_text("queries", "existing_tables"), [list(RENAMED_TABLES)]).fetchall():
         con.execute("ALTER TABLE " + quote_identifier(table) + " RENAME TO " + quote_identifier(RENAMED_TABLES[table]))
 
 
@@ -379,10 +373,16 @@ def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Compute a written run's trades and books (tables trades, equity and portfolio_books) and
     metrics (table metrics) from its fills, replacing any earlier rows of that run."""
     for table in BOOKS:
-        con.execute("DELETE FROM " + table + " WHERE run_id = ?", [run_id])
+        delete_run_rows(con, table, run_id)
         as_written = table in JOINS_AS_WRITTEN
         with setting(con, "disabled_optimizers", "build_side_probe_side") if as_written else contextlib.nullcontext():
             con.execute(sql_text("load", table), {"run_id": run_id})
+
+
+def delete_run_rows(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> None:
+    """Delete run `run_id`'s rows of `table` (a table of this schema)."""
+    # the table is named in the statement, which SQL cannot bind as a parameter: quoted here
+    con.execute("DELETE FROM " + quote_identifier(table) + " WHERE run_id = ?", [run_id])
 
 
 _SETTING_LOCKS = collections.defaultdict(threading.Lock)
@@ -394,8 +394,8 @@ def setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> Iterato
     its earlier value: settings such as threads hold for every connection to the database.
     Blocks on the same setting in other threads wait, so each restores what it found."""
     with _SETTING_LOCKS[name]:
-        before = con.execute("SELECT current_setting(?)", [name]).fetchone()[0]
-        con.execute("SET " + name + " = ?", [value])
+        before = con.execute(sql_text("queries", "current_setting"), [name]).fetchone()[0]
+        con.execute("SET " + name + " = ?", [value])  # SET names its setting in the statement, not as a parameter
         try:
             yield
         except BaseException:
@@ -407,14 +407,11 @@ def setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> Iterato
 
 def mark_dead_runs(con: duckdb.DuckDBPyConnection) -> None:
     """Mark `running` runs of this machine whose process is gone as `incomplete`."""
-    rows = con.execute(
-        "SELECT run_id, pid FROM runs WHERE status = 'running' AND hostname = ?",
-        [socket.gethostname()]).fetchall()
+    rows = con.execute(sql_text("queries", "running_runs_on_host"), [socket.gethostname()]).fetchall()
     for run_id, pid in rows:
         if pid is None or not process_alive(pid):
-            con.execute(
-                "UPDATE runs SET status = 'incomplete', error = ? WHERE run_id = ?",
-                [f"process {pid} ended before the run finished", run_id])
+            con.execute(sql_text("queries", "mark_run_incomplete"),
+                        [f"process {pid} ended before the run finished", run_id])
 
 
 def insert(con: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, Any]) -> None:
@@ -425,7 +422,7 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, Any
     if data.num_rows == 0:
         return
     con.register("_sqlorch_incoming", data)
-    try:
+    try:  # the table is named in the statement, which SQL cannot bind as a parameter: quoted here
         con.execute("INSERT INTO " + quote_identifier(table) + " BY NAME SELECT * FROM _sqlorch_incoming")
     finally:
         con.unregister("_sqlorch_incoming")
@@ -498,19 +495,15 @@ def register_dataset(con: duckdb.DuckDBPyConnection, bars: pl.DataFrame, dataset
 
     Returns whether the dataset was new.
     """
-    if con.execute("SELECT 1 FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchall():
+    if con.execute(sql_text("queries", "stored_dataset_id"), [dataset_id]).fetchall():
         return False
+    params = {"dataset_id": dataset_id}
     con.register("_sqlorch_bars", bars.to_arrow())
     try:
-        con.execute(
-            "INSERT INTO bars SELECT ?, symbol, ts, open, high, low, close, volume FROM _sqlorch_bars",
-            [dataset_id])
+        con.execute(sql_text("load", "bars"), params)
     finally:
         con.unregister("_sqlorch_bars")
-    params = {"dataset_id": dataset_id}
     con.execute(sql_text("load", "clocks"), params)
     con.execute(sql_text("load", "marks"), params)
-    con.execute(
-        "INSERT INTO datasets SELECT ?, now()::TIMESTAMP, ?, count(DISTINCT symbol), count(*), min(ts), max(ts) "
-        "FROM bars WHERE dataset_id = ?", [dataset_id, source, dataset_id])
+    con.execute(sql_text("load", "datasets"), {**params, "source": source})
     return True

@@ -1,0 +1,3 @@
+-- reads: the DuckDB settings
+-- makes: the current value of one DuckDB setting (parameters: name)
+SELECT current_setting(?);
