@@ -28,13 +28,14 @@ from sqlorch.engine.market import MARK, Panel
 from sqlorch.grid.metrics import final_amount, sleeve_metrics
 from sqlorch.grid.sweep_stepper import SweepStepper
 from sqlorch.money import from_micro, micro_of
+from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import (
     BOOKS,
     Warehouse,
     decimal_column,
+    delete_run_rows,
     insert,
     materialize,
-    quote_identifier,
     register_dataset,
     timestamp_column,
 )
@@ -152,11 +153,6 @@ def _numpy_metrics(prepared: _Prepared, data: GridData, stepper: SweepStepper) -
     return [(v, final_amount(e)) for v, e in zip(values, last)]
 
 
-_SQL_RESULTS = """SELECT m.series, m.* EXCLUDE (run_id, series, final_equity), e.final_equity
-                  FROM metrics m
-                  JOIN (SELECT strategy_id, arg_max(equity, bar_index)::DECIMAL(38, 6) AS final_equity
-                        FROM equity WHERE run_id = $run_id GROUP BY strategy_id) e ON e.strategy_id = m.series
-                  WHERE m.run_id = $run_id"""
 _SCRATCH_TABLES = ("runs", "run_strategies", "fills", *BOOKS)
 
 
@@ -182,10 +178,10 @@ def _sql_metrics(prepared: _Prepared, data: GridData, stepper: SweepStepper) -> 
             })
             insert(con, "fills", _fill_columns(run_id, stepper.fills, ids, panel, prepared.timestamps))
             materialize(con, run_id)
-            rows = con.execute(_SQL_RESULTS, {"run_id": run_id}).fetchall()
+            rows = con.execute(sql_text("queries", "grid_batch_metrics"), {"run_id": run_id}).fetchall()
         finally:
             for table in _SCRATCH_TABLES:
-                con.execute("DELETE FROM " + quote_identifier(table) + " WHERE run_id = ?", [run_id])
+                delete_run_rows(con, table, run_id)
     found = {}
     for row in rows:
         named = dict(zip(("series", *METRIC_NAMES, "final_equity"), row))

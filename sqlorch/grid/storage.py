@@ -17,7 +17,8 @@ import polars as pl
 from sqlorch.backtest.results import METRIC_NAMES
 from sqlorch.config.settings import BacktestConfig
 from sqlorch.engine.events import encode
-from sqlorch.store.warehouse import Warehouse, insert, quote_identifier, register_dataset
+from sqlorch.resources import sql_text
+from sqlorch.store.warehouse import Warehouse, insert, register_dataset
 
 
 def config_json(config: BacktestConfig) -> str:
@@ -43,7 +44,8 @@ def finish_grid(warehouse: Warehouse, run_id: str, table: pl.DataFrame, params: 
     """Write every combination's row and mark the search completed, in one transaction.
 
     `table` is the search's result table, `params` each row's parameters, `classes` the
-    class of each strategy; `facts` updates columns of `grid_runs`.
+    class of each strategy; `facts` gives the columns completed_count, failed_count, best and
+    duration_seconds of `grid_runs`.
     """
     metrics = {name: _nulls(table[name].to_list()) for name in METRIC_NAMES}
     columns = {
@@ -55,23 +57,16 @@ def finish_grid(warehouse: Warehouse, run_id: str, table: pl.DataFrame, params: 
     }
     with warehouse.transaction() as con:
         insert(con, "grid_results", columns)
-        _update(con, run_id, {"status": "completed", **facts})
+        con.execute(sql_text("queries", "complete_grid_run"), {**facts, "run_id": run_id})
 
 
 def fail_grid(warehouse: Warehouse, run_id: str, error: str, seconds: float) -> None:
     """Mark a search that stopped (interrupted, a worker died) as failed; never raises."""
     try:
         with warehouse.transaction() as con:
-            _update(con, run_id, {"status": "failed", "error": error, "duration_seconds": seconds})
+            con.execute(sql_text("queries", "fail_grid_run"), [error, seconds, run_id])
     except Exception:  # the original error matters more than this one
         pass
-
-
-def _update(con: Any, run_id: str, values: Mapping[str, Any]) -> None:
-    names = list(values)
-    assignments = ", ".join(quote_identifier(name) + " = ?" for name in names)
-    con.execute("UPDATE grid_runs SET " + assignments + ", finished_at = now()::TIMESTAMP WHERE run_id = ?",
-                [values[n] for n in names] + [run_id])
 
 
 def _nulls(values: list[Any]) -> list[Any]:
@@ -82,13 +77,13 @@ def _nulls(values: list[Any]) -> list[Any]:
 def has_grid_tables(warehouse: Warehouse) -> bool:
     """Whether the warehouse has the grid tables yet (a file last written by an older sqlorch,
     opened read-only, has not)."""
-    return not warehouse.query("SELECT 1 FROM duckdb_tables() WHERE table_name = 'grid_runs'").is_empty()
+    return not warehouse.query(sql_text("queries", "grid_tables_present")).is_empty()
 
 
 def is_grid_run(warehouse: Warehouse, run_id: str) -> bool:
     """Whether `run_id` names a grid search in this warehouse."""
     return has_grid_tables(warehouse) and not warehouse.query(
-        "SELECT 1 FROM grid_runs WHERE run_id = ?", [run_id]).is_empty()
+        sql_text("queries", "stored_grid_run_id"), [run_id]).is_empty()
 
 
 def _version() -> str:

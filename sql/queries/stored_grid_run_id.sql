@@ -1,0 +1,5 @@
+-- reads: grid_runs
+-- makes: the run_id of a grid search if the warehouse holds it, else no row (parameters: run_id)
+SELECT run_id
+FROM grid_runs
+WHERE run_id = ?;
