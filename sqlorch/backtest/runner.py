@@ -166,7 +166,8 @@ def _describe(strategy: object) -> tuple[str, str]:
     return f"{cls.__module__}:{cls.__qualname__}", encode(params)
 
 
-def _config_json(config: BacktestConfig) -> str:
+def config_json(config: BacktestConfig) -> str:
+    """The settings of a run or grid search as JSON (values that are not JSON as text)."""
     settings = {f.name: getattr(config, f.name) for f in fields(config)}
     return json.dumps(settings, default=lambda v: dict(v) if isinstance(v, Mapping) else str(v), sort_keys=True)
 
@@ -288,8 +289,8 @@ def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, co
         "initial_capital": [config.initial_capital], "unallocated_capital": [sleeves.unallocated],
         "periods_per_year": [config.periods_per_year or periods_per_year(panel.timestamps)],
         "bar_count": [len(panel)], "strategy_count": [len(sleeves.ids)],
-        "symbol_count": [len(panel.symbols)], "config": [_config_json(config)],
-        "pid": [os.getpid()], "hostname": [socket.gethostname()], "sqlorch_version": [_version()],
+        "symbol_count": [len(panel.symbols)], "config": [config_json(config)],
+        "pid": [os.getpid()], "hostname": [socket.gethostname()], "sqlorch_version": [sqlorch_version()],
     }
     described = [_describe(s) for s in sleeves.strategies]  # user objects: read on this thread
     strategies = {
@@ -405,7 +406,8 @@ def _mark_failed(warehouse: Warehouse, run_id: str, error: str) -> None:
         pass
 
 
-def _version() -> str:
+def sqlorch_version() -> str:
+    """The version of sqlorch, stamped on every run and grid search."""
     from sqlorch import __version__
 
     return __version__

@@ -4,9 +4,7 @@ the work, and the results with the final status in one transaction (bulk, throug
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 import os
 import socket
 from collections.abc import Mapping, Sequence
@@ -15,16 +13,11 @@ from typing import Any
 import polars as pl
 
 from sqlorch.backtest.results import METRIC_NAMES
-from sqlorch.config.settings import BacktestConfig
+from sqlorch.backtest.runner import config_json as config_json  # grid.search imports it from here
+from sqlorch.backtest.runner import sqlorch_version
 from sqlorch.engine.events import encode
 from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse, insert, register_dataset
-
-
-def config_json(config: BacktestConfig) -> str:
-    """The settings of a search as JSON (values that are not JSON as text)."""
-    settings = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-    return json.dumps(settings, default=lambda v: dict(v) if isinstance(v, Mapping) else str(v), sort_keys=True)
 
 
 def register_grid(warehouse: Warehouse, run_id: str, bars: pl.DataFrame, dataset_id: str,
@@ -35,7 +28,7 @@ def register_grid(warehouse: Warehouse, run_id: str, bars: pl.DataFrame, dataset
         register_dataset(con, bars, dataset_id, facts.get("source") or "python")
         row = {"run_id": run_id, "status": "running", "dataset_id": dataset_id,
                "started_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "pid": os.getpid(),
-               "hostname": socket.gethostname(), "sqlorch_version": _version(), **facts}
+               "hostname": socket.gethostname(), "sqlorch_version": sqlorch_version(), **facts}
         insert(con, "grid_runs", {k: [v] for k, v in row.items()})
 
 
@@ -84,9 +77,3 @@ def is_grid_run(warehouse: Warehouse, run_id: str) -> bool:
     """Whether `run_id` names a grid search in this warehouse."""
     return has_grid_tables(warehouse) and not warehouse.query(
         sql_text("queries", "stored_grid_run_id"), [run_id]).is_empty()
-
-
-def _version() -> str:
-    from sqlorch import __version__
-
-    return __version__
