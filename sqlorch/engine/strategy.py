@@ -59,6 +59,11 @@ def strategy_ids(strategies: Sequence[object]) -> list[str]:
     return ids
 
 
+def own_id(strategy: object) -> str:
+    """The id a strategy has when it runs alone: its name, else its class name in snake_case."""
+    return _name_of(strategy)[0]
+
+
 def _name_of(strategy: object) -> tuple[str, bool]:
     """A strategy's name and whether it was given explicitly (set on the instance, not
     inherited from its class); without one, its class name in snake_case."""

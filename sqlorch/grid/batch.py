@@ -1,13 +1,14 @@
 """One batch of a grid search: many combinations of one strategy in one pass over the bars.
 
 This is the worker side of `sqlorch.grid.search`: `run_batch(data, batch)` returns one row per
-combination. Every combination trades its own sleeve with the full initial capital, all in one
-`SweepStepper` pass (features computed once, strategies woken only when their features change),
-so each combination's fills are those of a standalone `BacktestEngine` run. Its metrics come
-from `sweep_metrics` (the definitions of sql/load/metrics.sql over a numpy matrix), or, with
-`GridData.sql_metrics`, from the warehouse SQL itself: the batch is written as one scratch run
-into an in-memory DuckDB holding the warehouse schema and read back from the `metrics` table.
-A combination whose strategy raises is recorded as failed; the others go on.
+combination. Every combination is an isolated sleeve of the one engine (`Stepper` with
+`EngineSettings.isolated`: no conflicts, no rebalancing) trading the full initial capital, all
+in one pass (features computed once, strategies woken only when their features change), so each
+combination's fills are those of a standalone `BacktestEngine` run. Its metrics come from
+`sqlorch.backtest.metrics` (numpy, kept equal to sql/load/metrics.sql by a property test), or,
+with `GridData.sql_metrics`, from the warehouse SQL itself: the batch is written as one scratch
+run into an in-memory DuckDB holding the warehouse schema and read back from the `metrics`
+table. A combination whose strategy raises is recorded as failed; the others go on.
 """
 
 from __future__ import annotations
@@ -21,12 +22,20 @@ from typing import Any
 
 import polars as pl
 
+from sqlorch.backtest.metrics import (
+    equity_curves,
+    final_amount,
+    sleeve_metrics,
+    trade_stats,
+)
 from sqlorch.backtest.results import METRIC_NAMES, PerformanceMetrics
 from sqlorch.backtest.runner import gc_paused
 from sqlorch.config.settings import BacktestConfig
+from sqlorch.engine.events import EventLog
 from sqlorch.engine.market import MARK, Panel
-from sqlorch.grid.metrics import final_amount, sleeve_metrics
-from sqlorch.grid.sweep_stepper import SweepStepper
+from sqlorch.engine.orders import Leg
+from sqlorch.engine.stepper import StepOutcome, Stepper
+from sqlorch.engine.strategy import own_id
 from sqlorch.money import from_micro, micro_of
 from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import (
@@ -127,12 +136,20 @@ def run_batch(data: GridData, batch: Batch) -> list[tuple]:
     if strategies:
         capital = from_micro(micro_of(data.config.initial_capital))
         with gc_paused():
-            stepper = SweepStepper(prepared.panel, strategies, capital, data.config)
-            stepper.run()
-        for i, (error, bar) in stepper.errors.items():
-            failed[numbers[i]] = f"{type(error).__name__}: {error} (at bar {prepared.timestamps[bar].item()})"
+            # each combination sees the id it would have in its own backtest
+            stepper = Stepper(prepared.panel, [(own_id(s), s) for s in strategies], [capital] * len(strategies),
+                              [Decimal(1)] * len(strategies), data.config.engine_settings(isolated=True),
+                              EventLog("grid", "backtest"))
+            outcome = stepper.run()
+        stopped = {i: f for i, f in outcome.failed.items()}
+        if outcome.failure:  # the pass itself stopped (a sleeve passed the engine's bounds): every sleeve with it
+            stopped.update({i: outcome.failure for i in range(len(strategies)) if i not in stopped})
+        for i, failure in stopped.items():
+            error = failure.error
+            failed[numbers[i]] = (f"{type(error).__name__}: {error} "
+                                  f"(at bar {prepared.timestamps[failure.bar_index].item()})")
         measure = _sql_metrics if data.sql_metrics else _numpy_metrics
-        results = dict(zip(numbers, measure(prepared, data, stepper)))
+        results = dict(zip(numbers, measure(prepared, data, outcome)))
     rows = []
     for number, _ in batch.combinations:
         if number in failed:
@@ -143,26 +160,26 @@ def run_batch(data: GridData, batch: Batch) -> list[tuple]:
     return rows
 
 
-def _numpy_metrics(prepared: _Prepared, data: GridData, stepper: SweepStepper) -> list[tuple[tuple, Decimal]]:
-    """Each sleeve's (metric values, final equity), from its fills (see sqlorch.grid.metrics)."""
-    panel = prepared.panel
-    last = [sleeve.equity(panel.data[-1, MARK]) for sleeve in stepper.sleeves]
-    capital = stepper.sleeves[0].initial
-    values = sleeve_metrics(panel, stepper.fills, len(stepper.sleeves), capital, stepper.first_equity, last,
-                            data.periods_per_year)
-    return [(v, final_amount(e)) for v, e in zip(values, last)]
+def _numpy_metrics(prepared: _Prepared, data: GridData, outcome: StepOutcome) -> list[tuple[tuple, Decimal]]:
+    """Each sleeve's (metric values, final equity), from its fills (see sqlorch.backtest.metrics)."""
+    marks = prepared.panel.data[:, MARK]
+    capitals = [sleeve.initial for sleeve in outcome.sleeves]
+    fills = outcome.records.fills
+    equity, held = equity_curves(marks, fills, capitals)
+    values = sleeve_metrics(equity, held, capitals, trade_stats(fills, len(capitals)), data.periods_per_year)
+    return [(v, final_amount(sleeve.equity(marks[-1]))) for v, sleeve in zip(values, outcome.sleeves)]
 
 
 _SCRATCH_TABLES = ("runs", "run_strategies", "fills", *BOOKS)
 
 
-def _sql_metrics(prepared: _Prepared, data: GridData, stepper: SweepStepper) -> list[tuple[tuple, Decimal]]:
+def _sql_metrics(prepared: _Prepared, data: GridData, outcome: StepOutcome) -> list[tuple[tuple, Decimal]]:
     """Each sleeve's (metric values, final equity) computed by the warehouse SQL: the batch is
     written as one scratch run, one sleeve per combination, into the worker's in-memory
     warehouse; its books and metrics are materialized as for any run, read, and dropped."""
     run_id = "grid-batch-" + secrets.token_hex(6)
     config, panel = data.config, prepared.panel
-    ids = [sleeve.strategy_id for sleeve in stepper.sleeves]
+    ids = [f"c{i}" for i in range(len(outcome.sleeves))]
     capital = from_micro(micro_of(config.initial_capital))
     with prepared.warehouse().transaction() as con:
         try:
@@ -176,7 +193,7 @@ def _sql_metrics(prepared: _Prepared, data: GridData, stepper: SweepStepper) -> 
                 "run_id": [run_id] * len(ids), "strategy_id": ids, "position": list(range(1, len(ids) + 1)),
                 "weight": [Decimal(1)] * len(ids), "initial_capital": [capital] * len(ids),
             })
-            insert(con, "fills", _fill_columns(run_id, stepper.fills, ids, panel, prepared.timestamps))
+            insert(con, "fills", _fill_columns(run_id, outcome.records.fills, ids, panel, prepared.timestamps))
             materialize(con, run_id)
             rows = con.execute(sql_text("queries", "grid_batch_metrics"), {"run_id": run_id}).fetchall()
         finally:
@@ -190,15 +207,16 @@ def _sql_metrics(prepared: _Prepared, data: GridData, stepper: SweepStepper) -> 
     return [found[sid] for sid in ids]
 
 
-def _fill_columns(run_id: str, fills: Sequence[tuple], ids: Sequence[str], panel: Panel,
+def _fill_columns(run_id: str, fills: Sequence[Leg], ids: Sequence[str], panel: Panel,
                   timestamps: Any) -> dict[str, Any]:
-    """`SweepStepper` fills as columns of the `fills` table."""
-    columns = list(zip(*fills)) if fills else [()] * 8
-    bars = list(columns[1])
+    """The booked legs as columns of the `fills` table."""
+    bars = [leg.bar for leg in fills]
     return {
         "run_id": [run_id] * len(bars), "fill_id": list(range(1, len(bars) + 1)),
-        "strategy_id": [ids[i] for i in columns[0]], "bar_index": bars, "ts": timestamp_column(bars, timestamps),
-        "symbol": [panel.symbols[j] for j in columns[2]], "quantity": decimal_column(list(columns[3]), 6),
-        "price": decimal_column(list(columns[4]), 6), "commission": decimal_column(list(columns[5]), 6),
-        "realized_pnl": decimal_column(list(columns[7]), 12),
+        "strategy_id": [ids[leg.order.sleeve] for leg in fills], "bar_index": bars,
+        "ts": timestamp_column(bars, timestamps), "symbol": [panel.symbols[leg.order.symbol] for leg in fills],
+        "quantity": decimal_column([leg.quantity for leg in fills], 6),
+        "price": decimal_column([leg.price for leg in fills], 6),
+        "commission": decimal_column([leg.commission for leg in fills], 6),
+        "realized_pnl": decimal_column([leg.realized for leg in fills], 12),
     }

@@ -1,0 +1,157 @@
+"""The metrics of SPEC §3 for many sleeves at once, with numpy: the grid's (and any batch of
+isolated sleeves') definition, kept equal to the warehouse's (`sql/load/metrics.sql`) to within
+`sqlorch.money.FLOAT_TOLERANCE` by a property test over randomly drawn runs.
+
+Equity is cash (summed exactly from the fills) plus positions at their marks, per bar and
+sleeve; returns r_t = E_t / E_(t-1) - 1 from the second bar on, undefined where 0 / 0 (the
+SQL macro `ratio`: a / 0 is +-inf by the sign of a). Undefined metrics are NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+
+from sqlorch.backtest.results import METRIC_NAMES
+from sqlorch.engine.orders import Leg
+from sqlorch.money import MICRO, PICO
+
+
+def ratio(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
+    """a / b elementwise as the SQL macro `ratio`: b = 0 gives +inf, -inf or NaN (a = 0); NaN in a
+    or b gives NaN."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.array(a / b)
+    zero = b == 0
+    out[zero] = np.where(a[zero] > 0, math.inf, np.where(a[zero] < 0, -math.inf, math.nan))
+    return out
+
+
+def final_amount(pico: int) -> Decimal:
+    """An amount in pico units as a Decimal with 6 places, as DuckDB casts DECIMAL(38, 12) to
+    DECIMAL(38, 6) (half away from zero)."""
+    return Decimal(pico).scaleb(-12).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+
+
+def equity_curves(marks: np.ndarray, fills: Sequence[Leg], capitals: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """[bars, sleeves]: each sleeve's equity at every close (cash plus positions at `marks`
+    [bars, symbols], marks rounded to micro units as the warehouse stores them) and whether it
+    held a position then. `capitals` are the sleeves' starting cash in pico units; `fills` the
+    booked legs, in booking order. Equity is summed exactly, then made a float once, so equal
+    amounts give equal floats (a flat curve has returns of exactly 0, as in SQL); a sleeve's
+    curve depends on its own fills only."""
+    bars, symbols, sleeves = marks.shape[0], marks.shape[1], len(capitals)
+    marks_micro = np.rint(marks * MICRO).astype(np.int64)
+    by_sleeve: list[list[Leg]] = [[] for _ in range(sleeves)]
+    for leg in fills:
+        by_sleeve[leg.order.sleeve].append(leg)
+    equity = np.empty((bars, sleeves))
+    held = np.zeros((bars, sleeves), dtype=bool)
+    for i, legs in enumerate(by_sleeve):
+        quantities = np.zeros((bars, symbols), dtype=np.int64)
+        cash = [(0, capitals[i])]  # (bar, cash after it) where it changed, in pico units
+        for leg in legs:
+            quantities[leg.bar, leg.order.symbol] += leg.quantity
+            running = cash[-1][1] - leg.quantity * leg.price - leg.commission * MICRO
+            if cash[-1][0] == leg.bar:
+                cash[-1] = (leg.bar, running)
+            else:
+                cash.append((leg.bar, running))
+        np.cumsum(quantities, axis=0, out=quantities)
+        held[:, i] = (quantities != 0).any(axis=1)
+        equity[:, i] = _exact_equity(quantities, marks_micro, cash)
+    return equity, held
+
+
+_LIMIT = 2**62  # stays clear of int64 overflow
+
+
+def _exact_equity(quantities: np.ndarray, marks_micro: np.ndarray, cash: list[tuple[int, int]]) -> np.ndarray:
+    """cash + sum of quantity x mark per bar, summed exactly and made a float once. Amounts in
+    micro units when every quantity is whole shares (cash then is whole micro units), else in
+    pico units; in int64 where they fit, else in Python integers."""
+    whole = not (quantities % MICRO).any() and all(c % MICRO == 0 for _, c in cash)
+    per_unit = MICRO if whole else 1  # pico units per unit
+    shares = quantities // MICRO if whole else quantities
+    starts = np.zeros(len(quantities), dtype=bool)
+    starts[[t for t, _ in cash]] = True
+    which = np.cumsum(starts) - 1  # the cash change in force at each bar
+    amounts = [c // per_unit for _, c in cash]
+    big = max(abs(a) for a in amounts) >= _LIMIT or \
+        float(np.abs(shares).max(initial=0)) * float(marks_micro.max(initial=0)) * shares.shape[1] >= _LIMIT
+    if big:  # rare: beyond 64 bits, in Python integers
+        values = (shares.astype(object) * marks_micro).sum(axis=1) + np.array(amounts, dtype=object)[which]
+        return np.array([v / (PICO // per_unit) for v in values], dtype=np.float64)
+    values = np.array(amounts, dtype=np.int64)[which] + (shares * marks_micro).sum(axis=1)
+    return values.astype(np.float64) / (PICO // per_unit)
+
+
+def trade_stats(fills: Sequence[Leg], sleeves: int) -> list[tuple[int, int, int, int, int]]:
+    """Per sleeve (trades, closed trades, winning closed trades, gross profit, gross loss), the
+    amounts in pico units. A trade runs from a position leaving zero to its return to zero; its
+    P&L is its cash flows less commissions. Open trades count, but are neither won nor lost."""
+    stats = [[0, 0, 0, 0, 0] for _ in range(sleeves)]
+    open_trades: dict[tuple[int, int], list[int]] = {}  # (sleeve, symbol) -> [position, pnl]
+    for leg in fills:
+        key = (leg.order.sleeve, leg.order.symbol)
+        trade = open_trades.get(key)
+        if trade is None:
+            trade = open_trades[key] = [0, 0]
+            stats[key[0]][0] += 1
+        trade[0] += leg.quantity
+        trade[1] -= leg.quantity * leg.price + leg.commission * MICRO
+        if trade[0] == 0:
+            own = stats[key[0]]
+            own[1] += 1
+            if trade[1] > 0:
+                own[2] += 1
+                own[3] += trade[1]
+            elif trade[1] < 0:
+                own[4] -= trade[1]
+            del open_trades[key]
+    return [tuple(s) for s in stats]
+
+
+def sleeve_metrics(equity: np.ndarray, held: np.ndarray, capitals: Sequence[int],
+                   trades: Sequence[tuple[int, int, int, int, int]], periods_per_year: int) -> list[tuple]:
+    """Per sleeve (a column of `equity` and `held`), the values of `METRIC_NAMES` (floats,
+    trade_count an int): `capitals` the starting capital in pico units, `trades` as
+    `trade_stats` gives them."""
+    bars, sleeves = equity.shape
+    ppy = float(periods_per_year)
+    curves = np.ascontiguousarray(equity.T)  # a sleeve per row: its sums do not depend on the others
+    with np.errstate(invalid="ignore", divide="ignore"):
+        returns = ratio(curves[:, 1:], curves[:, :-1]) - 1  # NaN: undefined, skipped like NULL
+        n = (~np.isnan(returns)).sum(axis=1)
+        mean = np.where(n > 0, np.nansum(returns, axis=1) / np.maximum(n, 1), np.nan)
+        sd = np.where(n > 1, np.sqrt(np.nansum((returns - mean[:, None]) ** 2, axis=1) / np.maximum(n - 1, 1)),
+                      np.nan)
+        losses = np.minimum(np.nan_to_num(returns, nan=0.0), 0.0)
+        downside = np.sqrt((losses ** 2).mean(axis=1)) if bars > 1 else np.full(sleeves, np.nan)
+        drawdown = ratio(equity, np.maximum.accumulate(equity, axis=0)) - 1
+    max_drawdown = np.where(np.isnan(drawdown), np.inf, drawdown).min(axis=0)
+    max_drawdown[max_drawdown == np.inf] = np.nan
+    first, last = equity[0], equity[-1]
+    sharpe = ratio(mean, sd) * math.sqrt(ppy)
+    sortino = ratio(mean * ppy, downside * math.sqrt(ppy))
+    exposure = held.sum(axis=0) / bars
+    out = []
+    for i in range(sleeves):
+        cagr = math.pow(last[i] / first[i], ppy / n[i]) - 1 if n[i] > 0 and first[i] > 0 and last[i] >= 0 else math.nan
+        dd = float(max_drawdown[i])
+        count, closed, wins, profit, loss = trades[i]
+        values = {
+            "total_return": float(last[i] / (capitals[i] / PICO) - 1), "cagr": cagr,
+            "volatility": float(sd[i] * math.sqrt(ppy)), "sharpe_ratio": float(sharpe[i]),
+            "sortino_ratio": float(sortino[i]), "max_drawdown": dd,
+            "calmar_ratio": cagr / abs(dd) if dd < 0 else math.nan,
+            "win_rate": wins / closed if closed else math.nan,
+            "profit_factor": float(ratio(profit / PICO, loss / PICO)) if closed else math.nan,
+            "trade_count": count, "exposure": float(exposure[i]),
+        }
+        out.append(tuple(values[name] for name in METRIC_NAMES))
+    return out
