@@ -390,18 +390,14 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
         inserting.result()
         del events, columns
         log.rows.clear()
-        con.execute(
-            "UPDATE runs SET status = ?, error = ?, finished_at = now()::TIMESTAMP, duration_seconds = ?, "
-            "bars_processed = ? WHERE run_id = ?",
-            [status, error, seconds, outcome.bars_processed, run_id])
+        con.execute(sql_text("queries", "finish_run"), [status, error, seconds, outcome.bars_processed, run_id])
         materialize(con, run_id)
 
 
 def _mark_failed(warehouse: Warehouse, run_id: str, error: str) -> None:
     try:
         with warehouse.transaction() as con:
-            con.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = now()::TIMESTAMP "
-                        "WHERE run_id = ? AND status = 'running'", [error, run_id])
+            con.execute(sql_text("queries", "fail_run"), [error, run_id])
     except Exception:  # the original error matters more than this one
         pass
 
