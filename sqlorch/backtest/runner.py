@@ -32,11 +32,11 @@ import polars as pl
 import pyarrow as pa
 
 from sqlorch.bars.load import load_bars
+from sqlorch.bars.panel import MARK, Panel
 from sqlorch.config.settings import BacktestConfig, OrchestratorConfig, check_weight
 from sqlorch.engine.domain import DecisionKind, OverweightPolicy
 from sqlorch.engine.events import EventLog, encode
 from sqlorch.engine.features import declared
-from sqlorch.engine.market import MARK, Panel
 from sqlorch.engine.records import Coded, Columns
 from sqlorch.engine.stepper import StepOutcome, Stepper
 from sqlorch.engine.strategy import strategy_ids

@@ -6,8 +6,8 @@ import click
 
 from sqlorch.backtest.runner import dataset_id
 from sqlorch.bars.load import load_bars
+from sqlorch.bars.panel import Panel
 from sqlorch.cli.main import echo, err, shown, warehouse_option
-from sqlorch.engine.market import Panel
 from sqlorch.store.warehouse import Warehouse, register_dataset
 
 

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from sqlorch.bars.panel import CLOSE, FIELDS, MARK
 from sqlorch.engine.features import Feature
-from sqlorch.engine.market import CLOSE, FIELDS, MARK, MarketView
+from sqlorch.engine.market import MarketView
 from sqlorch.errors import did_you_mean
 from sqlorch.money import from_pico
 

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from sqlorch.engine.market import CLOSE, FIELDS, Panel, feature_columns
+from sqlorch.bars.panel import CLOSE, FIELDS, Panel
+from sqlorch.engine.market import feature_columns
 
 BOOLEAN_OPS = frozenset({"gt", "lt", "ge", "le", "and", "or", "not", "has_bar", "first_bar"})
 

@@ -21,11 +21,11 @@ from decimal import Decimal
 
 import numpy as np
 
+from sqlorch.bars.panel import CLOSE, HIGH, LOW, OPEN, Panel
 from sqlorch.engine.book import Book
 from sqlorch.engine.conflicts import ConflictOrder, NetSignal, Resolver
 from sqlorch.engine.costs import Costs
 from sqlorch.engine.domain import ConflictOutcome, DecisionKind
-from sqlorch.engine.market import CLOSE, HIGH, LOW, OPEN, Panel
 from sqlorch.engine.orders import Leg, Order
 from sqlorch.engine.records import Conflict
 from sqlorch.engine.records import ConflictOrder as ConflictOrderRow

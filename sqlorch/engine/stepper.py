@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from sqlorch.bars.panel import CLOSE, MARK, Panel
 from sqlorch.engine.book import Book
 from sqlorch.engine.conflicts import get_resolver
 from sqlorch.engine.context import BarContext
@@ -24,9 +25,9 @@ from sqlorch.engine.domain import DecisionKind, Signal
 from sqlorch.engine.events import EventLog
 from sqlorch.engine.features import Feature, FeatureSet, declared, wakes_on_rise
 from sqlorch.engine.fills import BarFills, FillPrices, Meeting
-from sqlorch.engine.market import CLOSE, MARK, Market, Panel
-from sqlorch.engine.records import Records
+from sqlorch.engine.market import Market
 from sqlorch.engine.rebalance import Rebalancer
+from sqlorch.engine.records import Records
 from sqlorch.engine.settings import EngineSettings
 from sqlorch.engine.sizing import Sizer
 from sqlorch.engine.sleeve import Sleeve

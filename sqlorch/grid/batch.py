@@ -22,17 +22,12 @@ from typing import Any
 
 import polars as pl
 
-from sqlorch.backtest.metrics import (
-    equity_curves,
-    final_amount,
-    sleeve_metrics,
-    trade_stats,
-)
+from sqlorch.backtest.metrics import equity_curves, final_amount, sleeve_metrics, trade_stats
 from sqlorch.backtest.results import METRIC_NAMES, PerformanceMetrics
 from sqlorch.backtest.runner import gc_paused
+from sqlorch.bars.panel import MARK, Panel
 from sqlorch.config.settings import BacktestConfig
 from sqlorch.engine.events import EventLog
-from sqlorch.engine.market import MARK, Panel
 from sqlorch.engine.orders import Leg
 from sqlorch.engine.stepper import StepOutcome, Stepper
 from sqlorch.engine.strategy import own_id

@@ -36,7 +36,7 @@ from sqlorch.grid.spec import Grid, Params, check_instances
 __all__ = ["Grid", "GridResult", "GridSearch", "plan_batches", "rank_column", "worker_config"]
 from sqlorch.backtest.results import METRIC_NAMES
 from sqlorch.backtest.runner import dataset_id, new_run_id, periods_per_year
-from sqlorch.engine.market import Panel
+from sqlorch.bars.panel import Panel
 from sqlorch.engine.strategy import unique_ids
 from sqlorch.grid.batch import RESULT_FIELDS, Batch, GridData, run_batch
 from sqlorch.grid.storage import config_json, fail_grid, finish_grid, register_grid

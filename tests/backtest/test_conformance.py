@@ -16,18 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_properties import Scripted, configs, examples, markets, scripts
 
-from sqlorch import (
-    BacktestConfig,
-    BacktestEngine,
-    GridSearch,
-    OrchestratorConfig,
-    StrategyOrchestrator,
-)
+from sqlorch import BacktestConfig, BacktestEngine, GridSearch, OrchestratorConfig, StrategyOrchestrator
 from sqlorch.backtest.metrics import equity_curves, sleeve_metrics, trade_stats
 from sqlorch.backtest.results import METRIC_NAMES
 from sqlorch.bars.load import load_bars
+from sqlorch.bars.panel import MARK, Panel
 from sqlorch.engine.events import EventLog
-from sqlorch.engine.market import MARK, Panel
 from sqlorch.engine.stepper import Stepper
 from sqlorch.money import PICO, isclose
 

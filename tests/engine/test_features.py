@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, ConfigError, Signal, StrategyError
+from sqlorch.bars.panel import Panel
 from sqlorch.engine import features as ft
 from sqlorch.engine.events import EventLog
-from sqlorch.engine.market import Panel
 from sqlorch.engine.stepper import Stepper
 from sqlorch.strategies import BuyAndHold, DonchianBreakout, Momentum, RSIStrategy, SMACross
 

@@ -16,8 +16,9 @@ import polars as pl
 import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, Bar, Signal
+from sqlorch.bars.panel import CLOSE, HIGH, LOW, MARK, OPEN, VOLUME, Panel
 from sqlorch.engine.context import BarContext
-from sqlorch.engine.market import CLOSE, HIGH, LOW, MARK, OPEN, VOLUME, Market, Panel
+from sqlorch.engine.market import Market
 from sqlorch.engine.sleeve import Sleeve
 from sqlorch.money import MICRO, PICO
 

@@ -635,7 +635,7 @@ def test_the_events_table_of_earlier_versions_is_kept_and_read_through_the_event
 def test_marks_are_the_panels_last_closes_with_gaps_late_starts_and_gapless_symbols(make_bars):
     """marks (SQL) carries each symbol's close over the clock bars it has none, from its first
     bar on, as the stepper's Panel does (numpy): symbols with and without gaps, starting late."""
-    from sqlorch.engine.market import MARK, Panel
+    from sqlorch.bars.panel import MARK, Panel
     from sqlorch.store.warehouse import register_dataset
 
     bars = make_bars({"FULL": [(d, 10 + d) for d in range(8)],
@@ -664,8 +664,8 @@ def test_dataset_id_hashes_symbols_clock_and_prices_as_one_contiguous_block():
     import numpy as np
 
     from sqlorch.backtest.runner import dataset_id
+    from sqlorch.bars.panel import Panel
     from sqlorch.bars.synthetic import synthetic_bars
-    from sqlorch.engine.market import Panel
 
     for symbols, years in ((3, 1), (4, 2)):  # 252 bars (one block), 504 (two, the last partial)
         panel = Panel.from_bars(synthetic_bars(symbols, years, seed=1))

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, ConfigError
+from sqlorch.bars.panel import Panel
 from sqlorch.engine import features as ft
 from sqlorch.engine.events import EventLog
-from sqlorch.engine.market import Panel
 from sqlorch.engine.stepper import Stepper
 from sqlorch.strategies import BUILTINS, BuyAndHold, DonchianBreakout, Momentum, RSIStrategy, SMACross
 
