@@ -162,8 +162,12 @@ def _describe(strategy: object) -> tuple[str, str]:
     if not isinstance(params, dict):
         params = {k: v for k, v in getattr(strategy, "__dict__", {}).items()
                   if not k.startswith("_") and k != "name" and isinstance(v, (bool, int, float, str))}
-    cls = type(strategy)
-    return f"{cls.__module__}:{cls.__qualname__}", encode(params)
+    return class_reference(type(strategy)), encode(params)
+
+
+def class_reference(cls: type) -> str:
+    """A class as "module:Class", as a configuration file names it."""
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def config_json(config: BacktestConfig) -> str:

@@ -35,11 +35,11 @@ from sqlorch.grid.spec import Grid, Params, check_instances
 
 __all__ = ["Grid", "GridResult", "GridSearch", "plan_batches", "rank_column", "worker_config"]
 from sqlorch.backtest.results import METRIC_NAMES
-from sqlorch.backtest.runner import dataset_id, new_run_id, periods_per_year
+from sqlorch.backtest.runner import class_reference, config_json, dataset_id, new_run_id, periods_per_year
 from sqlorch.bars.panel import Panel
 from sqlorch.engine.strategy import unique_ids
 from sqlorch.grid.batch import RESULT_FIELDS, Batch, GridData, run_batch
-from sqlorch.grid.storage import config_json, fail_grid, finish_grid, register_grid
+from sqlorch.grid.storage import fail_grid, finish_grid, register_grid
 from sqlorch.store.warehouse import Warehouse
 
 LOWER_IS_BETTER = frozenset({"volatility"})
@@ -220,7 +220,7 @@ class GridSearch:
             best[sid] = dict(combinations[number - 1]) if number else {}
         try:
             finish_grid(warehouse, run_id, table, params,
-                        {sid: f"{g.strategy_class.__module__}:{g.strategy_class.__qualname__}"
+                        {sid: class_reference(g.strategy_class)
                          for sid, g in zip(self.strategy_ids, self.grids)},
                         {"completed_count": int((table["status"] == "completed").sum()),
                          "failed_count": int((table["status"] == "failed").sum()),
@@ -232,7 +232,7 @@ class GridSearch:
         return GridResult(run_id, table, best_params, self.metric, best, warehouse)
 
     def _grids_json(self) -> str:
-        return encode([{"strategy_id": sid, "class": f"{g.strategy_class.__module__}:{g.strategy_class.__qualname__}",
+        return encode([{"strategy_id": sid, "class": class_reference(g.strategy_class),
                         "params": {k: list(v) for k, v in g.params.items()}, "constraint": g.constraint_text()}
                        for sid, g in zip(self.strategy_ids, self.grids)])
 

@@ -13,7 +13,6 @@ from typing import Any
 import polars as pl
 
 from sqlorch.backtest.results import METRIC_NAMES
-from sqlorch.backtest.runner import config_json as config_json  # grid.search imports it from here
 from sqlorch.backtest.runner import sqlorch_version
 from sqlorch.engine.events import encode
 from sqlorch.resources import sql_text
