@@ -12,10 +12,10 @@ second, and the speed-up from 1 to 2 (or --workers) workers (medians of the foll
 
     .venv/bin/python benchmarks/grid.py [--repeat 5] [--workers 2] [--combinations 1000]
 
-Measured on the 2-core development machine, idle (medians): 1 worker 5.0 s (200 combinations/s),
-2 workers 3.0 s (334 combinations/s; 3.5 s for the first search of the process), a speed-up of
-1.8x; `sqlorch grid` in a new process with 2 workers 3.8 s. The results are identical for any
-number of workers (checked below).
+Measured on the 2-core development machine (medians, 2026-12-05): 1 worker 1.62 s (616
+combinations/s), 2 workers 0.87 s (1,150 combinations/s; 1.19 s for the first search of the
+process), a speed-up of 1.9x; `sqlorch grid` in a new process with 2 workers 1.56 s. The results
+are identical for any number of workers (checked below).
 """
 
 from __future__ import annotations
