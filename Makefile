@@ -14,14 +14,23 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m compileall -q sqlorch
 	touch $@
 
-run: $(VENV)/.installed
+# The compiled engine, in numba's cache beside its sources: compiled once here (about 15 s), so
+# the first run compiles nothing. numba notices changes to kernel.py alone, not to the modules
+# compiled into it, so a change to any of them recompiles it from scratch.
+KERNEL := sqlorch/engine/kernel.py sqlorch/engine/arith.py sqlorch/engine/layout.py
+$(VENV)/.compiled: $(VENV)/.installed $(KERNEL)
+	rm -f sqlorch/engine/__pycache__/*.nbi sqlorch/engine/__pycache__/*.nbc
+	$(BIN)/python -m sqlorch.engine.warm
+	touch $@
+
+run: $(VENV)/.compiled
 	$(BIN)/sqlorch run
 
-test: $(VENV)/.installed
+test: $(VENV)/.compiled
 	$(BIN)/python -m pytest --cov=sqlorch --cov-report=term-missing:skip-covered --cov-fail-under=90
 
 # The benchmark suite (benchmarks/run.py), backtrader and vectorbt included (extra "bench").
-bench: $(VENV)/.installed
+bench: $(VENV)/.compiled
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python -m compileall -q sqlorch
 	$(BIN)/python benchmarks/run.py all

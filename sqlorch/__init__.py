@@ -7,6 +7,7 @@ from sqlorch.bars.load import load_bars
 from sqlorch.config.settings import BacktestConfig, OrchestratorConfig
 from sqlorch.engine.context import Bar, BarContext
 from sqlorch.engine.domain import ConflictMode, DecisionKind, Side, Signal
+from sqlorch.engine.rule import Rule
 from sqlorch.engine.strategy import IStrategy
 from sqlorch.errors import ConfigError, DataError, SqlorchError, StrategyError, WarehouseLockedError
 
@@ -26,7 +27,7 @@ def __getattr__(name: str):
 __all__ = [
     "BacktestConfig", "BacktestEngine", "BacktestResult", "Bar", "BarContext", "ConfigError",
     "ConflictMode", "DataError", "DecisionKind", "Grid", "GridResult", "GridSearch", "IStrategy", "OrchestratorConfig",
-    "OrchestratorResult", "PerformanceMetrics", "Side", "Signal", "SqlorchError",
+    "OrchestratorResult", "PerformanceMetrics", "Rule", "Side", "Signal", "SqlorchError",
     "StrategyAllocation", "StrategyError", "StrategyOrchestrator", "WarehouseLockedError",
     "load_bars", "__version__",
 ]

@@ -16,7 +16,7 @@ WITH run AS (
     WHERE run_id = $run_id
 ), changes AS (
     SELECT strategy_id, bar_index,
-           -(quantity::DECIMAL(38, 6) * price + commission) AS cash, 0 AS net, 0 AS used, 0 AS held
+           -(notional(quantity, price) + commission) AS cash, 0 AS net, 0 AS used, 0 AS held
     FROM fills
     WHERE run_id = $run_id
     UNION ALL

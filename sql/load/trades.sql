@@ -22,11 +22,11 @@ WITH walk AS (
            arg_max(position_after, fill_id) AS open_quantity,
            max(abs(position_after)) AS max_quantity,
            count(*) AS fill_count,
-           sum(-quantity::DECIMAL(38, 6) * price) AS cash_flow,
+           sum(-notional(quantity, price)) AS cash_flow,
            sum(commission) AS commission,
-           sum(abs(quantity::DECIMAL(38, 6) * price)) FILTER (WHERE position_after * sign(quantity) > 0) AS entry_value,
+           sum(abs(notional(quantity, price))) FILTER (WHERE position_after * sign(quantity) > 0) AS entry_value,
            sum(abs(quantity)) FILTER (WHERE position_after * sign(quantity) > 0) AS entry_quantity,
-           sum(abs(quantity::DECIMAL(38, 6) * price)) FILTER (WHERE position_after * sign(quantity) <= 0) AS exit_value,
+           sum(abs(notional(quantity, price))) FILTER (WHERE position_after * sign(quantity) <= 0) AS exit_value,
            sum(abs(quantity)) FILTER (WHERE position_after * sign(quantity) <= 0) AS exit_quantity
     FROM numbered
     GROUP BY run_id, strategy_id, symbol, trade_no

@@ -5,7 +5,7 @@ CREATE OR REPLACE VIEW position_changes AS
 WITH per_bar AS (
     SELECT run_id, strategy_id, symbol, bar_index,
            sum(quantity) AS quantity_change,
-           sum(quantity::DECIMAL(38, 6) * price + realized_pnl) AS basis_change
+           sum(notional(quantity, price) + realized_pnl) AS basis_change
     FROM fills
     GROUP BY run_id, strategy_id, symbol, bar_index
 )

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 
 from sqlorch.backtest.results import METRIC_NAMES
-from sqlorch.engine.orders import Leg
+from sqlorch.engine import layout as L
 from sqlorch.money import MICRO, PICO
 
 
@@ -37,31 +37,27 @@ def final_amount(pico: int) -> Decimal:
     return Decimal(pico).scaleb(-12).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
-def equity_curves(marks: np.ndarray, fills: Sequence[Leg], capitals: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def equity_curves(marks: np.ndarray, fills: np.ndarray, capitals: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """[bars, sleeves]: each sleeve's equity at every close (cash plus positions at `marks`
     [bars, symbols], marks rounded to micro units as the warehouse stores them) and whether it
-    held a position then. `capitals` are the sleeves' starting cash in pico units; `fills` the
-    booked legs, in booking order. Equity is summed exactly, then made a float once, so equal
-    amounts give equal floats (a flat curve has returns of exactly 0, as in SQL); a sleeve's
-    curve depends on its own fills only."""
+    held a position then. `capitals` are the sleeves' starting cash in micro units; `fills` the
+    engine's fills (rows laid out as sqlorch.engine.layout FL_*), in booking order. Equity is
+    summed exactly, then made a float once, so equal amounts give equal floats (a flat curve
+    has returns of exactly 0, as in SQL); a sleeve's curve depends on its own fills only."""
     bars, symbols, sleeves = marks.shape[0], marks.shape[1], len(capitals)
     marks_micro = np.rint(marks * MICRO).astype(np.int64)
-    by_sleeve: list[list[Leg]] = [[] for _ in range(sleeves)]
-    for leg in fills:
-        by_sleeve[leg.order.sleeve].append(leg)
     equity = np.empty((bars, sleeves))
     held = np.zeros((bars, sleeves), dtype=bool)
-    for i, legs in enumerate(by_sleeve):
+    order = np.argsort(fills[:, L.FL_SLEEVE], kind="stable")
+    bounds = np.searchsorted(fills[order, L.FL_SLEEVE], np.arange(sleeves + 1))
+    for i in range(sleeves):
+        own = fills[order[bounds[i]:bounds[i + 1]]]
         quantities = np.zeros((bars, symbols), dtype=np.int64)
-        cash = [(0, capitals[i])]  # (bar, cash after it) where it changed, in pico units
-        for leg in legs:
-            quantities[leg.bar, leg.order.symbol] += leg.quantity
-            running = cash[-1][1] - leg.quantity * leg.price - leg.commission * MICRO
-            if cash[-1][0] == leg.bar:
-                cash[-1] = (leg.bar, running)
-            else:
-                cash.append((leg.bar, running))
+        np.add.at(quantities, (own[:, L.FL_BAR], own[:, L.FL_SYMBOL]), own[:, L.FL_QUANTITY])
         np.cumsum(quantities, axis=0, out=quantities)
+        # the cash after each bar with fills: the last fill's of that bar
+        last = np.flatnonzero(np.diff(own[:, L.FL_BAR], append=-1) != 0)
+        cash = [(0, capitals[i])] + list(zip(own[last, L.FL_BAR].tolist(), own[last, L.FL_CASH].tolist()))
         held[:, i] = (quantities != 0).any(axis=1)
         equity[:, i] = _exact_equity(quantities, marks_micro, cash)
     return equity, held
@@ -71,16 +67,18 @@ _LIMIT = 2**62  # stays clear of int64 overflow
 
 
 def _exact_equity(quantities: np.ndarray, marks_micro: np.ndarray, cash: list[tuple[int, int]]) -> np.ndarray:
-    """cash + sum of quantity x mark per bar, summed exactly and made a float once. Amounts in
-    micro units when every quantity is whole shares (cash then is whole micro units), else in
-    pico units; in int64 where they fit, else in Python integers."""
-    whole = not (quantities % MICRO).any() and all(c % MICRO == 0 for _, c in cash)
+    """Per bar: the cash in force (micro units, each from the bar it is listed at) plus the sum
+    of quantity x mark, summed exactly and made a float once: in micro units when every
+    quantity is whole shares, else in pico units; in int64 where the amounts fit, else in
+    Python integers."""
+    whole = not (quantities % MICRO).any()
     per_unit = MICRO if whole else 1  # pico units per unit
     shares = quantities // MICRO if whole else quantities
+    by_bar = dict(cash)  # the last listed for a bar wins
     starts = np.zeros(len(quantities), dtype=bool)
-    starts[[t for t, _ in cash]] = True
-    which = np.cumsum(starts) - 1  # the cash change in force at each bar
-    amounts = [c // per_unit for _, c in cash]
+    starts[list(by_bar)] = True
+    which = np.cumsum(starts) - 1  # the cash in force at each bar
+    amounts = [c * (MICRO // per_unit) for _, c in sorted(by_bar.items())]
     big = max(abs(a) for a in amounts) >= _LIMIT or \
         float(np.abs(shares).max(initial=0)) * float(marks_micro.max(initial=0)) * shares.shape[1] >= _LIMIT
     if big:  # rare: beyond 64 bits, in Python integers
@@ -90,36 +88,38 @@ def _exact_equity(quantities: np.ndarray, marks_micro: np.ndarray, cash: list[tu
     return values.astype(np.float64) / (PICO // per_unit)
 
 
-def trade_stats(fills: Sequence[Leg], sleeves: int) -> list[tuple[int, int, int, int, int]]:
+def trade_stats(fills: np.ndarray, capitals: Sequence[int]) -> list[tuple[int, int, int, int, int]]:
     """Per sleeve (trades, closed trades, winning closed trades, gross profit, gross loss), the
-    amounts in pico units. A trade runs from a position leaving zero to its return to zero; its
-    P&L is its cash flows less commissions. Open trades count, but are neither won nor lost."""
-    stats = [[0, 0, 0, 0, 0] for _ in range(sleeves)]
+    amounts in micro units, from sleeves that only fills change (isolated). A trade runs from a
+    position leaving zero to its return to zero; its P&L is what its fills did to the cash,
+    commissions included. Open trades count, but are neither won nor lost."""
+    stats = [[0, 0, 0, 0, 0] for _ in capitals]
     open_trades: dict[tuple[int, int], list[int]] = {}  # (sleeve, symbol) -> [position, pnl]
-    for leg in fills:
-        key = (leg.order.sleeve, leg.order.symbol)
-        trade = open_trades.get(key)
+    cash = list(capitals)
+    for sleeve, symbol, quantity, after in fills[:, [L.FL_SLEEVE, L.FL_SYMBOL, L.FL_QUANTITY, L.FL_CASH]].tolist():
+        flow, cash[sleeve] = after - cash[sleeve], after
+        trade = open_trades.get((sleeve, symbol))
         if trade is None:
-            trade = open_trades[key] = [0, 0]
-            stats[key[0]][0] += 1
-        trade[0] += leg.quantity
-        trade[1] -= leg.quantity * leg.price + leg.commission * MICRO
+            trade = open_trades[(sleeve, symbol)] = [0, 0]
+            stats[sleeve][0] += 1
+        trade[0] += quantity
+        trade[1] += flow
         if trade[0] == 0:
-            own = stats[key[0]]
+            own = stats[sleeve]
             own[1] += 1
             if trade[1] > 0:
                 own[2] += 1
                 own[3] += trade[1]
             elif trade[1] < 0:
                 own[4] -= trade[1]
-            del open_trades[key]
+            del open_trades[(sleeve, symbol)]
     return [tuple(s) for s in stats]
 
 
 def sleeve_metrics(equity: np.ndarray, held: np.ndarray, capitals: Sequence[int],
                    trades: Sequence[tuple[int, int, int, int, int]], periods_per_year: int) -> list[tuple]:
     """Per sleeve (a column of `equity` and `held`), the values of `METRIC_NAMES` (floats,
-    trade_count an int): `capitals` the starting capital in pico units, `trades` as
+    trade_count an int): `capitals` the starting capital in micro units, `trades` as
     `trade_stats` gives them."""
     bars, sleeves = equity.shape
     ppy = float(periods_per_year)
@@ -145,12 +145,12 @@ def sleeve_metrics(equity: np.ndarray, held: np.ndarray, capitals: Sequence[int]
         dd = float(max_drawdown[i])
         count, closed, wins, profit, loss = trades[i]
         values = {
-            "total_return": float(last[i] / (capitals[i] / PICO) - 1), "cagr": cagr,
+            "total_return": float(last[i] / (capitals[i] / MICRO) - 1), "cagr": cagr,
             "volatility": float(sd[i] * math.sqrt(ppy)), "sharpe_ratio": float(sharpe[i]),
             "sortino_ratio": float(sortino[i]), "max_drawdown": dd,
             "calmar_ratio": cagr / abs(dd) if dd < 0 else math.nan,
             "win_rate": wins / closed if closed else math.nan,
-            "profit_factor": float(ratio(profit / PICO, loss / PICO)) if closed else math.nan,
+            "profit_factor": float(ratio(profit / MICRO, loss / MICRO)) if closed else math.nan,
             "trade_count": count, "exposure": float(exposure[i]),
         }
         out.append(tuple(values[name] for name in METRIC_NAMES))

@@ -34,14 +34,15 @@ import pyarrow as pa
 from sqlorch.bars.load import load_bars
 from sqlorch.bars.panel import MARK, Panel
 from sqlorch.config.settings import BacktestConfig, OrchestratorConfig, check_weight
-from sqlorch.engine.domain import DecisionKind, OverweightPolicy
+from sqlorch.engine import layout
+from sqlorch.engine.domain import OverweightPolicy
 from sqlorch.engine.events import EventLog, encode
 from sqlorch.engine.features import declared
-from sqlorch.engine.records import Coded, Columns
+from sqlorch.engine.records import Amount, Coded, Columns, Nullable, Records
 from sqlorch.engine.stepper import StepOutcome, Stepper
 from sqlorch.engine.strategy import strategy_ids
 from sqlorch.errors import ConfigError, SqlorchError, StrategyError, did_you_mean
-from sqlorch.money import from_micro, from_pico, micro_of
+from sqlorch.money import MICRO, from_micro, from_pico, micro_of
 from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import (
     Warehouse,
@@ -220,7 +221,7 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
                 registering.result()
                 _log_outcome(log, outcome, timestamps, time.monotonic() - started, sleeves.unallocated, panel)
                 _write_outcome(warehouse, run_id, outcome, log, timestamps, time.monotonic() - started)
-        log.release_held()  # written: now the log may say so
+        _write_log(warehouse, run_id, log)  # written: now the log may say so
     except BaseException as exc:  # interrupted, the warehouse unwritable, or a bug: never left looking alive
         log.discard_held()
         log.emit("backtest_failed", flush=True, error_type=type(exc).__name__, error_message=str(exc))
@@ -325,6 +326,9 @@ def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, co
 
 def _log_outcome(log: EventLog, outcome: StepOutcome, timestamps: np.ndarray, seconds: float,
                  unallocated: Decimal, panel: Panel) -> None:
+    """The engine's capital_limit_hit events, then the run's end: failed, or completed (held
+    back from the file until the run is written)."""
+    _capital_limit_events(log, outcome.records, timestamps)
     failure = outcome.failure
     if failure:
         log.emit("backtest_failed", flush=True, bar_index=failure.bar_index, strategy_id=failure.strategy_id,
@@ -332,39 +336,71 @@ def _log_outcome(log: EventLog, outcome: StepOutcome, timestamps: np.ndarray, se
                  bar_date=timestamps[failure.bar_index].item())
         return
     marks = panel.data[outcome.bars_processed - 1, MARK]
+    orders = outcome.records.rows_of("orders")
     log.emit("backtest_completed", hold=True, duration_seconds=round(seconds, 6),
              trade_count=sum(s.trades_opened for s in outcome.sleeves),
              final_equity=from_pico(sum(s.equity(marks) for s in outcome.sleeves)) + unallocated,
-             error_count=sum(1 for order in outcome.records.decisions if order.kind == DecisionKind.REJECTED))
+             error_count=int((orders[:, layout.OD_KIND] == layout.REJECTED).sum()))
+
+
+def _capital_limit_events(log: EventLog, records: Records, timestamps: np.ndarray) -> None:
+    """A capital_limit_hit event for every order the engine clipped or rejected for capital,
+    numbered as the engine numbered it, with the sleeve's capital at that moment."""
+    orders = records.rows_of("orders")
+    hit = np.flatnonzero(orders[:, layout.OD_EVENT] >= 0)
+    if not len(hit):
+        return
+    now, stamp = records.logged_at, _stamp(records.logged_at)
+    for row in orders[hit].tolist():
+        t = row[layout.OD_RESOLVED]
+        log.add("capital_limit_hit", row[layout.OD_EVENT], now, stamp, bar_index=t,
+                strategy_id=records.strategy_ids[row[layout.OD_SLEEVE]],
+                used_capital=row[layout.OD_USED] / MICRO, allocation_limit=row[layout.OD_ALLOCATED] / MICRO,
+                rejected_signal={
+                    "symbol": records.symbols[row[layout.OD_SYMBOL]], "requested": row[layout.OD_QUANTITY] / MICRO,
+                    "filled": row[layout.OD_FILLED] / MICRO, "decision": layout.KINDS[row[layout.OD_KIND]],
+                    "bar_date": timestamps[t].item()})
+
+
+def _stamp(micros: int) -> str:
+    """Microseconds since the epoch as the ISO text (to the millisecond) events carry."""
+    return (dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=micros)).isoformat(timespec="milliseconds")
 
 
 INSTANT_COLUMNS = {"logged_at"}
 """Record columns holding wall-clock times as microseconds since the epoch (see EventLog.now)."""
-MICRO_COLUMNS = {"target_quantity", "requested_quantity", "filled_quantity", "quantity", "price", "commission",
-                 "net_quantity", "crossed_quantity", "commission_standalone", "commission_saved"}
-PICO_COLUMNS = {"realized_pnl", "amount", "equity_before", "target_equity", "cash_moved", "position_trade"}
-"""Record columns holding integer micro (DECIMAL(18, 6)) or pico (DECIMAL(38, 12)) amounts."""
+BAR_COLUMNS = (("bar_index", "ts"), ("decided_bar", "decided_ts"), ("resolved_bar", "resolved_ts"))
+"""Record columns holding bar indexes, and the timestamp columns made from them."""
+
+
+def _arrow(name: str, values: Any) -> pa.Array:
+    """One record column as an Arrow column: amounts as DECIMAL, names dictionary-encoded."""
+    if isinstance(values, Amount):
+        return decimal_column(values.values, values.scale, values.valid)
+    if isinstance(values, Coded):
+        return coded_column(values.indexes, values.names)
+    if isinstance(values, Nullable):
+        return pl.Series(values.values).set(pl.Series(~values.valid), None).to_arrow()  # type: ignore[arg-type]
+    if name in INSTANT_COLUMNS:
+        return instant_column(values)
+    if isinstance(values, np.ndarray):
+        return pl.Series(values).to_arrow()
+    return plain_column(values)
 
 
 def _columns(run_id: str, records: Columns, timestamps: np.ndarray) -> dict[str, Any]:
-    """Records (no Decimals in them) as warehouse columns: amounts as DECIMAL, bar indexes also
-    as timestamps."""
+    """Records as warehouse columns: amounts as DECIMAL, bar indexes also as timestamps."""
     columns: dict[str, Any] = {"run_id": pl.repeat(run_id, len(records), eager=True).to_arrow()}
     for name, values in zip(records.names, records.lists):
-        if name in MICRO_COLUMNS:
-            columns[name] = decimal_column(values, 6)
-        elif name in PICO_COLUMNS:
-            columns[name] = decimal_column(values, 12)
-        elif name in INSTANT_COLUMNS:
-            columns[name] = instant_column(values)
-        elif isinstance(values, Coded):
-            columns[name] = coded_column(values.indexes, values.names)
-        else:
-            columns[name] = values
-    for bars, ts in (("bar_index", "ts"), ("decided_bar", "decided_ts"), ("resolved_bar", "resolved_ts")):
+        columns[name] = _arrow(name, values)
+    for bars, ts in BAR_COLUMNS:
         if bars in columns:
-            columns[ts] = timestamp_column(columns[bars], timestamps)
-    return {name: values if isinstance(values, pa.Array) else plain_column(values) for name, values in columns.items()}
+            values = dict(zip(records.names, records.lists))[bars]
+            if isinstance(values, Nullable):
+                columns[ts] = timestamp_column(values.values, timestamps, values.valid)
+            else:
+                columns[ts] = timestamp_column(values, timestamps)
+    return columns
 
 
 def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log: EventLog,
@@ -377,7 +413,7 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
         error = (f"{failure.strategy_id} at {timestamps[failure.bar_index].item()}: "
                  f"{type(failure.error).__name__}: {failure.error}")
     logged = Columns("seq", "ts", "event", "strategy_id", "bar_index", "payload")
-    for row in log.rows:
+    for row in sorted(log.rows):
         logged.append(row)
     events = _columns(run_id, logged, timestamps)
     events["ts"] = instant_column(logged["ts"])  # the wall-clock time of the event, not its bar's
@@ -387,7 +423,6 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
         inserting = writer.submit(insert, con, "logged_events", events)
         for table, rows in records.tables():
             columns = _columns(run_id, rows, timestamps)
-            records.drop(table)  # converted: free them before the next are built and the books computed
             del rows
             inserting.result()
             inserting = writer.submit(insert, con, table, columns)
@@ -396,6 +431,14 @@ def _write_outcome(warehouse: Warehouse, run_id: str, outcome: StepOutcome, log:
         log.rows.clear()
         con.execute(sql_text("queries", "finish_run"), [status, error, seconds, outcome.bars_processed, run_id])
         materialize(con, run_id)
+
+
+def _write_log(warehouse: Warehouse, run_id: str, log: EventLog) -> None:
+    """The run's JSONL file, every event in order, as the warehouse's `events` view has it."""
+    if log.path is None:
+        return
+    lines = warehouse.query(sql_text("queries", "event_lines"), [run_id])["payload"].to_list()
+    log.rewrite(lines)
 
 
 def _mark_failed(warehouse: Warehouse, run_id: str, error: str) -> None:

@@ -16,8 +16,8 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
-from sqlorch.engine.domain import CapitalPolicy, ConflictMode, FillMode, OverweightPolicy
 from sqlorch.engine.costs import Costs
+from sqlorch.engine.domain import CapitalPolicy, ConflictMode, FillMode, OverweightPolicy
 from sqlorch.engine.settings import EngineSettings
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.money import MAX_CAPITAL, MAX_COMMISSION_BPS, MAX_COMMISSION_PER_ORDER, MAX_LOT_SIZE, MIN_CAPITAL

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
+from sqlorch.engine import kernel
+from sqlorch.engine import layout as L
 from sqlorch.engine.domain import ConflictMode
 from sqlorch.errors import did_you_mean
 
@@ -50,49 +54,50 @@ class Resolver(Protocol):
     def resolve(self, orders: Sequence[ConflictOrder]) -> Sequence[ConflictOrder]: ...
 
 
-def _directions(orders: Sequence[ConflictOrder]) -> set[bool]:
-    return {o.buying for o in orders}
+class _Builtin:
+    """A built-in mode. The compiled engine resolves it without calling `resolve`; called from
+    Python (say, by a resolver of your own that falls back to it), `resolve` runs the engine's
+    rule (`sqlorch.engine.kernel.stand`) on the orders."""
+
+    mode: int
+    nets = False
+
+    def resolve(self, orders: Sequence[ConflictOrder]) -> Sequence[ConflictOrder]:
+        orders = list(orders)
+        n = len(orders)
+        rows = np.zeros((n, L.OD_COLUMNS), dtype=np.int64)
+        rows[:, L.OD_SLEEVE] = np.arange(n)
+        rows[:, L.OD_QUANTITY] = [1 if o.buying else -1 for o in orders]
+        ranks = np.array([o.priority for o in orders], dtype=np.int64)
+        weights = np.array([int(o.weight * L.WEIGHT_SCALE) for o in orders], dtype=np.int64)
+        stands = np.ones(n, dtype=np.int64)
+        kernel.stand(0, 0, 0, np.arange(n, dtype=np.int64), n, stands, rows, self.mode, ranks, weights)
+        return [o for o, stood in zip(orders, stands) if stood]
 
 
-class NetSignal:
+class NetSignal(_Builtin):
     """Every order stands; they are crossed internally and the net goes to the market."""
 
-    nets = True
-
-    def resolve(self, orders: Sequence[ConflictOrder]) -> Sequence[ConflictOrder]:
-        return list(orders)
+    mode, nets = L.NET_SIGNAL, True
 
 
-class FirstWins:
+class FirstWins(_Builtin):
     """Only the highest-priority strategy's order stands."""
 
-    nets = False
-
-    def resolve(self, orders: Sequence[ConflictOrder]) -> Sequence[ConflictOrder]:
-        return [min(orders, key=lambda o: o.priority)]
+    mode = L.FIRST_WINS
 
 
-class CancelBoth:
+class CancelBoth(_Builtin):
     """If the orders disagree in direction, all are cancelled; if they agree, all stand."""
 
-    nets = False
-
-    def resolve(self, orders: Sequence[ConflictOrder]) -> Sequence[ConflictOrder]:
-        return list(orders) if len(_directions(orders)) == 1 else []
+    mode = L.CANCEL_BOTH
 
 
-class Weighted:
+class Weighted(_Builtin):
     """The direction with the larger sum of strategy weights wins; the other side is
     cancelled. A tie cancels both sides."""
 
-    nets = False
-
-    def resolve(self, orders: Sequence[ConflictOrder]) -> Sequence[ConflictOrder]:
-        buying = sum((o.weight for o in orders if o.buying), Decimal(0))
-        selling = sum((o.weight for o in orders if not o.buying), Decimal(0))
-        if buying == selling and buying and selling:
-            return []
-        return [o for o in orders if o.buying == (buying > selling)]
+    mode = L.WEIGHTED
 
 
 _REGISTRY: dict[str, Resolver] = {
@@ -101,6 +106,13 @@ _REGISTRY: dict[str, Resolver] = {
     ConflictMode.CANCEL_BOTH.value: CancelBoth(),
     ConflictMode.WEIGHTED.value: Weighted(),
 }
+
+
+def engine_mode(resolver: Resolver) -> int:
+    """The compiled engine's code for `resolver`: one of the four built-in modes, which it
+    resolves itself, or PYTHON_RESOLVER (a resolver of your own, a subclass of a built-in
+    included), which it calls back."""
+    return resolver.mode if type(resolver) in (NetSignal, FirstWins, CancelBoth, Weighted) else L.PYTHON_RESOLVER
 
 
 def register_resolver(name: str, resolver: Resolver) -> None:

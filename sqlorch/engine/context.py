@@ -12,10 +12,10 @@ from sqlorch.bars.panel import CLOSE, FIELDS, MARK
 from sqlorch.engine.features import Feature
 from sqlorch.engine.market import MarketView
 from sqlorch.errors import did_you_mean
-from sqlorch.money import from_pico
+from sqlorch.money import from_micro
 
 if TYPE_CHECKING:
-    from sqlorch.engine.sleeve import Sleeve
+    from sqlorch.engine.sleeve import SleeveView
 
 
 class Bar(NamedTuple):
@@ -40,7 +40,7 @@ class BarContext:
 
     __slots__ = ("strategy_id", "_view", "_sleeve")
 
-    def __init__(self, strategy_id: str, view: MarketView, sleeve: Sleeve):
+    def __init__(self, strategy_id: str, view: MarketView, sleeve: SleeveView):
         self.strategy_id = strategy_id
         self._view = view
         self._sleeve = sleeve
@@ -107,11 +107,11 @@ class BarContext:
     @property
     def positions(self) -> np.ndarray:
         """This strategy's signed quantities, one per symbol."""
-        return self._sleeve.quantities.copy()
+        return self._sleeve.quantities
 
     def position(self, symbol: str) -> float:
         """This strategy's signed quantity in `symbol`."""
-        return float(self._sleeve.quantities[self.index(symbol)])
+        return float(self._sleeve.positions[self.index(symbol)]) / 1_000_000
 
     def now(self, feature: Feature) -> np.ndarray:
         """A declared feature's values at the current bar, one per symbol (booleans for
@@ -136,7 +136,7 @@ class BarContext:
     @property
     def cash(self) -> Decimal:
         """This strategy's sleeve cash."""
-        return from_pico(self._sleeve.cash)
+        return from_micro(self._sleeve.cash)
 
     @property
     def equity(self) -> Decimal:

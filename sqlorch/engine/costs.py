@@ -1,5 +1,5 @@
-"""Trading costs and lot arithmetic in integer units (see sqlorch.money): fill prices with
-slippage, commissions, what cash affords."""
+"""Trading costs in integer units (see sqlorch.money): the rates and lot a run trades with, and
+the prices its orders fill at. The compiled engine (kernel.py) charges them per fill."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sqlorch.money import MICRO, micro_of, ratio_of, round_half_even, round_half_even_array
+from sqlorch.bars.panel import CLOSE, HIGH, LOW, OPEN, Panel
+from sqlorch.money import MICRO, micro_of, ratio_of, round_half_even_array
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,6 @@ class Costs:
         return cls(per_bps(config.commission_bps), micro_of(config.commission_per_order),
                    per_bps(config.slippage_bps), config.lot_size * MICRO if config.lot_size else 1)
 
-    def floor_to_lot(self, quantity: int) -> int:
-        """Round a non-negative quantity (micro-shares) down to whole lots."""
-        return quantity // self.lot * self.lot
-
     def fill_prices(self, base: np.ndarray, high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What an order alone pays buying and gets selling, for every element of integer
         arrays (micro units): `base` moved against the trader by slippage, rounded half even to
@@ -50,28 +47,23 @@ class Costs:
         return (np.minimum(round_half_even_array(base * (denominator + numerator), denominator), high),
                 np.maximum(round_half_even_array(base * (denominator - numerator), denominator), low))
 
-    def commission(self, quantity: int, price: int, charge_fee: bool = True) -> int:
-        """Commission in micro units: the rate of notional, rounded half even, plus the fee."""
-        numerator, denominator = self.commission_rate
-        fee = self.fee if charge_fee else 0
-        if not numerator:
-            return fee
-        return round_half_even(abs(quantity) * price * numerator, denominator * MICRO) + fee
 
-    def cost(self, quantity: int, price: int, charge_fee: bool = True) -> int:
-        """What increasing a position by `quantity` takes from the sleeve, in pico units."""
-        return abs(quantity) * price + self.commission(quantity, price, charge_fee) * MICRO
+@dataclass(frozen=True)
+class FillPrices:
+    """Per bar and symbol, in micro units: the price orders fill at (the open, or the close in
+    close mode), and what an order alone pays buying or gets selling there (slipped, never
+    beyond the bar's high or low). Computed once per run, on arrays."""
 
-    def affordable(self, cash: int, price: int, charge_fee: bool = True) -> int:
-        """The most whole lots (micro-shares) whose cost plus commission fits in `cash` (pico)."""
-        fee = self.fee * MICRO if charge_fee else 0
-        if cash <= fee:
-            return 0
-        numerator, denominator = self.commission_rate
-        # the estimate ignores commission rounding, so it may be a lot off either way
-        quantity = self.floor_to_lot((cash - fee) * denominator // (price * (denominator + numerator)))
-        while self.cost(quantity + self.lot, price, charge_fee) <= cash:
-            quantity += self.lot
-        while quantity > 0 and self.cost(quantity, price, charge_fee) > cash:
-            quantity -= self.lot
-        return max(quantity, 0)
+    base: np.ndarray
+    buy: np.ndarray
+    sell: np.ndarray
+
+    @classmethod
+    def of(cls, panel: Panel, costs: Costs, close_mode: bool) -> FillPrices:
+        base, high, low = (_micro(panel.data[:, field]) for field in (CLOSE if close_mode else OPEN, HIGH, LOW))
+        return cls(base, *costs.fill_prices(base, high, low))
+
+
+def _micro(prices: np.ndarray) -> np.ndarray:
+    """Prices (NaN where there is no bar) in micro units, rounded half even as `to_micro` does."""
+    return np.rint(np.nan_to_num(prices) * MICRO).astype(np.int64)

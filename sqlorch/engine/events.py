@@ -55,13 +55,14 @@ def quote(text: str) -> str:
 
 
 class EventLog:
-    """Collects a run's events, numbered by `seq` from 0; appends each to `path` (if given) as
-    it happens.
+    """Collects a run's events, numbered by `seq` from 0; appends those of Python to `path` (if
+    given) as they happen. The engine numbers its own (signals, conflicts, capital limits) in
+    the same sequence; once the run is written, `rewrite` puts every event in the file in order.
 
     `rows` holds (seq, wall time in microseconds since the epoch, event, strategy_id,
     bar_index, json line) of every event but the signal and conflict events (table
-    logged_events); those the caller keeps with its signals and conflicts (see `signals` and
-    `conflict`). Call `close()` when the run ends.
+    logged_events), which the events view builds from their tables. Call `close()` when the
+    run ends.
     """
 
     def __init__(self, run_id: str, prefix: str, path: Path | None = None):
@@ -80,7 +81,7 @@ class EventLog:
             self._made = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = path.open("a", encoding="utf-8")
+                self._file = path.open("a+", encoding="utf-8")
             except OSError as exc:
                 raise SqlorchError(f"cannot write the audit log {path}: {exc.strerror or exc}; pass --log-dir "
                                    "(log_dir) a directory you can write to") from None
@@ -126,47 +127,22 @@ class EventLog:
         """Forget the held lines: what they claimed did not happen."""
         self._held.clear()
 
-    def signals(self, stamp: str, strategy_id: str, bar_date: dt.datetime, capital_available: float,
-                signals: list) -> None:
-        """Log `<prefix>.strategy_signal` for each signal (a `Signal`) of one strategy at one
-        bar, logged at `stamp` (from `now`), as events `seq`, `seq` + 1, ...: their lines go to
-        the file; the caller stores each signal with its seq, time and `capital_available`,
-        from which the events view builds the same lines."""
-        file = self._file
-        self.seq += len(signals)
-        if file is None or not signals:
-            return
-        text = self.json_text
-        head = f'{self._head("strategy_signal", stamp)}"strategy_id":{text(strategy_id)},"signal_type":'
-        tail = f',"bar_date":"{bar_date.isoformat()}","capital_available":{capital_available!r}}}'
-        for signal in signals:
-            file.write(f'{head}{text(str(signal.side))},"symbol":{text(signal.symbol)}{tail}\n')
+    def add(self, name: str, seq: int, now: int, stamp: str, *, bar_index: int | None = None, **fields: Any) -> None:
+        """Record event `<prefix>.<name>` the engine numbered `seq` and stamped `now` (`stamp`
+        its text): a row for the warehouse, no line in the file (see `rewrite`)."""
+        event = f"{self.prefix}.{name}"
+        line = encode({"event": event, "ts": stamp, "run_id": self.run_id, **fields})
+        self.rows.append((seq, now, event, fields.get("strategy_id"), bar_index, line))
 
-    def conflict(self, stamp: str, symbol: str, strategies: list[str], orders: str, mode: str, outcome: str,
-                 bar_date: dt.datetime) -> int:
-        """Log `<prefix>.conflict_detected` (`orders` already JSON text), logged at `stamp`
-        (from `now`): its line goes to the file; the caller stores the conflict with the seq
-        returned and the time, from which the events view builds the same line."""
-        seq = self.seq
-        self.seq += 1
+    def rewrite(self, lines: list[str]) -> None:
+        """Replace the file's lines with `lines` (every event of the run, in order, once the
+        warehouse holds them all)."""
         if self._file is not None:
-            text = self.json_text
-            self._file.write(
-                f'{self._head("conflict_detected", stamp)}"symbol":{text(symbol)},'
-                f'"strategies":[{",".join(map(text, strategies))}],"orders":{orders},'
-                f'"resolution_mode":{text(mode)},"outcome":{quote(outcome)},"bar_date":"{bar_date.isoformat()}"}}\n')
-        return seq
-
-    def _head(self, name: str, stamp: str) -> str:
-        """The start of an event's line, up to its own fields (as the SQL macro event_head)."""
-        return f'{{"event":"{self.prefix}.{name}","ts":"{stamp}","run_id":{self._run_id},'
-
-    def json_text(self, name: str) -> str:
-        """`quote(name)`, remembered: for the names (strategies, symbols, sides) events repeat."""
-        found = self._quoted.get(name)
-        if found is None:
-            found = self._quoted[name] = quote(name)
-        return found
+            self._file.seek(0)
+            self._file.truncate()
+            self._file.write("".join(line + "\n" for line in lines))
+            self._file.flush()
+            self._held.clear()
 
     def close(self) -> None:
         """Flush and close the JSONL file."""

@@ -1,12 +1,15 @@
-"""The rows a run produces for the warehouse, as the engine keeps them: typed records, each
-table turned into columns only when it is written."""
+"""The rows a run produces for the warehouse, as the compiled engine keeps them: 2-D int64
+arrays laid out as `sqlorch.engine.layout` says (see `Records`), turned into columns only
+when written, without a Python object per row (`tables`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 
-from sqlorch.engine.orders import Leg, Order
+import numpy as np
+
+from sqlorch.engine import layout as L
 
 
 @dataclass(frozen=True)
@@ -14,7 +17,7 @@ class Coded:
     """A column of names given by their indexes into `names`: written dictionary-encoded, with
     no string made per row."""
 
-    indexes: list[int]
+    indexes: np.ndarray | list[int]
     names: Sequence[str]
 
     def __len__(self) -> int:
@@ -22,12 +25,36 @@ class Coded:
 
     def decoded(self) -> list[str]:
         """The names, one per row."""
-        return [self.names[i] for i in self.indexes]
+        return [self.names[i] for i in np.asarray(self.indexes).tolist()]
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A column of integer amounts in units of 10^-scale (DECIMAL in the warehouse); NULL where
+    `valid` is False."""
+
+    values: np.ndarray
+    scale: int
+    valid: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
+class Nullable:
+    """A column of integers, NULL where `valid` is False."""
+
+    values: np.ndarray
+    valid: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 class Columns:
-    """The rows of one warehouse table as one list per column: the writer converts each list
-    as it is, without regrouping rows."""
+    """The rows of one warehouse table as one list (or array) per column: the writer converts
+    each as it is, without regrouping rows."""
 
     __slots__ = ("names", "lists")
 
@@ -36,7 +63,7 @@ class Columns:
         self.lists = tuple([] for _ in names)
 
     @classmethod
-    def of(cls, **lists: list | Coded) -> Columns:
+    def of(cls, **lists) -> Columns:
         """Columns holding these lists, named as given."""
         columns = cls(*lists)
         columns.lists = tuple(lists.values())
@@ -50,55 +77,21 @@ class Columns:
     def __len__(self) -> int:
         return len(self.lists[0])
 
-    def __getitem__(self, name: str) -> list:
+    def __getitem__(self, name: str):
         return self.lists[self.names.index(name)]
 
     def rows(self) -> list[tuple]:
-        """The rows as tuples, in column order (names for coded columns)."""
-        return list(zip(*(c.decoded() if isinstance(c, Coded) else c for c in self.lists)))
+        """The rows as tuples, in column order (names for coded columns, None for NULL)."""
+        return list(zip(*(_plain(c) for c in self.lists)))
 
 
-@dataclass(slots=True)
-class Conflict:
-    """Orders of several sleeves on one symbol at one bar and how the resolver settled them (a
-    row of the `conflicts` table; amounts in micro units)."""
-
-    conflict_id: int
-    bar_index: int
-    symbol: str
-    mode: str  # the resolver's name
-    strategies: list[str]  # with an order, in strategy-list order
-    standing: list[str]  # those whose order stood
-    orders: str  # JSON list of {strategy_id, order_id, quantity}
-    outcome: str  # in words
-    net_quantity: int
-    crossed_quantity: int
-    commission: int
-    commission_standalone: int
-    commission_saved: int
-    event_seq: int
-    logged_at: int
-
-
-@dataclass(slots=True)
-class ConflictOrder:
-    """One order of a conflict (a row of `conflict_orders`)."""
-
-    conflict_id: int
-    strategy_id: str
-    order_id: int
-    quantity: int  # micro-shares, signed
-    stood: bool
-
-
-@dataclass(slots=True)
-class Transfer:
-    """Cash moved into (amount > 0) or out of a sleeve by a rebalance (pico units)."""
-
-    rebalance_id: int
-    bar_index: int
-    strategy_id: str
-    amount: int
+def _plain(column) -> list:
+    if isinstance(column, Coded):
+        return column.decoded()
+    if isinstance(column, (Amount, Nullable)):
+        valid = column.valid if column.valid is not None else np.ones(len(column), dtype=bool)
+        return [v if ok else None for v, ok in zip(np.asarray(column.values).tolist(), valid.tolist())]
+    return list(column.tolist() if isinstance(column, np.ndarray) else column)
 
 
 @dataclass(slots=True)
@@ -118,28 +111,38 @@ class Rebalance:
 
 @dataclass
 class Records:
-    """A run's rows for the warehouse, kept as cheaply as the stepper can: signals as columns;
-    decisions as the decided orders and fills as the booked legs, in the order they happened;
-    the rarer rows as typed records. `tables` gives every table as columns named as in the
-    warehouse (amounts in integer micro or pico units; bar indexes are stored as timestamps too)."""
+    """A run's records: the engine's arrays (`orders`, `signals`, `signal_floats`, `fills`,
+    `conflicts`, `conflict_orders`, `transfers`; rows up to `counters`), the names they index
+    (`strategy_ids`, `symbols`, `reasons` of signals, `mode` of the conflicts) and the rarer
+    rows kept in Python (`rebalances`). `logged_at` is the wall-clock time (microseconds since
+    the epoch) the engine's events are stamped with."""
 
-    strategy_ids: Sequence[str]  # by sleeve index
-    symbols: Sequence[str]  # by symbol index
-    signals: Columns = field(default_factory=lambda: Columns(  # sleeve and symbol by index
-        "sleeve", "seq", "bar_index", "signal", "symbol", "target_quantity", "order_id", "event_seq",
-        "logged_at", "capital_available"))
-    decisions: list[Order] = field(default_factory=list)
-    fills: list[Leg] = field(default_factory=list)
-    conflicts: list[Conflict] = field(default_factory=list)
-    conflict_orders: list[ConflictOrder] = field(default_factory=list)
-    transfers: list[Transfer] = field(default_factory=list)
+    strategy_ids: Sequence[str]
+    symbols: Sequence[str]
+    orders: np.ndarray
+    signals: np.ndarray
+    signal_floats: np.ndarray
+    fills: np.ndarray
+    conflicts: np.ndarray
+    conflict_orders: np.ndarray
+    transfers: np.ndarray
+    counters: np.ndarray
+    reasons: Sequence[str] = ()
+    mode: str = ""
+    logged_at: int = 0
     rebalances: list[Rebalance] = field(default_factory=list)
+
+    def count(self, table: str) -> int:
+        """How many rows a table of the engine has."""
+        return int(self.counters[_COUNTERS[table]])
+
+    def rows_of(self, table: str) -> np.ndarray:
+        """The used rows of an engine table."""
+        return getattr(self, table)[: self.count(table)]
 
     def table(self, name: str) -> Columns:
         """The rows of table `name` as columns named as in the warehouse."""
-        built = {"signals": self._signal_columns, "decisions": self._decision_columns,
-                 "fills": self._fill_columns}.get(name)
-        return built() if built else _columns_of(getattr(self, name), _ROWS[name])
+        return getattr(self, "_" + name)()
 
     def tables(self) -> Iterator[tuple[str, Columns]]:
         """(name, `table(name)`) for every table, each built when asked for."""
@@ -150,45 +153,179 @@ class Records:
         """The rows of table `name` as tuples, in its columns' order."""
         return self.table(name).rows()
 
-    def drop(self, name: str) -> None:
-        """Forget the rows of table `name` (written: their memory can go)."""
-        kept = getattr(self, name)
-        setattr(self, name, Columns(*kept.names) if isinstance(kept, Columns) else [])
+    # -- the tables -------------------------------------------------------------------------------
 
-    def _signal_columns(self) -> Columns:
-        kept = self.signals
-        signals = kept["signal"]
+    def _signals(self) -> Columns:
+        s = self.rows_of("signals")
+        f = self.signal_floats[: len(s)]
         return Columns.of(
-            strategy_id=Coded(kept["sleeve"], self.strategy_ids), seq=kept["seq"], bar_index=kept["bar_index"],
-            symbol=Coded(kept["symbol"], self.symbols), side=[str(s.side) for s in signals],
-            weight=[s.weight for s in signals], reason=[s.reason for s in signals],
-            target_quantity=kept["target_quantity"], order_id=kept["order_id"], event_seq=kept["event_seq"],
-            logged_at=kept["logged_at"], capital_available=kept["capital_available"])
+            strategy_id=Coded(s[:, L.SG_SLEEVE], self.strategy_ids), seq=np.arange(len(s)),
+            bar_index=s[:, L.SG_BAR], symbol=Coded(s[:, L.SG_SYMBOL], self.symbols),
+            side=Coded(s[:, L.SG_SIDE], L.SIDES), weight=f[:, L.SGF_WEIGHT],
+            reason=Coded(s[:, L.SG_REASON], self.reasons),
+            target_quantity=Amount(s[:, L.SG_TARGET], 6, s[:, L.SG_HAS_TARGET] == 1),
+            order_id=Nullable(s[:, L.SG_ORDER], s[:, L.SG_ORDER] > 0), event_seq=s[:, L.SG_EVENT],
+            logged_at=np.full(len(s), self.logged_at, dtype=np.int64), capital_available=f[:, L.SGF_CAPITAL])
 
-    def _decision_columns(self) -> Columns:
-        orders = self.decisions
+    def _decisions(self) -> Columns:
+        o = self.rows_of("orders")
         return Columns.of(
-            order_id=[o.order_id for o in orders], strategy_id=Coded([o.sleeve for o in orders], self.strategy_ids),
-            symbol=Coded([o.symbol for o in orders], self.symbols), decided_bar=[o.decided_at for o in orders],
-            resolved_bar=[o.resolved_at for o in orders], requested_quantity=[o.quantity for o in orders],
-            filled_quantity=[o.filled for o in orders], kind=[str(o.kind) for o in orders],
-            reason=[o.reason for o in orders], rebalance_id=[o.rebalance for o in orders])
+            order_id=np.arange(1, len(o) + 1), strategy_id=Coded(o[:, L.OD_SLEEVE], self.strategy_ids),
+            symbol=Coded(o[:, L.OD_SYMBOL], self.symbols), decided_bar=o[:, L.OD_DECIDED],
+            resolved_bar=Nullable(o[:, L.OD_RESOLVED], o[:, L.OD_RESOLVED] >= 0),
+            requested_quantity=Amount(o[:, L.OD_QUANTITY], 6), filled_quantity=Amount(o[:, L.OD_FILLED], 6),
+            kind=Coded(o[:, L.OD_KIND], L.KINDS), reason=self.decision_reasons(),
+            rebalance_id=Nullable(o[:, L.OD_REBALANCE], o[:, L.OD_REBALANCE] >= 0))
 
-    def _fill_columns(self) -> Columns:
-        legs = self.fills
-        orders = [leg.order for leg in legs]
+    def _fills(self) -> Columns:
+        f = self.rows_of("fills")
         return Columns.of(
-            fill_id=list(range(1, len(legs) + 1)), order_id=[o.order_id for o in orders],
-            strategy_id=Coded([o.sleeve for o in orders], self.strategy_ids), bar_index=[leg.bar for leg in legs],
-            symbol=Coded([o.symbol for o in orders], self.symbols), quantity=[leg.quantity for leg in legs],
-            price=[leg.price for leg in legs], commission=[leg.commission for leg in legs],
-            realized_pnl=[leg.realized for leg in legs])
+            fill_id=np.arange(1, len(f) + 1), order_id=f[:, L.FL_ORDER] + 1,
+            strategy_id=Coded(f[:, L.FL_SLEEVE], self.strategy_ids), bar_index=f[:, L.FL_BAR],
+            symbol=Coded(f[:, L.FL_SYMBOL], self.symbols), quantity=Amount(f[:, L.FL_QUANTITY], 6),
+            price=Amount(f[:, L.FL_PRICE], 6), commission=Amount(f[:, L.FL_COMMISSION], 6),
+            realized_pnl=Amount(f[:, L.FL_REALIZED], 6))
+
+    def _conflicts(self) -> Columns:
+        """One row per conflict; its lists and texts made in Python (conflicts are few)."""
+        c = self.rows_of("conflicts")
+        members = self._conflict_members()
+        ids = self.strategy_ids
+        columns = Columns("conflict_id", "bar_index", "symbol", "mode", "strategies", "standing", "orders",
+                          "outcome", "net_quantity", "crossed_quantity", "commission", "commission_standalone",
+                          "commission_saved", "event_seq", "logged_at")
+        for k, row in enumerate(c.tolist()):
+            orders = members[k]
+            strategies = [ids[sleeve] for sleeve, _, _, _ in orders]
+            standing = [ids[sleeve] for sleeve, _, _, stood in orders if stood]
+            listed = "[" + ",".join(f'{{"strategy_id":{_json(ids[sleeve])},"order_id":{order + 1},'
+                                    f'"quantity":{quantity / 1_000_000!r}}}' for sleeve, order, quantity, _ in orders) + "]"
+            columns.append((k + 1, row[L.CF_BAR], self.symbols[row[L.CF_SYMBOL]], self.mode, strategies, standing,
+                            listed, conflict_outcome(row, strategies, standing), Amount(np.array([row[L.CF_NET]]), 6),
+                            Amount(np.array([row[L.CF_CROSSED]]), 6), Amount(np.array([row[L.CF_COMMISSION]]), 6),
+                            Amount(np.array([row[L.CF_STANDALONE]]), 6), Amount(np.array([row[L.CF_SAVED]]), 6),
+                            row[L.CF_EVENT], self.logged_at))
+        return _amounts_joined(columns)
+
+    def _conflict_orders(self) -> Columns:
+        co = self.rows_of("conflict_orders")
+        orders = self.orders
+        return Columns.of(
+            conflict_id=co[:, L.CO_CONFLICT] + 1, strategy_id=Coded(co[:, L.CO_SLEEVE], self.strategy_ids),
+            order_id=co[:, L.CO_ORDER] + 1, quantity=Amount(orders[co[:, L.CO_ORDER], L.OD_QUANTITY], 6),
+            stood=co[:, L.CO_STOOD] == 1)
+
+    def _transfers(self) -> Columns:
+        tr = self.rows_of("transfers")
+        return Columns.of(rebalance_id=tr[:, 0], bar_index=tr[:, 1], strategy_id=Coded(tr[:, 2], self.strategy_ids),
+                          amount=Amount(tr[:, 3], 6))
+
+    def _rebalances(self) -> Columns:
+        names = [f.name for f in fields(Rebalance)]
+        rows = self.rebalances
+        lists = {name: [getattr(row, name) for row in rows] for name in names}
+        for name in ("equity_before", "target_equity", "cash_moved", "position_trade"):
+            lists[name] = Amount(np.array(lists[name], dtype=object).astype(np.int64) if rows else
+                                 np.zeros(0, dtype=np.int64), 12)
+        return Columns.of(**lists)
+
+    # -- texts ---------------------------------------------------------------------------------------
+
+    def _conflict_members(self) -> list[list[tuple[int, int, int, int]]]:
+        """Per conflict: (sleeve, order row, quantity, stood) of its orders, in order."""
+        members: list[list[tuple[int, int, int, int]]] = [[] for _ in range(self.count("conflicts"))]
+        orders = self.orders
+        for conflict, sleeve, row, _, stood in self.rows_of("conflict_orders").tolist():
+            members[conflict].append((sleeve, row, int(orders[row, L.OD_QUANTITY]), stood))
+        return members
+
+    def decision_reasons(self) -> Coded:
+        """Each order's reason as text: a few fixed phrases with the symbol, the bar or the
+        strategy filled in, each made once per distinct phrase; shortfalls and conflicts (rarer)
+        once per order."""
+        o = self.rows_of("orders")
+        reason, a1 = o[:, L.OD_REASON], o[:, L.OD_A1]
+        value = np.where(np.isin(reason, _BY_SYMBOL), o[:, L.OD_SYMBOL], a1)
+        codes = np.zeros(len(o), dtype=np.int64)
+        names: list[str] = []
+        varied = np.isin(reason, (L.R_SHORTFALL, L.R_CONFLICT))
+        fixed = np.flatnonzero(~varied)
+        if len(fixed):
+            unique, inverse = np.unique(np.stack([reason[fixed], value[fixed]], axis=1), axis=0, return_inverse=True)
+            names = [self._reason_text(code, number, None) for code, number in unique.tolist()]
+            codes[fixed] = inverse.ravel()
+        if varied.any():
+            members = self._conflict_members() if (reason == L.R_CONFLICT).any() else []
+            index = {name: k for k, name in enumerate(names)}
+            for k in np.flatnonzero(varied).tolist():
+                text = self._reason_text(int(reason[k]), int(a1[k]), o[k], members)
+                codes[k] = index.setdefault(text, len(names))
+                if codes[k] == len(names):
+                    names.append(text)
+        return Coded(codes, names)
+
+    def _reason_text(self, code: int, value: int, order: np.ndarray | None, members: list | None = None) -> str:
+        if code == L.R_NONE:
+            return ""
+        if code == L.R_NEWER_SIGNAL:
+            return f"replaced by a newer signal at bar {value}"
+        if code == L.R_REBALANCING:
+            return f"replaced by a rebalancing order at bar {value}"
+        if code == L.R_NO_PRICE:
+            return f"no price for {self.symbols[value]} yet"
+        if code == L.R_EXPIRED:
+            return f"no bar of {self.symbols[value]} after the signal"
+        if code == L.R_RUN_STOPPED:
+            return f"run stopped: strategy {self.strategy_ids[value]!r} failed"
+        if code == L.R_SLEEVE_FAILED:
+            return f"strategy {self.strategy_ids[value]!r} failed"
+        if code == L.R_SHORTFALL:
+            cost, quantity, price, available = (int(order[c]) for c in (L.OD_A1, L.OD_A2, L.OD_A3, L.OD_A4))
+            return (f"needs {cost / 1e6:.2f} for {quantity / 1e6:g} at {price / 1e6:g}, "
+                    f"{available / 1e6:.2f} available")
+        # a conflict: its standing orders by strategy
+        standing = [self.strategy_ids[sleeve] for sleeve, _, _, stood in members[value] if stood] or ["none"]
+        symbol = self.symbols[int(order[L.OD_SYMBOL])]
+        return f"conflict on {symbol}: {self.mode} kept {', '.join(standing)}"
 
 
-_ROWS = {"conflicts": Conflict, "conflict_orders": ConflictOrder, "transfers": Transfer, "rebalances": Rebalance}
+_BY_SYMBOL = (L.R_NO_PRICE, L.R_EXPIRED)
+_COUNTERS = {"orders": L.CT_ORDERS, "signals": L.CT_SIGNALS, "fills": L.CT_FILLS, "conflicts": L.CT_CONFLICTS,
+             "conflict_orders": L.CT_CONFLICT_ORDERS, "transfers": L.CT_TRANSFERS}
 
 
-def _columns_of(rows: list, kind: type) -> Columns:
-    """Typed records as columns named after their fields."""
-    names = [f.name for f in fields(kind)]
-    return Columns.of(**{name: [getattr(row, name) for row in rows] for name in names})
+def conflict_outcome(row: Sequence[int], strategies: list[str], standing: list[str]) -> str:
+    """A conflict's outcome in words: netted (with what crossed and what went to the market),
+    which orders stood, or all cancelled."""
+    if row[L.CF_NETS]:
+        net, crossed, price = row[L.CF_NET], row[L.CF_CROSSED], row[L.CF_PRICE]
+        verb = "bought" if net > 0 else "sold" if net < 0 else "sent"
+        return f"netted: {2 * crossed / 1e6:g} crossed internally, {abs(net) / 1e6:g} {verb} at {price / 1e6:g}"
+    if standing:
+        cancelled = ", ".join(s for s in strategies if s not in standing) or "none"
+        return f"{', '.join(standing)} stood; {cancelled} cancelled"
+    return "all cancelled"
+
+
+def _json(text: str) -> str:
+    from sqlorch.engine.events import quote
+
+    return quote(text)
+
+
+def _amounts_joined(columns: Columns) -> Columns:
+    """Columns whose amount cells were appended one Amount per row, joined into one Amount each."""
+    lists = []
+    for values in columns.lists:
+        if values and isinstance(values[0], Amount):
+            lists.append(Amount(np.concatenate([v.values for v in values]), values[0].scale))
+        elif not values and columns.names[len(lists)] in _CONFLICT_AMOUNTS:
+            lists.append(Amount(np.zeros(0, dtype=np.int64), 6))
+        else:
+            lists.append(values)
+    joined = Columns(*columns.names)
+    joined.lists = tuple(lists)
+    return joined
+
+
+_CONFLICT_AMOUNTS = {"net_quantity", "crossed_quantity", "commission", "commission_standalone", "commission_saved"}

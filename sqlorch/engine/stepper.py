@@ -1,48 +1,51 @@
-"""The stepper: calls every strategy on every bar it is due and decides fills with in-memory
-state (a `Book`).
+"""The stepper: runs every strategy over the bars on the compiled engine (sqlorch.engine.kernel).
 
-Nothing here touches DuckDB. The stepper returns records (signals, decisions, fills, conflicts,
-transfers, rebalances) that the warehouse writes in bulk; SQL views do the accounting from them.
-One stepper serves every run: a backtest (one sleeve), an orchestrated run (sleeves that meet on
-symbols and rebalance) and a grid search's combinations (isolated sleeves, see
-`EngineSettings.isolated`).
+Nothing here touches DuckDB. The stepper prepares the arrays the kernel steps over (prices,
+marks, fill prices, the features, when each strategy is due), runs it, answers what it asks
+of Python (the signals of Python strategies, Python conflict resolvers, rebalancing plans), and
+returns the records (signals, decisions, fills, conflicts, transfers, rebalances) that the
+warehouse writes in bulk; SQL views do the accounting from them. One stepper serves every run:
+a backtest (one sleeve), an orchestrated run (sleeves that meet on symbols and rebalance) and a
+grid search's combinations (isolated sleeves, see `EngineSettings.isolated`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
 
 from sqlorch.bars.panel import CLOSE, MARK, Panel
-from sqlorch.engine.book import Book
-from sqlorch.engine.conflicts import get_resolver
+from sqlorch.engine import bridge, kernel
+from sqlorch.engine import layout as L
+from sqlorch.engine.conflicts import ConflictOrder, engine_mode, get_resolver
 from sqlorch.engine.context import BarContext
-from sqlorch.engine.domain import DecisionKind, Signal
+from sqlorch.engine.costs import FillPrices
+from sqlorch.engine.domain import Side, Signal
 from sqlorch.engine.events import EventLog
 from sqlorch.engine.features import Feature, FeatureSet, declared, wakes_on_rise
-from sqlorch.engine.fills import BarFills, FillPrices, Meeting
 from sqlorch.engine.market import Market
-from sqlorch.engine.rebalance import Rebalancer
+from sqlorch.engine.rebalance import Planner
 from sqlorch.engine.records import Records
+from sqlorch.engine.rule import Rule
 from sqlorch.engine.settings import EngineSettings
-from sqlorch.engine.sizing import Sizer
-from sqlorch.engine.sleeve import Sleeve
+from sqlorch.engine.sleeve import SleeveView
 from sqlorch.engine.strategy import call_on_bar
-from sqlorch.errors import SleeveLimitError
-from sqlorch.money import MICRO, PICO, micro_of
+from sqlorch.errors import SleeveLimitError, SqlorchError
+from sqlorch.money import MICRO, from_micro, micro_of
 
-PROGRESS_EVERY = 64  # bars between progress callbacks, or
-PROGRESS_SECONDS = 0.5  # seconds, whichever comes first (slow strategies still move the bar)
+PROGRESS_SECONDS = 0.5  # the progress callback runs at least this often while Python strategies step
 MAX_SIGNALS_PER_CALL = 100_000  # SPEC §5: more from one on_bar call is an error
+_SIDES = {Side.BUY: L.BUY, Side.SELL: L.SELL, Side.EXIT: L.EXIT}
 
 
 @dataclass(frozen=True)
 class Failure:
-    """A strategy raised: which one, at which bar, and what."""
+    """A strategy raised (or its sleeve passed the engine's bounds): which one, at which bar,
+    and what."""
 
     strategy_id: str
     bar_index: int
@@ -55,7 +58,7 @@ class StepOutcome:
     stopped the run (or, with isolated sleeves, `failed`: the sleeves that stopped alone)."""
 
     records: Records
-    sleeves: list[Sleeve]
+    sleeves: list[SleeveView]
     bars_processed: int
     failure: Failure | None
     failed: dict[int, Failure] = field(default_factory=dict)
@@ -64,10 +67,12 @@ class StepOutcome:
 class Stepper:
     """Runs strategies bar by bar over a panel, each trading its own sleeve.
 
-    Per bar t: reveal bar t; fill pending orders at the open (next_open mode); rebalance if
-    the sleeves drifted; call each strategy due and turn its signals into orders sized at the
-    close of t; fill them at the close (close mode). Work per bar follows the sleeves with
-    something to do (a strategy due, an order pending), never all sleeves.
+    Per bar t: fill pending orders at the open (next_open mode); rebalance if the sleeves
+    drifted; ask each strategy due for its signals and turn them into orders sized at the
+    close of t; fill them at the close (close mode). A strategy is due on the bars its
+    `wake_on` features change (turn true, with `wake_on_rise`), on every bar without them, and
+    on the bar after it signalled. `Rule`s decide in compiled code; Python strategies are called
+    with a `BarContext` on the bars they are due.
     """
 
     def __init__(
@@ -85,33 +90,34 @@ class Stepper:
         self.strategies = list(strategies)
         self.ids = [sid for sid, _ in self.strategies]
         self.settings = settings
+        self.log = log
         self.on_progress = on_progress
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
         declarations = [declared(strategy) for _, strategy in self.strategies]
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
-        self.fill_prices = FillPrices.of(panel, settings.costs, settings.close_mode)
         self.market = Market(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
         self.index = {s: j for j, s in enumerate(panel.symbols)}
-        self.wake = self._wake_schedule([wake for _, wake in declarations], use_wake)
-        self.due_lists, self.due_at = _due_patterns(self.wake)
-        self.recheck: set[int] = set()  # strategies that signalled: called again on the next bar
-        self.book = Book(self.ids, panel.symbols, [micro_of(c) * MICRO for c in capitals], log, self.timestamps)
-        self.contexts = [BarContext(sid, self.market.view(), s) for sid, s in zip(self.ids, self.book.sleeves)]
-        marks = panel.data[:, MARK]
-        self.sizer = Sizer(self.book.sleeves, settings.costs, settings.allow_short, marks)
-        threshold = None if settings.isolated else settings.rebalance_threshold
-        self.rebalancer = Rebalancer(self.book, weights, threshold, settings.rebalance_every, settings.costs, marks)
-        priorities = settings.priorities
-        ranks = [priorities.get(sid, len(priorities) + 1 + i) for i, sid in enumerate(self.ids)]
-        self.meeting = Meeting(settings.conflict_mode, get_resolver(settings.conflict_mode), ranks, list(weights),
-                               self.rebalancer)
-        self.failed: dict[int, Failure] = {}  # isolated sleeves whose strategy failed
+        self.due = self._wake_schedule([wake for _, wake in declarations], use_wake)
+        n, symbols = len(self.strategies), len(panel.symbols)
+        self.sleeve_rows = np.zeros((n, L.SL_COLUMNS), dtype=np.int64)
+        for i, capital in enumerate(capitals):
+            self.sleeve_rows[i, [L.SL_CASH, L.SL_ALLOCATED, L.SL_INITIAL]] = micro_of(capital)
+        self.positions = np.zeros((n, symbols), dtype=np.int64)
+        self.sleeves = [SleeveView(sid, self.sleeve_rows[i], self.positions[i]) for i, sid in enumerate(self.ids)]
+        self.contexts = [BarContext(sid, self.market.view(), s) for sid, s in zip(self.ids, self.sleeves)]
+        self.weights = list(weights)
+        self.planner = Planner(self.sleeves, self.weights, settings.costs.lot, panel.data[:, MARK], log,
+                               self.timestamps)
+        self.reasons: dict[str, int] = {}
+        self.failures: dict[int, Failure] = {}
+        self._taken: list[tuple[int, int, float, int]] = []
+        self._progressed = -PROGRESS_SECONDS  # the first call reports at once
 
     def _wake_schedule(self, wakes: list[list[Feature]], use_wake: bool) -> np.ndarray:
-        """[bars, strategies]: when each strategy must be called. A strategy with `wake_on`
-        promises no signals on bars where none of those features changed (with
-        `wake_on_rise`: where none of those conditions turned true), unless it returned
-        signals on the bar before; the others are called on every bar."""
+        """[bars, strategies]: when each strategy is due. A strategy with `wake_on` promises no
+        signals on bars where none of those features changed (with `wake_on_rise`: where none of
+        those conditions turned true), unless it returned signals on the bar before (the
+        engine calls it then too); the others are due on every bar."""
         schedule = np.ones((len(self.panel), len(self.strategies)), dtype=bool)
         if use_wake:
             for i, (wake, (_, strategy)) in enumerate(zip(wakes, self.strategies)):
@@ -119,164 +125,159 @@ class Stepper:
                     schedule[:, i] = self.feature_set.woken(wake, wakes_on_rise(strategy))
         return schedule
 
-    # -- the loop -------------------------------------------------------------------------
+    # -- the run ----------------------------------------------------------------------------------
 
     def run(self) -> StepOutcome:
         """Step through every bar; stop at the first strategy that raises (an isolated sleeve's
-        strategy only ends that sleeve). Bars on which nothing can happen (no strategy due, no
-        order pending, no rebalancing check) are revealed in one block with the next bar that
-        needs work."""
-        data, features, book = self.panel.data, self.feature_set, self.book
-        close_mode = self.settings.close_mode
-        next_busy = self._next_busy_bars()
-        bars, failure, t = len(self.panel), None, 0
-        progressed = time.monotonic()
-        while t < bars:
-            if not self.recheck and not book.waiting:
-                t = next_busy[t]
-                if t == bars:
-                    break
-            start = self.market.t + 1
-            self.market.reveal(t, data[start : t + 1], features.rows(start, t + 1))
-            try:
-                if not close_mode:
-                    self._fill_ready(t)
-                if self.rebalancer.check(t):
-                    self.sizer.forget()
-                failure = self._call_strategies(t)
-                if failure:
-                    break
-                if close_mode:
-                    self._fill_ready(t)
-            except SleeveLimitError as exc:
-                failure = Failure(exc.strategy_id, t, exc)
-                break
-            if self.on_progress and (t // PROGRESS_EVERY != (start - 1) // PROGRESS_EVERY
-                                     or time.monotonic() - progressed > PROGRESS_SECONDS):
-                self.on_progress(t + 1)
-                progressed = time.monotonic()
-            t += 1
-        processed = t + 1 if failure else bars
-        self._close_book(failure)
+        strategy only ends that sleeve)."""
+        panel, settings, costs = self.panel, self.settings, self.settings.costs
+        data = panel.data
+        n, symbols = len(self.strategies), len(panel.symbols)
+        kinds, entry, exit_, short, weight, entry_reason, exit_reason = self._rules()
+        prices = FillPrices.of(panel, costs, settings.close_mode)
+        marks = np.ascontiguousarray(data[:, MARK])  # one layout: one compiled signature
+        resolver = get_resolver(settings.conflict_mode)
+        priorities = settings.priorities
+        ranks = np.array([priorities.get(sid, len(priorities) + 1 + i) for i, sid in enumerate(self.ids)],
+                         dtype=np.int64)
+        scaled_weights = np.array([int(w * L.WEIGHT_SCALE) for w in self.weights], dtype=np.int64)
+        threshold = -1.0 if settings.rebalance_threshold is None else float(settings.rebalance_threshold)
+        counters = np.zeros(L.CT_COLUMNS, dtype=np.int64)
+        counters[L.CT_EVENT] = self.log.seq
+        logged_at = self.log.now()[0]
+        key = bridge.register(self)
+        try:
+            self._resolver, self._counters, self._ranks = resolver, counters, ranks
+            out = kernel.run(
+                key, 0, len(panel), self.due, kinds, entry, exit_, short, weight, entry_reason, exit_reason,
+                self.feature_set.conditions, ~np.isnan(data[:, CLOSE]), marks, np.rint(marks * MICRO).astype(np.int64),
+                prices.buy, prices.sell, prices.base, costs.commission_rate[0], costs.commission_rate[1],
+                costs.fee, costs.lot, settings.clip, settings.allow_short, settings.close_mode, settings.isolated,
+                engine_mode(resolver), bool(resolver.nets), ranks, scaled_weights, threshold, max(settings.rebalance_every, 1),
+                np.array([float(t) for t in self.planner.targets]), self.sleeve_rows, self.positions,
+                np.zeros((n, symbols), dtype=np.int64), np.full((n, symbols), -1, dtype=np.int64),
+                np.zeros((n, max(symbols, 1)), dtype=np.int64), counters, _table(64, L.OD_COLUMNS),
+                _table(64, L.SG_COLUMNS), np.zeros((64, 2)), _table(64, L.FL_COLUMNS), _table(8, L.CF_COLUMNS),
+                _table(8, L.CO_COLUMNS), _table(8, 4), _table(1, max(n, 1)))
+        finally:
+            bridge.unregister(key)
+        self.log.seq = int(counters[L.CT_EVENT])
+        orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers, _ = out
+        reasons = list(self.reasons)
+        records = Records(self.ids, panel.symbols, orders, signals, signal_floats, fills, conflicts, conflict_orders,
+                          transfers, counters, reasons, settings.conflict_mode, logged_at, self.planner.rebalances)
+        failure = self._failure(counters)
+        failed = {i: f for i, f in self.failures.items() if settings.isolated} if failure is None else {}
+        processed = int(counters[L.CT_BARS])
         if self.on_progress:
             self.on_progress(processed)
-        return StepOutcome(book.records, book.sleeves, processed, failure, self.failed)
+        return StepOutcome(records, self.sleeves, processed, failure, failed)
 
-    def _next_busy_bars(self) -> list[int]:
-        """For every bar t, the first bar >= t on which a strategy is due or the rebalancer
-        checks (len(panel) if none): bars between need no work unless an order is pending."""
-        busy = self.wake.any(axis=1)
-        busy[0] = True
-        if self.rebalancer.active:
-            busy[:: self.rebalancer.every] = True
-        bars = len(busy)
-        positions = np.where(busy, np.arange(bars), bars)
-        return np.minimum.accumulate(positions[::-1])[::-1].tolist() + [bars]
-
-    def _call_strategies(self, t: int) -> Failure | None:
-        due = self.due_lists[self.due_at[t]]
-        if not due and not self.recheck:
-            return None
-        if self.recheck:
-            due = sorted(self.recheck.union(due))
-            self.recheck = set()
-        failed = self.failed
-        for i in due:
-            if failed and i in failed:
+    def _rules(self) -> tuple[np.ndarray, ...]:
+        """Per strategy: its kind (compiled rule or Python), and for rules the columns of their
+        entry and exit conditions, side, entry weight and reasons."""
+        n = len(self.strategies)
+        kinds = np.full(n, L.PYTHON, dtype=np.int64)
+        entry, exit_ = np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        short, weight = np.zeros(n, dtype=np.bool_), np.zeros(n)
+        entry_reason, exit_reason = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        columns = self.feature_set.columns
+        for i, (_, strategy) in enumerate(self.strategies):
+            if not compiled(strategy):
                 continue
-            strategy_id, strategy = self.strategies[i]
-            ctx = self.contexts[i]
-            ctx.at(t)
-            try:
-                signals = call_on_bar(strategy, ctx, t)
-                if signals:
-                    self.recheck.add(i)
-                    self._take_signals(t, i, signals)
-            except (Exception, SystemExit) as exc:  # a user's strategy may raise anything, or exit
-                failure = Failure(strategy_id, t, exc)
-                if not self.settings.isolated:
-                    return failure
-                failed[i] = failure
-                self.book.drop_pending(i, DecisionKind.CANCELLED, lambda _: f"strategy {strategy_id!r} failed", t)
-        return None
+            kinds[i] = L.RULE
+            entry[i] = columns[strategy.entry]
+            if strategy.exit is not None:
+                exit_[i] = columns[strategy.exit]
+            short[i] = strategy.side == "short"
+            weight[i] = strategy.weight_for(len(self.panel.symbols))
+            entry_reason[i] = self._reason(f"{strategy.label} entry")
+            exit_reason[i] = self._reason(f"{strategy.label} exit")
+        return kinds, entry, exit_, short, weight, entry_reason, exit_reason
 
-    # -- signals to orders ----------------------------------------------------------------
+    def _reason(self, text: str) -> int:
+        return self.reasons.setdefault(text, len(self.reasons))
 
-    def _take_signals(self, t: int, i: int, signals: Iterable[Signal]) -> None:
-        book = self.book
-        sleeve, ctx, index, log, target_of = book.sleeves[i], self.contexts[i], self.index, book.log, self.sizer.target
-        sid, held, pending = sleeve.strategy_id, sleeve.qty, book.pending[i]
-        sleeve_indexes, seqs, bars, taken, symbols, targets, order_ids, event_seqs, times, capitals = \
-            book.records.signals.lists
-        first, (now, stamp) = log.seq, log.now()  # the signals' events: numbered from first, logged now
-        capital = sleeve.available / PICO  # orders leave the capital available unchanged
+    def _failure(self, counters: np.ndarray) -> Failure | None:
+        status = counters[L.CT_STATUS]
+        if status == L.DONE:
+            return None
+        return self.failures[int(counters[L.CT_STOP_SLEEVE])]
+
+    # -- what the engine asks of Python -----------------------------------------------------------
+
+    def call_strategy(self, i: int, t: int) -> int:
+        """Python strategy i's signals at bar t, kept for `signals_of`: how many, or -(valid + 1)
+        if it raised (after `valid` signals that stand)."""
+        self._progress(t + 1)  # bar t is being stepped
+        start = self.market.t + 1
+        if start <= t:
+            self.market.reveal(t, self.panel.data[start : t + 1], self.feature_set.rows(start, t + 1))
+        strategy_id, strategy = self.strategies[i]
+        ctx = self.contexts[i]
+        ctx.at(t)
+        taken = self._taken = []
         try:
-            for count, signal in enumerate(signals, start=1):
+            signals = call_on_bar(strategy, ctx, t)
+            for count, signal in enumerate(signals or (), start=1):
                 if count > MAX_SIGNALS_PER_CALL:
                     raise ValueError(f"on_bar returned more than {MAX_SIGNALS_PER_CALL:,} signals at one bar; "
                                      "return at most one signal per symbol")
                 if type(signal) is not Signal and not isinstance(signal, Signal):
                     raise TypeError(f"on_bar must return Signal objects, got {type(signal).__name__}")
-                symbol = signal.symbol
-                j = index.get(symbol)
+                j = self.index.get(signal.symbol)
                 if j is None:
-                    j = ctx.index(symbol)  # raises, with a hint
-                target = target_of(t, i, j, signal)
-                if target is None:
-                    book.cancel_pending(i, j, t, "a newer signal")
-                    order = book.new_order(i, j, 0, t)
-                    book.decide(order, t, DecisionKind.REJECTED, f"no price for {symbol} yet")
-                else:  # book.place(i, j, target - held.get(j, 0), t), inlined: once per signal
-                    if j in pending:
-                        book.cancel_pending(i, j, t, "a newer signal")
-                    quantity = target - held.get(j, 0)
-                    if quantity:
-                        order = pending[j] = book.new_order(i, j, quantity, t)
-                        book.waiting.add(i)
-                    else:
-                        order = None
-                taken.append(signal)
-                symbols.append(j)
-                targets.append(target)
-                order_ids.append(order.order_id if order else None)
-        finally:  # the signals taken, even if a later one was invalid; the same for all of them:
-            n, seq = len(taken) - len(sleeve_indexes), len(sleeve_indexes)
-            sleeve_indexes += [i] * n
-            seqs += range(seq, seq + n)
-            bars += [t] * n
-            event_seqs += range(first, first + n)
-            times += [now] * n
-            capitals += [capital] * n
-            log.signals(stamp, sid, self.timestamps[t], capital, taken[seq:])
+                    j = ctx.index(signal.symbol)  # raises, with a hint
+                taken.append((j, _SIDES[signal.side], signal.weight, self._reason(signal.reason)))
+        except (Exception, SystemExit) as exc:  # a user's strategy may raise anything, or exit
+            self.failures[i] = Failure(strategy_id, t, exc)
+            return -(len(taken) + 1)
+        return len(taken)
 
-    # -- fills ----------------------------------------------------------------------------
+    def signals_of(self, symbols: np.ndarray, sides: np.ndarray, weights: np.ndarray, reasons: np.ndarray) -> None:
+        """Copy the signals `call_strategy` kept into the engine's arrays."""
+        for k, (j, side, weight, reason) in enumerate(self._taken):
+            symbols[k], sides[k], weights[k], reasons[k] = j, side, weight, reason
 
-    def _fill_ready(self, t: int) -> None:
-        """Fill every pending order whose symbol has a bar at t."""
-        if not self.book.waiting:
-            return
-        ready = self.book.ready(self.panel.data[t, CLOSE].tolist())
-        if ready:
-            BarFills(self.book, self.settings, self.fill_prices, self.meeting, t).run(ready)
+    def resolve(self, t: int, j: int, orders: np.ndarray) -> np.ndarray:
+        """Which of the orders on symbol j (rows of (order row, sleeve, quantity)) stand, by the
+        configured Python resolver; SqlorchError if it returns orders that were not in the
+        conflict."""
+        views = [ConflictOrder(row + 1, self.ids[i], self.panel.symbols[j], from_micro(quantity), int(self._ranks[i]),
+                               self.weights[i]) for row, i, quantity in orders.tolist()]
+        kept = {v.order_id for v in self._resolver.resolve(views)}
+        if not kept <= {v.order_id for v in views}:
+            raise SqlorchError(f"conflict resolver {self.settings.conflict_mode!r} returned orders that were not in "
+                               "the conflict; it must return a subset of the orders it was given")
+        return np.array([v.order_id in kept for v in views], dtype=np.int64)
 
-    def _close_book(self, failure: Failure | None) -> None:
-        """Orders still pending at the end expire (or are cancelled if the run failed)."""
-        for i in sorted(self.book.waiting):
-            if failure:
-                self.book.drop_pending(i, DecisionKind.CANCELLED,
-                                       lambda _: f"run stopped: strategy {failure.strategy_id!r} failed")
-            else:
-                self.book.drop_pending(i, DecisionKind.EXPIRED, lambda symbol: f"no bar of {symbol} after the signal")
+    def rebalance(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The rebalancing plan at bar t (see Planner.plan), its event numbered in the run's order."""
+        self.log.seq = int(self._counters[L.CT_EVENT])
+        plan = self.planner.plan(t)
+        self._counters[L.CT_EVENT] = self.log.seq
+        return plan
+
+    def sleeve_limit(self, i: int, t: int, amount: float) -> None:
+        """Sleeve i's equity or cash would reach `amount`, past the engine's bound, at bar t."""
+        self.failures[i] = Failure(self.ids[i], t, SleeveLimitError(self.ids[i], amount))
+
+    def progress(self, t: int) -> None:
+        self._progress(t)
+
+    def _progress(self, done: int) -> None:
+        """Report `done` bars stepped, at most once every PROGRESS_SECONDS (the first at once)."""
+        now = time.monotonic()
+        if self.on_progress and now - self._progressed > PROGRESS_SECONDS:
+            self.on_progress(done)
+            self._progressed = now
 
 
-def _due_patterns(wake: np.ndarray) -> tuple[list[list[int]], list[int]]:
-    """The distinct sets of strategies due on a bar (as lists of strategy indexes), and for
-    every bar the position of its set: bars with the same strategies due share one list."""
-    if wake.shape[1] <= 62:  # one integer per bar: far faster than unique rows
-        codes = wake.astype(np.int64) @ (np.int64(1) << np.arange(wake.shape[1], dtype=np.int64))
-        patterns, pattern_of_bar = np.unique(codes, return_inverse=True)
-        rows = (patterns[:, None] >> np.arange(wake.shape[1])) & 1
-    else:
-        packed, pattern_of_bar = np.unique(np.packbits(wake, axis=1), axis=0, return_inverse=True)
-        rows = np.unpackbits(packed, axis=1)[:, : wake.shape[1]]
-    return [np.flatnonzero(row).tolist() for row in rows], pattern_of_bar.ravel().tolist()
+def compiled(strategy: object) -> bool:
+    """Whether the engine decides a strategy's signals itself: a `Rule` whose `on_bar` is the
+    rule's own (a subclass that overrides it runs in Python)."""
+    return isinstance(strategy, Rule) and type(strategy).on_bar is Rule.on_bar
+
+
+def _table(rows: int, columns: int) -> np.ndarray:
+    return np.zeros((rows, columns), dtype=np.int64)

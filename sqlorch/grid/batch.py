@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from sqlorch.backtest.metrics import equity_curves, final_amount, sleeve_metrics, trade_stats
@@ -27,8 +28,8 @@ from sqlorch.backtest.results import METRIC_NAMES, PerformanceMetrics
 from sqlorch.backtest.runner import gc_paused
 from sqlorch.bars.panel import MARK, Panel
 from sqlorch.config.settings import BacktestConfig
+from sqlorch.engine import layout as L
 from sqlorch.engine.events import EventLog
-from sqlorch.engine.orders import Leg
 from sqlorch.engine.stepper import StepOutcome, Stepper
 from sqlorch.engine.strategy import own_id
 from sqlorch.money import from_micro, micro_of
@@ -36,6 +37,7 @@ from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import (
     BOOKS,
     Warehouse,
+    coded_column,
     decimal_column,
     delete_run_rows,
     insert,
@@ -159,9 +161,9 @@ def _numpy_metrics(prepared: _Prepared, data: GridData, outcome: StepOutcome) ->
     """Each sleeve's (metric values, final equity), from its fills (see sqlorch.backtest.metrics)."""
     marks = prepared.panel.data[:, MARK]
     capitals = [sleeve.initial for sleeve in outcome.sleeves]
-    fills = outcome.records.fills
+    fills = outcome.records.rows_of("fills")
     equity, held = equity_curves(marks, fills, capitals)
-    values = sleeve_metrics(equity, held, capitals, trade_stats(fills, len(capitals)), data.periods_per_year)
+    values = sleeve_metrics(equity, held, capitals, trade_stats(fills, capitals), data.periods_per_year)
     return [(v, final_amount(sleeve.equity(marks[-1]))) for v, sleeve in zip(values, outcome.sleeves)]
 
 
@@ -188,7 +190,8 @@ def _sql_metrics(prepared: _Prepared, data: GridData, outcome: StepOutcome) -> l
                 "run_id": [run_id] * len(ids), "strategy_id": ids, "position": list(range(1, len(ids) + 1)),
                 "weight": [Decimal(1)] * len(ids), "initial_capital": [capital] * len(ids),
             })
-            insert(con, "fills", _fill_columns(run_id, outcome.records.fills, ids, panel, prepared.timestamps))
+            insert(con, "fills", _fill_columns(run_id, outcome.records.rows_of("fills"), ids, panel,
+                                               prepared.timestamps))
             materialize(con, run_id)
             rows = con.execute(sql_text("queries", "grid_batch_metrics"), {"run_id": run_id}).fetchall()
         finally:
@@ -202,16 +205,15 @@ def _sql_metrics(prepared: _Prepared, data: GridData, outcome: StepOutcome) -> l
     return [found[sid] for sid in ids]
 
 
-def _fill_columns(run_id: str, fills: Sequence[Leg], ids: Sequence[str], panel: Panel,
+def _fill_columns(run_id: str, fills: np.ndarray, ids: Sequence[str], panel: Panel,
                   timestamps: Any) -> dict[str, Any]:
-    """The booked legs as columns of the `fills` table."""
-    bars = [leg.bar for leg in fills]
+    """The engine's fills (rows laid out as layout.FL_*) as columns of the `fills` table."""
+    bars = fills[:, L.FL_BAR]
     return {
-        "run_id": [run_id] * len(bars), "fill_id": list(range(1, len(bars) + 1)),
-        "strategy_id": [ids[leg.order.sleeve] for leg in fills], "bar_index": bars,
-        "ts": timestamp_column(bars, timestamps), "symbol": [panel.symbols[leg.order.symbol] for leg in fills],
-        "quantity": decimal_column([leg.quantity for leg in fills], 6),
-        "price": decimal_column([leg.price for leg in fills], 6),
-        "commission": decimal_column([leg.commission for leg in fills], 6),
-        "realized_pnl": decimal_column([leg.realized for leg in fills], 12),
+        "run_id": [run_id] * len(bars), "fill_id": np.arange(1, len(bars) + 1),
+        "strategy_id": coded_column(fills[:, L.FL_SLEEVE], ids), "bar_index": bars,
+        "ts": timestamp_column(bars, timestamps), "symbol": coded_column(fills[:, L.FL_SYMBOL], panel.symbols),
+        "quantity": decimal_column(fills[:, L.FL_QUANTITY], 6), "price": decimal_column(fills[:, L.FL_PRICE], 6),
+        "commission": decimal_column(fills[:, L.FL_COMMISSION], 6),
+        "realized_pnl": decimal_column(fills[:, L.FL_REALIZED], 6),
     }

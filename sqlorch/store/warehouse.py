@@ -434,6 +434,8 @@ def _arrow_array(values: Any) -> pa.Array:
     built by polars: `pa.array` on Python values imports pandas when it is installed (0.4 s)."""
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return values
+    if isinstance(values, np.ndarray):
+        return pl.Series(values).to_arrow()
     if any(isinstance(v, Decimal) for v in values[:1]) or (
             values and values[0] is None and any(isinstance(v, Decimal) for v in values)):
         return pl.Series([None if v is None else format(v, "f") for v in values], dtype=pl.String).to_arrow()
@@ -455,28 +457,33 @@ def _list_array(values: list[list]) -> pa.Array:
     return pa.LargeListArray.from_arrays(pl.Series(offsets).to_arrow(), flat)  # (pa.array imports pandas)
 
 
-def decimal_column(values: list[int | None], scale: int) -> pa.Array:
-    """Integers counting units of 10^-scale (None for NULL) as an Arrow DECIMAL(38, scale)
-    column, built from their 128-bit two's complement without any Decimal object."""
+def decimal_column(values: list[int | None] | np.ndarray, scale: int, valid: np.ndarray | None = None) -> pa.Array:
+    """Integers counting units of 10^-scale (None, or False in `valid`, for NULL) as an Arrow
+    DECIMAL(38, scale) column, built from their 128-bit two's complement without any Decimal
+    object (an int64 array needs no Python object at all)."""
     n = len(values)
-    missing = [v is None for v in values] if None in values else []
-    whole = [0 if v is None else v for v in values] if missing else values
-    try:
-        low = np.array(whole, dtype=np.int64)
+    if isinstance(values, np.ndarray) and values.dtype == np.int64:
+        low, missing = values, (~valid if valid is not None and not valid.all() else None)
         high = low >> 63  # sign extension
-    except OverflowError:  # beyond 64 bits: split each value
-        low = np.fromiter((v & 0xFFFF_FFFF_FFFF_FFFF for v in whole), dtype=np.uint64, count=n).view(np.int64)
-        high = np.fromiter((v >> 64 for v in whole), dtype=np.int64, count=n)
+    else:
+        missing = np.array([v is None for v in values]) if None in values else None
+        whole = [0 if v is None else v for v in values] if missing is not None else values
+        try:
+            low = np.array(whole, dtype=np.int64)
+            high = low >> 63
+        except OverflowError:  # beyond 64 bits: split each value
+            low = np.fromiter((v & 0xFFFF_FFFF_FFFF_FFFF for v in whole), dtype=np.uint64, count=n).view(np.int64)
+            high = np.fromiter((v >> 64 for v in whole), dtype=np.int64, count=n)
     data = np.empty((n, 2), dtype=np.int64)
     data[:, 0], data[:, 1] = low, high
-    validity = pa.py_buffer(np.packbits(~np.array(missing), bitorder="little")) if missing else None
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if missing is not None else None
     return pa.Array.from_buffers(pa.decimal128(38, scale), n, [validity, pa.py_buffer(data)])
 
 
-def coded_column(indexes: list[int], names: Sequence[str]) -> pa.Array:
+def coded_column(indexes: list[int] | np.ndarray, names: Sequence[str]) -> pa.Array:
     """Names given by their indexes into `names`, as a dictionary-encoded Arrow column (DuckDB
     stores it as text): no string per row."""
-    return pa.DictionaryArray.from_arrays(pl.Series(indexes, dtype=pl.Int32).to_arrow(),
+    return pa.DictionaryArray.from_arrays(pl.Series(np.asarray(indexes, dtype=np.int32)).to_arrow(),
                                           pl.Series(list(names), dtype=pl.String).to_arrow())
 
 
@@ -485,9 +492,13 @@ def instant_column(micros: list[int]) -> pa.Array:
     return pl.Series(micros, dtype=pl.Int64).cast(pl.Datetime("us")).to_arrow()
 
 
-def timestamp_column(bar_indexes: list[int | None], timestamps: np.ndarray) -> pa.Array:
-    """The clock's timestamps of some bar indexes (None stays NULL)."""
-    return pl.Series(timestamps.astype("datetime64[us]")).gather(pl.Series(bar_indexes, dtype=pl.Int64)).to_arrow()
+def timestamp_column(bar_indexes: list[int | None] | np.ndarray, timestamps: np.ndarray,
+                     valid: np.ndarray | None = None) -> pa.Array:
+    """The clock's timestamps of some bar indexes (None, or False in `valid`, stays NULL)."""
+    indexes = pl.Series(bar_indexes, dtype=pl.Int64)
+    if valid is not None and not valid.all():
+        indexes = indexes.set(pl.Series(~valid), None)  # type: ignore[arg-type]
+    return pl.Series(timestamps.astype("datetime64[us]")).gather(indexes).to_arrow()
 
 
 def register_dataset(con: duckdb.DuckDBPyConnection, bars: pl.DataFrame, dataset_id: str, source: str) -> bool:

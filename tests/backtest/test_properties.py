@@ -275,14 +275,15 @@ def replay(market: Market, capital: Decimal, fills: list[dict], close_mode: bool
                 assert abs(q) <= abs(held), f"a fill crosses zero: {f} with {held} held"
                 b -= b * (-q) / held
             else:
-                b += q * p
+                b += money(q * p)
             if not held:
                 open_trade[s] = len(out.trades)
                 out.trades.append({"symbol": s, "entry_bar": t, "pnl": Decimal(0), "closed": False})
             trade = out.trades[open_trade[s]]
-            trade["pnl"] -= q * p + f["commission"]
-            out.steps.append((f, reduces, cash, cash - q * p - f["commission"]))
-            cash -= q * p + f["commission"]
+            paid = money(q * p) + f["commission"]  # SPEC §3: a fill's notional is rounded to a micro unit
+            trade["pnl"] -= paid
+            out.steps.append((f, reduces, cash, cash - paid))
+            cash -= paid
             pos[s] = held + q
             basis[s] = b
             if not pos[s]:
@@ -383,7 +384,7 @@ WITH clock AS (
     SELECT strategy_id, symbol, ts, quantity, price, commission FROM fills WHERE run_id = $run
 ), cash AS (
     SELECT sl.strategy_id, c.bar_index, c.ts,
-           sl.initial_capital - coalesce(sum(f.quantity * f.price + f.commission), 0) AS cash
+           sl.initial_capital - coalesce(sum(round_even(f.quantity * f.price, 6) + f.commission), 0) AS cash
     FROM sl CROSS JOIN clock c
     LEFT JOIN f ON f.strategy_id = sl.strategy_id AND f.ts <= c.ts
     GROUP BY sl.strategy_id, sl.initial_capital, c.bar_index, c.ts
@@ -546,7 +547,7 @@ def check_orchestrated_run(market: Market, scripts_: list, weights: list[Decimal
 
     # 7. cash conservation: final cash = initial - sum(quantity x price + commission)
     for sid in capitals:
-        spent = sum((f["quantity"] * f["price"] + f["commission"] for f in fills_by_sleeve[sid]), Decimal(0))
+        spent = sum((money(f["quantity"] * f["price"]) + f["commission"] for f in fills_by_sleeve[sid]), Decimal(0))
         assert view_by[(sid, n_bars - 1)]["cash"] == capitals[sid] - spent
         assert_money(sleeves[sid][-1]["cash"], capitals[sid] - spent, rounded, f"{sid} final cash")
 
@@ -740,13 +741,13 @@ def check_orchestrated_run(market: Market, scripts_: list, weights: list[Decimal
                     bar, available = t, replays[sid].cash_after[t - 1] if t else capitals[sid]
                 price = fill_price(market, f["symbol"], t, f["quantity"] > 0, close_mode, slip)
                 if f["quantity"] < 0:
-                    available += q * price - money(rate * q * price + per_order)
+                    available += money(q * price) - money(rate * q * price + per_order)
                     continue
-                cost = q * price + money(rate * q * price + per_order)
+                cost = money(q * price) + money(rate * q * price + per_order)
                 assert cost <= available, ("a buy beyond the sleeve's available capital", sid, f, available)
                 if f["order_id"] in clipped:
                     more = q + step
-                    assert more * price + money(rate * more * price + per_order) > available, \
+                    assert money(more * price) + money(rate * more * price + per_order) > available, \
                         ("clipped below what the cash affords", sid, f, available)
                 available -= cost
 

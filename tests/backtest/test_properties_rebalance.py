@@ -4,8 +4,9 @@ The bars, scripted strategies, weights and configurations come from test_propert
 number is checked against a recomputation from the raw tables (fills, transfers, bars),
 not against the views being tested:
 1. equity identity: portfolio equity = sum of sleeve equities + unallocated cash, exactly,
-   at every bar; each sleeve's cash = its capital - sum(quantity x price + commission) over
-   its fills + its transfers; each sleeve's equity = cash + positions at the last close;
+   at every bar; each sleeve's cash = its capital - sum(notional + commission) over its
+   fills (notional = quantity x price rounded to a micro unit, SPEC §3) + its transfers;
+   each sleeve's equity = cash + positions at the last close;
 2. no negative cash in a long-only sleeve without a per-order fee;
 3. whole lots in every fill and every rebalancing order;
 4. transfers only move cash: each rebalance's transfers add up to zero, and a sleeve that
@@ -40,7 +41,7 @@ WITH clock AS (
 ), sl AS (
     SELECT strategy_id, initial_capital FROM run_strategies WHERE run_id = $run
 ), flows AS (
-    SELECT strategy_id, bar_index, -(quantity::DECIMAL(38, 6) * price + commission) AS amount
+    SELECT strategy_id, bar_index, -(round_even(quantity::DECIMAL(38, 6) * price, 6) + commission) AS amount
     FROM fills WHERE run_id = $run
     UNION ALL
     SELECT strategy_id, bar_index, amount FROM transfers WHERE run_id = $run

@@ -236,7 +236,7 @@ def test_a_class_that_is_not_a_strategy_is_never_called(tmp_path: Path) -> None:
     """)
     assert any("#1 class: subprocess:Popen is not a strategy: it has no on_bar(ctx) method" in p for p in found)
     assert not marker.exists()
-    found = problems_of(tmp_path, f"""
+    found = problems_of(tmp_path, """
         [backtest]
         conflict_mode = "subprocess:Popen"
     """ + MINIMAL)

@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, StrategyOrchestrator
+from sqlorch.engine import conflicts
 from sqlorch.engine.conflicts import ConflictOrder, get_resolver, register_resolver
 
 DAYS = [dt.datetime(2024, 1, 1) + dt.timedelta(days=d) for d in range(5)]
@@ -166,6 +167,40 @@ def test_first_wins_follows_priorities(tmp_path: Path) -> None:
         (reason,) = con.execute("SELECT reason FROM decisions WHERE run_id = ? AND kind = 'cancelled'",
                                 [result.run_id]).fetchall()[0]
     assert reason == "conflict on X: first_wins kept b"
+
+
+@pytest.fixture(autouse=True)
+def registry():
+    """Resolvers a test registers are gone after it."""
+    saved = dict(conflicts._REGISTRY)
+    yield
+    conflicts._REGISTRY.clear()
+    conflicts._REGISTRY.update(saved)
+
+
+def order(strategy: str, quantity: str, priority: int, weight: str) -> ConflictOrder:
+    return ConflictOrder(priority, strategy, "X", D(quantity), priority, D(weight))
+
+
+@pytest.mark.parametrize("mode, standing", [
+    ("net_signal", ["a", "b", "c"]),
+    ("first_wins", ["b"]),  # b has priority 1
+    ("cancel_both", []),  # a and c buy, b sells
+    ("weighted", ["a", "c"]),  # buying 0.3 + 0.25 against selling 0.45
+])
+def test_built_in_resolvers_called_from_python(mode: str, standing: list[str]) -> None:
+    """A resolver of one's own can fall back to a built-in: called from Python, it decides as
+    the compiled engine does."""
+    orders = [order("a", "10", 2, "0.3"), order("b", "-4", 1, "0.45"), order("c", "2.5", 3, "0.25")]
+    assert [o.strategy_id for o in get_resolver(mode).resolve(orders)] == standing
+
+
+def test_weighted_tie_and_agreement_from_python() -> None:
+    weighted, cancel_both = get_resolver("weighted"), get_resolver("cancel_both")
+    tie = [order("a", "1", 1, "0.5"), order("b", "-1", 2, "0.5")]
+    assert weighted.resolve(tie) == []
+    agree = [order("a", "1", 1, "0.5"), order("b", "3", 2, "0.2")]
+    assert weighted.resolve(agree) == agree and cancel_both.resolve(agree) == agree
 
 
 class LargestWins:

@@ -1,6 +1,8 @@
-"""Trading costs (sqlorch/engine/costs.py) and sleeve accounting (sqlorch/engine/sleeve.py), by hand.
+"""Trading costs (sqlorch/engine/costs.py, the compiled engine's commission and affordable
+quantity) and sleeve accounting (the compiled engine's apply_fill over sqlorch/engine/sleeve.py's
+view), by hand.
 
-Both work in integer units (micro-shares, micro and pico amounts; see sqlorch.money). The
+Both work in integer units (micro-shares and micro amounts; see sqlorch.engine.arith). The
 expected values below are worked out in shares and dollars; `DecimalCosts` and
 `DecimalSleeve` only translate units, so the numbers compared are the hand-worked ones.
 """
@@ -16,9 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sqlorch import BacktestConfig
+from sqlorch.engine import arith, kernel
+from sqlorch.engine import layout as L
 from sqlorch.engine.costs import Costs
-from sqlorch.engine.sleeve import Sleeve as UnitSleeve
-from sqlorch.money import MICRO, PICO, from_micro, from_pico
+from sqlorch.engine.sleeve import SleeveView
+from sqlorch.money import MICRO, PICO, from_micro
 
 
 def units(amount, per_unit: int) -> int:
@@ -42,18 +46,19 @@ class DecimalCosts:
         self.inner = inner
         self.lot = from_micro(inner.lot)
 
-    def floor_to_lot(self, shares):
-        return from_micro(self.inner.floor_to_lot(int(D(shares) * MICRO)))
-
     def fill_price(self, base, buying, high, low):
         buy, sell = self.inner.fill_prices(*(np.array([micro(v)]) for v in (base, high, low)))
         return from_micro(int((buy if buying else sell)[0]))
 
     def commission(self, shares, price, charge_order_fee=True):
-        return from_micro(self.inner.commission(micro(shares), micro(price), charge_order_fee))
+        numerator, denominator = self.inner.commission_rate
+        return from_micro(arith.commission(micro(shares), micro(price), numerator, denominator,
+                                           self.inner.fee if charge_order_fee else 0))
 
     def affordable(self, cash, price, charge_order_fee=True):
-        return from_micro(self.inner.affordable(pico(cash), micro(price), charge_order_fee))
+        numerator, denominator = self.inner.commission_rate
+        return from_micro(kernel.affordable(micro(cash), micro(price), self.inner.fee if charge_order_fee else 0,
+                                            numerator, denominator, self.inner.lot))
 
 
 def costs(rate="0", fee="0", slippage="0", lot=1):
@@ -62,26 +67,35 @@ def costs(rate="0", fee="0", slippage="0", lot=1):
 
 
 class DecimalSleeve:
-    """A sleeve in shares and dollars."""
+    """A sleeve of its own engine state in shares and dollars, booking fills with the engine."""
 
     def __init__(self, strategy_id, n_symbols, capital):
-        self.inner = UnitSleeve(strategy_id, n_symbols, pico(capital))
+        self.state = np.zeros((1, L.SL_COLUMNS), dtype=np.int64)
+        self.state[0, [L.SL_CASH, L.SL_ALLOCATED, L.SL_INITIAL]] = micro(capital)
+        self.positions = np.zeros((1, n_symbols), dtype=np.int64)
+        self.costs = np.zeros((1, n_symbols), dtype=np.int64)
+        self.inner = SleeveView(strategy_id, self.state[0], self.positions[0])
 
     def __getattr__(self, name):
         value = getattr(self.inner, name)
         if name in ("cash", "allocated", "used", "available", "initial"):
-            return from_pico(value)
-        if name == "qty":
-            return {j: from_micro(q) for j, q in value.items()}
-        if name == "basis":
-            return {j: from_pico(b) for j, b in value.items()}
+            return from_micro(value)
         return value
 
+    @property
+    def qty(self):
+        return {j: from_micro(int(q)) for j, q in enumerate(self.positions[0].tolist()) if q}
+
+    @property
+    def basis(self):
+        return {j: from_micro(int(b)) for j, b in enumerate(self.costs[0].tolist()) if b}
+
     def equity(self, marks):
-        return from_pico(self.inner.equity(marks))
+        return D(self.inner.equity(marks)) / PICO
 
     def apply_fill(self, j, shares, price, commission):
-        return from_pico(self.inner.apply_fill(j, micro(shares), micro(price), micro(commission)))
+        return from_micro(kernel.apply_fill(self.state, self.positions, self.costs, 0, j, micro(shares), micro(price),
+                                            micro(commission)))
 
 
 Sleeve = DecimalSleeve
@@ -102,14 +116,30 @@ def test_from_config_converts_bps_to_fractions():
     assert Fraction(*rate) == Fraction("0.00001")
 
 
-def test_lot_and_floor_to_lot():
+def target(weight, cash, price, lot) -> D:
+    """The compiled engine's target position for a buy signal of `weight` in a flat sleeve
+    holding `cash`, at a close of `price`, in lots of `lot` shares (0: fractional)."""
+    sleeves = np.zeros((1, L.SL_COLUMNS), dtype=np.int64)
+    sleeves[0, L.SL_CASH] = micro(cash)
+    marks = np.array([[float(price)]])
+    quantity, state = kernel.target_quantity(sleeves, np.zeros((1, 1), dtype=np.int64), marks,
+                                             np.array([[micro(price)]], dtype=np.int64), 0, 0, 0, L.BUY,
+                                             float(weight), False, lot * MICRO if lot else 1,
+                                             np.full(1, -1, dtype=np.int64), np.zeros(1))
+    assert state == 0
+    return from_micro(quantity)
+
+
+def test_targets_are_floored_to_whole_lots():
     assert costs(lot=10).lot == D(10)
     assert costs(lot=0).lot == D("0.000001")
-    assert costs(lot=10).floor_to_lot(D(149)) == D(140)
-    assert costs(lot=10).floor_to_lot(D(150)) == D(150)
-    assert costs(lot=10).floor_to_lot(D("9.99")) == D(0)
-    assert costs(lot=1).floor_to_lot(D("7.999")) == D(7)
-    assert costs(lot=0).floor_to_lot(D("1.2345679")) == D("1.234567")  # down, not to nearest
+    assert target(1, 1490, 10, lot=10) == D(140)  # 149 shares afforded: 14 lots of 10
+    assert target(1, 1500, 10, lot=10) == D(150)
+    assert target(1, "99.9", 10, lot=10) == D(0)
+    assert target(1, "79.99", 10, lot=1) == D(7)
+    assert target("0.5", 16, 2, lot=1) == D(4)  # exactly on a lot: decided in exact integers
+    assert target(1, "12.345679", 10, lot=0) == D("1.234567")  # down, not to the nearest micro-share
+    assert target("0.1", 3, "0.1", lot=0) == D(3)  # 0.1 x 3 / 0.1 is 3 exactly (2.9999... in floats)
 
 
 def test_fill_price_slippage_against_the_trader_capped_at_high_low():
@@ -169,16 +199,12 @@ def test_commission_rate_plus_fee_rounded_half_even():
     (costs(fee="5"), "4", "1", True, "0"),
     (costs(), "9.99", "10", True, "0"),                           # not one share
     (costs(fee="5", lot=10), "100", "9.6", True, "0"),            # 9 shares: not one lot
-    # the first estimate floor(0.0350035 / (0.035 x 1.0001)) = 1 does not fit once the commission
-    # is rounded up (0.035 + 0.000004 > 0.0350035): one lot less
-    (costs(rate="0.0001"), "0.0350035", "0.035", True, "0"),
 ])
 def test_affordable(c, cash, price, fee, expected):
     quantity = c.affordable(D(cash), D(price), fee)
     assert quantity == D(expected)
     if quantity:
         assert quantity * D(price) + c.commission(quantity, D(price), fee) <= D(cash)
-        assert c.inner.cost(micro(quantity), micro(price), fee) <= pico(cash)
 
 
 def test_affordable_is_the_most_lots_that_fit():
@@ -216,8 +242,7 @@ def test_long_round_trip_with_average_cost():
     assert s.available == s.cash  # long only: what may be spent is the cash
     assert s.quantities.tolist() == [150, 0]
     assert s.equity(np.array([14.0, 0.0])) == D(8447) + 150 * 14
-    assert s.equity_float(np.array([14.0, 0.0])) == 8447 + 150 * 14
-    assert (s.inner.cash, s.inner.qty) == (8447 * PICO, {0: 150 * MICRO})
+    assert (s.inner.cash, s.positions[0].tolist()) == (8447 * MICRO, [150 * MICRO, 0])
     # sell the other 150 at 9: realized 1350 - 1650 = -300
     assert s.apply_fill(0, D(-150), D(9), D(0)) == D(-300)
     assert (s.cash, s.allocated, s.used) == (D(9797), D(9797), D(0))

@@ -70,22 +70,24 @@ def test_quote_writes_strings_as_duckdb_to_json_does(text):
     assert quote(text) == expected and json.loads(quote(text)) == text
 
 
-def test_signal_events_take_seq_numbers_and_go_to_the_file_only(tmp_path):
+def test_engine_events_keep_their_numbers_and_the_file_is_rewritten_in_order(tmp_path):
+    """Events the engine numbered (`add`) take their seq and reach the file only when it is
+    rewritten from the warehouse, every event in order; Python's own go to the file at once."""
     path = tmp_path / "run.jsonl"
     log = EventLog("r-3", "backtest", path)
     log.emit("backtest_started")
     now, stamp = log.now()
-    log.signals(stamp, "trend", dt.datetime(2024, 1, 2), 1500.25, [Signal.buy("A"), Signal.exit("B")])
-    log.emit("backtest_completed")
+    log.seq = 3  # the engine numbered 1 and 2
+    log.add("capital_limit_hit", 2, now, stamp, bar_index=5, strategy_id="trend", used_capital=1.5)
+    log.emit("backtest_completed", flush=True)
+    assert [row[0] for row in log.rows] == [0, 2, 3] and log.seq == 4
+    assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == [
+        "backtest.backtest_started", "backtest.backtest_completed"]
+    log.rewrite(["a", "b", "c"])
     log.close()
-    assert [row[0] for row in log.rows] == [0, 3] and log.seq == 4  # the signals are 1 and 2
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [(e["event"], e.get("symbol")) for e in lines] == [
-        ("backtest.backtest_started", None), ("backtest.strategy_signal", "A"),
-        ("backtest.strategy_signal", "B"), ("backtest.backtest_completed", None)]
-    assert lines[2] == {"event": "backtest.strategy_signal", "ts": stamp, "run_id": "r-3", "strategy_id": "trend",
-                        "signal_type": "exit", "symbol": "B", "bar_date": "2024-01-02T00:00:00",
-                        "capital_available": 1500.25}
+    assert path.read_text() == "a\nb\nc\n"
+    assert json.loads(log.rows[1][5]) == {"event": "backtest.capital_limit_hit", "ts": stamp, "run_id": "r-3",
+                                          "strategy_id": "trend", "used_capital": 1.5}
 
 
 def test_event_log_without_a_file():

@@ -17,10 +17,12 @@ import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, Bar, Signal
 from sqlorch.bars.panel import CLOSE, HIGH, LOW, MARK, OPEN, VOLUME, Panel
+from sqlorch.engine import kernel
+from sqlorch.engine import layout as L
 from sqlorch.engine.context import BarContext
 from sqlorch.engine.market import Market
-from sqlorch.engine.sleeve import Sleeve
-from sqlorch.money import MICRO, PICO
+from sqlorch.engine.sleeve import SleeveView
+from sqlorch.money import MICRO
 
 NAN = math.nan
 
@@ -56,10 +58,23 @@ class _Stepped:
         self.ctx.at(i)
 
 
+class _Sleeve(SleeveView):
+    """A sleeve of its own engine state, booking fills with the engine's rule."""
+
+    def __init__(self, capital: Decimal, symbols: int):
+        self.state = np.zeros((1, L.SL_COLUMNS), dtype=np.int64)
+        self.state[0, [L.SL_CASH, L.SL_ALLOCATED, L.SL_INITIAL]] = int(capital * MICRO)
+        self.qty, self.basis = np.zeros((1, symbols), dtype=np.int64), np.zeros((1, symbols), dtype=np.int64)
+        super().__init__("probe", self.state[0], self.qty[0])
+
+    def apply_fill(self, j, quantity, price, commission):
+        return kernel.apply_fill(self.state, self.qty, self.basis, 0, j, quantity, price, commission)
+
+
 def _context(bars, capital=Decimal("1000")):
     panel = Panel.from_bars(bars)
     market = Market(panel.symbols, panel.timestamps.astype("datetime64[us]").tolist(), panel.data.shape)
-    sleeve = Sleeve("probe", len(panel.symbols), int(capital * PICO))  # pico units
+    sleeve = _Sleeve(capital, len(panel.symbols))
     ctx = BarContext("probe", market.view(), sleeve)
     return panel, _Stepped(panel, ctx, market), sleeve, ctx
 

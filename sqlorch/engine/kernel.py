@@ -1,0 +1,1011 @@
+"""The compiled engine: the per-bar and per-order work of every run, in numba (SPEC §1, §3).
+
+`run` steps the bars from `start` to the end: pending orders fill (at the open, or at the
+close in close mode), drift is checked, and every strategy due is asked for its signals, which
+become orders sized at the close. Compiled rules (`sqlorch.engine.rule.Rule`) decide here;
+Python strategies, Python conflict resolvers and rebalancing plans are called back through
+`objmode` (`sqlorch.engine.bridge`) only on the bars that need them. State and records are
+2-D int64 arrays laid out as `sqlorch.engine.layout` says; money is in micro units and
+quantities in micro-shares (`sqlorch.engine.arith`). Records grow as needed and are returned.
+
+The rules implemented here are the only copy of the trading rules: a backtest, an
+orchestrated run and every grid combination run them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, objmode
+
+from sqlorch.engine import arith, bridge, layout
+from sqlorch.engine.arith import commission as commission_of
+from sqlorch.engine.arith import floor_share, notional, scaled
+from sqlorch.engine.cache import forget_stale
+from sqlorch.engine.layout import (
+    ACCEPTED,
+    BUY,
+    CANCEL_BOTH,
+    CANCELLED,
+    CF_BAR,
+    CF_COMMISSION,
+    CF_CROSSED,
+    CF_EVENT,
+    CF_NET,
+    CF_NETS,
+    CF_PRICE,
+    CF_SAVED,
+    CF_STANDALONE,
+    CF_SYMBOL,
+    CLIPPED,
+    CO_CONFLICT,
+    CO_ORDER,
+    CO_QUANTITY,
+    CO_SLEEVE,
+    CO_STOOD,
+    CT_BARS,
+    CT_CONFLICT_ORDERS,
+    CT_CONFLICTS,
+    CT_EVENT,
+    CT_FILLS,
+    CT_ORDERS,
+    CT_SIGNALS,
+    CT_STATUS,
+    CT_STOP_BAR,
+    CT_STOP_SLEEVE,
+    CT_TRANSFERS,
+    CT_WAITING,
+    DONE,
+    EXIT,
+    EXPIRED,
+    FAILED,
+    FIRST_WINS,
+    FL_BAR,
+    FL_CASH,
+    FL_COMMISSION,
+    FL_ORDER,
+    FL_PRICE,
+    FL_QUANTITY,
+    FL_REALIZED,
+    FL_SLEEVE,
+    FL_SYMBOL,
+    LIMIT,
+    NET_SIGNAL,
+    OD_A1,
+    OD_A2,
+    OD_A3,
+    OD_A4,
+    OD_ALLOCATED,
+    OD_DECIDED,
+    OD_EVENT,
+    OD_FILLED,
+    OD_KIND,
+    OD_QUANTITY,
+    OD_REASON,
+    OD_REBALANCE,
+    OD_RESOLVED,
+    OD_SLEEVE,
+    OD_SYMBOL,
+    OD_USED,
+    PENDING,
+    R_CONFLICT,
+    R_EXPIRED,
+    R_NEWER_SIGNAL,
+    R_NO_PRICE,
+    R_NONE,
+    R_REBALANCING,
+    R_RUN_STOPPED,
+    R_SHORTFALL,
+    R_SLEEVE_FAILED,
+    REJECTED,
+    RULE,
+    SELL,
+    SG_BAR,
+    SG_EVENT,
+    SG_HAS_TARGET,
+    SG_ORDER,
+    SG_REASON,
+    SG_SIDE,
+    SG_SLEEVE,
+    SG_SYMBOL,
+    SG_TARGET,
+    SGF_CAPITAL,
+    SGF_WEIGHT,
+    SL_ALLOCATED,
+    SL_CASH,
+    SL_FAILED,
+    SL_PENDING,
+    SL_RECHECK,
+    SL_TRADES,
+    SL_USED,
+    WEIGHTED,
+)
+
+MICRO = 1_000_000
+MAX_SLEEVE = 9e12  # what a sleeve may hold, in units (SPEC §3); int64 micro units end at 9.22e12
+BEYOND = 9 * 10**18  # the cost said of an order for more than any sleeve holds (micro units)
+MAX_TARGET = (5 * 10**11 - 1) * MICRO  # micro-shares
+PROGRESS_EVERY = 4096  # bars between calls back to Python (progress, Ctrl-C)
+TR_REBALANCE, TR_BAR, TR_SLEEVE, TR_AMOUNT = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def grown(table: np.ndarray, used: int, needed: int) -> np.ndarray:
+    """`table` with room for `needed` more rows after its first `used` (doubled as needed)."""
+    rows = table.shape[0]
+    if used + needed <= rows:
+        return table
+    size = max(rows * 2, used + needed, 16)
+    bigger = np.zeros((size, table.shape[1]), dtype=table.dtype)
+    bigger[:used] = table[:used]
+    return bigger
+
+
+# -- calls back to Python (each in a function of its own: numba lowers objmode blocks inside
+# loops with break or continue wrongly) ----------------------------------------------------------
+
+
+@njit(cache=True)
+def _call_strategy(key, i, t) -> int:
+    with objmode(count="int64"):
+        count = bridge.call_strategy(key, i, t)
+    return count
+
+
+@njit(cache=True)
+def _signals_of(key, symbols, sides, weights, reasons):
+    with objmode():
+        bridge.signals_of(key, symbols, sides, weights, reasons)
+
+
+@njit(cache=True)
+def _rebalance(key, t):
+    with objmode(plan="int64[:, :]", moved="int64[:]", lacks="int64[:]", rebalance="int64"):
+        plan, moved, lacks, rebalance = bridge.rebalance(key, t)
+    return plan, moved, lacks, rebalance
+
+
+@njit(cache=True)
+def _sleeve_limit(key, i, t, amount):
+    with objmode():
+        bridge.sleeve_limit(key, i, t, amount)
+
+
+@njit(cache=True)
+def _progress(key, t):
+    with objmode():
+        bridge.progress(key, t)
+
+
+@njit(cache=True)
+def _resolve(key, t, j, group):
+    with objmode(kept="int64[:]"):
+        kept = bridge.resolve(key, t, j, group)
+    return kept
+
+
+@njit(cache=True)
+def _exact_target(weight, cash, quantities, marks, price, lot):
+    with objmode(quantity="int64"):
+        quantity = bridge.exact_target(weight, cash, quantities, marks, price, lot)
+    return quantity
+
+
+# -- equity and sizing --------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def equity_float(sleeves, qty, marks_f, t, i) -> float:
+    """Sleeve i's cash plus positions at the marks of bar t, as a float (for sizing)."""
+    total = sleeves[i, SL_CASH] / MICRO
+    row = qty[i]
+    for j in range(row.shape[0]):
+        if row[j] != 0:
+            total += row[j] / MICRO * marks_f[t, j]
+    return total
+
+
+@njit(cache=True)
+def target_quantity(sleeves, qty, marks_f, marks_m, t, i, j, side, weight, allow_short, lot, equity_at, equity):
+    """Sleeve i's target position in symbol j for a signal at bar t (micro-shares, signed):
+    floor_to_lot(weight x equity / close). Returns (target, state): state 0 ok, 1 no price yet,
+    2 the sleeve's equity passed its bound. `equity_at`/`equity` cache each sleeve's equity
+    for the bar."""
+    short = side == SELL and allow_short
+    if side == EXIT or (side == SELL and not short) or weight == 0.0:
+        return 0, 0
+    price = marks_f[t, j]
+    if price <= 0.0:
+        return 0, 1
+    if equity_at[i] != t:
+        equity[i] = equity_float(sleeves, qty, marks_f, t, i)
+        equity_at[i] = t
+        if equity[i] > MAX_SLEEVE:
+            return 0, 2
+    lots = weight * equity[i] / price * (MICRO / lot)
+    if lots * lot >= MAX_TARGET:  # a weight far above 1: more than any position may hold
+        quantity = MAX_TARGET // lot * lot
+    elif abs(lots - round(lots)) > max(1e-6, abs(lots) * 1e-12):
+        quantity = max(math.floor(lots), 0) * lot
+    else:  # too close to a lot boundary for floats: decide exactly, in Python integers (rare)
+        cash = sleeves[i, SL_CASH]
+        quantity = _exact_target(weight, cash, qty[i], marks_m[t], marks_m[t, j], lot)
+    return (-quantity if short else quantity), 0
+
+
+# -- orders and decisions ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def new_order(orders, counters, i, j, quantity, t, rebalance) -> int:
+    """A new order row (pending); returns its row."""
+    row = counters[CT_ORDERS]
+    counters[CT_ORDERS] += 1
+    orders[row, OD_SLEEVE] = i
+    orders[row, OD_SYMBOL] = j
+    orders[row, OD_QUANTITY] = quantity
+    orders[row, OD_DECIDED] = t
+    orders[row, OD_RESOLVED] = -1
+    orders[row, OD_FILLED] = 0
+    orders[row, OD_KIND] = PENDING
+    orders[row, OD_REASON] = R_NONE
+    orders[row, OD_REBALANCE] = rebalance
+    orders[row, OD_EVENT] = -1
+    return row
+
+
+@njit(cache=True)
+def decide(orders, row, t, kind, reason, a1):
+    orders[row, OD_RESOLVED] = t
+    orders[row, OD_KIND] = kind
+    orders[row, OD_REASON] = reason
+    orders[row, OD_A1] = a1
+
+
+@njit(cache=True)
+def unqueue(sleeves, pending, queue, counters, i, j):
+    """Take sleeve i's pending order on symbol j off its queue (keeping the others' order)."""
+    n = sleeves[i, SL_PENDING]
+    k = 0
+    while queue[i, k] != j:
+        k += 1
+    for m in range(k, n - 1):
+        queue[i, m] = queue[i, m + 1]
+    sleeves[i, SL_PENDING] = n - 1
+    pending[i, j] = -1
+    if n == 1:
+        counters[CT_WAITING] -= 1
+
+
+@njit(cache=True)
+def enqueue(sleeves, pending, queue, counters, i, j, row):
+    n = sleeves[i, SL_PENDING]
+    queue[i, n] = j
+    sleeves[i, SL_PENDING] = n + 1
+    pending[i, j] = row
+    if n == 0:
+        counters[CT_WAITING] += 1
+
+
+@njit(cache=True)
+def cancel_pending(orders, sleeves, pending, queue, counters, i, j, t, reason):
+    row = pending[i, j]
+    if row >= 0:
+        unqueue(sleeves, pending, queue, counters, i, j)
+        decide(orders, row, t, CANCELLED, reason, t)
+
+
+@njit(cache=True)
+def place(orders, sleeves, pending, queue, counters, i, j, quantity, t, rebalance) -> int:
+    """Queue sleeve i's order to change its position in symbol j by `quantity`, replacing a
+    pending one; returns its row, or -1 for a zero change."""
+    if pending[i, j] >= 0:
+        cancel_pending(orders, sleeves, pending, queue, counters, i, j, t,
+                       R_REBALANCING if rebalance >= 0 else R_NEWER_SIGNAL)
+    if quantity == 0:
+        return -1
+    row = new_order(orders, counters, i, j, quantity, t, rebalance)
+    enqueue(sleeves, pending, queue, counters, i, j, row)
+    return row
+
+
+@njit(cache=True)
+def drop_pending(orders, sleeves, pending, queue, counters, i, t, kind, reason, a1):
+    """Decide every order sleeve i has pending as `kind` (in queue order)."""
+    n = sleeves[i, SL_PENDING]
+    for k in range(n):
+        j = queue[i, k]
+        decide(orders, pending[i, j], t, kind, reason, a1)
+        pending[i, j] = -1
+    sleeves[i, SL_PENDING] = 0
+    if n > 0:
+        counters[CT_WAITING] -= 1
+
+
+@njit(cache=True)
+def take_signals(orders, signals, signal_floats, sleeves, qty, pending, queue, counters, marks_f, marks_m, t, i,
+                 symbols, sides, weights, reasons, count, allow_short, lot, equity_at, equity) -> int:
+    """Turn sleeve i's `count` signals at bar t into orders; records every signal. Returns 0,
+    or 2 if the sleeve's equity passed its bound (the signals so far are kept)."""
+    capital = (sleeves[i, SL_ALLOCATED] - sleeves[i, SL_USED]) / MICRO
+    for k in range(count):
+        j, side, weight = symbols[k], sides[k], weights[k]
+        target, state = target_quantity(sleeves, qty, marks_f, marks_m, t, i, j, side, weight, allow_short, lot,
+                                        equity_at, equity)
+        if state == 2:
+            return 2
+        row = -1
+        if state == 1:  # no price yet: rejected, but it replaces a pending order
+            cancel_pending(orders, sleeves, pending, queue, counters, i, j, t, R_NEWER_SIGNAL)
+            rejected = new_order(orders, counters, i, j, 0, t, -1)
+            decide(orders, rejected, t, REJECTED, R_NO_PRICE, 0)
+            row = rejected
+        else:
+            row = place(orders, sleeves, pending, queue, counters, i, j, target - qty[i, j], t, -1)
+        n = counters[CT_SIGNALS]
+        counters[CT_SIGNALS] += 1
+        signals[n, SG_SLEEVE] = i
+        signals[n, SG_BAR] = t
+        signals[n, SG_SYMBOL] = j
+        signals[n, SG_SIDE] = side
+        signals[n, SG_REASON] = reasons[k]
+        signals[n, SG_TARGET] = target
+        signals[n, SG_HAS_TARGET] = 1 if state == 0 else 0
+        signals[n, SG_ORDER] = row + 1
+        signals[n, SG_EVENT] = counters[CT_EVENT]
+        counters[CT_EVENT] += 1
+        signal_floats[n, SGF_WEIGHT] = weight
+        signal_floats[n, SGF_CAPITAL] = capital
+    return 0
+
+
+# -- compiled rules ----------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def rule_signals(conditions, entry, exit_, short, weight, qty, t, i, symbols, sides, weights, reasons,
+                 entry_reason, exit_reason) -> int:
+    """A rule's signals at bar t (SPEC §2): an exit for each held symbol whose exit condition
+    holds, then an entry (buy, or sell for a short rule) of `weight` for each flat symbol whose
+    entry condition holds; symbols in order. Returns how many."""
+    n = 0
+    row = qty[i]
+    if exit_ >= 0:
+        for j in range(row.shape[0]):
+            if row[j] != 0 and conditions[t, exit_, j]:
+                symbols[n], sides[n], weights[n], reasons[n] = j, EXIT, 0.0, exit_reason
+                n += 1
+    for j in range(row.shape[0]):
+        if row[j] == 0 and conditions[t, entry, j]:
+            symbols[n], sides[n], weights[n], reasons[n] = j, SELL if short else BUY, weight, entry_reason
+            n += 1
+    return n
+
+
+# -- fills ---------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def released_basis(basis, held, quantity) -> int:
+    """Cost basis a reducing fill of `quantity` releases from a position of `held`: the same
+    fraction, rounded half even (all of it when the position closes)."""
+    if -quantity == held:
+        return basis
+    if held < 0:  # basis x -quantity / held, with a positive divisor
+        return scaled(basis, quantity, -held)
+    return scaled(basis, -quantity, held)
+
+
+@njit(cache=True)
+def available_change(qty, basis, i, j, quantity, price, fee) -> int:
+    """How sleeve i's available capital would change if this reducing fill were booked: its
+    cash flow less the basis it releases, which stops being used."""
+    value = notional(quantity, price)
+    released = released_basis(basis[i, j], qty[i, j], quantity)
+    return (value if quantity < 0 else -value) - released - fee + abs(released)
+
+
+@njit(cache=True)
+def apply_fill(sleeves, qty, basis, i, j, quantity, price, fee) -> int:
+    """Book a fill on sleeve i; returns the realized P&L before commission (micro units)."""
+    held = qty[i, j]
+    before = basis[i, j]
+    value = notional(quantity, price)
+    cash = value if quantity < 0 else -value
+    realized = 0
+    new_basis = before
+    if held != 0 and (held > 0) != (quantity > 0):
+        released = released_basis(before, held, quantity)
+        realized = cash - released
+        new_basis = before - released
+    else:
+        if held == 0:
+            sleeves[i, SL_TRADES] += 1
+        new_basis = before - cash
+    qty[i, j] = held + quantity
+    if qty[i, j] == 0:
+        new_basis = 0
+    basis[i, j] = new_basis
+    sleeves[i, SL_USED] += abs(new_basis) - abs(before)
+    sleeves[i, SL_CASH] += cash - fee
+    sleeves[i, SL_ALLOCATED] += realized - fee
+    return realized
+
+
+@njit(cache=True)
+def affordable(cash, price, fee, c_num, c_den, lot) -> int:
+    """The most whole lots (micro-shares) whose notional plus commission fits in `cash`."""
+    if cash <= fee:
+        return 0
+    estimate = (cash - fee) / (price / MICRO) / (1.0 + c_num / c_den)
+    quantity = max(int(estimate) // lot * lot, 0)
+    while notional(quantity + lot, price) + commission_of(quantity + lot, price, c_num, c_den, fee) <= cash:
+        quantity += lot
+    while quantity > 0 and notional(quantity, price) + commission_of(quantity, price, c_num, c_den, fee) > cash:
+        quantity -= lot
+    return quantity
+
+
+@njit(cache=True)
+def beyond(cash, quantity, price) -> float:
+    """Whether a fill of `quantity` at `price` takes a sleeve holding `cash` past what a sleeve
+    may hold (SPEC §3): the amount it would reach (units), else 0. Checked in floats, before
+    the exact integers that could not hold it."""
+    value = abs(quantity) / MICRO * (price / MICRO)
+    after = abs(cash / MICRO + (value if quantity < 0 else -value))
+    return max(value, after) if max(value, after) > MAX_SLEEVE else 0.0
+
+
+@njit(cache=True)
+def stop_bar(key, orders, ready, count, counters, t, i, amount) -> int:
+    """Sleeve i would reach `amount`, past its bound, at this bar's fills: the run stops here,
+    every order of the bar cancelled (the fills before stand). Returns 3."""
+    for k in range(count):
+        decide(orders, ready[k], t, CANCELLED, R_RUN_STOPPED, i)
+    counters[CT_STOP_SLEEVE] = i
+    _sleeve_limit(key, i, t, amount)
+    return 3
+
+
+@njit(cache=True)
+def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
+               transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip, isolated, mode, nets, ranks,
+               weights, payees, scratch) -> int:
+    """Fill every pending order whose symbol has a bar at t: conflicts resolved, legs sized
+    against each sleeve's capital, booked (netted where the resolver nets), decisions
+    recorded. Returns 0, or 3 if a fill would take a sleeve past its bound (see `stop_bar`)."""
+    n_sleeves, n_symbols = qty.shape
+    ready = scratch[0]
+    count = 0
+    for i in range(n_sleeves):
+        n = sleeves[i, SL_PENDING]
+        if n == 0:
+            continue
+        kept = 0
+        for k in range(n):
+            j = queue[i, k]
+            if has_bar[t, j]:
+                ready[count] = pending[i, j]
+                pending[i, j] = -1
+                count += 1
+            else:
+                queue[i, kept] = j
+                kept += 1
+        sleeves[i, SL_PENDING] = kept
+        if kept == 0:
+            counters[CT_WAITING] -= 1
+    if count == 0:
+        return 0
+    stands = scratch[1]
+    for k in range(count):
+        stands[k] = 1
+    # 1. conflicts: orders of several sleeves on one symbol
+    seen = scratch[2]  # per symbol: how many ready orders
+    first = scratch[3]  # per symbol: conflict number + 1 once found
+    groups = 0
+    group_symbols = scratch[4]
+    if not isolated:
+        for k in range(count):
+            seen[orders[ready[k], OD_SYMBOL]] += 1
+        for k in range(count):
+            j = orders[ready[k], OD_SYMBOL]
+            if seen[j] > 1 and first[j] == 0:
+                group_symbols[groups] = j
+                groups += 1
+                first[j] = groups
+        for g in range(groups):
+            stand(t, key, group_symbols[g], ready, count, stands, orders, mode, ranks, weights)
+    nets_group = scratch[5]
+    for g in range(groups):
+        j = group_symbols[g]
+        stood = 0
+        for k in range(count):
+            if orders[ready[k], OD_SYMBOL] == j and stands[k]:
+                stood += 1
+        nets_group[g] = 1 if nets and stood > 1 else 0
+        if stood < seen[j]:
+            for k in range(count):
+                if orders[ready[k], OD_SYMBOL] == j and not stands[k]:
+                    decide(orders, ready[k], t, CANCELLED, R_CONFLICT, counters[CT_CONFLICTS] + g)
+    # 2. legs in booking order: rebalancing sales first, then each sleeve's reducing legs before
+    # its increasing ones
+    leg_row, leg_qty, leg_fee, leg_reduces = scratch[6], scratch[7], scratch[8], scratch[9]
+    leg_price, leg_commission = scratch[10], scratch[11]
+    legs = 0
+    for k in range(count):
+        row = ready[k]
+        if stands[k] and orders[row, OD_REBALANCE] >= 0:
+            i, j, quantity = orders[row, OD_SLEEVE], orders[row, OD_SYMBOL], orders[row, OD_QUANTITY]
+            held = qty[i, j]
+            if held != 0 and (held > 0) != (quantity > 0):
+                part = quantity if abs(quantity) <= abs(held) else -held
+                leg_row[legs], leg_qty[legs], leg_fee[legs], leg_reduces[legs] = row, part, 1, 1
+                legs += 1
+    k = 0
+    while k < count:
+        i = orders[ready[k], OD_SLEEVE]
+        end = k
+        while end < count and orders[ready[end], OD_SLEEVE] == i:
+            end += 1
+        for step in range(2):  # reducing legs, then increasing ones
+            for m in range(k, end):
+                row = ready[m]
+                if not stands[m]:
+                    continue
+                j, quantity = orders[row, OD_SYMBOL], orders[row, OD_QUANTITY]
+                held = qty[i, j]
+                reduces = held != 0 and (held > 0) != (quantity > 0)
+                part = (quantity if abs(quantity) <= abs(held) else -held) if reduces else 0
+                if step == 0 and reduces and orders[row, OD_REBALANCE] < 0:
+                    leg_row[legs], leg_qty[legs], leg_fee[legs], leg_reduces[legs] = row, part, 1, 1
+                    legs += 1
+                elif step == 1:
+                    if reduces and part != quantity:
+                        leg_row[legs], leg_qty[legs], leg_fee[legs], leg_reduces[legs] = row, quantity - part, 0, 0
+                        legs += 1
+                    elif not reduces:
+                        leg_row[legs], leg_qty[legs], leg_fee[legs], leg_reduces[legs] = row, quantity, 1, 0
+                        legs += 1
+        k = end
+    # 3. sizing against capital, in booking order
+    available = scratch[12]
+    known = scratch[13]
+    for m in range(legs):
+        i = orders[leg_row[m], OD_SLEEVE]
+        if not known[i]:
+            available[i] = sleeves[i, SL_ALLOCATED] - sleeves[i, SL_USED]
+            known[i] = 1
+    for m in range(legs):
+        row = leg_row[m]
+        i, j, quantity = orders[row, OD_SLEEVE], orders[row, OD_SYMBOL], leg_qty[m]
+        buying = quantity > 0
+        charge = fee if leg_fee[m] else 0
+        leg_commission[m] = -1
+        if leg_reduces[m]:
+            price = buy[t, j] if buying else sell[t, j]
+            over = beyond(sleeves[i, SL_CASH], quantity, price)
+            if over > 0.0:
+                return stop_bar(key, orders, ready, count, counters, t, i, over)
+            paid = commission_of(quantity, price, c_num, c_den, charge)
+            leg_price[m], leg_commission[m] = price, paid
+            change = available_change(qty, basis, i, j, quantity, price, paid)
+            available[i] += change
+            rebalance = orders[row, OD_REBALANCE]
+            if rebalance >= 0 and change > 0:  # its proceeds go to the sleeves it is for
+                for receiver in range(n_sleeves):
+                    share = split_share(payees, rebalance, change, receiver)
+                    if share != 0:
+                        available[i] -= share
+                        if not known[receiver]:
+                            available[receiver] = sleeves[receiver, SL_ALLOCATED] - sleeves[receiver, SL_USED]
+                            known[receiver] = 1
+                        available[receiver] += share
+            continue
+        price = buy[t, j]  # a short sale reserves at most the buying price
+        if abs(quantity) / MICRO * (price / MICRO) < 0.8 * MAX_SLEEVE:  # its cost fits in 64 bits
+            cost = notional(quantity, price) + commission_of(quantity, price, c_num, c_den, charge)
+        else:  # more than any sleeve holds: unaffordable, its cost only said
+            cost = BEYOND
+        if cost > available[i]:
+            can = affordable(available[i], price, charge, c_num, c_den, lot) if clip else 0
+            orders[row, OD_A1], orders[row, OD_A2] = cost, abs(quantity)
+            orders[row, OD_A3], orders[row, OD_A4] = price, available[i]
+            orders[row, OD_REASON] = R_SHORTFALL
+            quantity = can if buying else -can
+            leg_qty[m] = quantity
+            cost = notional(quantity, price) + commission_of(quantity, price, c_num, c_den, charge)
+        if quantity != 0:
+            available[i] -= cost
+            if buying:  # it fills at the price it was sized at
+                leg_price[m] = price
+                leg_commission[m] = cost - notional(quantity, price)
+    for m in range(legs):
+        known[orders[leg_row[m], OD_SLEEVE]] = 0
+    for receiver in range(n_sleeves):
+        known[receiver] = 0
+    # 4. netting: one price and one commission per netted symbol, shared pro rata
+    net_price = scratch[14]  # per conflict: the net's price
+    shares = scratch[15]  # per leg: its share of the net's commission, or -1
+    for m in range(legs):
+        shares[m] = -1
+    for g in range(groups):
+        if not nets_group[g]:
+            continue
+        j = group_symbols[g]
+        net = 0
+        gross = 0
+        for m in range(legs):
+            if orders[leg_row[m], OD_SYMBOL] == j and leg_qty[m] != 0:
+                net += leg_qty[m]
+                gross += abs(leg_qty[m])
+        price = (buy[t, j] if net > 0 else sell[t, j]) if net != 0 else base[t, j]
+        net_price[g] = price
+        total = commission_of(net, price, c_num, c_den, fee) if net != 0 else 0
+        given = 0
+        for m in range(legs):
+            if orders[leg_row[m], OD_SYMBOL] == j and leg_qty[m] != 0:
+                shares[m] = floor_share(total, abs(leg_qty[m]), gross)
+                given += shares[m]
+        for _ in range(total - given):  # the micro-unit dust goes where it stays within the standalone commission
+            best, room = -1, -1
+            for m in range(legs):
+                if orders[leg_row[m], OD_SYMBOL] == j and leg_qty[m] != 0:
+                    alone = commission_of(leg_qty[m], price, c_num, c_den, fee if leg_fee[m] else 0)
+                    if alone - shares[m] > room:
+                        best, room = m, alone - shares[m]
+            shares[best] += 1
+    # 5. booking
+    for m in range(legs):
+        quantity = leg_qty[m]
+        if quantity == 0:
+            continue
+        row = leg_row[m]
+        i, j = orders[row, OD_SLEEVE], orders[row, OD_SYMBOL]
+        charge = fee if leg_fee[m] else 0
+        g = first[j] - 1 if not isolated else -1
+        if g >= 0 and nets_group[g]:
+            price = net_price[g]
+            paid = shares[m] if shares[m] >= 0 else commission_of(quantity, price, c_num, c_den, charge)
+        elif leg_commission[m] >= 0:
+            price, paid = leg_price[m], leg_commission[m]
+        else:
+            price = buy[t, j] if quantity > 0 else sell[t, j]
+            paid = commission_of(quantity, price, c_num, c_den, charge)
+        cash_before = sleeves[i, SL_CASH]
+        over = beyond(cash_before, quantity, price)
+        if over > 0.0:
+            return stop_bar(key, orders, ready, count, counters, t, i, over)
+        realized = apply_fill(sleeves, qty, basis, i, j, quantity, price, paid)
+        leg_price[m], leg_commission[m] = price, paid
+        orders[row, OD_FILLED] += quantity
+        n = counters[CT_FILLS]
+        counters[CT_FILLS] += 1
+        fills[n, FL_ORDER] = row
+        fills[n, FL_SLEEVE] = i
+        fills[n, FL_BAR] = t
+        fills[n, FL_SYMBOL] = j
+        fills[n, FL_QUANTITY] = quantity
+        fills[n, FL_PRICE] = price
+        fills[n, FL_COMMISSION] = paid
+        fills[n, FL_REALIZED] = realized
+        fills[n, FL_CASH] = sleeves[i, SL_CASH]
+        rebalance = orders[row, OD_REBALANCE]
+        if rebalance >= 0 and leg_reduces[m]:
+            pay_out(sleeves, counters, transfers, payees, rebalance, i, sleeves[i, SL_CASH] - cash_before, t)
+    # 6. the conflicts' records and events
+    for g in range(groups):
+        j = group_symbols[g]
+        c = counters[CT_CONFLICTS] + g
+        conflicts[c, CF_BAR] = t
+        conflicts[c, CF_SYMBOL] = j
+        price = net_price[g] if nets_group[g] else -1
+        net = 0
+        gross = 0
+        paid = 0
+        alone = 0
+        for m in range(legs):
+            row = leg_row[m]
+            quantity = leg_qty[m]
+            if orders[row, OD_SYMBOL] == j and quantity != 0:
+                net += quantity
+                gross += abs(quantity)
+                each = commission_of(quantity, price if price >= 0 else (buy[t, j] if quantity > 0 else sell[t, j]),
+                                     c_num, c_den, fee if leg_fee[m] else 0)
+                alone += each
+                paid += shares[m] if shares[m] >= 0 else each
+        conflicts[c, CF_NET] = net
+        conflicts[c, CF_CROSSED] = (gross - abs(net)) // 2
+        conflicts[c, CF_COMMISSION] = paid
+        conflicts[c, CF_STANDALONE] = alone
+        conflicts[c, CF_SAVED] = alone - paid
+        conflicts[c, CF_EVENT] = counters[CT_EVENT]
+        counters[CT_EVENT] += 1
+        conflicts[c, CF_PRICE] = price
+        conflicts[c, CF_NETS] = nets_group[g]
+        for k in range(count):
+            row = ready[k]
+            if orders[row, OD_SYMBOL] == j:
+                n = counters[CT_CONFLICT_ORDERS]
+                counters[CT_CONFLICT_ORDERS] += 1
+                conflict_orders[n, CO_CONFLICT] = c
+                conflict_orders[n, CO_SLEEVE] = orders[row, OD_SLEEVE]
+                conflict_orders[n, CO_ORDER] = row
+                conflict_orders[n, CO_QUANTITY] = orders[row, OD_QUANTITY]
+                conflict_orders[n, CO_STOOD] = stands[k]
+    counters[CT_CONFLICTS] += groups
+    for k in range(count):
+        j = orders[ready[k], OD_SYMBOL]
+        seen[j] = 0
+        first[j] = 0
+    # 7. decisions of the standing orders: accepted, or clipped / rejected by capital
+    for k in range(count):
+        if not stands[k]:
+            continue
+        row = ready[k]
+        if orders[row, OD_FILLED] == orders[row, OD_QUANTITY]:
+            orders[row, OD_RESOLVED] = t
+            orders[row, OD_KIND] = ACCEPTED
+            orders[row, OD_REASON] = R_NONE
+            continue
+        i = orders[row, OD_SLEEVE]
+        orders[row, OD_RESOLVED] = t
+        orders[row, OD_KIND] = REJECTED if orders[row, OD_FILLED] == 0 else CLIPPED
+        orders[row, OD_EVENT] = counters[CT_EVENT]
+        counters[CT_EVENT] += 1
+        orders[row, OD_USED] = sleeves[i, SL_USED]
+        orders[row, OD_ALLOCATED] = sleeves[i, SL_ALLOCATED]
+    return 0
+
+
+@njit(cache=True)
+def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights):
+    """Which of the ready orders on symbol j stand (`stands`), by the configured mode."""
+    if mode == NET_SIGNAL:
+        return
+    if mode == FIRST_WINS:
+        best, rank = -1, 1 << 62
+        for k in range(count):
+            row = ready[k]
+            if orders[row, OD_SYMBOL] == j and ranks[orders[row, OD_SLEEVE]] < rank:
+                best, rank = k, ranks[orders[row, OD_SLEEVE]]
+        for k in range(count):
+            if orders[ready[k], OD_SYMBOL] == j:
+                stands[k] = 1 if k == best else 0
+        return
+    if mode == CANCEL_BOTH or mode == WEIGHTED:
+        buying = 0
+        selling = 0
+        for k in range(count):
+            row = ready[k]
+            if orders[row, OD_SYMBOL] == j:
+                if orders[row, OD_QUANTITY] > 0:
+                    buying += weights[orders[row, OD_SLEEVE]]
+                else:
+                    selling += weights[orders[row, OD_SLEEVE]]
+        if mode == CANCEL_BOTH:
+            keep_buys = selling == 0
+            keep_sells = buying == 0
+        elif buying == selling:  # a tie cancels both sides
+            keep_buys = keep_sells = buying == 0 or selling == 0
+        else:
+            keep_buys = buying > selling
+            keep_sells = not keep_buys
+        for k in range(count):
+            row = ready[k]
+            if orders[row, OD_SYMBOL] == j:
+                stands[k] = 1 if (keep_buys if orders[row, OD_QUANTITY] > 0 else keep_sells) else 0
+        return
+    rows = np.empty((count, 3), dtype=np.int64)  # order row, sleeve, quantity
+    n = 0
+    for k in range(count):
+        row = ready[k]
+        if orders[row, OD_SYMBOL] == j:
+            rows[n, 0], rows[n, 1], rows[n, 2] = row, orders[row, OD_SLEEVE], orders[row, OD_QUANTITY]
+            n += 1
+    group = rows[:n]
+    kept = _resolve(key, t, j, group)
+    m = 0
+    for k in range(count):
+        if orders[ready[k], OD_SYMBOL] == j:
+            stands[k] = kept[m]
+            m += 1
+
+
+# -- rebalancing payouts -----------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def split_share(payees, rebalance, amount, receiver) -> int:
+    """Receiver's share of `amount` raised by a rebalancing sale: pro rata to what each payee
+    still lacks, in whole micro units, the last payee getting the rest."""
+    if amount <= 0 or rebalance >= payees.shape[0]:
+        return 0
+    total = 0
+    last = -1
+    for s in range(payees.shape[1]):
+        if payees[rebalance, s] > 0:
+            total += payees[rebalance, s]
+            last = s
+    if total == 0 or payees[rebalance, receiver] <= 0:
+        return 0
+    if receiver != last:
+        return scaled(amount, payees[rebalance, receiver], total)
+    paid = 0
+    for s in range(payees.shape[1]):
+        if s != last and payees[rebalance, s] > 0:
+            paid += scaled(amount, payees[rebalance, s], total)
+    return amount - paid
+
+
+@njit(cache=True)
+def pay_out(sleeves, counters, transfers, payees, rebalance, sender, amount, t):
+    """Move the cash a rebalancing sale raised from `sender` to the sleeves it is for."""
+    for receiver in range(sleeves.shape[0]):
+        share = split_share(payees, rebalance, amount, receiver)
+        if share != 0:
+            sleeves[sender, SL_CASH] -= share
+            sleeves[sender, SL_ALLOCATED] -= share
+            sleeves[receiver, SL_CASH] += share
+            sleeves[receiver, SL_ALLOCATED] += share
+            record_transfer(counters, transfers, rebalance, t, sender, -share)
+            record_transfer(counters, transfers, rebalance, t, receiver, share)
+
+
+@njit(cache=True)
+def record_transfer(counters, transfers, rebalance, t, sleeve, amount):
+    n = counters[CT_TRANSFERS]
+    counters[CT_TRANSFERS] += 1
+    transfers[n, TR_REBALANCE] = rebalance
+    transfers[n, TR_BAR] = t
+    transfers[n, TR_SLEEVE] = sleeve
+    transfers[n, TR_AMOUNT] = amount
+
+
+# -- the loop ---------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
+        rule_exit_reason, conditions, has_bar, marks_f, marks_m, buy, sell, base, c_num, c_den, fee, lot, clip,
+        allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
+        pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
+        payees):
+    """Step bars start..stop-1 (see the module docstring); the records, grown as needed, are
+    returned in the order given. `counters[CT_STATUS]` says how it ended: DONE, or FAILED /
+    LIMIT at `counters[CT_STOP_BAR]` for `counters[CT_STOP_SLEEVE]`."""
+    n_sleeves, n_symbols = qty.shape
+    capacity = max(n_symbols, 1)
+    symbols = np.empty(capacity, dtype=np.int64)
+    sides = np.empty(capacity, dtype=np.int64)
+    sig_weights = np.empty(capacity, dtype=np.float64)
+    reasons = np.empty(capacity, dtype=np.int64)
+    equity_at = np.full(n_sleeves, -1, dtype=np.int64)
+    equity = np.zeros(n_sleeves, dtype=np.float64)
+    scratch = np.zeros((16, max(n_symbols, n_sleeves) + 16), dtype=np.int64)
+    rebalance_active = threshold >= 0.0 and n_sleeves >= 2 and not isolated
+    t = start
+    while t < stop:
+        if t % PROGRESS_EVERY == 0 and t > start:
+            _progress(key, t)
+        # fills at the open
+        waiting = counters[CT_WAITING]
+        if not close_mode and waiting > 0:
+            need = sleeves[:, SL_PENDING].sum()
+            fills = grown(fills, counters[CT_FILLS], 2 * need)
+            conflicts = grown(conflicts, counters[CT_CONFLICTS], need)
+            conflict_orders = grown(conflict_orders, counters[CT_CONFLICT_ORDERS], need)
+            transfers = grown(transfers, counters[CT_TRANSFERS], 2 * need * n_sleeves)
+            if 2 * need + 2 > scratch.shape[1]:
+                scratch = np.zeros((16, max(2 * need + 2, n_symbols, n_sleeves) + 16), dtype=np.int64)
+            if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+                          conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
+                          isolated, mode, nets, ranks, weights, payees, scratch) == 3:
+                counters[CT_STATUS] = LIMIT
+                counters[CT_STOP_BAR] = t
+                break
+        # drift rebalancing
+        if rebalance_active and t % every == 0:
+            total = 0.0
+            values = np.empty(n_sleeves)
+            for i in range(n_sleeves):
+                values[i] = equity_float(sleeves, qty, marks_f, t, i)
+                total += values[i]
+            if total > 0.0:
+                drift = 0.0
+                for i in range(n_sleeves):
+                    drift = max(drift, abs(values[i] / total - targets[i]))
+                if drift > threshold:
+                    plan, moved, lacks, rebalance = _rebalance(key, t)
+                    orders = grown(orders, counters[CT_ORDERS], 2 * plan.shape[0])
+                    transfers = grown(transfers, counters[CT_TRANSFERS], n_sleeves)
+                    if rebalance >= payees.shape[0]:
+                        bigger = np.zeros((max(2 * payees.shape[0], rebalance + 1), n_sleeves), dtype=np.int64)
+                        bigger[:payees.shape[0]] = payees
+                        payees = bigger
+                    for i in range(n_sleeves):
+                        payees[rebalance, i] = lacks[i]
+                        if moved[i] != 0:
+                            sleeves[i, SL_CASH] += moved[i]
+                            sleeves[i, SL_ALLOCATED] += moved[i]
+                            record_transfer(counters, transfers, rebalance, t, i, moved[i])
+                    for k in range(plan.shape[0]):
+                        place(orders, sleeves, pending, queue, counters, plan[k, 0], plan[k, 1], plan[k, 2], t,
+                              rebalance)
+                    for i in range(n_sleeves):
+                        equity_at[i] = -1
+        # the strategies due
+        for i in range(n_sleeves):
+            if sleeves[i, SL_FAILED] or not (due[t, i] or sleeves[i, SL_RECHECK]):
+                continue
+            sleeves[i, SL_RECHECK] = 0
+            failed = False
+            if kinds[i] == RULE:
+                count = rule_signals(conditions, rule_entry[i], rule_exit[i], rule_short[i], rule_weight[i], qty, t, i,
+                                     symbols, sides, sig_weights, reasons, rule_entry_reason[i], rule_exit_reason[i])
+            else:
+                count = _call_strategy(key, i, t)
+                failed = count < 0  # the strategy raised (after `count` valid signals)
+                if failed:
+                    count = -count - 1
+                if count > symbols.shape[0]:
+                    symbols = np.empty(count, dtype=np.int64)
+                    sides = np.empty(count, dtype=np.int64)
+                    sig_weights = np.empty(count, dtype=np.float64)
+                    reasons = np.empty(count, dtype=np.int64)
+                if count > 0:
+                    _signals_of(key, symbols, sides, sig_weights, reasons)
+            state = 0
+            if count > 0:
+                sleeves[i, SL_RECHECK] = 1
+                orders = grown(orders, counters[CT_ORDERS], 2 * count)
+                signals = grown(signals, counters[CT_SIGNALS], count)
+                signal_floats = grown(signal_floats, counters[CT_SIGNALS], count)
+                state = take_signals(orders, signals, signal_floats, sleeves, qty, pending, queue, counters, marks_f,
+                                     marks_m, t, i, symbols, sides, sig_weights, reasons, count, allow_short, lot,
+                                     equity_at, equity)
+                if state == 2:
+                    _sleeve_limit(key, i, t, equity[i])
+            if failed or state == 2:
+                if isolated:
+                    sleeves[i, SL_FAILED] = 1
+                    sleeves[i, SL_RECHECK] = 0
+                    drop_pending(orders, sleeves, pending, queue, counters, i, t, CANCELLED, R_SLEEVE_FAILED, i)
+                    continue
+                counters[CT_STATUS] = FAILED if failed else LIMIT
+                counters[CT_STOP_BAR] = t
+                counters[CT_STOP_SLEEVE] = i
+                break
+        if counters[CT_STATUS] != 0:
+            break
+        # fills at the close
+        if close_mode and counters[CT_WAITING] > 0:
+            need = sleeves[:, SL_PENDING].sum()
+            fills = grown(fills, counters[CT_FILLS], 2 * need)
+            conflicts = grown(conflicts, counters[CT_CONFLICTS], need)
+            conflict_orders = grown(conflict_orders, counters[CT_CONFLICT_ORDERS], need)
+            transfers = grown(transfers, counters[CT_TRANSFERS], 2 * need * n_sleeves)
+            if 2 * need + 2 > scratch.shape[1]:
+                scratch = np.zeros((16, max(2 * need + 2, n_symbols, n_sleeves) + 16), dtype=np.int64)
+            if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+                          conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
+                          isolated, mode, nets, ranks, weights, payees, scratch) == 3:
+                counters[CT_STATUS] = LIMIT
+                counters[CT_STOP_BAR] = t
+                break
+        t += 1
+    if counters[CT_STATUS] == 0:
+        counters[CT_STATUS] = DONE
+        counters[CT_BARS] = stop
+        # what is still pending expires
+        for i in range(n_sleeves):
+            drop_pending(orders, sleeves, pending, queue, counters, i, -1, EXPIRED, R_EXPIRED, 0)
+    else:
+        counters[CT_BARS] = counters[CT_STOP_BAR] + 1
+        for i in range(n_sleeves):
+            drop_pending(orders, sleeves, pending, queue, counters, i, -1, CANCELLED, R_RUN_STOPPED,
+                         counters[CT_STOP_SLEEVE])
+    return orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers, payees
+
+
+forget_stale(globals(), [arith.__file__, layout.__file__])
