@@ -862,6 +862,18 @@ def record_transfer(counters, transfers, rebalance, t, sleeve, amount):
     transfers[n, TR_AMOUNT] = amount
 
 
+@njit(cache=True)
+def keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t):
+    """Each sleeve's cash (micro), equity (a float, at the marks of bar t) and positions
+    (micro-shares) at the end of bar t, where books are kept (`book_cash` has rows)."""
+    if book_cash.shape[0] == 0:
+        return
+    for i in range(qty.shape[0]):
+        book_cash[t, i] = sleeves[i, SL_CASH]
+        book_equity[t, i] = equity_float(sleeves, qty, marks_f, t, i)
+        book_qty[t, i, :] = qty[i]
+
+
 # -- the loop ---------------------------------------------------------------------------------------
 
 
@@ -870,10 +882,12 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
         rule_exit_reason, conditions, has_bar, marks_f, marks_m, buy, sell, base, c_num, c_den, fee, lot, clip,
         allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
         pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
-        payees):
+        payees, book_cash, book_equity, book_qty):
     """Step bars start..stop-1 (see the module docstring); the records, grown as needed, are
     returned in the order given. `counters[CT_STATUS]` says how it ended: DONE, or FAILED /
-    LIMIT at `counters[CT_STOP_BAR]` for `counters[CT_STOP_SLEEVE]`."""
+    LIMIT at `counters[CT_STOP_BAR]` for `counters[CT_STOP_SLEEVE]`. Where `book_cash` has rows,
+    each sleeve's cash, equity and positions at the end of every bar stepped are kept in
+    `book_cash`, `book_equity` and `book_qty` (see keep_books)."""
     n_sleeves, n_symbols = qty.shape
     capacity = max(n_symbols, 1)
     symbols = np.empty(capacity, dtype=np.int64)
@@ -993,7 +1007,10 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
                 counters[CT_STATUS] = LIMIT
                 counters[CT_STOP_BAR] = t
                 break
+        keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t)
         t += 1
+    if counters[CT_STATUS] != 0:  # the bar it stopped at, as far as it went
+        keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t)
     if counters[CT_STATUS] == 0:
         counters[CT_STATUS] = DONE
         counters[CT_BARS] = stop

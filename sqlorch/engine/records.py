@@ -109,6 +109,18 @@ class Rebalance:
     position_trade: int
 
 
+@dataclass(frozen=True)
+class Books:
+    """What the engine held at the end of every bar it stepped, per sleeve: `cash` [bars,
+    sleeves] in micro units, `equity` [bars, sleeves] as floats (cash plus positions at the
+    bar's marks) and `positions` [bars, sleeves, symbols] in micro-shares. Kept only when asked
+    for (`Stepper(books=True)`): the warehouse's books are SQL's, and tests hold the two equal."""
+
+    cash: np.ndarray
+    equity: np.ndarray
+    positions: np.ndarray
+
+
 @dataclass
 class Records:
     """A run's records: the engine's arrays (`orders`, `signals`, `signal_floats`, `fills`,
@@ -199,7 +211,8 @@ class Records:
             strategies = [ids[sleeve] for sleeve, _, _, _ in orders]
             standing = [ids[sleeve] for sleeve, _, _, stood in orders if stood]
             listed = "[" + ",".join(f'{{"strategy_id":{_json(ids[sleeve])},"order_id":{order + 1},'
-                                    f'"quantity":{quantity / 1_000_000!r}}}' for sleeve, order, quantity, _ in orders) + "]"
+                                    f'"quantity":{quantity / 1_000_000!r}}}'
+                                    for sleeve, order, quantity, _ in orders) + "]"
             columns.append((k + 1, row[L.CF_BAR], self.symbols[row[L.CF_SYMBOL]], self.mode, strategies, standing,
                             listed, conflict_outcome(row, strategies, standing), Amount(np.array([row[L.CF_NET]]), 6),
                             Amount(np.array([row[L.CF_CROSSED]]), 6), Amount(np.array([row[L.CF_COMMISSION]]), 6),

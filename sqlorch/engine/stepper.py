@@ -29,7 +29,7 @@ from sqlorch.engine.events import EventLog
 from sqlorch.engine.features import Feature, FeatureSet, declared, wakes_on_rise
 from sqlorch.engine.market import Market
 from sqlorch.engine.rebalance import Planner
-from sqlorch.engine.records import Records
+from sqlorch.engine.records import Books, Records
 from sqlorch.engine.rule import Rule
 from sqlorch.engine.settings import EngineSettings
 from sqlorch.engine.sleeve import SleeveView
@@ -62,6 +62,7 @@ class StepOutcome:
     bars_processed: int
     failure: Failure | None
     failed: dict[int, Failure] = field(default_factory=dict)
+    books: Books | None = None
 
 
 class Stepper:
@@ -85,6 +86,7 @@ class Stepper:
         log: EventLog,
         on_progress: Callable[[int], None] | None = None,
         use_wake: bool = True,
+        books: bool = False,
     ):
         self.panel = panel
         self.strategies = list(strategies)
@@ -92,6 +94,7 @@ class Stepper:
         self.settings = settings
         self.log = log
         self.on_progress = on_progress
+        self.books = books
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
         declarations = [declared(strategy) for _, strategy in self.strategies]
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
@@ -145,6 +148,9 @@ class Stepper:
         counters = np.zeros(L.CT_COLUMNS, dtype=np.int64)
         counters[L.CT_EVENT] = self.log.seq
         logged_at = self.log.now()[0]
+        kept = len(panel) if self.books else 0
+        books = Books(np.zeros((kept, n), dtype=np.int64), np.zeros((kept, n)),
+                      np.zeros((kept, n, symbols), dtype=np.int64))
         key = bridge.register(self)
         try:
             self._resolver, self._counters, self._ranks = resolver, counters, ranks
@@ -153,12 +159,14 @@ class Stepper:
                 self.feature_set.conditions, ~np.isnan(data[:, CLOSE]), marks, np.rint(marks * MICRO).astype(np.int64),
                 prices.buy, prices.sell, prices.base, costs.commission_rate[0], costs.commission_rate[1],
                 costs.fee, costs.lot, settings.clip, settings.allow_short, settings.close_mode, settings.isolated,
-                engine_mode(resolver), bool(resolver.nets), ranks, scaled_weights, threshold, max(settings.rebalance_every, 1),
-                np.array([float(t) for t in self.planner.targets]), self.sleeve_rows, self.positions,
+                engine_mode(resolver), bool(resolver.nets), ranks, scaled_weights, threshold,
+                max(settings.rebalance_every, 1), np.array([float(t) for t in self.planner.targets]),
+                self.sleeve_rows, self.positions,
                 np.zeros((n, symbols), dtype=np.int64), np.full((n, symbols), -1, dtype=np.int64),
                 np.zeros((n, max(symbols, 1)), dtype=np.int64), counters, _table(64, L.OD_COLUMNS),
                 _table(64, L.SG_COLUMNS), np.zeros((64, 2)), _table(64, L.FL_COLUMNS), _table(8, L.CF_COLUMNS),
-                _table(8, L.CO_COLUMNS), _table(8, 4), _table(1, max(n, 1)))
+                _table(8, L.CO_COLUMNS), _table(8, 4), _table(1, max(n, 1)), books.cash, books.equity,
+                books.positions)
         finally:
             bridge.unregister(key)
         self.log.seq = int(counters[L.CT_EVENT])
@@ -171,7 +179,7 @@ class Stepper:
         processed = int(counters[L.CT_BARS])
         if self.on_progress:
             self.on_progress(processed)
-        return StepOutcome(records, self.sleeves, processed, failure, failed)
+        return StepOutcome(records, self.sleeves, processed, failure, failed, books if self.books else None)
 
     def _rules(self) -> tuple[np.ndarray, ...]:
         """Per strategy: its kind (compiled rule or Python), and for rules the columns of their

@@ -3,6 +3,9 @@
 - The same randomly drawn strategy and configuration give identical fills, metrics and final
   equity as a single-strategy backtest, as a sleeve of an orchestrated run (beside another
   strategy on other symbols: they never meet) and as a grid combination (an isolated sleeve).
+- A `Rule`, decided in compiled code, gives the same signals, decisions and fills as the same
+  rule decided by Python (`on_bar` called by the engine): alone, as the five built-ins side by
+  side, and in an orchestrated run that mixes Rules with Python strategies on shared symbols.
 - The numpy metrics a grid ranks by (sqlorch.backtest.metrics) equal the warehouse's SQL
   metrics (sql/load/metrics.sql) to within FLOAT_TOLERANCE on randomly drawn runs.
 """
@@ -16,14 +19,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_properties import Scripted, configs, examples, markets, scripts
 
-from sqlorch import BacktestConfig, BacktestEngine, GridSearch, OrchestratorConfig, StrategyOrchestrator
+from sqlorch import BacktestConfig, BacktestEngine, GridSearch, OrchestratorConfig, Rule, StrategyOrchestrator
 from sqlorch.backtest.metrics import equity_curves, sleeve_metrics, trade_stats
 from sqlorch.backtest.results import METRIC_NAMES
 from sqlorch.bars.load import load_bars
 from sqlorch.bars.panel import MARK, Panel
+from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.engine.events import EventLog
-from sqlorch.engine.stepper import Stepper
+from sqlorch.engine.stepper import Stepper, compiled
+from sqlorch.engine.strategy import own_id
+from sqlorch.features import change, field, first_bar, highest, lowest, rsi, sma
 from sqlorch.money import MICRO, isclose
+from sqlorch.strategies import BuyAndHold, DonchianBreakout, Momentum, RSIStrategy, SMACross
 
 
 class Played(Scripted):
@@ -86,6 +93,121 @@ def test_a_backtest_a_sleeve_and_a_grid_combination_agree(case) -> None:
     for name in METRIC_NAMES:
         assert same(sleeve.metrics.as_dict()[name], expected[name]), name
         assert same(row[name], expected[name]), (name, row[name], expected[name])
+
+
+def in_python(rule: Rule) -> Rule:
+    """The same rule decided in Python: a copy whose class overrides `on_bar` (calling the rule's
+    own), so the engine calls it bar by bar; same id, same reasons."""
+    base = type(rule)
+    label, strategy_id = rule.label, own_id(rule)
+    python = type(f"{base.__name__}InPython", (base,), {"on_bar": lambda self, ctx: base.on_bar(self, ctx),
+                                                          "label": property(lambda self: label)})
+    copy = object.__new__(python)
+    copy.__dict__.update(rule.__dict__, name=strategy_id)
+    assert compiled(rule) and not compiled(copy)
+    return copy
+
+
+def decided(result) -> dict[str, list[tuple]]:
+    """What an engine run decided, table by table, in the warehouse's words."""
+    con = result.warehouse  # (a Warehouse: its query returns a polars frame)
+    tables = {"signals": "SELECT strategy_id, bar_index, symbol, side, weight, reason, target_quantity FROM signals "
+                         "WHERE run_id = ?",
+              "decisions": "SELECT strategy_id, symbol, decided_bar, resolved_bar, requested_quantity, "
+                           "filled_quantity, kind, reason FROM decisions WHERE run_id = ?",
+              "fills": "SELECT strategy_id, bar_index, symbol, quantity, price, commission, realized_pnl FROM fills "
+                       "WHERE run_id = ?",
+              "conflicts": "SELECT bar_index, symbol, strategies, standing, outcome FROM conflicts WHERE run_id = ?"}
+    return {name: sorted(con.query(sql, [result.run_id]).rows(), key=repr) for name, sql in tables.items()}
+
+
+CONDITIONS = {  # (entry, exit) from two window lengths a < b
+    "sma cross": lambda a, b: (sma(a) > sma(b), sma(a) < sma(b)),
+    "momentum": lambda a, b: (change(a) > 0, change(b) <= 0),
+    "rsi": lambda a, b: (rsi(a) < 45, rsi(a) > 55),
+    "breakout": lambda a, b: (field("close") > highest(a, lag=1), field("close") < lowest(b, lag=1)),
+    "first bar": lambda a, b: (first_bar(), None),
+    "open above close": lambda a, b: (field("open") > field("close"), (field("close") > sma(a)) | ~(sma(b) > 0)),
+}
+
+
+@st.composite
+def rule_cases(draw):
+    """A market, a Rule drawn from the features (with or without an exit, long or short, equal
+    or fixed weight) and a configuration."""
+    market = draw(markets(max_bars=60))
+    a = draw(st.integers(1, 5))
+    b = draw(st.integers(a + 1, 9))
+    entry, exit_ = CONDITIONS[draw(st.sampled_from(sorted(CONDITIONS)))](a, b)
+    if exit_ is not None and draw(st.booleans()):
+        exit_ = None
+    rule = Rule(entry, exit_, weight=draw(st.sampled_from(["equal", 0.3, 1.0, 0.0, 0.45])),
+                side=draw(st.sampled_from(["long", "short"])), name="rule")
+    cfg = draw(configs())
+    cfg.pop("conflict_mode")
+    return market, rule, cfg
+
+
+@examples(60)
+@given(rule_cases())
+def test_a_rule_decides_as_the_same_rule_in_python(case) -> None:
+    market, rule, cfg = case
+    bars = market.frame()
+    config = BacktestConfig(warehouse=None, log_dir=None, **cfg)
+    engine, python = (BacktestEngine(strategy, config).run(bars) for strategy in (rule, in_python(rule)))
+    assert decided(engine) == decided(python)
+    assert engine.final_equity == python.final_equity
+
+
+LINE_UP = (BuyAndHold(), SMACross(5, 20), Momentum(10), RSIStrategy(7, 40, 60), DonchianBreakout(10))
+
+
+def test_the_five_builtins_decide_as_in_python() -> None:
+    """The built-ins side by side in one orchestrated run, compiled and in Python: the same
+    signals, decisions, fills and conflicts on two years of eight symbols."""
+    bars = synthetic_bars(8, 2, seed=3)
+    config = OrchestratorConfig(warehouse=None, log_dir=None, conflict_mode="net_signal")
+    weights = [Decimal("0.2")] * 5
+    engine = StrategyOrchestrator(list(zip(LINE_UP, weights)), config).run(bars)
+    python = StrategyOrchestrator([(in_python(rule), w) for rule, w in zip(LINE_UP, weights)], config).run(bars)
+    expected = decided(engine)
+    assert len(expected["fills"]) > 100 and expected["conflicts"]
+    assert decided(python) == expected
+    assert {s: r.final_equity for s, r in engine.strategy_results.items()} == \
+        {s: r.final_equity for s, r in python.strategy_results.items()}
+
+
+@st.composite
+def mixed_cases(draw):
+    """Rules and scripted Python strategies trading the same symbols, in every conflict mode,
+    with and without rebalancing."""
+    market = draw(markets(max_bars=50))
+    rules = [Rule(*CONDITIONS[kind](a, a + 3), name=f"rule_{k}")
+             for k, (kind, a) in enumerate(draw(st.lists(st.tuples(st.sampled_from(sorted(CONDITIONS)),
+                                                                   st.integers(1, 4)), min_size=1, max_size=3)))]
+    scripted = [Scripted(f"script_{k}", draw(scripts(len(market.clock), market.symbols)))
+                for k in range(draw(st.integers(1, 2)))]
+    strategies = draw(st.permutations(rules + scripted))
+    cfg = draw(configs())
+    cfg["rebalance_threshold"] = draw(st.sampled_from([None, 0.05]))
+    return market, strategies, cfg
+
+
+@examples(40)
+@given(mixed_cases())
+def test_rules_and_python_strategies_in_one_orchestrator(case) -> None:
+    """A mix of Rules and Python strategies gives what the same line-up gives with every Rule
+    decided in Python: the compiled decisions meet Python's in conflicts, netting and
+    rebalancing exactly as they would among Python strategies."""
+    market, strategies, cfg = case
+    bars = market.frame()
+    weight = Decimal(1) / len(strategies)
+    config = OrchestratorConfig(warehouse=None, log_dir=None, **cfg)
+    mixed = StrategyOrchestrator([(s, weight) for s in strategies], config).run(bars)
+    python = StrategyOrchestrator([(in_python(s) if isinstance(s, Rule) else s, weight) for s in strategies],
+                                  config).run(bars)
+    assert decided(mixed) == decided(python)
+    assert mixed.final_equity == python.final_equity
 
 
 @st.composite
