@@ -1,8 +1,8 @@
 """Where an orchestrated run's time goes: SPEC §6's 5-vs-1 ratio taken apart, phase by phase.
 
-    python benchmarks/phases.py [S|L] [--repeat 3]
+    python benchmarks/phases.py [S|L|M] [--repeat 3]
 
-Runs `StrategyOrchestrator.run` with one strategy (SMACross) and with the five of
+Runs `StrategyOrchestrator.run` with one strategy (Momentum) and with the five of
 benchmarks/run.py, on the same data in one process, as the ratio does, and prints for the
 fastest of `--repeat` runs of each how long every phase took. The main thread's phases
 follow one another and add up to the run:
@@ -109,7 +109,7 @@ def report(one: dict[str, float], five: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("workload", nargs="?", default="L", choices=["S", "L"])
+    parser.add_argument("workload", nargs="?", default="L", choices=["S", "L", "M"])
     parser.add_argument("--repeat", type=int, default=3, help="the fastest of N runs of each [3]")
     args = parser.parse_args(argv)
     bars = bench.bars_for(args.workload)

@@ -49,8 +49,12 @@ from sqlorch.engine.layout import (
     CT_CONFLICTS,
     CT_EVENT,
     CT_FILLS,
+    CT_HELD,
     CT_ORDERS,
+    CT_PHASE,
+    CT_REBALANCES,
     CT_SIGNALS,
+    CT_SLEEVE_AT,
     CT_STATUS,
     CT_STOP_BAR,
     CT_STOP_SLEEVE,
@@ -865,9 +869,7 @@ def record_transfer(counters, transfers, rebalance, t, sleeve, amount):
 @njit(cache=True)
 def keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t):
     """Each sleeve's cash (micro), equity (a float, at the marks of bar t) and positions
-    (micro-shares) at the end of bar t, where books are kept (`book_cash` has rows)."""
-    if book_cash.shape[0] == 0:
-        return
+    (micro-shares) at the end of bar t."""
     for i in range(qty.shape[0]):
         book_cash[t, i] = sleeves[i, SL_CASH]
         book_equity[t, i] = equity_float(sleeves, qty, marks_f, t, i)
@@ -877,17 +879,198 @@ def keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t):
 # -- the loop ---------------------------------------------------------------------------------------
 
 
+N_ORDERS, N_SIGNALS, N_FILLS, N_CONFLICTS, N_TRANSFERS, N_PAYEES, N_SCRATCH, N_BUFFER = range(8)
+"""What `step` asks `run` to make room for before it resumes (rows, or columns of scratch)."""
+P_OPEN, P_REBALANCE, P_STRATEGIES, P_CLOSE = range(4)
+"""The parts of a bar, in order: where `step` resumes (counters[CT_PHASE])."""
+
+
+@njit(cache=True)
+def short(table, used, more) -> bool:
+    return used + more > table.shape[0]
+
+
+@njit(cache=True)
+def fills_fit(needs, counters, sleeves, fills, conflicts, conflict_orders, transfers, scratch) -> bool:
+    """Whether the records and scratch have room for the fills of every pending order; if not,
+    `needs` says how much."""
+    need = sleeves[:, SL_PENDING].sum()
+    n_sleeves = sleeves.shape[0]
+    if (short(fills, counters[CT_FILLS], 2 * need) or short(conflicts, counters[CT_CONFLICTS], need)
+            or short(conflict_orders, counters[CT_CONFLICT_ORDERS], need)
+            or short(transfers, counters[CT_TRANSFERS], 2 * need * n_sleeves) or 2 * need + 2 > scratch.shape[1]):
+        needs[N_FILLS], needs[N_CONFLICTS], needs[N_TRANSFERS] = 2 * need, need, 2 * need * n_sleeves
+        needs[N_SCRATCH] = 2 * need + 2
+        return False
+    return True
+
+
+@njit(cache=True)
+def orders_fit(needs, counters, orders, signals, signal_floats, count) -> bool:
+    """Whether the orders and signals have room for `count` more signals (one order each)."""
+    if (short(orders, counters[CT_ORDERS], count) or short(signals, counters[CT_SIGNALS], count)
+            or short(signal_floats, counters[CT_SIGNALS], count)):
+        needs[N_ORDERS], needs[N_SIGNALS] = count, count
+        return False
+    return True
+
+
+@njit(cache=True)
+def pause(counters, t, phase, sleeve) -> int:
+    counters[CT_PHASE] = phase
+    counters[CT_SLEEVE_AT] = sleeve
+    return t
+
+
+@njit(cache=True)
+def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
+         rule_exit_reason, conditions, has_bar, marks_f, marks_m, buy, sell, base, c_num, c_den, fee, lot, clip,
+         allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
+         pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
+         payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, equity_at, equity, scratch,
+         needs) -> int:
+    """Step bars from `start` (from the part of it counters[CT_PHASE] names) until `stop`, a
+    failure (counters[CT_STATUS]) or a record table without room for the next part of a bar:
+    then `needs` says what to grow, and stepping resumes there. Returns the bar it stopped at.
+    (No array is reassigned here: numba would count references to it at every bar.)"""
+    n_sleeves = qty.shape[0]
+    n_symbols = qty.shape[1]
+    rebalance_active = threshold >= 0.0 and n_sleeves >= 2 and not isolated
+    phase = counters[CT_PHASE]
+    t = start
+    while t < stop:
+        if phase == P_OPEN:  # fills at the open
+            if t % PROGRESS_EVERY == 0 and t > 0:
+                _progress(key, t)
+            if not close_mode and counters[CT_WAITING] > 0:
+                if not fills_fit(needs, counters, sleeves, fills, conflicts, conflict_orders, transfers, scratch):
+                    return pause(counters, t, P_OPEN, 0)
+                if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+                              conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
+                              isolated, mode, nets, ranks, weights, payees, scratch) == 3:
+                    counters[CT_STATUS] = LIMIT
+                    counters[CT_STOP_BAR] = t
+                    return t
+            phase = P_REBALANCE
+        if phase == P_REBALANCE:  # drift rebalancing
+            if rebalance_active and t % every == 0 and drifted(sleeves, qty, marks_f, targets, threshold, t):
+                longs = 0
+                for i in range(n_sleeves):
+                    for j in range(n_symbols):
+                        longs += qty[i, j] > 0
+                if (short(orders, counters[CT_ORDERS], longs) or short(transfers, counters[CT_TRANSFERS], n_sleeves)
+                        or counters[CT_REBALANCES] + 2 > payees.shape[0]):
+                    needs[N_ORDERS], needs[N_TRANSFERS] = longs, n_sleeves
+                    needs[N_PAYEES] = counters[CT_REBALANCES] + 2
+                    return pause(counters, t, P_REBALANCE, 0)
+                plan, moved, lacks, rebalance = _rebalance(key, t)
+                counters[CT_REBALANCES] += 1
+                for i in range(n_sleeves):
+                    payees[rebalance, i] = lacks[i]
+                    if moved[i] != 0:
+                        sleeves[i, SL_CASH] += moved[i]
+                        sleeves[i, SL_ALLOCATED] += moved[i]
+                        record_transfer(counters, transfers, rebalance, t, i, moved[i])
+                for k in range(plan.shape[0]):
+                    place(orders, sleeves, pending, queue, counters, plan[k, 0], plan[k, 1], plan[k, 2], t, rebalance)
+                equity_at[:] = -1
+            phase = P_STRATEGIES
+            counters[CT_SLEEVE_AT] = 0
+        if phase == P_STRATEGIES:  # the strategies due
+            for i in range(counters[CT_SLEEVE_AT], n_sleeves):
+                held = counters[CT_HELD]
+                failed = False
+                if held < 0:
+                    if sleeves[i, SL_FAILED] or not (due[t, i] or sleeves[i, SL_RECHECK]):
+                        continue
+                    if kinds[i] == RULE and not orders_fit(needs, counters, orders, signals, signal_floats, n_symbols):
+                        return pause(counters, t, P_STRATEGIES, i)
+                    sleeves[i, SL_RECHECK] = 0
+                    if kinds[i] == RULE:
+                        count = rule_signals(conditions, rule_entry[i], rule_exit[i], rule_short[i], rule_weight[i],
+                                             qty, t, i, symbols, sides, sig_weights, reasons, rule_entry_reason[i],
+                                             rule_exit_reason[i])
+                    else:
+                        count = _call_strategy(key, i, t)
+                else:  # a Python strategy's signals, taken before `run` made room for them
+                    count = held
+                    counters[CT_HELD] = -1
+                if kinds[i] != RULE:
+                    failed = count < 0  # the strategy raised (after `-count - 1` valid signals)
+                    valid = -count - 1 if failed else count
+                    if valid > symbols.shape[0] or not orders_fit(needs, counters, orders, signals, signal_floats,
+                                                                  valid):
+                        needs[N_BUFFER] = valid
+                        counters[CT_HELD] = count
+                        return pause(counters, t, P_STRATEGIES, i)
+                    count = valid
+                    if count > 0:
+                        _signals_of(key, symbols, sides, sig_weights, reasons)
+                state = 0
+                if count > 0:
+                    sleeves[i, SL_RECHECK] = 1
+                    state = take_signals(orders, signals, signal_floats, sleeves, qty, pending, queue, counters,
+                                         marks_f, marks_m, t, i, symbols, sides, sig_weights, reasons, count,
+                                         allow_short, lot, equity_at, equity)
+                    if state == 2:
+                        _sleeve_limit(key, i, t, equity[i])
+                if failed or state == 2:
+                    if isolated:
+                        sleeves[i, SL_FAILED] = 1
+                        sleeves[i, SL_RECHECK] = 0
+                        drop_pending(orders, sleeves, pending, queue, counters, i, t, CANCELLED, R_SLEEVE_FAILED, i)
+                        continue
+                    counters[CT_STATUS] = FAILED if failed else LIMIT
+                    counters[CT_STOP_BAR] = t
+                    counters[CT_STOP_SLEEVE] = i
+                    return t
+            phase = P_CLOSE
+        # fills at the close
+        if close_mode and counters[CT_WAITING] > 0:
+            if not fills_fit(needs, counters, sleeves, fills, conflicts, conflict_orders, transfers, scratch):
+                return pause(counters, t, P_CLOSE, 0)
+            if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+                          conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
+                          isolated, mode, nets, ranks, weights, payees, scratch) == 3:
+                counters[CT_STATUS] = LIMIT
+                counters[CT_STOP_BAR] = t
+                return t
+        if book_cash.shape[0] > 0:
+            keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t)
+        t += 1
+        phase = P_OPEN
+    return pause(counters, t, P_OPEN, 0)
+
+
+@njit(cache=True)
+def drifted(sleeves, qty, marks_f, targets, threshold, t) -> bool:
+    """Whether some sleeve's share of the total equity at bar t is more than `threshold` from
+    its target."""
+    n_sleeves = qty.shape[0]
+    values = np.empty(n_sleeves)
+    total = 0.0
+    for i in range(n_sleeves):
+        values[i] = equity_float(sleeves, qty, marks_f, t, i)
+        total += values[i]
+    if total <= 0.0:
+        return False
+    drift = 0.0
+    for i in range(n_sleeves):
+        drift = max(drift, abs(values[i] / total - targets[i]))
+    return drift > threshold
+
+
 @njit(cache=True)
 def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
         rule_exit_reason, conditions, has_bar, marks_f, marks_m, buy, sell, base, c_num, c_den, fee, lot, clip,
         allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
         pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
         payees, book_cash, book_equity, book_qty):
-    """Step bars start..stop-1 (see the module docstring); the records, grown as needed, are
-    returned in the order given. `counters[CT_STATUS]` says how it ended: DONE, or FAILED /
-    LIMIT at `counters[CT_STOP_BAR]` for `counters[CT_STOP_SLEEVE]`. Where `book_cash` has rows,
-    each sleeve's cash, equity and positions at the end of every bar stepped are kept in
-    `book_cash`, `book_equity` and `book_qty` (see keep_books)."""
+    """Step bars start..stop-1 (see the module docstring and `step`); the records, grown as
+    needed, are returned in the order given. `counters[CT_STATUS]` says how it ended: DONE, or
+    FAILED / LIMIT at `counters[CT_STOP_BAR]` for `counters[CT_STOP_SLEEVE]`. Where `book_cash`
+    has rows, each sleeve's cash, equity and positions at the end of every bar stepped are kept
+    in `book_cash`, `book_equity` and `book_qty` (see keep_books)."""
     n_sleeves, n_symbols = qty.shape
     capacity = max(n_symbols, 1)
     symbols = np.empty(capacity, dtype=np.int64)
@@ -897,120 +1080,36 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
     equity_at = np.full(n_sleeves, -1, dtype=np.int64)
     equity = np.zeros(n_sleeves, dtype=np.float64)
     scratch = np.zeros((16, max(n_symbols, n_sleeves) + 16), dtype=np.int64)
-    rebalance_active = threshold >= 0.0 and n_sleeves >= 2 and not isolated
+    needs = np.zeros(8, dtype=np.int64)
+    counters[CT_PHASE] = P_OPEN
+    counters[CT_HELD] = -1
     t = start
-    while t < stop:
-        if t % PROGRESS_EVERY == 0 and t > start:
-            _progress(key, t)
-        # fills at the open
-        waiting = counters[CT_WAITING]
-        if not close_mode and waiting > 0:
-            need = sleeves[:, SL_PENDING].sum()
-            fills = grown(fills, counters[CT_FILLS], 2 * need)
-            conflicts = grown(conflicts, counters[CT_CONFLICTS], need)
-            conflict_orders = grown(conflict_orders, counters[CT_CONFLICT_ORDERS], need)
-            transfers = grown(transfers, counters[CT_TRANSFERS], 2 * need * n_sleeves)
-            if 2 * need + 2 > scratch.shape[1]:
-                scratch = np.zeros((16, max(2 * need + 2, n_symbols, n_sleeves) + 16), dtype=np.int64)
-            if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
-                          conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
-                          isolated, mode, nets, ranks, weights, payees, scratch) == 3:
-                counters[CT_STATUS] = LIMIT
-                counters[CT_STOP_BAR] = t
-                break
-        # drift rebalancing
-        if rebalance_active and t % every == 0:
-            total = 0.0
-            values = np.empty(n_sleeves)
-            for i in range(n_sleeves):
-                values[i] = equity_float(sleeves, qty, marks_f, t, i)
-                total += values[i]
-            if total > 0.0:
-                drift = 0.0
-                for i in range(n_sleeves):
-                    drift = max(drift, abs(values[i] / total - targets[i]))
-                if drift > threshold:
-                    plan, moved, lacks, rebalance = _rebalance(key, t)
-                    orders = grown(orders, counters[CT_ORDERS], 2 * plan.shape[0])
-                    transfers = grown(transfers, counters[CT_TRANSFERS], n_sleeves)
-                    if rebalance >= payees.shape[0]:
-                        bigger = np.zeros((max(2 * payees.shape[0], rebalance + 1), n_sleeves), dtype=np.int64)
-                        bigger[:payees.shape[0]] = payees
-                        payees = bigger
-                    for i in range(n_sleeves):
-                        payees[rebalance, i] = lacks[i]
-                        if moved[i] != 0:
-                            sleeves[i, SL_CASH] += moved[i]
-                            sleeves[i, SL_ALLOCATED] += moved[i]
-                            record_transfer(counters, transfers, rebalance, t, i, moved[i])
-                    for k in range(plan.shape[0]):
-                        place(orders, sleeves, pending, queue, counters, plan[k, 0], plan[k, 1], plan[k, 2], t,
-                              rebalance)
-                    for i in range(n_sleeves):
-                        equity_at[i] = -1
-        # the strategies due
-        for i in range(n_sleeves):
-            if sleeves[i, SL_FAILED] or not (due[t, i] or sleeves[i, SL_RECHECK]):
-                continue
-            sleeves[i, SL_RECHECK] = 0
-            failed = False
-            if kinds[i] == RULE:
-                count = rule_signals(conditions, rule_entry[i], rule_exit[i], rule_short[i], rule_weight[i], qty, t, i,
-                                     symbols, sides, sig_weights, reasons, rule_entry_reason[i], rule_exit_reason[i])
-            else:
-                count = _call_strategy(key, i, t)
-                failed = count < 0  # the strategy raised (after `count` valid signals)
-                if failed:
-                    count = -count - 1
-                if count > symbols.shape[0]:
-                    symbols = np.empty(count, dtype=np.int64)
-                    sides = np.empty(count, dtype=np.int64)
-                    sig_weights = np.empty(count, dtype=np.float64)
-                    reasons = np.empty(count, dtype=np.int64)
-                if count > 0:
-                    _signals_of(key, symbols, sides, sig_weights, reasons)
-            state = 0
-            if count > 0:
-                sleeves[i, SL_RECHECK] = 1
-                orders = grown(orders, counters[CT_ORDERS], 2 * count)
-                signals = grown(signals, counters[CT_SIGNALS], count)
-                signal_floats = grown(signal_floats, counters[CT_SIGNALS], count)
-                state = take_signals(orders, signals, signal_floats, sleeves, qty, pending, queue, counters, marks_f,
-                                     marks_m, t, i, symbols, sides, sig_weights, reasons, count, allow_short, lot,
-                                     equity_at, equity)
-                if state == 2:
-                    _sleeve_limit(key, i, t, equity[i])
-            if failed or state == 2:
-                if isolated:
-                    sleeves[i, SL_FAILED] = 1
-                    sleeves[i, SL_RECHECK] = 0
-                    drop_pending(orders, sleeves, pending, queue, counters, i, t, CANCELLED, R_SLEEVE_FAILED, i)
-                    continue
-                counters[CT_STATUS] = FAILED if failed else LIMIT
-                counters[CT_STOP_BAR] = t
-                counters[CT_STOP_SLEEVE] = i
-                break
-        if counters[CT_STATUS] != 0:
+    while True:
+        t = step(key, t, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
+                 rule_exit_reason, conditions, has_bar, marks_f, marks_m, buy, sell, base, c_num, c_den, fee, lot,
+                 clip, allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets,
+                 sleeves, qty, basis, pending, queue, counters, orders, signals, signal_floats, fills, conflicts,
+                 conflict_orders, transfers, payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights,
+                 reasons, equity_at, equity, scratch, needs)
+        if counters[CT_STATUS] != 0 or t >= stop:
             break
-        # fills at the close
-        if close_mode and counters[CT_WAITING] > 0:
-            need = sleeves[:, SL_PENDING].sum()
-            fills = grown(fills, counters[CT_FILLS], 2 * need)
-            conflicts = grown(conflicts, counters[CT_CONFLICTS], need)
-            conflict_orders = grown(conflict_orders, counters[CT_CONFLICT_ORDERS], need)
-            transfers = grown(transfers, counters[CT_TRANSFERS], 2 * need * n_sleeves)
-            if 2 * need + 2 > scratch.shape[1]:
-                scratch = np.zeros((16, max(2 * need + 2, n_symbols, n_sleeves) + 16), dtype=np.int64)
-            if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
-                          conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
-                          isolated, mode, nets, ranks, weights, payees, scratch) == 3:
-                counters[CT_STATUS] = LIMIT
-                counters[CT_STOP_BAR] = t
-                break
-        keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t)
-        t += 1
-    if counters[CT_STATUS] != 0:  # the bar it stopped at, as far as it went
-        keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t)
+        # make the room `step` asked for
+        orders = grown(orders, counters[CT_ORDERS], 2 * needs[N_ORDERS])
+        signals = grown(signals, counters[CT_SIGNALS], needs[N_SIGNALS])
+        signal_floats = grown(signal_floats, counters[CT_SIGNALS], needs[N_SIGNALS])
+        fills = grown(fills, counters[CT_FILLS], needs[N_FILLS])
+        conflicts = grown(conflicts, counters[CT_CONFLICTS], needs[N_CONFLICTS])
+        conflict_orders = grown(conflict_orders, counters[CT_CONFLICT_ORDERS], needs[N_CONFLICTS])
+        transfers = grown(transfers, counters[CT_TRANSFERS], needs[N_TRANSFERS])
+        payees = grown(payees, payees.shape[0], max(needs[N_PAYEES] - payees.shape[0], 0))  # (kept whole)
+        if needs[N_SCRATCH] > scratch.shape[1]:
+            scratch = np.zeros((16, max(needs[N_SCRATCH], n_symbols, n_sleeves) + 16), dtype=np.int64)
+        if needs[N_BUFFER] > symbols.shape[0]:
+            symbols = np.empty(needs[N_BUFFER], dtype=np.int64)
+            sides = np.empty(needs[N_BUFFER], dtype=np.int64)
+            sig_weights = np.empty(needs[N_BUFFER], dtype=np.float64)
+            reasons = np.empty(needs[N_BUFFER], dtype=np.int64)
+        needs[:] = 0
     if counters[CT_STATUS] == 0:
         counters[CT_STATUS] = DONE
         counters[CT_BARS] = stop
@@ -1018,6 +1117,8 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
         for i in range(n_sleeves):
             drop_pending(orders, sleeves, pending, queue, counters, i, -1, EXPIRED, R_EXPIRED, 0)
     else:
+        if book_cash.shape[0] > 0:  # the bar it stopped at, as far as it went
+            keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t)
         counters[CT_BARS] = counters[CT_STOP_BAR] + 1
         for i in range(n_sleeves):
             drop_pending(orders, sleeves, pending, queue, counters, i, -1, CANCELLED, R_RUN_STOPPED,
