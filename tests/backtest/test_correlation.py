@@ -18,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from sqlorch import OrchestratorConfig, Signal, StrategyOrchestrator
-from sqlorch.backtest.correlation import DIVERSIFYING_BELOW, HIGH_ABOVE, flag, high_pairs, to_matrix
+from sqlorch.backtest import correlation
+from sqlorch.backtest.correlation import DIVERSIFYING_BELOW, HIGH_ABOVE, flag, high_pairs, load_pairs, to_matrix
 from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.cli import cli
 from sqlorch.engine.events import encode
@@ -65,6 +66,20 @@ def matrix_values(matrix: pl.DataFrame) -> np.ndarray:
     return matrix.drop("strategy_id").to_numpy()
 
 
+def _intraday_bars(days: int = 25, per_day: int = 4, seed: int = 5) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for symbol in ("AAA", "BBB"):
+        price = 50.0
+        for d in range(days):
+            for k in range(per_day):
+                ts = dt.datetime(2024, 3, 1) + dt.timedelta(days=d, hours=10 + 2 * k)
+                close = price * float(np.exp(rng.normal(0, 0.01)))
+                rows.append((symbol, ts, price, max(price, close), min(price, close), close, 100.0))
+                price = close
+    return pl.DataFrame(rows, schema=["symbol", "ts", "open", "high", "low", "close", "volume"], orient="row")
+
+
 @pytest.fixture(scope="module")
 def daily_run(tmp_path_factory):
     """Five sleeves on 4 symbols x 1 year: two holding the same symbol (correlation ~1), two on
@@ -88,6 +103,27 @@ def test_matrix_equals_numpy_on_the_same_returns(daily_run) -> None:
     np.testing.assert_allclose(ours[:4, :4], numpy_matrix(result, ids), rtol=0, atol=TOLERANCE)
     assert np.isnan(ours[4]).all() and np.isnan(ours[:, 4]).all()  # a flat series has no correlation
     assert ours[0, 1] > 0.999 and ours[0, 2] < DIVERSIFYING_BELOW  # same symbol vs another random walk
+
+
+@pytest.mark.parametrize("bars", [synthetic_bars(symbols=4, years=1, seed=11), _intraday_bars()],
+                         ids=["daily", "intraday"])
+def test_the_matrix_product_equals_the_view(bars, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The matrix a result carries, computed as one product of the daily returns, equals the
+    view strategy_correlations pair by pair (NaN where the view has NULL)."""
+    products = []
+    monkeypatch.setattr(correlation, "pearson", lambda r: products.append(r.shape) or PEARSON(r))
+    strategies = [(Hold("a", ["AAA" if "AAA" in bars["symbol"] else "ALFA"]), Decimal("0.3")),
+                  (Hold("b", bars["symbol"].unique().sort().to_list()[1:]), Decimal("0.3")),
+                  (BuyAndHold(), Decimal("0.2")), (Idle(), Decimal("0.1"))]
+    result = StrategyOrchestrator(strategies, OrchestratorConfig(warehouse=None, log_dir=None)).run(bars)
+    with result.warehouse.connect(read_only=True) as con:
+        view = to_matrix(load_pairs(con, result.run_id))
+    assert products and products[0][0] == 4  # the product, not the view, made the matrix
+    assert result.correlation.columns == view.columns
+    np.testing.assert_allclose(matrix_values(result.correlation), matrix_values(view), rtol=0, atol=TOLERANCE)
+
+
+PEARSON = correlation.pearson
 
 
 def test_view_lists_every_ordered_pair_with_flags(daily_run) -> None:
@@ -140,20 +176,6 @@ def test_high_pairs_come_from_the_matrix_upper_triangle() -> None:
     assert high_pairs(matrix) == [("a", "b", 0.81)]
     assert math.isnan(matrix["c"][1])
     assert to_matrix(pairs.head(0)).columns == ["strategy_id"]
-
-
-def _intraday_bars(days: int = 25, per_day: int = 4, seed: int = 5) -> pl.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for symbol in ("AAA", "BBB"):
-        price = 50.0
-        for d in range(days):
-            for k in range(per_day):
-                ts = dt.datetime(2024, 3, 1) + dt.timedelta(days=d, hours=10 + 2 * k)
-                close = price * float(np.exp(rng.normal(0, 0.01)))
-                rows.append((symbol, ts, price, max(price, close), min(price, close), close, 100.0))
-                price = close
-    return pl.DataFrame(rows, schema=["symbol", "ts", "open", "high", "low", "close", "volume"], orient="row")
 
 
 def test_intraday_bars_are_resampled_to_days() -> None:
