@@ -80,8 +80,13 @@ PEER_NOTES = {
 RUN_NOTES = {" (cold)": "; first call, numba compiling", " (warm)": "; second call"}
 
 
-def workload(symbols: int, years: int, keep: int | None = None) -> pl.DataFrame:
-    """The benchmark's bars; with `keep`, only the first `keep` symbols (alphabetically)."""
+def workload(symbols: int, years: int, keep: int | None = None, minutes: int = 0) -> pl.DataFrame:
+    """The benchmark's bars (`minutes` one-minute bars of one symbol, as benchmarks/run.py's M);
+    with `keep`, only the first `keep` symbols (alphabetically)."""
+    if minutes:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from run import minute_bars
+        return minute_bars(minutes)
     bars = synthetic_bars(symbols, years, seed=1)
     if keep is not None and keep < symbols:
         bars = bars.filter(pl.col("symbol").is_in(bars["symbol"].unique().sort()[:keep].implode()))
@@ -180,18 +185,31 @@ def run_backtrader(bars: pl.DataFrame) -> dict:
 
 def wilder_rsi(close: np.ndarray, n: int) -> np.ndarray:
     """Wilder's RSI per column: the first averages are the means of the first n gains and
-    losses, then avg = (avg x (n - 1) + x) / n; 100 without losses, 50 without changes."""
-    out = np.full(close.shape, np.nan)
-    steps = np.diff(close, axis=0)
-    ups, downs = np.maximum(steps, 0.0), np.maximum(-steps, 0.0)
-    gain, loss = ups[:n].mean(axis=0), downs[:n].mean(axis=0)
-    for k in range(n, len(close)):
-        if k > n:
-            gain = (gain * (n - 1) + ups[k - 1]) / n
-            loss = (loss * (n - 1) + downs[k - 1]) / n
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[k] = np.where(loss == 0, np.where(gain == 0, 50.0, 100.0), 100.0 - 100.0 / (1.0 + gain / loss))
-    return out
+    losses, then avg = (avg x (n - 1) + x) / n; 100 without losses, 50 without changes.
+    Compiled with numba, as a vectorbt user would write a custom indicator."""
+    from numba import njit
+
+    @njit(cache=True)
+    def rsi(close, n):
+        out = np.full(close.shape, np.nan)
+        for c in range(close.shape[1]):
+            gain = loss = 0.0
+            for k in range(1, len(close)):
+                step = close[k, c] - close[k - 1, c]
+                up, down = max(step, 0.0), max(-step, 0.0)
+                if k <= n:  # sums, made means at k = n
+                    gain += up
+                    loss += down
+                    if k == n:
+                        gain, loss = gain / n, loss / n
+                else:
+                    gain = (gain * (n - 1) + up) / n
+                    loss = (loss * (n - 1) + down) / n
+                if k >= n:
+                    out[k, c] = (50.0 if gain == 0 else 100.0) if loss == 0 else 100.0 - 100.0 / (1.0 + gain / loss)
+        return out
+
+    return rsi(np.ascontiguousarray(close, dtype=np.float64), n)
 
 
 def _vbt_signals(name: str, p: dict) -> tuple:
@@ -240,9 +258,9 @@ def run_vectorbt(bars: pl.DataFrame) -> dict:
 # -- processes and output -------------------------------------------------------------------
 
 
-def child(tool: str, symbols: int, years: int, keep: int | None, repeat: int) -> dict:
+def child(tool: str, symbols: int, years: int, keep: int | None, repeat: int, minutes: int = 0) -> dict:
     """Run one tool here and report its times, final values and this process's peak RSS."""
-    bars = workload(symbols, years, keep)
+    bars = workload(symbols, years, keep, minutes)
     if tool == "sqlorch":
         result = run_sqlorch(bars, repeat)
     else:
@@ -252,12 +270,14 @@ def child(tool: str, symbols: int, years: int, keep: int | None, repeat: int) ->
     return result
 
 
-def measure(tool: str, symbols: int, years: int, keep: int | None = None, repeat: int = 1) -> dict:
+def measure(tool: str, symbols: int, years: int, keep: int | None = None, repeat: int = 1, minutes: int = 0) -> dict:
     """`child` in a new process. Raises RuntimeError with the child's last error line."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", tool, "--symbols", str(symbols),
-               "--years", str(years), "--keep", str(keep or 0), "--repeat", str(repeat)]
-    with tempfile.TemporaryDirectory() as cache:  # an empty numba cache: vectorbt's cold run compiles
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+               "--years", str(years), "--keep", str(keep or 0), "--repeat", str(repeat), "--minutes", str(minutes)]
+    with tempfile.TemporaryDirectory() as cache:
+        # a peer gets an empty numba cache (vectorbt's cold run compiles); sqlorch its own, filled
+        # when it was installed (`make`), as a user's first run after installing finds it
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache} if tool != "sqlorch" else dict(os.environ)
         done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
@@ -271,21 +291,25 @@ def _row(label: str, tool: str, wall: float, peak: float, bars: int, note: str) 
             "what": tool, "seconds": wall, "throughput": bars * 5 / wall, "peak_mb": peak}
 
 
-def peer_rows(symbols: int = 500, years: int = 10, bt_symbols: int = 50) -> list[dict]:
+def peer_rows(symbols: int = 500, years: int = 10, bt_symbols: int = 50, minutes: int = 0) -> list[dict]:
     """Measure sqlorch, backtrader and vectorbt (see the module docstring), print one line per
-    figure and the final values, and return the figures as rows (none for a skipped peer)."""
+    figure and the final values, and return the figures as rows (none for a skipped peer).
+    With `minutes`, on M (that many minute bars of one symbol) against vectorbt only."""
     name = "L" if (symbols, years) == (500, 10) else f"{symbols} symbols x {years} years"
     bt_symbols = min(bt_symbols, symbols)
     plans = [("backtrader", f"{name}[{bt_symbols} symbols]" if bt_symbols < symbols else name, bt_symbols),
              ("vectorbt", name, symbols)]
+    if minutes:
+        name = "M" if minutes == 1_000_000 else f"{minutes:,} minutes"
+        plans = [("vectorbt", name, None)]
     rows, finals, versions = [], {}, {"python": f"Python {platform.python_version()}"}
     for peer, label, count in plans:
         if importlib.util.find_spec(peer) is None:
             print(f"peers: {peer} is not installed (pip install '.[bench]'); skipped", flush=True)
             continue
         try:
-            ours = measure("sqlorch", symbols, years, count, repeat=2 if peer == "vectorbt" else 1)
-            theirs = measure(peer, symbols, years, count)
+            ours = measure("sqlorch", symbols, years, count, 2 if peer == "vectorbt" else 1, minutes)
+            theirs = measure(peer, symbols, years, count, 1, minutes)
         except RuntimeError as error:
             print(f"peers: {error}; skipped", flush=True)
             continue
@@ -330,12 +354,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bt-symbols", type=int, default=50, help="the first N symbols for backtrader [50]")
     parser.add_argument("--child", choices=["sqlorch", "backtrader", "vectorbt"], help=argparse.SUPPRESS)
     parser.add_argument("--keep", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--minutes", type=int, default=0,
+                        help="instead: M, this many minute bars of one symbol, against vectorbt [0: L]")
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.symbols, args.years, args.keep or None, args.repeat)))
+        print(json.dumps(child(args.child, args.symbols, args.years, args.keep or None, args.repeat, args.minutes)))
         return
-    peer_rows(args.symbols, args.years, args.bt_symbols)
+    peer_rows(args.symbols, args.years, args.bt_symbols, args.minutes)
 
 
 if __name__ == "__main__":

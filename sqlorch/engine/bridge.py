@@ -23,9 +23,9 @@ class Callbacks(Protocol):
 
     def call_strategy(self, i: int, t: int) -> int: ...
 
-    def signals_of(self, symbols: np.ndarray, sides: np.ndarray, weights: np.ndarray, reasons: np.ndarray) -> None: ...
+    def resolve(self, t: int, j: int, n: int) -> None: ...
 
-    def resolve(self, t: int, j: int, rows: np.ndarray) -> np.ndarray: ...
+    def exact_target(self, weight: float, cash: int, i: int, t: int, j: int, lot: int) -> int: ...
 
     def rebalance(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]: ...
 
@@ -51,12 +51,8 @@ def call_strategy(key: int, i: int, t: int) -> int:
     return _RUNS[key].call_strategy(i, t)
 
 
-def signals_of(key: int, symbols: np.ndarray, sides: np.ndarray, weights: np.ndarray, reasons: np.ndarray) -> None:
-    _RUNS[key].signals_of(symbols, sides, weights, reasons)
-
-
-def resolve(key: int, t: int, j: int, rows: np.ndarray) -> np.ndarray:
-    return _RUNS[key].resolve(t, j, rows)
+def resolve(key: int, t: int, j: int, n: int) -> None:
+    _RUNS[key].resolve(t, j, n)
 
 
 def rebalance(key: int, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -71,7 +67,11 @@ def progress(key: int, t: int) -> None:
     _RUNS[key].progress(t)
 
 
-def exact_target(weight: float, cash: int, quantities: np.ndarray, marks: np.ndarray, price: int, lot: int) -> int:
+def exact_target(key: int, weight: float, cash: int, i: int, t: int, j: int, lot: int) -> int:
+    return _RUNS[key].exact_target(weight, cash, i, t, j, lot)
+
+
+def exact_quantity(weight: float, cash: int, quantities: np.ndarray, marks: np.ndarray, price: int, lot: int) -> int:
     """floor_to_lot(weight x equity / price) in exact integers (micro-shares): the weight as
     written (0.1 is 1/10), the equity exactly (cash plus positions at their marks)."""
     numerator, denominator = ratio_of(float(weight))  # a numpy float when the engine runs interpreted

@@ -126,6 +126,11 @@ from sqlorch.engine.layout import (
     WEIGHTED,
 )
 
+hot = njit(cache=True, _nrt=False)
+"""The functions of the bar loop that allocate nothing: compiled without numba's reference
+counting, which otherwise costs two atomic operations per array argument per call (a quarter of
+the stepping time) wherever an array is used only on some branch."""
+
 MICRO = 1_000_000
 MAX_SLEEVE = 9e12  # what a sleeve may hold, in units (SPEC §3); int64 micro units end at 9.22e12
 BEYOND = 9 * 10**18  # the cost said of an order for more than any sleeve holds (micro units)
@@ -150,17 +155,11 @@ def grown(table: np.ndarray, used: int, needed: int) -> np.ndarray:
 # loops with break or continue wrongly) ----------------------------------------------------------
 
 
-@njit(cache=True)
+@hot
 def _call_strategy(key, i, t) -> int:
     with objmode(count="int64"):
         count = bridge.call_strategy(key, i, t)
     return count
-
-
-@njit(cache=True)
-def _signals_of(key, symbols, sides, weights, reasons):
-    with objmode():
-        bridge.signals_of(key, symbols, sides, weights, reasons)
 
 
 @njit(cache=True)
@@ -170,36 +169,35 @@ def _rebalance(key, t):
     return plan, moved, lacks, rebalance
 
 
-@njit(cache=True)
+@hot
 def _sleeve_limit(key, i, t, amount):
     with objmode():
         bridge.sleeve_limit(key, i, t, amount)
 
 
-@njit(cache=True)
+@hot
 def _progress(key, t):
     with objmode():
         bridge.progress(key, t)
 
 
-@njit(cache=True)
-def _resolve(key, t, j, group):
-    with objmode(kept="int64[:]"):
-        kept = bridge.resolve(key, t, j, group)
-    return kept
+@hot
+def _resolve(key, t, j, n):
+    with objmode():
+        bridge.resolve(key, t, j, n)
 
 
-@njit(cache=True)
-def _exact_target(weight, cash, quantities, marks, price, lot):
+@hot
+def _exact_target(key, weight, cash, i, t, j, lot):
     with objmode(quantity="int64"):
-        quantity = bridge.exact_target(weight, cash, quantities, marks, price, lot)
+        quantity = bridge.exact_target(key, weight, cash, i, t, j, lot)
     return quantity
 
 
 # -- equity and sizing --------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@hot
 def equity_float(sleeves, qty, marks_f, t, i) -> float:
     """Sleeve i's cash plus positions at the marks of bar t, as a float (for sizing)."""
     total = sleeves[i, SL_CASH] / MICRO
@@ -210,8 +208,8 @@ def equity_float(sleeves, qty, marks_f, t, i) -> float:
     return total
 
 
-@njit(cache=True)
-def target_quantity(sleeves, qty, marks_f, marks_m, t, i, j, side, weight, allow_short, lot, equity_at, equity):
+@hot
+def target_quantity(key, sleeves, qty, marks_f, t, i, j, side, weight, allow_short, lot, equity_at, equity):
     """Sleeve i's target position in symbol j for a signal at bar t (micro-shares, signed):
     floor_to_lot(weight x equity / close). Returns (target, state): state 0 ok, 1 no price yet,
     2 the sleeve's equity passed its bound. `equity_at`/`equity` cache each sleeve's equity
@@ -234,14 +232,14 @@ def target_quantity(sleeves, qty, marks_f, marks_m, t, i, j, side, weight, allow
         quantity = max(math.floor(lots), 0) * lot
     else:  # too close to a lot boundary for floats: decide exactly, in Python integers (rare)
         cash = sleeves[i, SL_CASH]
-        quantity = _exact_target(weight, cash, qty[i], marks_m[t], marks_m[t, j], lot)
+        quantity = _exact_target(key, weight, cash, i, t, j, lot)
     return (-quantity if short else quantity), 0
 
 
 # -- orders and decisions ---------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@hot
 def new_order(orders, counters, i, j, quantity, t, rebalance) -> int:
     """A new order row (pending); returns its row."""
     row = counters[CT_ORDERS]
@@ -259,7 +257,7 @@ def new_order(orders, counters, i, j, quantity, t, rebalance) -> int:
     return row
 
 
-@njit(cache=True)
+@hot
 def decide(orders, row, t, kind, reason, a1):
     orders[row, OD_RESOLVED] = t
     orders[row, OD_KIND] = kind
@@ -267,7 +265,7 @@ def decide(orders, row, t, kind, reason, a1):
     orders[row, OD_A1] = a1
 
 
-@njit(cache=True)
+@hot
 def unqueue(sleeves, pending, queue, counters, i, j):
     """Take sleeve i's pending order on symbol j off its queue (keeping the others' order)."""
     n = sleeves[i, SL_PENDING]
@@ -282,7 +280,7 @@ def unqueue(sleeves, pending, queue, counters, i, j):
         counters[CT_WAITING] -= 1
 
 
-@njit(cache=True)
+@hot
 def enqueue(sleeves, pending, queue, counters, i, j, row):
     n = sleeves[i, SL_PENDING]
     queue[i, n] = j
@@ -292,7 +290,7 @@ def enqueue(sleeves, pending, queue, counters, i, j, row):
         counters[CT_WAITING] += 1
 
 
-@njit(cache=True)
+@hot
 def cancel_pending(orders, sleeves, pending, queue, counters, i, j, t, reason):
     row = pending[i, j]
     if row >= 0:
@@ -300,7 +298,7 @@ def cancel_pending(orders, sleeves, pending, queue, counters, i, j, t, reason):
         decide(orders, row, t, CANCELLED, reason, t)
 
 
-@njit(cache=True)
+@hot
 def place(orders, sleeves, pending, queue, counters, i, j, quantity, t, rebalance) -> int:
     """Queue sleeve i's order to change its position in symbol j by `quantity`, replacing a
     pending one; returns its row, or -1 for a zero change."""
@@ -314,7 +312,7 @@ def place(orders, sleeves, pending, queue, counters, i, j, quantity, t, rebalanc
     return row
 
 
-@njit(cache=True)
+@hot
 def drop_pending(orders, sleeves, pending, queue, counters, i, t, kind, reason, a1):
     """Decide every order sleeve i has pending as `kind` (in queue order)."""
     n = sleeves[i, SL_PENDING]
@@ -327,15 +325,15 @@ def drop_pending(orders, sleeves, pending, queue, counters, i, t, kind, reason, 
         counters[CT_WAITING] -= 1
 
 
-@njit(cache=True)
-def take_signals(orders, signals, signal_floats, sleeves, qty, pending, queue, counters, marks_f, marks_m, t, i,
+@hot
+def take_signals(key, orders, signals, signal_floats, sleeves, qty, pending, queue, counters, marks_f, t, i,
                  symbols, sides, weights, reasons, count, allow_short, lot, equity_at, equity) -> int:
     """Turn sleeve i's `count` signals at bar t into orders; records every signal. Returns 0,
     or 2 if the sleeve's equity passed its bound (the signals so far are kept)."""
     capital = (sleeves[i, SL_ALLOCATED] - sleeves[i, SL_USED]) / MICRO
     for k in range(count):
         j, side, weight = symbols[k], sides[k], weights[k]
-        target, state = target_quantity(sleeves, qty, marks_f, marks_m, t, i, j, side, weight, allow_short, lot,
+        target, state = target_quantity(key, sleeves, qty, marks_f, t, i, j, side, weight, allow_short, lot,
                                         equity_at, equity)
         if state == 2:
             return 2
@@ -367,7 +365,7 @@ def take_signals(orders, signals, signal_floats, sleeves, qty, pending, queue, c
 # -- compiled rules ----------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@hot
 def rule_signals(conditions, entry, exit_, short, weight, qty, t, i, symbols, sides, weights, reasons,
                  entry_reason, exit_reason) -> int:
     """A rule's signals at bar t (SPEC §2): an exit for each held symbol whose exit condition
@@ -390,7 +388,7 @@ def rule_signals(conditions, entry, exit_, short, weight, qty, t, i, symbols, si
 # -- fills ---------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@hot
 def released_basis(basis, held, quantity) -> int:
     """Cost basis a reducing fill of `quantity` releases from a position of `held`: the same
     fraction, rounded half even (all of it when the position closes)."""
@@ -401,7 +399,7 @@ def released_basis(basis, held, quantity) -> int:
     return scaled(basis, -quantity, held)
 
 
-@njit(cache=True)
+@hot
 def available_change(qty, basis, i, j, quantity, price, fee) -> int:
     """How sleeve i's available capital would change if this reducing fill were booked: its
     cash flow less the basis it releases, which stops being used."""
@@ -410,7 +408,7 @@ def available_change(qty, basis, i, j, quantity, price, fee) -> int:
     return (value if quantity < 0 else -value) - released - fee + abs(released)
 
 
-@njit(cache=True)
+@hot
 def apply_fill(sleeves, qty, basis, i, j, quantity, price, fee) -> int:
     """Book a fill on sleeve i; returns the realized P&L before commission (micro units)."""
     held = qty[i, j]
@@ -437,7 +435,7 @@ def apply_fill(sleeves, qty, basis, i, j, quantity, price, fee) -> int:
     return realized
 
 
-@njit(cache=True)
+@hot
 def affordable(cash, price, fee, c_num, c_den, lot) -> int:
     """The most whole lots (micro-shares) whose notional plus commission fits in `cash`."""
     if cash <= fee:
@@ -451,7 +449,7 @@ def affordable(cash, price, fee, c_num, c_den, lot) -> int:
     return quantity
 
 
-@njit(cache=True)
+@hot
 def beyond(cash, quantity, price) -> float:
     """Whether a fill of `quantity` at `price` takes a sleeve holding `cash` past what a sleeve
     may hold (SPEC §3): the amount it would reach (units), else 0. Checked in floats, before
@@ -461,7 +459,7 @@ def beyond(cash, quantity, price) -> float:
     return max(value, after) if max(value, after) > MAX_SLEEVE else 0.0
 
 
-@njit(cache=True)
+@hot
 def stop_bar(key, orders, ready, count, counters, t, i, amount) -> int:
     """Sleeve i would reach `amount`, past its bound, at this bar's fills: the run stops here,
     every order of the bar cancelled (the fills before stand). Returns 3."""
@@ -472,10 +470,10 @@ def stop_bar(key, orders, ready, count, counters, t, i, amount) -> int:
     return 3
 
 
-@njit(cache=True)
+@hot
 def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
                transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip, isolated, mode, nets, ranks,
-               weights, payees, scratch) -> int:
+               weights, payees, scratch, group) -> int:
     """Fill every pending order whose symbol has a bar at t: conflicts resolved, legs sized
     against each sleeve's capital, booked (netted where the resolver nets), decisions
     recorded. Returns 0, or 3 if a fill would take a sleeve past its bound (see `stop_bar`)."""
@@ -519,7 +517,7 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
                 groups += 1
                 first[j] = groups
         for g in range(groups):
-            stand(t, key, group_symbols[g], ready, count, stands, orders, mode, ranks, weights)
+            stand(t, key, group_symbols[g], ready, count, stands, orders, mode, ranks, weights, group)
     nets_group = scratch[5]
     for g in range(groups):
         j = group_symbols[g]
@@ -762,8 +760,8 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
     return 0
 
 
-@njit(cache=True)
-def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights):
+@hot
+def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights, group):
     """Which of the ready orders on symbol j stand (`stands`), by the configured mode."""
     if mode == NET_SIGNAL:
         return
@@ -800,26 +798,24 @@ def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights):
             if orders[row, OD_SYMBOL] == j:
                 stands[k] = 1 if (keep_buys if orders[row, OD_QUANTITY] > 0 else keep_sells) else 0
         return
-    rows = np.empty((count, 3), dtype=np.int64)  # order row, sleeve, quantity
-    n = 0
+    n = 0  # the orders on j, for a Python resolver: it says in the last column which stand
     for k in range(count):
         row = ready[k]
         if orders[row, OD_SYMBOL] == j:
-            rows[n, 0], rows[n, 1], rows[n, 2] = row, orders[row, OD_SLEEVE], orders[row, OD_QUANTITY]
+            group[n, 0], group[n, 1], group[n, 2] = row, orders[row, OD_SLEEVE], orders[row, OD_QUANTITY]
             n += 1
-    group = rows[:n]
-    kept = _resolve(key, t, j, group)
+    _resolve(key, t, j, n)
     m = 0
     for k in range(count):
         if orders[ready[k], OD_SYMBOL] == j:
-            stands[k] = kept[m]
+            stands[k] = group[m, 3]
             m += 1
 
 
 # -- rebalancing payouts -----------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@hot
 def split_share(payees, rebalance, amount, receiver) -> int:
     """Receiver's share of `amount` raised by a rebalancing sale: pro rata to what each payee
     still lacks, in whole micro units, the last payee getting the rest."""
@@ -842,7 +838,7 @@ def split_share(payees, rebalance, amount, receiver) -> int:
     return amount - paid
 
 
-@njit(cache=True)
+@hot
 def pay_out(sleeves, counters, transfers, payees, rebalance, sender, amount, t):
     """Move the cash a rebalancing sale raised from `sender` to the sleeves it is for."""
     for receiver in range(sleeves.shape[0]):
@@ -856,7 +852,7 @@ def pay_out(sleeves, counters, transfers, payees, rebalance, sender, amount, t):
             record_transfer(counters, transfers, rebalance, t, receiver, share)
 
 
-@njit(cache=True)
+@hot
 def record_transfer(counters, transfers, rebalance, t, sleeve, amount):
     n = counters[CT_TRANSFERS]
     counters[CT_TRANSFERS] += 1
@@ -866,31 +862,33 @@ def record_transfer(counters, transfers, rebalance, t, sleeve, amount):
     transfers[n, TR_AMOUNT] = amount
 
 
-@njit(cache=True)
+@hot
 def keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t):
     """Each sleeve's cash (micro), equity (a float, at the marks of bar t) and positions
     (micro-shares) at the end of bar t."""
     for i in range(qty.shape[0]):
         book_cash[t, i] = sleeves[i, SL_CASH]
         book_equity[t, i] = equity_float(sleeves, qty, marks_f, t, i)
-        book_qty[t, i, :] = qty[i]
+        for j in range(qty.shape[1]):
+            book_qty[t, i, j] = qty[i, j]
 
 
 # -- the loop ---------------------------------------------------------------------------------------
 
 
-N_ORDERS, N_SIGNALS, N_FILLS, N_CONFLICTS, N_TRANSFERS, N_PAYEES, N_SCRATCH, N_BUFFER = range(8)
-"""What `step` asks `run` to make room for before it resumes (rows, or columns of scratch)."""
+N_ORDERS, N_SIGNALS, N_FILLS, N_CONFLICTS, N_TRANSFERS, N_SCRATCH, N_REBALANCE = range(7)
+"""What `step` asks of `run` before it resumes: room (rows, or columns of scratch), or a
+rebalance (N_REBALANCE: 1)."""
 P_OPEN, P_REBALANCE, P_STRATEGIES, P_CLOSE = range(4)
 """The parts of a bar, in order: where `step` resumes (counters[CT_PHASE])."""
 
 
-@njit(cache=True)
+@hot
 def short(table, used, more) -> bool:
     return used + more > table.shape[0]
 
 
-@njit(cache=True)
+@hot
 def fills_fit(needs, counters, sleeves, fills, conflicts, conflict_orders, transfers, scratch) -> bool:
     """Whether the records and scratch have room for the fills of every pending order; if not,
     `needs` says how much."""
@@ -905,7 +903,7 @@ def fills_fit(needs, counters, sleeves, fills, conflicts, conflict_orders, trans
     return True
 
 
-@njit(cache=True)
+@hot
 def orders_fit(needs, counters, orders, signals, signal_floats, count) -> bool:
     """Whether the orders and signals have room for `count` more signals (one order each)."""
     if (short(orders, counters[CT_ORDERS], count) or short(signals, counters[CT_SIGNALS], count)
@@ -915,20 +913,20 @@ def orders_fit(needs, counters, orders, signals, signal_floats, count) -> bool:
     return True
 
 
-@njit(cache=True)
+@hot
 def pause(counters, t, phase, sleeve) -> int:
     counters[CT_PHASE] = phase
     counters[CT_SLEEVE_AT] = sleeve
     return t
 
 
-@njit(cache=True)
+@hot
 def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
-         rule_exit_reason, conditions, has_bar, marks_f, marks_m, buy, sell, base, c_num, c_den, fee, lot, clip,
+         rule_exit_reason, conditions, has_bar, marks_f, buy, sell, base, c_num, c_den, fee, lot, clip,
          allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
          pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
          payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, equity_at, equity, scratch,
-         needs) -> int:
+         group, needs) -> int:
     """Step bars from `start` (from the part of it counters[CT_PHASE] names) until `stop`, a
     failure (counters[CT_STATUS]) or a record table without room for the next part of a bar:
     then `needs` says what to grow, and stepping resumes there. Returns the bar it stopped at.
@@ -947,33 +945,15 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
                     return pause(counters, t, P_OPEN, 0)
                 if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
                               conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
-                              isolated, mode, nets, ranks, weights, payees, scratch) == 3:
+                              isolated, mode, nets, ranks, weights, payees, scratch, group) == 3:
                     counters[CT_STATUS] = LIMIT
                     counters[CT_STOP_BAR] = t
                     return t
             phase = P_REBALANCE
         if phase == P_REBALANCE:  # drift rebalancing
             if rebalance_active and t % every == 0 and drifted(sleeves, qty, marks_f, targets, threshold, t):
-                longs = 0
-                for i in range(n_sleeves):
-                    for j in range(n_symbols):
-                        longs += qty[i, j] > 0
-                if (short(orders, counters[CT_ORDERS], longs) or short(transfers, counters[CT_TRANSFERS], n_sleeves)
-                        or counters[CT_REBALANCES] + 2 > payees.shape[0]):
-                    needs[N_ORDERS], needs[N_TRANSFERS] = longs, n_sleeves
-                    needs[N_PAYEES] = counters[CT_REBALANCES] + 2
-                    return pause(counters, t, P_REBALANCE, 0)
-                plan, moved, lacks, rebalance = _rebalance(key, t)
-                counters[CT_REBALANCES] += 1
-                for i in range(n_sleeves):
-                    payees[rebalance, i] = lacks[i]
-                    if moved[i] != 0:
-                        sleeves[i, SL_CASH] += moved[i]
-                        sleeves[i, SL_ALLOCATED] += moved[i]
-                        record_transfer(counters, transfers, rebalance, t, i, moved[i])
-                for k in range(plan.shape[0]):
-                    place(orders, sleeves, pending, queue, counters, plan[k, 0], plan[k, 1], plan[k, 2], t, rebalance)
-                equity_at[:] = -1
+                needs[N_REBALANCE] = 1  # `run` rebalances (Python plans it), then the strategies are asked
+                return pause(counters, t, P_STRATEGIES, 0)
             phase = P_STRATEGIES
             counters[CT_SLEEVE_AT] = 0
         if phase == P_STRATEGIES:  # the strategies due
@@ -995,22 +975,18 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
                 else:  # a Python strategy's signals, taken before `run` made room for them
                     count = held
                     counters[CT_HELD] = -1
-                if kinds[i] != RULE:
+                if kinds[i] != RULE:  # its signals are in symbols, sides, sig_weights and reasons
                     failed = count < 0  # the strategy raised (after `-count - 1` valid signals)
                     valid = -count - 1 if failed else count
-                    if valid > symbols.shape[0] or not orders_fit(needs, counters, orders, signals, signal_floats,
-                                                                  valid):
-                        needs[N_BUFFER] = valid
+                    if not orders_fit(needs, counters, orders, signals, signal_floats, valid):
                         counters[CT_HELD] = count
                         return pause(counters, t, P_STRATEGIES, i)
                     count = valid
-                    if count > 0:
-                        _signals_of(key, symbols, sides, sig_weights, reasons)
                 state = 0
                 if count > 0:
                     sleeves[i, SL_RECHECK] = 1
-                    state = take_signals(orders, signals, signal_floats, sleeves, qty, pending, queue, counters,
-                                         marks_f, marks_m, t, i, symbols, sides, sig_weights, reasons, count,
+                    state = take_signals(key, orders, signals, signal_floats, sleeves, qty, pending, queue,
+                                         counters, marks_f, t, i, symbols, sides, sig_weights, reasons, count,
                                          allow_short, lot, equity_at, equity)
                     if state == 2:
                         _sleeve_limit(key, i, t, equity[i])
@@ -1031,7 +1007,7 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
                 return pause(counters, t, P_CLOSE, 0)
             if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
                           conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
-                          isolated, mode, nets, ranks, weights, payees, scratch) == 3:
+                          isolated, mode, nets, ranks, weights, payees, scratch, group) == 3:
                 counters[CT_STATUS] = LIMIT
                 counters[CT_STOP_BAR] = t
                 return t
@@ -1043,54 +1019,66 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
 
 
 @njit(cache=True)
+def rebalance_now(key, t, sleeves, pending, queue, counters, orders, transfers, payees):
+    """Rebalance at bar t by the plan Python makes (`_rebalance`): cash moved between sleeves,
+    orders placed, what each sleeve still lacks kept for `pay_out`."""
+    plan, moved, lacks, rebalance = _rebalance(key, t)
+    counters[CT_REBALANCES] += 1
+    for i in range(sleeves.shape[0]):
+        payees[rebalance, i] = lacks[i]
+        if moved[i] != 0:
+            sleeves[i, SL_CASH] += moved[i]
+            sleeves[i, SL_ALLOCATED] += moved[i]
+            record_transfer(counters, transfers, rebalance, t, i, moved[i])
+    for k in range(plan.shape[0]):
+        place(orders, sleeves, pending, queue, counters, plan[k, 0], plan[k, 1], plan[k, 2], t, rebalance)
+
+
+@hot
 def drifted(sleeves, qty, marks_f, targets, threshold, t) -> bool:
     """Whether some sleeve's share of the total equity at bar t is more than `threshold` from
     its target."""
     n_sleeves = qty.shape[0]
-    values = np.empty(n_sleeves)
     total = 0.0
     for i in range(n_sleeves):
-        values[i] = equity_float(sleeves, qty, marks_f, t, i)
-        total += values[i]
+        total += equity_float(sleeves, qty, marks_f, t, i)
     if total <= 0.0:
         return False
     drift = 0.0
     for i in range(n_sleeves):
-        drift = max(drift, abs(values[i] / total - targets[i]))
+        drift = max(drift, abs(equity_float(sleeves, qty, marks_f, t, i) / total - targets[i]))
     return drift > threshold
 
 
 @njit(cache=True)
 def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
-        rule_exit_reason, conditions, has_bar, marks_f, marks_m, buy, sell, base, c_num, c_den, fee, lot, clip,
+        rule_exit_reason, conditions, has_bar, marks_f, buy, sell, base, c_num, c_den, fee, lot, clip,
         allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
         pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
-        payees, book_cash, book_equity, book_qty):
+        payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, group):
     """Step bars start..stop-1 (see the module docstring and `step`); the records, grown as
     needed, are returned in the order given. `counters[CT_STATUS]` says how it ended: DONE, or
     FAILED / LIMIT at `counters[CT_STOP_BAR]` for `counters[CT_STOP_SLEEVE]`. Where `book_cash`
     has rows, each sleeve's cash, equity and positions at the end of every bar stepped are kept
-    in `book_cash`, `book_equity` and `book_qty` (see keep_books)."""
+    in `book_cash`, `book_equity` and `book_qty` (see keep_books). The caller's buffers: a due
+    strategy's signals (`symbols`, `sides`, `sig_weights`, `reasons`: room for the most one call
+    may return, written by Python strategies themselves) and a conflict's orders for a Python
+    resolver (`group` [sleeves, 4]: order row, sleeve, quantity, and whether it stands)."""
     n_sleeves, n_symbols = qty.shape
-    capacity = max(n_symbols, 1)
-    symbols = np.empty(capacity, dtype=np.int64)
-    sides = np.empty(capacity, dtype=np.int64)
-    sig_weights = np.empty(capacity, dtype=np.float64)
-    reasons = np.empty(capacity, dtype=np.int64)
     equity_at = np.full(n_sleeves, -1, dtype=np.int64)
     equity = np.zeros(n_sleeves, dtype=np.float64)
     scratch = np.zeros((16, max(n_symbols, n_sleeves) + 16), dtype=np.int64)
-    needs = np.zeros(8, dtype=np.int64)
+    needs = np.zeros(7, dtype=np.int64)
     counters[CT_PHASE] = P_OPEN
     counters[CT_HELD] = -1
     t = start
     while True:
         t = step(key, t, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
-                 rule_exit_reason, conditions, has_bar, marks_f, marks_m, buy, sell, base, c_num, c_den, fee, lot,
+                 rule_exit_reason, conditions, has_bar, marks_f, buy, sell, base, c_num, c_den, fee, lot,
                  clip, allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets,
                  sleeves, qty, basis, pending, queue, counters, orders, signals, signal_floats, fills, conflicts,
                  conflict_orders, transfers, payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights,
-                 reasons, equity_at, equity, scratch, needs)
+                 reasons, equity_at, equity, scratch, group, needs)
         if counters[CT_STATUS] != 0 or t >= stop:
             break
         # make the room `step` asked for
@@ -1101,14 +1089,18 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
         conflicts = grown(conflicts, counters[CT_CONFLICTS], needs[N_CONFLICTS])
         conflict_orders = grown(conflict_orders, counters[CT_CONFLICT_ORDERS], needs[N_CONFLICTS])
         transfers = grown(transfers, counters[CT_TRANSFERS], needs[N_TRANSFERS])
-        payees = grown(payees, payees.shape[0], max(needs[N_PAYEES] - payees.shape[0], 0))  # (kept whole)
         if needs[N_SCRATCH] > scratch.shape[1]:
             scratch = np.zeros((16, max(needs[N_SCRATCH], n_symbols, n_sleeves) + 16), dtype=np.int64)
-        if needs[N_BUFFER] > symbols.shape[0]:
-            symbols = np.empty(needs[N_BUFFER], dtype=np.int64)
-            sides = np.empty(needs[N_BUFFER], dtype=np.int64)
-            sig_weights = np.empty(needs[N_BUFFER], dtype=np.float64)
-            reasons = np.empty(needs[N_BUFFER], dtype=np.int64)
+        if needs[N_REBALANCE]:
+            longs = 0
+            for i in range(n_sleeves):
+                for j in range(n_symbols):
+                    longs += qty[i, j] > 0
+            orders = grown(orders, counters[CT_ORDERS], longs)
+            transfers = grown(transfers, counters[CT_TRANSFERS], n_sleeves)
+            payees = grown(payees, payees.shape[0], max(counters[CT_REBALANCES] + 2 - payees.shape[0], 0))
+            rebalance_now(key, t, sleeves, pending, queue, counters, orders, transfers, payees)
+            equity_at[:] = -1
         needs[:] = 0
     if counters[CT_STATUS] == 0:
         counters[CT_STATUS] = DONE

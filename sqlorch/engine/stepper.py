@@ -113,7 +113,6 @@ class Stepper:
                                self.timestamps)
         self.reasons: dict[str, int] = {}
         self.failures: dict[int, Failure] = {}
-        self._taken: list[tuple[int, int, float, int]] = []
         self._progressed = -PROGRESS_SECONDS  # the first call reports at once
 
     def _wake_schedule(self, wakes: list[list[Feature]], use_wake: bool) -> np.ndarray:
@@ -139,6 +138,11 @@ class Stepper:
         kinds, entry, exit_, short, weight, entry_reason, exit_reason = self._rules()
         prices = FillPrices.of(panel, costs, settings.close_mode)
         marks = np.ascontiguousarray(data[:, MARK])  # one layout: one compiled signature
+        self.marks_micro = np.rint(marks * MICRO).astype(np.int64)
+        room = max(symbols, MAX_SIGNALS_PER_CALL if (kinds == L.PYTHON).any() else 1)
+        self._signals = (np.zeros(room, dtype=np.int64), np.zeros(room, dtype=np.int64), np.zeros(room),
+                         np.zeros(room, dtype=np.int64))  # what a strategy's call returned (see call_strategy)
+        self._group = np.zeros((max(n, 1), 4), dtype=np.int64)  # a conflict's orders (see resolve)
         resolver = get_resolver(settings.conflict_mode)
         priorities = settings.priorities
         ranks = np.array([priorities.get(sid, len(priorities) + 1 + i) for i, sid in enumerate(self.ids)],
@@ -156,7 +160,7 @@ class Stepper:
             self._resolver, self._counters, self._ranks = resolver, counters, ranks
             out = kernel.run(
                 key, 0, len(panel), self.due, kinds, entry, exit_, short, weight, entry_reason, exit_reason,
-                self.feature_set.conditions, ~np.isnan(data[:, CLOSE]), marks, np.rint(marks * MICRO).astype(np.int64),
+                self.feature_set.conditions, ~np.isnan(data[:, CLOSE]), marks,
                 prices.buy, prices.sell, prices.base, costs.commission_rate[0], costs.commission_rate[1],
                 costs.fee, costs.lot, settings.clip, settings.allow_short, settings.close_mode, settings.isolated,
                 engine_mode(resolver), bool(resolver.nets), ranks, scaled_weights, threshold,
@@ -166,7 +170,7 @@ class Stepper:
                 np.zeros((n, max(symbols, 1)), dtype=np.int64), counters, _table(64, L.OD_COLUMNS),
                 _table(64, L.SG_COLUMNS), np.zeros((64, 2)), _table(64, L.FL_COLUMNS), _table(8, L.CF_COLUMNS),
                 _table(8, L.CO_COLUMNS), _table(8, 4), _table(1, max(n, 1)), books.cash, books.equity,
-                books.positions)
+                books.positions, *self._signals, self._group)
         finally:
             bridge.unregister(key)
         self.log.seq = int(counters[L.CT_EVENT])
@@ -215,8 +219,8 @@ class Stepper:
     # -- what the engine asks of Python -----------------------------------------------------------
 
     def call_strategy(self, i: int, t: int) -> int:
-        """Python strategy i's signals at bar t, kept for `signals_of`: how many, or -(valid + 1)
-        if it raised (after `valid` signals that stand)."""
+        """Python strategy i's signals at bar t, written into the engine's signal buffers: how
+        many, or -(valid + 1) if it raised (after `valid` signals that stand)."""
         self._progress(t + 1)  # bar t is being stepped
         start = self.market.t + 1
         if start <= t:
@@ -224,7 +228,8 @@ class Stepper:
         strategy_id, strategy = self.strategies[i]
         ctx = self.contexts[i]
         ctx.at(t)
-        taken = self._taken = []
+        symbols, sides, weights, reasons = self._signals
+        taken = 0
         try:
             signals = call_on_bar(strategy, ctx, t)
             for count, signal in enumerate(signals or (), start=1):
@@ -236,28 +241,31 @@ class Stepper:
                 j = self.index.get(signal.symbol)
                 if j is None:
                     j = ctx.index(signal.symbol)  # raises, with a hint
-                taken.append((j, _SIDES[signal.side], signal.weight, self._reason(signal.reason)))
+                symbols[taken], sides[taken], weights[taken] = j, _SIDES[signal.side], signal.weight
+                reasons[taken] = self._reason(signal.reason)
+                taken = count
         except (Exception, SystemExit) as exc:  # a user's strategy may raise anything, or exit
             self.failures[i] = Failure(strategy_id, t, exc)
-            return -(len(taken) + 1)
-        return len(taken)
+            return -(taken + 1)
+        return taken
 
-    def signals_of(self, symbols: np.ndarray, sides: np.ndarray, weights: np.ndarray, reasons: np.ndarray) -> None:
-        """Copy the signals `call_strategy` kept into the engine's arrays."""
-        for k, (j, side, weight, reason) in enumerate(self._taken):
-            symbols[k], sides[k], weights[k], reasons[k] = j, side, weight, reason
-
-    def resolve(self, t: int, j: int, orders: np.ndarray) -> np.ndarray:
-        """Which of the orders on symbol j (rows of (order row, sleeve, quantity)) stand, by the
-        configured Python resolver; SqlorchError if it returns orders that were not in the
-        conflict."""
+    def resolve(self, t: int, j: int, n: int) -> None:
+        """Which of the n orders on symbol j the engine put in its group buffer (rows of order
+        row, sleeve, quantity) stand, by the configured Python resolver: 1 or 0 into the
+        buffer's last column. SqlorchError if it returns orders that were not in the conflict."""
+        group = self._group
         views = [ConflictOrder(row + 1, self.ids[i], self.panel.symbols[j], from_micro(quantity), int(self._ranks[i]),
-                               self.weights[i]) for row, i, quantity in orders.tolist()]
+                               self.weights[i]) for row, i, quantity in group[:n, :3].tolist()]
         kept = {v.order_id for v in self._resolver.resolve(views)}
         if not kept <= {v.order_id for v in views}:
             raise SqlorchError(f"conflict resolver {self.settings.conflict_mode!r} returned orders that were not in "
                                "the conflict; it must return a subset of the orders it was given")
-        return np.array([v.order_id in kept for v in views], dtype=np.int64)
+        group[:n, 3] = [v.order_id in kept for v in views]
+
+    def exact_target(self, weight: float, cash: int, i: int, t: int, j: int, lot: int) -> int:
+        """Sleeve i's target in symbol j at bar t, in exact integers (see bridge.exact_quantity)."""
+        marks = self.marks_micro[t]
+        return bridge.exact_quantity(weight, cash, self.positions[i], marks, marks[j], lot)
 
     def rebalance(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """The rebalancing plan at bar t (see Planner.plan), its event numbered in the run's order."""
