@@ -12,15 +12,18 @@ second, and the speed-up from 1 to 2 (or --workers) workers (medians of the foll
 
     .venv/bin/python benchmarks/grid.py [--repeat 5] [--workers 2] [--combinations 1000]
 
-Measured on the 2-core development machine (medians, 2026-12-05): 1 worker 1.62 s (616
-combinations/s), 2 workers 0.87 s (1,150 combinations/s; 1.19 s for the first search of the
-process), a speed-up of 1.9x; `sqlorch grid` in a new process with 2 workers 1.56 s. The results
-are identical for any number of workers (checked below).
+Then the same grid in vectorbt (when installed): `MA.run_combs` + `Portfolio.from_signals` in a
+new process, first call (numba compiling) and the median of the following ones. Its portfolio
+buys fractional shares with all its cash where sqlorch buys whole shares with its equity, so the
+best pair by Sharpe ratio may differ where the surface is flat. docs/performance.md has the
+figures of one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -77,6 +80,57 @@ def main() -> None:
     print(f"best: {first.best_params} (sharpe {first.table['sharpe_ratio'].max():.3f})")
     print(f"`sqlorch grid` in a fresh process ({args.workers} workers, warehouse file, no report): "
           f"{command_line(params, args.workers):.2f} s")
+    peer = vectorbt_grid(params, args.repeat)
+    if peer is not None:
+        print(f"vectorbt MA.run_combs + Portfolio.from_signals, same bars and grid, one process: first "
+              f"{peer['first']:5.2f} s (numba compiling), then median {peer['median']:5.2f} s = "
+              f"{size / peer['median']:4.0f} combinations/s; best {peer['best']}")
+        print(f"-> sqlorch with {args.workers} workers takes {medians[args.workers] / peer['median']:.2f}x "
+              f"vectorbt's time (medians)")
+
+
+def vectorbt_grid(params: dict[str, list[int]], repeat: int) -> dict | None:
+    """vectorbt on the same grid in a new process (numba's cache empty, so its first call
+    compiles): the moving averages of every window with `MA.run_combs` (pairs of the union of
+    the fast and slow windows, the grid's pairs selected), long while fast > slow, filled at the
+    next open with the whole portfolio, 1 bps fees; the best pair by Sharpe ratio. None if
+    vectorbt is not installed (pip install '.[bench]')."""
+    import importlib.util
+    if importlib.util.find_spec("vectorbt") is None:
+        print("vectorbt is not installed (pip install '.[bench]'); its side of the comparison is skipped")
+        return None
+    script = textwrap.dedent(f"""
+        import json, statistics, time
+        import numpy as np, vectorbt as vbt
+        from sqlorch.bars.synthetic import synthetic_bars
+        bars = synthetic_bars(symbols=1, years=20, seed=7).to_pandas().set_index("ts")
+        close, open_ = bars["close"], bars["open"]
+        fasts, slows = {params['fast']!r}, {params['slow']!r}
+        def search():
+            fast, slow = vbt.MA.run_combs(close, window=sorted(set(fasts + slows)), r=2,
+                                          short_names=["fast", "slow"])
+            above = fast.ma_above(slow)
+            pairs = [(f, s) for f, s in zip(above.columns.get_level_values(0), above.columns.get_level_values(1))]
+            keep = [k for k, (f, s) in enumerate(pairs) if f in fasts and s in slows]
+            entries = above.iloc[:, keep].shift(1, fill_value=False)
+            exits = fast.ma_below(slow).iloc[:, keep].shift(1, fill_value=False)
+            portfolio = vbt.Portfolio.from_signals(close, entries, exits, price=open_, fees=0.0001, freq="1D")
+            sharpe = portfolio.sharpe_ratio()
+            return [int(v) for v in sharpe.idxmax()], len(keep)
+        times = []
+        for _ in range({max(repeat, 2)}):
+            start = time.perf_counter()
+            best, size = search()
+            times.append(time.perf_counter() - start)
+        print(json.dumps({{"first": times[0], "median": statistics.median(times[1:]), "best": best, "size": size}}))
+    """)
+    with tempfile.TemporaryDirectory() as cache:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env={**os.environ, "NUMBA_CACHE_DIR": cache})
+    if done.returncode != 0:
+        print(f"vectorbt failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def command_line(params: dict[str, list[int]], workers: int) -> float:

@@ -231,7 +231,7 @@ def sweep_rows() -> list[dict]:
 def peer_rows() -> list[dict]:
     sys.path.insert(0, str(Path(__file__).parent))
     import peers
-    return peers.peer_rows()
+    return peers.peer_rows() + peers.peer_rows(minutes=WORKLOADS["M"]["minutes"])
 
 
 def table(rows: list[dict]) -> str:

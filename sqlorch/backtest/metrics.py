@@ -46,6 +46,9 @@ def equity_curves(marks: np.ndarray, fills: np.ndarray, capitals: Sequence[int])
     has returns of exactly 0, as in SQL); a sleeve's curve depends on its own fills only."""
     bars, symbols, sleeves = marks.shape[0], marks.shape[1], len(capitals)
     marks_micro = np.rint(marks * MICRO).astype(np.int64)
+    together = _all_at_once(marks_micro, fills, capitals)
+    if together is not None:
+        return together
     equity = np.empty((bars, sleeves))
     held = np.zeros((bars, sleeves), dtype=bool)
     order = np.argsort(fills[:, L.FL_SLEEVE], kind="stable")
@@ -64,6 +67,39 @@ def equity_curves(marks: np.ndarray, fills: np.ndarray, capitals: Sequence[int])
 
 
 _LIMIT = 2**62  # stays clear of int64 overflow
+_CELLS = 20_000_000  # bars x sleeves x symbols held at once by `_all_at_once`
+
+
+def _all_at_once(marks_micro: np.ndarray, fills: np.ndarray, capitals: Sequence[int]) -> tuple | None:
+    """`equity_curves` for every sleeve in one pass, where every quantity is whole shares, every
+    amount stays within int64 and the positions of all sleeves at every bar fit in `_CELLS`
+    (a grid's many sleeves of few symbols); else None."""
+    bars, symbols, sleeves = marks_micro.shape[0], marks_micro.shape[1], len(capitals)
+    quantity = fills[:, L.FL_QUANTITY]
+    if bars * sleeves * symbols > _CELLS or (quantity % MICRO).any():
+        return None
+    shares = np.zeros((bars, sleeves, symbols), dtype=np.int64)
+    np.add.at(shares, (fills[:, L.FL_BAR], fills[:, L.FL_SLEEVE], fills[:, L.FL_SYMBOL]), quantity // MICRO)
+    np.cumsum(shares, axis=0, out=shares)
+    amounts = np.abs(shares).max(initial=0) * float(marks_micro.max(initial=0)) * symbols
+    cash = np.abs(fills[:, L.FL_CASH]).max(initial=0)
+    if amounts >= _LIMIT or max(cash, max(capitals, default=0)) >= _LIMIT:
+        return None
+    # the cash in force: the last fill's of each (bar, sleeve) with fills, carried forward
+    booked = np.zeros((bars, sleeves), dtype=bool)
+    cash_at = np.zeros((bars, sleeves), dtype=np.int64)
+    cash_at[0] = capitals
+    last = np.lexsort((np.arange(len(fills)), fills[:, L.FL_BAR], fills[:, L.FL_SLEEVE]))
+    order = fills[last]
+    ends = np.flatnonzero(np.diff(order[:, L.FL_BAR] + order[:, L.FL_SLEEVE] * bars, append=-1) != 0)
+    cash_at[order[ends, L.FL_BAR], order[ends, L.FL_SLEEVE]] = order[ends, L.FL_CASH]
+    booked[order[ends, L.FL_BAR], order[ends, L.FL_SLEEVE]] = True
+    booked[0] = True
+    since = np.maximum.accumulate(np.where(booked, np.arange(bars)[:, None], 0), axis=0)
+    cash_in_force = np.take_along_axis(cash_at, since, axis=0)
+    value = np.einsum("bij,bj->bi", shares, marks_micro)
+    equity = (cash_in_force + value).astype(np.float64) / MICRO
+    return equity, (shares != 0).any(axis=2)
 
 
 def _exact_equity(quantities: np.ndarray, marks_micro: np.ndarray, cash: list[tuple[int, int]]) -> np.ndarray:
@@ -139,19 +175,19 @@ def sleeve_metrics(equity: np.ndarray, held: np.ndarray, capitals: Sequence[int]
     sharpe = ratio(mean, sd) * math.sqrt(ppy)
     sortino = ratio(mean * ppy, downside * math.sqrt(ppy))
     exposure = held.sum(axis=0) / bars
-    out = []
-    for i in range(sleeves):
-        cagr = math.pow(last[i] / first[i], ppy / n[i]) - 1 if n[i] > 0 and first[i] > 0 and last[i] >= 0 else math.nan
-        dd = float(max_drawdown[i])
-        count, closed, wins, profit, loss = trades[i]
+    count, closed, wins, profit, loss = (np.array(column, dtype=np.int64).reshape(sleeves)
+                                         for column in zip(*trades)) if sleeves else [np.zeros(0, np.int64)] * 5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grows = (n > 0) & (first > 0) & (last >= 0)
+        cagr = np.where(grows, np.power(np.where(grows, last / first, 1.0), ppy / np.maximum(n, 1)) - 1, np.nan)
         values = {
-            "total_return": float(last[i] / (capitals[i] / MICRO) - 1), "cagr": cagr,
-            "volatility": float(sd[i] * math.sqrt(ppy)), "sharpe_ratio": float(sharpe[i]),
-            "sortino_ratio": float(sortino[i]), "max_drawdown": dd,
-            "calmar_ratio": cagr / abs(dd) if dd < 0 else math.nan,
-            "win_rate": wins / closed if closed else math.nan,
-            "profit_factor": float(ratio(profit / MICRO, loss / MICRO)) if closed else math.nan,
-            "trade_count": count, "exposure": float(exposure[i]),
+            "total_return": last / (np.array(capitals, dtype=np.float64) / MICRO) - 1, "cagr": cagr,
+            "volatility": sd * math.sqrt(ppy), "sharpe_ratio": sharpe, "sortino_ratio": sortino,
+            "max_drawdown": max_drawdown,
+            "calmar_ratio": np.where(max_drawdown < 0, cagr / np.abs(max_drawdown), np.nan),
+            "win_rate": np.where(closed > 0, wins / np.maximum(closed, 1), np.nan),
+            "profit_factor": np.where(closed > 0, ratio(profit / MICRO, loss / MICRO), np.nan),
+            "trade_count": count, "exposure": exposure,
         }
-        out.append(tuple(values[name] for name in METRIC_NAMES))
-    return out
+    columns = [values[name].tolist() for name in METRIC_NAMES]
+    return list(zip(*columns)) if sleeves else []
