@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 # The compiled engine, in numba's cache beside its sources: compiled once here (about 15 s), so
 # the first run compiles nothing. numba notices changes to kernel.py alone, not to the modules
 # compiled into it, so a change to any of them recompiles it from scratch.
-KERNEL := sqlorch/engine/kernel.py sqlorch/engine/arith.py sqlorch/engine/layout.py
+KERNEL := sqlorch/engine/kernel.py sqlorch/engine/arith.py sqlorch/engine/layout.py sqlorch/engine/features.py
 $(VENV)/.compiled: $(VENV)/.installed $(KERNEL)
 	rm -f sqlorch/engine/__pycache__/*.nbi sqlorch/engine/__pycache__/*.nbc
 	$(BIN)/python -m sqlorch.engine.warm
