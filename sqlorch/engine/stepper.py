@@ -98,7 +98,10 @@ class Stepper:
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
         declarations = [declared(strategy) for _, strategy in self.strategies]
         self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
-        self.market = Market(panel.symbols, self.timestamps, panel.data.shape, self.feature_set.features)
+        python = any(not compiled(strategy) for _, strategy in self.strategies)
+        # the market Python strategies read, bar by bar (Rules need none: it holds a copy of the panel)
+        self.market = Market(panel.symbols, self.timestamps, panel.data.shape if python else (0, 0, 0),
+                             self.feature_set.features if python else ())
         self.index = {s: j for j, s in enumerate(panel.symbols)}
         self.due = self._wake_schedule([wake for _, wake in declarations], use_wake)
         n, symbols = len(self.strategies), len(panel.symbols)
@@ -107,7 +110,8 @@ class Stepper:
             self.sleeve_rows[i, [L.SL_CASH, L.SL_ALLOCATED, L.SL_INITIAL]] = micro_of(capital)
         self.positions = np.zeros((n, symbols), dtype=np.int64)
         self.sleeves = [SleeveView(sid, self.sleeve_rows[i], self.positions[i]) for i, sid in enumerate(self.ids)]
-        self.contexts = [BarContext(sid, self.market.view(), s) for sid, s in zip(self.ids, self.sleeves)]
+        self.contexts = [BarContext(sid, self.market.view(), s) if not compiled(strategy) else None
+                         for (sid, strategy), s in zip(self.strategies, self.sleeves)]
         self.weights = list(weights)
         self.planner = Planner(self.sleeves, self.weights, settings.costs.lot, panel.data[:, MARK], log,
                                self.timestamps)
