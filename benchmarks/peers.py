@@ -32,22 +32,17 @@ The peers' times start from pandas frames made beforehand (the conversion is not
 data generation is counted for nobody. Each tool runs in its own child process, which
 reports its own peak RSS (interpreter, imports and data included).
 
+With `--minutes N`: M instead, N one-minute bars of one symbol (benchmarks/run.py's
+`minute_bars`), against vectorbt only (backtrader would take hours); its Wilder RSI is compiled
+with numba, as a vectorbt user would write one.
+
 Final values: backtrader matches sqlorch to the cent on all five strategies at L[50 symbols]
 (with fewer symbols, so bigger slots, it can differ: backtrader rejects a buy that lacks cash at
 the open where sqlorch and vectorbt clip it). vectorbt matches on three; SMACross differs by
 +0.04% (SMA10 equals SMA30 to the cent on some bars, and float rounding decides the cross) and
 RSIStrategy by -0.27% (after an entry that buys 0 shares, vectorbt's cleaned signals count the
-symbol as held until its exit; sqlorch buys again at the next entry signal).
-
-Measured here, three runs (two for vectorbt cold), on 2 cores shared with other jobs (load 2.5 to 4, so the figures
-scatter by a third); Python 3.11.7, backtrader 1.9.78.123, vectorbt 1.2.0, numba 0.68.1,
-pandas 3.1.1, sqlorch at 0dce3c2 plus uncommitted work:
-    L[50 symbols]  backtrader   65-76 s, peak RSS 385 MB  | sqlorch 2.7-3.9 s, 400-430 MB
-                   -> sqlorch takes 0.03-0.06x backtrader's time
-    L              vectorbt cold 24-26 s (numba compiling; 7 s with numba's cache filled),
-                   warm 4.3-4.8 s, peak RSS 910 MB       | sqlorch 13-24 s first run,
-                   17-23 s second, peak RSS 2.3 GB
-                   -> sqlorch takes 0.55-0.94x vectorbt's time cold, 3.7-4.9x warm
+symbol as held until its exit; sqlorch buys again at the next entry signal). The figures of one
+run are in docs/performance.md.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ Rules, no DuckDB: bars x strategies stepped per second, best of `--repeat`); and
 time(5 strategies) / time(1 strategy), both measured in
 one process on the same data, best of `--repeat`. The one strategy is Momentum (the five are
 BuyAndHold, SMACross, Momentum, RSIStrategy, DonchianBreakout at 20% each). A Markdown table
-of every figure closes the output: the README's "Performance" table.
+of every figure closes the output: the table of docs/performance.md.
 
 Every measurement runs in a child process (`--child ...`), so peak RSS is the workload's own.
 """
@@ -73,8 +73,9 @@ def minute_bars(n: int, seed: int = 5) -> pl.DataFrame:
     close = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.0005, n))), 2)
     open_ = np.round(np.concatenate([[100.0], close[:-1]]), 2)
     ts = (np.datetime64("2020-01-01T00:00") + np.arange(n).astype("timedelta64[m]")).astype("datetime64[us]")
-    return pl.DataFrame({"symbol": "M1", "ts": ts, "open": open_, "high": np.maximum(open_, close) + 0.01,
-                         "low": np.minimum(open_, close) - 0.01, "close": close, "volume": 1000.0})
+    high, low = np.round(np.maximum(open_, close) + 0.01, 2), np.round(np.minimum(open_, close) - 0.01, 2)
+    return pl.DataFrame({"symbol": "M1", "ts": ts, "open": open_, "high": high, "low": low, "close": close,
+                         "volume": 1000.0})  # (high and low rounded too: float noise would decide breakouts)
 
 
 # -- strategies -----------------------------------------------------------------------------
@@ -235,7 +236,7 @@ def peer_rows() -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    """The figures as the Markdown table of the README."""
+    """The figures as the Markdown table of docs/performance.md."""
     lines = ["| workload | how | strategies | wall s | bars x strategies / s | peak RSS MB | note |",
              "|---|---|---:|---:|---:|---:|---|"]
     for r in rows:

@@ -69,3 +69,16 @@ def test_the_phases_of_a_run_add_up_to_it_and_the_runner_is_restored(phases, tmp
     lines = phases.report(one, five).splitlines()
     assert [line.split()[0] for line in lines[1:-1]] == [*phases.PHASES, "total", "storing"]
     assert lines[-1] == f"time(5)/time(1) = {five['total'] / one['total']:.2f}"
+
+
+def test_the_engine_alone_is_timed(bench):
+    got = bench.child("stepping", "S", 5, 1)
+    assert got["bars"] == 10 * 504 and got["seconds"] > 0
+
+
+def test_minute_bars_round_highs_and_lows_to_cents(bench):
+    bars = bench.minute_bars(2000)
+    for column in ("open", "high", "low", "close"):  # the floats of cents exactly, no noise such as 128.07999999999998
+        assert bars[column].equals(bars[column].round(2)), column
+    peers = _script("peers")
+    assert peers.workload(0, 0, None, 2000).equals(bars)  # the peers' M is run.py's
