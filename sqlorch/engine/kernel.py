@@ -4,9 +4,16 @@
 close in close mode), drift is checked, and every strategy due is asked for its signals, which
 become orders sized at the close. Compiled rules (`sqlorch.engine.rule.Rule`) decide here;
 Python strategies, Python conflict resolvers and rebalancing plans are called back through
-`objmode` (`sqlorch.engine.bridge`) only on the bars that need them. State and records are
-2-D int64 arrays laid out as `sqlorch.engine.layout` says; money is in micro units and
-quantities in micro-shares (`sqlorch.engine.arith`). Records grow as needed and are returned.
+`objmode` (`sqlorch.engine.bridge`) only on the bars that need them; a Python strategy writes
+its signals straight into buffers the engine reads. State and records are 2-D int64 arrays
+laid out as `sqlorch.engine.layout` says; money is in micro units and quantities in
+micro-shares (`sqlorch.engine.arith`).
+
+`step` is the loop over bars. It never reassigns an array (numba would then count references
+at every bar): when a record table lacks room for the next part of a bar, or a rebalance is
+due, it pauses, and `run` grows the table (or rebalances) and resumes it there. The functions
+it calls are `hot`: they allocate nothing and are compiled without reference counting.
+Records grown this way are returned.
 
 The rules implemented here are the only copy of the trading rules: a backtest, an
 orchestrated run and every grid combination run them.

@@ -92,7 +92,7 @@ def test_features_of_conditions_count_them_as_one_and_zero() -> None:
         np.testing.assert_array_equal(values(ft.change(1, of=ft.has_bar()), panel)[1:], has[1:] / has[:-1] - 1)
     wilder = values(ft.rsi(3, of=above), panel)  # a condition has a value at every bar
     for j in range(8):
-        np.testing.assert_array_equal(wilder[:, j], ft._wilder(ones[:, j].tolist(), 3))
+        np.testing.assert_array_equal(wilder[:, j], ft._wilder(np.ascontiguousarray(ones[:, j]), 3))
     features = ft.FeatureSet(panel, [ft.sma(3), above, ft.Feature("const", (2.5,)), ~above])
     assert features.columns == {ft.sma(3): 0, above: 0, ft.Feature("const", (2.5,)): 1, ~above: 1}
     assert features.conditions.dtype == bool and features.numbers.dtype == np.float64
@@ -233,7 +233,7 @@ def test_rsi_over_many_aligned_symbols_equals_the_per_symbol_loop() -> None:
     rng = np.random.default_rng(12)
     closes = np.round(50 * np.cumprod(1 + rng.normal(0, 0.02, (300, 12)), axis=0), 2)
     across = ft._wilder_across(closes, 9)
-    one_by_one = np.column_stack([ft._wilder(closes[:, j].tolist(), 9) for j in range(12)])
+    one_by_one = np.column_stack([ft._wilder(np.ascontiguousarray(closes[:, j]), 9) for j in range(12)])
     np.testing.assert_array_equal(across, one_by_one)
     closes[:, 3] = 40.0  # a flat symbol: RSI 50
     assert (ft._wilder_across(closes, 9)[9:, 3] == 50.0).all()
