@@ -199,26 +199,29 @@ class Records:
             realized_pnl=Amount(f[:, L.FL_REALIZED], 6))
 
     def _conflicts(self) -> Columns:
-        """One row per conflict; its lists and texts made in Python (conflicts are few)."""
+        """One row per conflict: its amounts as columns of the engine's table, its lists and
+        texts made in Python (each strategy id quoted once)."""
         c = self.rows_of("conflicts")
         members = self._conflict_members()
         ids = self.strategy_ids
-        columns = Columns("conflict_id", "bar_index", "symbol", "mode", "strategies", "standing", "orders",
-                          "outcome", "net_quantity", "crossed_quantity", "commission", "commission_standalone",
-                          "commission_saved", "event_seq", "logged_at")
-        for k, row in enumerate(c.tolist()):
-            orders = members[k]
-            strategies = [ids[sleeve] for sleeve, _, _, _ in orders]
-            standing = [ids[sleeve] for sleeve, _, _, stood in orders if stood]
-            listed = "[" + ",".join(f'{{"strategy_id":{_json(ids[sleeve])},"order_id":{order + 1},'
-                                    f'"quantity":{quantity / 1_000_000!r}}}'
-                                    for sleeve, order, quantity, _ in orders) + "]"
-            columns.append((k + 1, row[L.CF_BAR], self.symbols[row[L.CF_SYMBOL]], self.mode, strategies, standing,
-                            listed, conflict_outcome(row, strategies, standing), Amount(np.array([row[L.CF_NET]]), 6),
-                            Amount(np.array([row[L.CF_CROSSED]]), 6), Amount(np.array([row[L.CF_COMMISSION]]), 6),
-                            Amount(np.array([row[L.CF_STANDALONE]]), 6), Amount(np.array([row[L.CF_SAVED]]), 6),
-                            row[L.CF_EVENT], self.logged_at))
-        return _amounts_joined(columns)
+        quoted = [_json(sid) for sid in ids]
+        strategies, standing, listed, outcomes = [], [], [], []
+        for row, orders in zip(c.tolist(), members):
+            names = [ids[sleeve] for sleeve, _, _, _ in orders]
+            stood = [ids[sleeve] for sleeve, _, _, kept in orders if kept]
+            strategies.append(names)
+            standing.append(stood)
+            listed.append("[" + ",".join(f'{{"strategy_id":{quoted[sleeve]},"order_id":{order + 1},'
+                                         f'"quantity":{quantity / 1_000_000!r}}}'
+                                         for sleeve, order, quantity, _ in orders) + "]")
+            outcomes.append(conflict_outcome(row, names, stood))
+        return Columns.of(
+            conflict_id=np.arange(1, len(c) + 1), bar_index=c[:, L.CF_BAR], symbol=Coded(c[:, L.CF_SYMBOL], self.symbols),
+            mode=[self.mode] * len(c), strategies=strategies, standing=standing, orders=listed, outcome=outcomes,
+            net_quantity=Amount(c[:, L.CF_NET], 6), crossed_quantity=Amount(c[:, L.CF_CROSSED], 6),
+            commission=Amount(c[:, L.CF_COMMISSION], 6), commission_standalone=Amount(c[:, L.CF_STANDALONE], 6),
+            commission_saved=Amount(c[:, L.CF_SAVED], 6), event_seq=c[:, L.CF_EVENT],
+            logged_at=np.full(len(c), self.logged_at, dtype=np.int64))
 
     def _conflict_orders(self) -> Columns:
         co = self.rows_of("conflict_orders")
@@ -263,9 +266,11 @@ class Records:
         names: list[str] = []
         varied = np.isin(reason, (L.R_SHORTFALL, L.R_CONFLICT))
         fixed = np.flatnonzero(~varied)
-        if len(fixed):
-            unique, inverse = np.unique(np.stack([reason[fixed], value[fixed]], axis=1), axis=0, return_inverse=True)
-            names = [self._reason_text(code, number, None) for code, number in unique.tolist()]
+        if len(fixed):  # one text per distinct (reason, value): a key of the two, made unique
+            low = int(value[fixed].min())
+            span = int(value[fixed].max()) - low + 1
+            unique, inverse = np.unique(reason[fixed] * span + (value[fixed] - low), return_inverse=True)
+            names = [self._reason_text(key // span, key % span + low, None) for key in unique.tolist()]
             codes[fixed] = inverse.ravel()
         if varied.any():
             members = self._conflict_members() if (reason == L.R_CONFLICT).any() else []
@@ -324,21 +329,3 @@ def _json(text: str) -> str:
     from sqlorch.engine.events import quote
 
     return quote(text)
-
-
-def _amounts_joined(columns: Columns) -> Columns:
-    """Columns whose amount cells were appended one Amount per row, joined into one Amount each."""
-    lists = []
-    for values in columns.lists:
-        if values and isinstance(values[0], Amount):
-            lists.append(Amount(np.concatenate([v.values for v in values]), values[0].scale))
-        elif not values and columns.names[len(lists)] in _CONFLICT_AMOUNTS:
-            lists.append(Amount(np.zeros(0, dtype=np.int64), 6))
-        else:
-            lists.append(values)
-    joined = Columns(*columns.names)
-    joined.lists = tuple(lists)
-    return joined
-
-
-_CONFLICT_AMOUNTS = {"net_quantity", "crossed_quantity", "commission", "commission_standalone", "commission_saved"}
