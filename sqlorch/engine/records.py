@@ -217,7 +217,8 @@ class Records:
             outcomes.append(conflict_outcome(row, names, stood))
         return Columns.of(
             conflict_id=np.arange(1, len(c) + 1), bar_index=c[:, L.CF_BAR],
-            symbol=Coded(c[:, L.CF_SYMBOL], self.symbols), mode=[self.mode] * len(c), strategies=strategies, standing=standing, orders=listed, outcome=outcomes,
+            symbol=Coded(c[:, L.CF_SYMBOL], self.symbols), mode=[self.mode] * len(c), strategies=strategies,
+            standing=standing, orders=listed, outcome=outcomes,
             net_quantity=Amount(c[:, L.CF_NET], 6), crossed_quantity=Amount(c[:, L.CF_CROSSED], 6),
             commission=Amount(c[:, L.CF_COMMISSION], 6), commission_standalone=Amount(c[:, L.CF_STANDALONE], 6),
             commission_saved=Amount(c[:, L.CF_SAVED], 6), event_seq=c[:, L.CF_EVENT],
