@@ -10,7 +10,17 @@ import click
 import polars as pl
 
 from sqlorch.bars.synthetic import synthetic_bars
-from sqlorch.cli.main import check_directory, check_top, echo, err, reports_of, shown, writing_options
+from sqlorch.cli.main import (
+    check_directory,
+    check_top,
+    echo,
+    err,
+    quoted,
+    reports_of,
+    shown,
+    suggested,
+    writing_options,
+)
 from sqlorch.cli.progress import ProgressBar
 from sqlorch.cli.table import format_table
 from sqlorch.errors import SqlorchError
@@ -111,5 +121,5 @@ def _print_grid(plan: GridPlan, search: GridSearch, result: GridResult, top: int
     if reports:
         echo(f"report     {shown(reports['html'])}")
         echo(f"summary    {shown(reports['md'])}")
-    echo(f"\nexplore    sqlorch sql \"SELECT * FROM grid_results WHERE run_id = {shown(sql_literal(result.run_id))} "
-         "ORDER BY strategy_id, rank\"")
+    query = f"SELECT * FROM grid_results WHERE run_id = {sql_literal(result.run_id)} ORDER BY strategy_id, rank"
+    echo(f"\nexplore    {shown(suggested(f'sql {quoted(query)}', plan.config.warehouse))}")

@@ -11,6 +11,10 @@ they import from here, and `sqlorch/cli/__init__.py` adds them to `cli`.
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +76,37 @@ def shown(value: Any) -> str:
     return terminal_text(value)
 
 
+def program() -> str:
+    """How to call this sqlorch from the shell that runs it: `sqlorch` where that name on the
+    PATH is this program (or it runs some other way: `python -m sqlorch`, tests), else its path
+    (relative to the working directory when inside it): after `make run` the command lives in
+    .venv/bin, which a fresh shell does not search."""
+    running = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if running is None or running.name != "sqlorch" or not running.is_file():
+        return "sqlorch"
+    found = shutil.which("sqlorch")
+    if found and Path(found).resolve() == running.resolve():
+        return "sqlorch"
+    path = running.resolve()
+    inside = path.is_relative_to(Path.cwd().resolve())
+    return shlex.quote(os.path.relpath(path) if inside else str(path))
+
+
+def quoted(text: str) -> str:
+    """`text` as one shell word: in double quotes where nothing in it is special there (a query
+    with 'literals' reads as written), else as `shlex.quote` makes it."""
+    return f'"{text}"' if not any(c in text for c in '"$`\\!') else shlex.quote(text)
+
+
+def suggested(arguments: str, warehouse: str | None = None) -> str:
+    """A command line to print for the user to run next: `program()` and `arguments` (written
+    for a shell), with `--warehouse` when the run's warehouse is not the default one."""
+    line = f"{program()} {arguments}"
+    if warehouse is not None and warehouse != DEFAULT_WAREHOUSE:
+        line += f" --warehouse {shlex.quote(str(warehouse))}"
+    return line
+
+
 warehouse_option = click.option(
     "--warehouse", "warehouse", type=click.Path(), default=DEFAULT_WAREHOUSE,
     show_default=True, help="DuckDB warehouse file.")
@@ -115,4 +150,4 @@ def reports_of(run_id: str, write: Callable[[], dict[str, Path]]) -> dict[str, P
         return write()
     except SqlorchError as exc:
         raise SqlorchError(f"run {run_id} is stored in the warehouse, but its reports were not written: {exc}; "
-                           f"write them later with `sqlorch report {run_id}`") from exc
+                           f"write them later with `{suggested(f'report {run_id}')}`") from exc

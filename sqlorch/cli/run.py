@@ -13,7 +13,7 @@ from sqlorch.backtest.correlation import high_pairs, warning_lines
 from sqlorch.backtest.engine import StrategyOrchestrator
 from sqlorch.backtest.results import OrchestratorResult
 from sqlorch.bars.synthetic import synthetic_bars
-from sqlorch.cli.main import check_directory, echo, err, reports_of, shown, writing_options
+from sqlorch.cli.main import check_directory, echo, err, quoted, reports_of, shown, suggested, writing_options
 from sqlorch.cli.progress import ProgressBar
 from sqlorch.cli.table import format_comparison
 from sqlorch.config.plan import RunPlan, read_plan
@@ -86,4 +86,5 @@ def _print_run(plan: RunPlan, result: OrchestratorResult, report_dir: Path | Non
     if reports:
         echo(f"report     {shown(reports['html'])}")
         echo(f"summary    {shown(reports['md'])}")
-    echo(f"\nexplore    sqlorch sql \"SELECT * FROM trades WHERE run_id = {shown(sql_literal(run_id))}\"")
+    query = f"SELECT * FROM trades WHERE run_id = {sql_literal(run_id)}"
+    echo(f"\nexplore    {shown(suggested(f'sql {quoted(query)}', config.warehouse))}")

@@ -486,7 +486,8 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise SqlorchError('the Ray executor needs Ray, which is not installed: pip install "sqlorch[ray]"') from None
+        raise SqlorchError('the Ray executor needs Ray, which is not installed: pip install -e ".[ray]" '
+                          "(in sqlorch's directory)") from None
     return ray
 
 

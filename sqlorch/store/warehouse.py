@@ -1,7 +1,7 @@
 """The DuckDB warehouse: connections (waiting for the write lock), schema, bulk writes.
 
 The file is created with `storage_compatibility_version` so that the DuckDB CLI a user
-installs alongside (`pip install "sqlorch[cli]"`) opens it. Writers hold the file only
+installs alongside (`pip install -e ".[cli]"`) opens it. Writers hold the file only
 briefly: once to register a run, once to write its results in one transaction. A run
 whose process dies stays `running` on disk and is shown (and, at the next write, marked)
 as `incomplete`. Queries from outside (`sqlorch sql`) run in `Warehouse.sandbox()`: read-only,

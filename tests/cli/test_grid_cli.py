@@ -182,7 +182,7 @@ def test_ray_missing_is_a_clear_message(here: Path, monkeypatch: pytest.MonkeyPa
     config = write(here / "grid.toml", GRID)
     result = invoke("grid", str(config), "--executor", "ray", "--quiet")
     assert result.exit_code == 1
-    assert 'the Ray executor needs Ray, which is not installed: pip install "sqlorch[ray]"' in result.stderr
+    assert 'the Ray executor needs Ray, which is not installed: pip install -e ".[ray]"' in result.stderr
 
 
 def test_a_strategy_module_next_to_the_file_runs_in_worker_processes(here: Path) -> None:

@@ -1,4 +1,4 @@
-"""The warehouse opens in the DuckDB CLI a user installs alongside (`sqlorch[cli]`), which
+"""The warehouse opens in the DuckDB CLI a user installs alongside (`pip install -e ".[cli]"`), which
 may be older than the duckdb Python package that wrote it: every view must work there."""
 
 from __future__ import annotations

@@ -1,0 +1,71 @@
+"""The commands the CLI prints for the user to run next work as printed: from a fresh shell that
+does not search .venv/bin (after `make run`), and against the warehouse the run wrote to."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sqlorch.cli import main
+from sqlorch.config.settings import DEFAULT_WAREHOUSE
+
+SQLORCH = Path(sys.executable).with_name("sqlorch")  # the console script of this environment
+
+
+def test_the_program_is_named_as_the_shell_finds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "venv" / "bin" / "sqlorch"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(script), "run"])
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main.program() == os.path.join("venv", "bin", "sqlorch")  # not on the PATH: its path, from here
+    monkeypatch.setattr(shutil, "which", lambda name: str(script))
+    assert main.program() == "sqlorch"  # on the PATH, and this one
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/sqlorch")
+    assert main.program() == os.path.join("venv", "bin", "sqlorch")  # another one on the PATH
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main.program() == str(script.resolve())  # outside the working directory: the whole path
+    monkeypatch.setattr(sys, "argv", ["/x/sqlorch/__main__.py"])
+    assert main.program() == "sqlorch"  # python -m sqlorch, tests
+
+
+def test_a_warehouse_other_than_the_default_is_carried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(main, "program", lambda: "sqlorch")
+    assert main.suggested("sql \"SELECT 1\"", DEFAULT_WAREHOUSE) == 'sqlorch sql "SELECT 1"'
+    assert main.suggested("sql \"SELECT 1\"", "my runs/w.duckdb") == \
+        "sqlorch sql \"SELECT 1\" --warehouse 'my runs/w.duckdb'"
+    assert main.quoted("SELECT * FROM t WHERE id = 'a'") == "\"SELECT * FROM t WHERE id = 'a'\""
+    assert main.quoted("a $HOME") == "'a $HOME'"  # nothing a shell would expand
+
+
+@pytest.mark.skipif(not SQLORCH.exists(), reason="needs the sqlorch console script of this environment")
+def test_the_printed_explore_command_runs_from_a_fresh_shell(tmp_path: Path) -> None:
+    """`sqlorch run` from .venv/bin in a shell whose PATH lacks it, writing to a warehouse of its
+    own: the `explore` line it prints runs as printed in that shell and finds the run's trades."""
+    (tmp_path / "run.toml").write_text(textwrap.dedent("""
+        [data]
+        synthetic = { symbols = 3, years = 1 }
+        [backtest]
+        warehouse = "mine/runs.duckdb"
+        log_dir = "logs"
+        [[strategies]]
+        class = "momentum"
+        weight = "0.5"
+    """), encoding="utf-8")
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(SQLORCH), "run", "run.toml", "--no-report", "--quiet"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=True)
+    (explore,) = [line.split(maxsplit=1)[1] for line in done.stdout.splitlines() if line.startswith("explore")]
+    assert explore.startswith((str(SQLORCH.resolve()), os.path.relpath(SQLORCH.resolve(), tmp_path)))
+    assert "--warehouse mine/runs.duckdb" in explore
+    shown = subprocess.run(["/bin/sh", "-c", explore], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "momentum" in shown.stdout
