@@ -19,7 +19,7 @@ _LOCK = threading.Lock()
 
 
 class Callbacks(Protocol):
-    """What a stepping run answers (see sqlorch.engine.stepper.Run)."""
+    """What a stepping run answers (see sqlorch.engine.stepper.Stepper)."""
 
     def call_strategy(self, i: int, t: int) -> int: ...
 
