@@ -70,6 +70,25 @@ class WarehouseLockedError(SqlorchError):
     """The warehouse file stayed locked by another process for longer than the timeout."""
 
 
+class UnknownSymbolError(KeyError):
+    """A strategy named a symbol the run does not have. Its message says which, and the run's
+    symbols closest to it."""
+
+    def __init__(self, symbol: object, symbols: Sequence[str]):
+        hint = did_you_mean(str(symbol), symbols)
+        if not hint:
+            import difflib
+
+            nearest = difflib.get_close_matches(str(symbol), list(symbols), n=5, cutoff=0.0)
+            listed = ", ".join(repr(s) for s in nearest)
+            hint = (f"; the run's symbols are {listed}" if len(symbols) <= 5 else
+                    f"; the closest of the run's {len(symbols):,} symbols are {listed}")
+        super().__init__(f"unknown symbol {symbol!r}{hint}")
+
+    def __str__(self) -> str:  # the message as written (a KeyError's would be quoted)
+        return str(self.args[0])
+
+
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice to `word`, or '' if none is close."""
     import difflib

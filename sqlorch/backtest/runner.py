@@ -188,7 +188,8 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
     failed) if a strategy raises or exits; SqlorchError if the log or the warehouse cannot be
     written (the run is then failed, or incomplete, and its log never says completed).
     """
-    bars = load_bars(bars, start=config.start, end=config.end, round_prices=config.round_prices)
+    bars = load_bars(bars, start=config.start, end=config.end, round_prices=config.round_prices,
+                     symbols=config.symbols)
     panel = Panel.from_bars(bars)
     run_id = new_run_id()
     started = time.monotonic()

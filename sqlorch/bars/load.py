@@ -12,6 +12,7 @@ import glob
 import os
 import warnings
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from sqlorch.errors import DataError, DataWarning
+from sqlorch.errors import DataError, DataWarning, did_you_mean
 from sqlorch.money import MAX_PRICE, MIN_PRICE, PRICE_ROUNDING_TOLERANCE
 
 BAR_COLUMNS = ("symbol", "ts", "open", "high", "low", "close", "volume")
@@ -86,7 +87,8 @@ class _Source:
         return [cols[c] for c in BAR_COLUMNS]
 
 
-def load_bars(sources: Any, *, start: Any = None, end: Any = None, round_prices: bool = False) -> pl.DataFrame:
+def load_bars(sources: Any, *, start: Any = None, end: Any = None, round_prices: bool = False,
+              symbols: Mapping[str, str] | None = None) -> pl.DataFrame:
     """Read, validate and return bars as a DataFrame with exactly `BAR_COLUMNS`.
 
     `sources` is a path, glob or directory (its *.csv, *.parquet and *.pq files), a
@@ -103,7 +105,9 @@ def load_bars(sources: Any, *, start: Any = None, end: Any = None, round_prices:
     with and without UTC offsets in one input are a problem naming the sources. A symbol
     without bars for more than a year gets a `DataWarning`.
     `start`/`end` (date, datetime or ISO string) are inclusive bounds applied after the
-    whole input is validated; a date `end` includes that whole day.
+    whole input is validated; a date `end` includes that whole day. `symbols` renames symbols
+    ({"nvda-1999-2014": "NVDA"}: a file's stem to the ticker to trade it as); a name that is not
+    a symbol of the input is a problem.
 
     Raises `DataError` listing every problem found (paths, columns, timestamps, prices,
     duplicates, bounds), each naming the source, line or row, symbol and timestamp.
@@ -117,6 +121,8 @@ def load_bars(sources: Any, *, start: Any = None, end: Any = None, round_prices:
     present = set(bars["_src"].unique()) if bars is not None else set()
     problems += [f"{m.name}: no data rows; add bars or remove it from the sources"
                  for i, m in enumerate(metas) if i not in present and m.readable]
+    if bars is not None and symbols:
+        bars = _renamed(bars, symbols, problems)
     if bars is not None:
         problems += _time_zones(bars, metas)
         problems += _check(bars, metas, round_prices)
@@ -136,6 +142,18 @@ def load_bars(sources: Any, *, start: Any = None, end: Any = None, round_prices:
         raise DataError([f"no bars left within {given} (the data covers {_fmt_ts(bars['ts'].min())}"
                          f" to {_fmt_ts(bars['ts'].max())}); widen start/end"])
     return kept
+
+
+def _renamed(bars: pl.DataFrame, symbols: Mapping[str, str], problems: list[str]) -> pl.DataFrame:
+    """`bars` with their symbols renamed as `symbols` says; a problem for each name that is not
+    a symbol of the bars."""
+    known = sorted(bars["symbol"].cast(pl.String).unique().to_list())
+    for name in symbols:
+        if name not in set(known):
+            shown = ", ".join(map(repr, known[:10])) + (f" and {len(known) - 10:,} more" if len(known) > 10 else "")
+            problems.append(f"symbols: {name!r} is not a symbol of the data{did_you_mean(str(name), known)}; "
+                            f"a file's symbol is its name without the extension, here {shown}")
+    return bars.with_columns(pl.col("symbol").cast(pl.String).replace(dict(symbols)))
 
 
 def _bound(name: str, value: Any, problems: list[str]) -> tuple[datetime, bool] | None:

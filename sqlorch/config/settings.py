@@ -151,6 +151,19 @@ def _to_priorities(value: Any) -> Mapping[str, int]:
     return MappingProxyType(dict(value))
 
 
+def _to_symbols(value: Any) -> Mapping[str, str]:
+    if not isinstance(value, Mapping):
+        raise ValueError('expected a table of symbol in the data = ticker, like { "nvda-1999-2014" = "NVDA" }')
+    bad = [repr(k) for k, v in value.items() if not isinstance(k, str) or not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise ValueError(f"tickers must be non-empty text; check {', '.join(bad)}")
+    tickers = list(value.values())
+    twice = sorted({t for t in tickers if tickers.count(t) > 1})
+    if twice:
+        raise ValueError(f"each ticker may name one symbol of the data; {', '.join(map(repr, twice))} names several")
+    return MappingProxyType(dict(value))
+
+
 _COERCE: dict[str, Callable[[Any], Any]] = {
     "initial_capital": to_decimal,
     "commission_bps": _to_float,
@@ -172,6 +185,7 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "rebalance_every": _optional(_to_int),
     "on_overweight": _to_enum(OverweightPolicy),
     "round_prices": _to_bool,
+    "symbols": _optional(_to_symbols),
 }
 
 
@@ -219,7 +233,8 @@ class BacktestConfig:
     Money inputs are bounded (SPEC §3): initial capital 1 to 1e12, commission_bps at most 1000,
     commission_per_order at most 1e9, lot_size at most 1e9; `round_prices` lets bars whose
     prices have more than 6 decimals be rounded (by default a rounding that would change a
-    price by more than 0.01% is an error naming the row).
+    price by more than 0.01% is an error naming the row); `symbols` renames symbols of the data
+    ({"nvda-1999-2014": "NVDA"}: a file's stem to its ticker).
 
     `warehouse=None` keeps the warehouse in memory and `log_dir=None` writes no JSONL file
     (both useful in tests and notebooks). Invalid values raise one `ConfigError`.
@@ -240,6 +255,7 @@ class BacktestConfig:
     warehouse: str | None = DEFAULT_WAREHOUSE
     lock_timeout: float = 60.0
     round_prices: bool = False  # round prices with more than 6 decimals instead of refusing them
+    symbols: Mapping[str, str] | None = None  # symbol in the data (a file's stem) -> the ticker to call it
 
     def __post_init__(self) -> None:
         problems = _validate(self)

@@ -11,7 +11,7 @@ import numpy as np
 from sqlorch.bars.panel import CLOSE, FIELDS, MARK
 from sqlorch.engine.features import Feature
 from sqlorch.engine.market import MarketView
-from sqlorch.errors import did_you_mean
+from sqlorch.errors import UnknownSymbolError, did_you_mean
 from sqlorch.money import from_micro
 
 if TYPE_CHECKING:
@@ -65,12 +65,12 @@ class BarContext:
         return self._view.symbols
 
     def index(self, symbol: str) -> int:
-        """Position of `symbol` in `symbols`; KeyError with a hint if unknown."""
+        """Position of `symbol` in `symbols`; UnknownSymbolError (a KeyError) naming the closest
+        known symbols if unknown."""
         try:
             return self._view.index[symbol]
         except KeyError:
-            hint = did_you_mean(str(symbol), self._view.symbols)
-            raise KeyError(f"unknown symbol {symbol!r}{hint}") from None
+            raise UnknownSymbolError(symbol, self._view.symbols) from None
 
     def bar(self, symbol: str) -> Bar | None:
         """The symbol's bar at the current time, or None if it has none now."""

@@ -162,7 +162,8 @@ class GridSearch:
         """Run every combination over `bars` (whatever `load_bars` accepts) and write the search
         to the configured warehouse. A combination whose strategy raises is recorded as failed."""
         config = self.config
-        bars = load_bars(bars, start=config.start, end=config.end, round_prices=config.round_prices)
+        bars = load_bars(bars, start=config.start, end=config.end, round_prices=config.round_prices,
+                         symbols=config.symbols)
         panel = Panel.from_bars(bars)
         data = GridData(bars, dataset_id(panel), config.periods_per_year or periods_per_year(panel.timestamps),
                         worker_config(config), self.sql_metrics,

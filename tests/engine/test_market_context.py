@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import math
+import re
 import types
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from sqlorch.engine import layout as L
 from sqlorch.engine.context import BarContext
 from sqlorch.engine.market import Market
 from sqlorch.engine.sleeve import SleeveView
+from sqlorch.errors import UnknownSymbolError
 from sqlorch.money import MICRO
 
 NAN = math.nan
@@ -432,3 +434,14 @@ def test_sentinel_becomes_visible_once_it_is_the_past(make_bars, day):
     _advance(panel, view, 3)
     assert SENTINEL in _numbers(probe.observe(ctx))
     assert SENTINEL in [x for obj in _reachable(ctx) for x in _numbers(obj)]
+
+
+def test_an_unknown_symbol_names_the_closest_known_ones() -> None:
+    assert str(UnknownSymbolError("AAPLE", ("AAPL", "MSFT"))) == "unknown symbol 'AAPLE' (did you mean 'AAPL'?)"
+    few = str(UnknownSymbolError("NVDA", ("BRVO", "ALFA")))
+    assert few.startswith("unknown symbol 'NVDA'; the run's symbols are ") and "'BRVO'" in few and "'ALFA'" in few
+    many = [f"S{k:03d}" for k in range(200)] + ["MVDQ"]
+    message = str(UnknownSymbolError("NVDA", many))
+    assert message.startswith("unknown symbol 'NVDA'; the closest of the run's 201 symbols are 'MVDQ', ")
+    assert len(re.findall(r"'[A-Z0-9]+'", message)) == 1 + 5  # the symbol and five of the run's
+    assert isinstance(UnknownSymbolError("X", ()), KeyError)
