@@ -18,6 +18,8 @@ SAFE = 2**62  # products below this fit int64 with room for a sum
 _LOW = np.uint64(0xFFFFFFFF)
 _HALF = np.uint64(32)
 _ONE = np.uint64(1)
+_ZERO = np.uint64(0)
+_TOP = np.uint64(2**63)
 
 
 @njit(cache=True)
@@ -48,7 +50,9 @@ def product_divmod(a: int, b: int, divisor: int):
         return product // divisor, product % divisor
     high, low = wide_product(a, b)
     d = np.uint64(divisor)
-    if high >= (d >> _ONE):
+    # the quotient fits in 63 bits when the product is below d x 2^63 = (d >> 1) x 2^64 + (d & 1) x 2^63
+    half = d >> _ONE
+    if high > half or (high == half and ((d & _ONE) == _ZERO or low >= _TOP)):
         raise OverflowError("an amount beyond the engine's 64-bit micro units (SPEC §3 bounds)")
     remainder, quotient = high, np.uint64(0)
     for bit in range(63, -1, -1):  # long division, one bit at a time: remainder < d < 2^63

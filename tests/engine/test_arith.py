@@ -7,7 +7,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from sqlorch.engine import arith
@@ -25,6 +25,9 @@ def half_even(value: Fraction) -> int:
 
 @exact_tests
 @given(amounts, amounts, st.integers(1, INT63))
+@example(113_603, 35_073_868_823_193_606, 433)  # the high half equals divisor // 2: fits (found by CI)
+@example(2**62, 4, 2)  # 2^63: one past the largest quotient
+@example(2**62 - 1, 4, 2)  # 2^63 - 2: fits
 def test_product_divmod_is_exact(a, b, divisor) -> None:
     quotient, remainder = divmod(a * b, divisor)
     if quotient > INT63:
