@@ -51,16 +51,31 @@ class PerformanceMetrics:
         return dataclasses.asdict(self)
 
 
-@dataclass(frozen=True, eq=False)
+def headline(metrics: PerformanceMetrics) -> str:
+    """A result's headline figures in one phrase: return, Sharpe, max drawdown, trades."""
+    def percent(value: float) -> str:
+        return "n/a" if math.isnan(value) else f"{value:.2%}"
+
+    sharpe = "n/a" if math.isnan(metrics.sharpe_ratio) else f"{metrics.sharpe_ratio:.2f}"
+    return (f"return {percent(metrics.total_return)}, sharpe {sharpe}, max drawdown {percent(metrics.max_drawdown)}, "
+            f"{metrics.trade_count} trades")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class BacktestResult:
     """One strategy's run (or one sleeve of an orchestrated run). Its `fills`, `trades` and
-    per-bar `equity_curve` are read from the warehouse on first use."""
+    per-bar `equity_curve` are read from the warehouse on first use. `repr()` is one line: the
+    run, the strategy, its final equity and headline figures."""
 
     run_id: str
     strategy_id: str
     metrics: PerformanceMetrics
     final_equity: Decimal
     warehouse: Warehouse = dataclasses.field(repr=False)
+
+    def __repr__(self) -> str:
+        return (f"<BacktestResult run {self.run_id}: {self.strategy_id}, final equity {self.final_equity:,.2f}, "
+                f"{headline(self.metrics)}>")
 
     @cached_property
     def fills(self) -> pl.DataFrame:
@@ -100,10 +115,11 @@ class StrategyAllocation:
         return self.warehouse.query(sql_text("queries", "allocation_history"), [self.run_id, self.strategy_id])
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class OrchestratorResult:
     """Several strategies run side by side, each in its own sleeve, and their portfolio.
-    Its `fills` and per-bar `equity_curve` are read from the warehouse on first use."""
+    Its `fills` and per-bar `equity_curve` are read from the warehouse on first use. `repr()`
+    is a line for the portfolio and one per strategy."""
 
     run_id: str
     aggregate_metrics: PerformanceMetrics
@@ -125,6 +141,13 @@ class OrchestratorResult:
     def equity_curve(self) -> pl.DataFrame:
         """The portfolio's ts, cash (incl. unallocated capital) and equity, one row per bar."""
         return self.warehouse.query(sql_text("queries", "portfolio_equity_curve"), [self.run_id])
+
+    def __repr__(self) -> str:
+        lines = [f"<OrchestratorResult run {self.run_id}: {len(self.strategy_results)} strategies, final equity "
+                 f"{self.final_equity:,.2f}, {headline(self.aggregate_metrics)}"]
+        lines += [f"  {sid}: final equity {r.final_equity:,.2f}, {headline(r.metrics)}"
+                  for sid, r in self.strategy_results.items()]
+        return "\n".join(lines) + ">"
 
 
 def load_orchestrator_result(warehouse: Warehouse, run_id: str, correlation: bool = True) -> OrchestratorResult:

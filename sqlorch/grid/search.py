@@ -52,7 +52,7 @@ Progress = Callable[[int, int], None]
 """Called with (combinations done, combinations in all) as batches finish."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class GridResult:
     """A finished grid search.
 
@@ -69,6 +69,17 @@ class GridResult:
     metric: str
     best_by_strategy: dict[str, dict[str, Any]]
     warehouse: Warehouse
+
+    def __repr__(self) -> str:
+        done = self.table.filter(pl.col("status") == "completed").height
+        lines = [f"<GridResult run {self.run_id}: {self.table.height} combinations ({done} completed), "
+                 f"ranked by {self.metric}"]
+        for strategy, params in self.best_by_strategy.items():
+            best = self.table.filter((pl.col("strategy") == strategy) & (pl.col("rank") == 1))
+            value = best[self.metric][0] if best.height else None
+            shown = "n/a" if value is None or value != value else f"{value:.4g}"
+            lines.append(f"  {strategy}: best {params} ({self.metric} {shown})")
+        return "\n".join(lines) + ">"
 
     def top(self, k: int = 10, strategy: str | None = None) -> pl.DataFrame:
         """The k best combinations of each strategy (or of one), best first."""

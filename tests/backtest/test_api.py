@@ -210,3 +210,23 @@ def test_flat_strategy_has_nan_metrics_not_errors() -> None:
     assert m.total_return == 0 and m.trade_count == 0 and m.exposure == 0
     assert all(np.isnan(v) for v in (m.sharpe_ratio, m.sortino_ratio, m.win_rate, m.profit_factor, m.calmar_ratio))
     assert result.trades.is_empty()
+
+
+def test_results_show_themselves_in_a_few_lines() -> None:
+    """repr() of a result: the run, final equity and headline figures, a line per strategy
+    (SPEC §10), not the nested objects."""
+    from sqlorch.bars.synthetic import synthetic_bars
+    from sqlorch.strategies import Momentum, SMACross
+
+    bars = synthetic_bars(4, 1, seed=2)
+    config = OrchestratorConfig(warehouse=None, log_dir=None)
+    result = StrategyOrchestrator([(SMACross(), Decimal("0.5")), (Momentum(), Decimal("0.5"))], config).run(bars)
+    lines = repr(result).splitlines()
+    assert len(lines) == 3 and len(repr(result)) < 600
+    assert lines[0].startswith(f"<OrchestratorResult run {result.run_id}: 2 strategies, final equity "
+                               f"{result.final_equity:,.2f}, return ")
+    assert lines[1].startswith("  sma_cross: final equity ") and "sharpe" in lines[1] and "trades" in lines[1]
+    one = result.strategy_results["momentum"]
+    assert repr(one) == (f"<BacktestResult run {result.run_id}: momentum, final equity {one.final_equity:,.2f}, "
+                         f"return {one.metrics.total_return:.2%}, sharpe {one.metrics.sharpe_ratio:.2f}, "
+                         f"max drawdown {one.metrics.max_drawdown:.2%}, {one.metrics.trade_count} trades>")

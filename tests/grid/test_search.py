@@ -282,3 +282,11 @@ def test_batches_split_evenly_and_respect_memory():
     assert [len(b.combinations) for b in batches] == [2, 3, 2, 3, 1]
     assert [n for b in batches[:4] for n, _ in b.combinations] == list(range(1, 11))
     assert [len(b.combinations) for b in plan_batches(work, 1, 1_000_000, 10)] == [1] * 11
+
+
+def test_a_grid_result_shows_itself_in_a_few_lines(bars):
+    result = GridSearch(SMACross, {"fast": [3, 8], "slow": [15, 40]}, memory(), workers=1).run(bars)
+    lines = repr(result).splitlines()
+    assert lines[0] == f"<GridResult run {result.run_id}: 4 combinations (4 completed), ranked by sharpe_ratio"
+    best = result.table.filter(pl.col("rank") == 1)["sharpe_ratio"][0]
+    assert lines[1] == f"  sma_cross: best {result.best_params} (sharpe_ratio {best:.4g})>"
