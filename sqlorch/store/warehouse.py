@@ -74,6 +74,13 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def naming(statement: str, **objects: str) -> str:
+    """The text of `sql/statements/<statement>.sql` with the objects it names filled in as
+    quoted identifiers (SQL binds values as parameters, never the tables or settings a
+    statement names)."""
+    return sql_text("statements", statement).format(**{k: quote_identifier(v) for k, v in objects.items()})
+
+
 def schema_fingerprint() -> str:
     """A hash of every shipped SQL file: the schema version this package expects."""
     digest = hashlib.sha256()
@@ -362,11 +369,10 @@ def install_schema(con: duckdb.DuckDBPyConnection) -> None:
 def _rename_former_objects(con: duckdb.DuckDBPyConnection) -> None:
     """Make room for the tables of this version: drop the views that became tables, rename the
     tables that changed names (their rows kept)."""
-    # these statements name the objects they change, which SQL cannot bind as parameters: quoted here
     for (view,) in con.execute(sql_text("queries", "existing_views"), [list(FORMER_VIEWS)]).fetchall():
-        con.execute("DROP VIEW " + quote_identifier(view))
+        con.execute(naming("drop_view", view=view))
     for (table,) in con.execute(sql_text("queries", "existing_tables"), [list(RENAMED_TABLES)]).fetchall():
-        con.execute("ALTER TABLE " + quote_identifier(table) + " RENAME TO " + quote_identifier(RENAMED_TABLES[table]))
+        con.execute(naming("rename_table", table=table, new_name=RENAMED_TABLES[table]))
 
 
 def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
@@ -381,8 +387,7 @@ def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 def delete_run_rows(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> None:
     """Delete run `run_id`'s rows of `table` (a table of this schema)."""
-    # the table is named in the statement, which SQL cannot bind as a parameter: quoted here
-    con.execute("DELETE FROM " + quote_identifier(table) + " WHERE run_id = ?", [run_id])
+    con.execute(naming("delete_run_rows", table=table), [run_id])
 
 
 _SETTING_LOCKS = collections.defaultdict(threading.Lock)
@@ -395,14 +400,14 @@ def setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> Iterato
     Blocks on the same setting in other threads wait, so each restores what it found."""
     with _SETTING_LOCKS[name]:
         before = con.execute(sql_text("queries", "current_setting"), [name]).fetchone()[0]
-        con.execute("SET " + name + " = ?", [value])  # SET names its setting in the statement, not as a parameter
+        con.execute(naming("set_setting", setting=name), [value])
         try:
             yield
         except BaseException:
             with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it; the error matters more
-                con.execute("SET " + name + " = ?", [before])
+                con.execute(naming("set_setting", setting=name), [before])
             raise
-        con.execute("SET " + name + " = ?", [before])
+        con.execute(naming("set_setting", setting=name), [before])
 
 
 def mark_dead_runs(con: duckdb.DuckDBPyConnection) -> None:
@@ -422,8 +427,8 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, Any
     if data.num_rows == 0:
         return
     con.register("_sqlorch_incoming", data)
-    try:  # the table is named in the statement, which SQL cannot bind as a parameter: quoted here
-        con.execute("INSERT INTO " + quote_identifier(table) + " BY NAME SELECT * FROM _sqlorch_incoming")
+    try:
+        con.execute(naming("insert_incoming", table=table))
     finally:
         con.unregister("_sqlorch_incoming")
 
