@@ -920,6 +920,27 @@ def orders_fit(needs, counters, orders, signals, signal_floats, count) -> bool:
     return True
 
 
+ROOM = -1  # what `fill_bar` says when a record table lacks room (LIMIT: a sleeve passed its bound)
+
+
+@hot
+def fill_bar(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
+             transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip, isolated, mode, nets, ranks, weights,
+             payees, scratch, group, needs) -> int:
+    """The fills of bar t (at the open, or at the close in close mode): 0 when done, ROOM when
+    the records lack room for them (`needs` says how much; nothing was filled), LIMIT when a
+    fill would take a sleeve past its bound (the run stops at t)."""
+    if not fills_fit(needs, counters, sleeves, fills, conflicts, conflict_orders, transfers, scratch):
+        return ROOM
+    if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
+                  transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip, isolated, mode, nets, ranks,
+                  weights, payees, scratch, group) == 3:
+        counters[CT_STATUS] = LIMIT
+        counters[CT_STOP_BAR] = t
+        return LIMIT
+    return 0
+
+
 @hot
 def pause(counters, t, phase, sleeve) -> int:
     counters[CT_PHASE] = phase
@@ -948,13 +969,12 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
             if t % PROGRESS_EVERY == 0 and t > 0:
                 _progress(key, t)
             if not close_mode and counters[CT_WAITING] > 0:
-                if not fills_fit(needs, counters, sleeves, fills, conflicts, conflict_orders, transfers, scratch):
+                done = fill_bar(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+                                conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
+                                isolated, mode, nets, ranks, weights, payees, scratch, group, needs)
+                if done == ROOM:
                     return pause(counters, t, P_OPEN, 0)
-                if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
-                              conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
-                              isolated, mode, nets, ranks, weights, payees, scratch, group) == 3:
-                    counters[CT_STATUS] = LIMIT
-                    counters[CT_STOP_BAR] = t
+                if done == LIMIT:
                     return t
             phase = P_REBALANCE
         if phase == P_REBALANCE:  # drift rebalancing
@@ -1010,13 +1030,12 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
             phase = P_CLOSE
         # fills at the close
         if close_mode and counters[CT_WAITING] > 0:
-            if not fills_fit(needs, counters, sleeves, fills, conflicts, conflict_orders, transfers, scratch):
+            done = fill_bar(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+                            conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
+                            isolated, mode, nets, ranks, weights, payees, scratch, group, needs)
+            if done == ROOM:
                 return pause(counters, t, P_CLOSE, 0)
-            if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
-                          conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
-                          isolated, mode, nets, ranks, weights, payees, scratch, group) == 3:
-                counters[CT_STATUS] = LIMIT
-                counters[CT_STOP_BAR] = t
+            if done == LIMIT:
                 return t
         if book_cash.shape[0] > 0:
             keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t)
