@@ -65,7 +65,7 @@ class DecisionKind(enum.StrEnum):
     CANCELLED = "cancelled"  # not filled: replaced by a newer signal on the same symbol
 
 
-def _weight_number(value: object) -> float | None:
+def weight_number(value: object) -> float | None:
     """A weight as a float: from an int, float, Decimal or numpy scalar (not a bool); None if
     it is none of these."""
     if isinstance(value, bool) or type(value).__name__ == "bool_":
@@ -104,7 +104,7 @@ class Signal:
         if not isinstance(self.reason, str):
             raise ValueError(f"Signal reason must be a string, got {self.reason!r}"
                              + (" (Signal.exit takes no weight)" if self.side == Side.EXIT else ""))
-        number = _weight_number(weight)
+        number = weight_number(weight)
         if number is None or not math.isfinite(number) or number < 0:
             raise ValueError(f"Signal weight must be a finite number >= 0, got {weight!r}")
         object.__setattr__(self, "weight", number)

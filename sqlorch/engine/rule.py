@@ -14,13 +14,12 @@ same signals in Python (what the engine would decide), for reading and for tests
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from sqlorch.engine.context import BarContext
-from sqlorch.engine.domain import Signal
+from sqlorch.engine.domain import Signal, weight_number
 from sqlorch.engine.features import Feature, has_bar
 from sqlorch.errors import ConfigError
 
@@ -45,7 +44,7 @@ class Rule:
         if side not in SIDES:
             problems.append(f"side must be one of {', '.join(SIDES)}, got {side!r}")
         if weight != "equal":
-            number = _number(weight)
+            number = weight_number(weight)
             if number is None or not math.isfinite(number) or number < 0:
                 problems.append(f"weight must be \"equal\" or a finite number >= 0, got {weight!r}")
         if orders:
@@ -59,7 +58,7 @@ class Rule:
         # a symbol trades only on its own bars: the conditions include having one
         self.entry = entry & has_bar()
         self.exit = exit & has_bar() if exit is not None else None
-        self.weight = weight if weight == "equal" else float(_number(weight))
+        self.weight = weight if weight == "equal" else float(weight_number(weight))
         self.side = side
         self.features = tuple(f for f in (self.entry, self.exit) if f is not None)
         self.wake_on = self.features
@@ -102,13 +101,3 @@ class Rule:
             return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
         return f"Rule(entry={self.entry!r}, exit={self.exit!r}, weight={self.weight!r}, side={self.side!r})"
 
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float, Decimal)):
-        return float(value)
-    if type(value).__module__ == "numpy" and hasattr(value, "item"):
-        item = value.item()
-        return float(item) if isinstance(item, (int, float)) and not isinstance(item, bool) else None
-    return None
