@@ -1,7 +1,7 @@
 -- reads: allocations (through the macro ratio)
 -- makes: how a run's sleeves used their capital, in one scan of allocations: per strategy and
---        bucket of $step bars (whole_run false) the bucket's last bar, and per strategy over the
---        whole run (whole_run true): used_share at the last bar, average_use, peak_use, and the
+--        bucket of $step bars (whole_run false), and per strategy over the whole run (whole_run
+--        true): the last bar's ts, average_use and peak_use (used / allocated capital), and the
 --        allocated, used and available capital at the last bar (parameters: run_id, step)
 WITH a AS (
     SELECT strategy_id, bar_index, bar_index // $step AS bucket, ts,
@@ -11,7 +11,7 @@ WITH a AS (
     WHERE run_id = $run_id
 )
 SELECT strategy_id, grouping(bucket) = 1 AS whole_run,
-       max(ts) AS ts, arg_max(share, bar_index) AS used_share,
+       max(ts) AS ts,
        avg(share) AS average_use, max(share) AS peak_use,
        arg_max(allocated_capital, bar_index)::DOUBLE AS allocated_capital,
        arg_max(used_capital, bar_index)::DOUBLE AS used_capital,

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import gc
 import hashlib
+import inspect
 import json
 import os
 import secrets
@@ -157,13 +158,24 @@ def dataset_id(panel: Panel) -> str:
 
 
 def _describe(strategy: object) -> tuple[str, str]:
-    """(module:Class, parameters as JSON): `params` if the strategy has it, else its simple
-    public attributes."""
+    """(module:Class, parameters as JSON): `params` if the strategy has it, else the arguments of
+    its constructor that it keeps as attributes of the same name with simple values (not the
+    counters or state it keeps besides, nor its `name`)."""
     params = getattr(strategy, "params", None)
     if not isinstance(params, dict):
-        params = {k: v for k, v in getattr(strategy, "__dict__", {}).items()
-                  if not k.startswith("_") and k != "name" and isinstance(v, (bool, int, float, str))}
+        params = {k: v for k in _constructor_arguments(type(strategy))
+                  if isinstance(v := getattr(strategy, k, None), (bool, int, float, str))}
     return class_reference(type(strategy)), encode(params)
+
+
+def _constructor_arguments(cls: type) -> list[str]:
+    """The names a class's constructor takes (keyword-passable, `name` and `self` aside)."""
+    try:
+        signature = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):  # a constructor Python cannot describe
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in list(signature.parameters.values())[1:] if p.kind in kinds and p.name != "name"]
 
 
 def class_reference(cls: type) -> str:

@@ -104,6 +104,30 @@ def nice_ticks(low: float, high: float, count: int) -> list[float]:
     return ticks
 
 
+def multiple_axis(step: float) -> Callable[[float], str]:
+    """A tick formatter for growth multiples on a log axis: 0.5x, 1x, 20x, 1000x."""
+    def fmt(value: float) -> str:
+        return f"{value:.3g}x" if value < 100 else f"{value:,.0f}x"
+
+    return fmt
+
+
+def log_ticks(low: float, high: float, count: int) -> list[float]:
+    """Ticks for a logarithmic axis covering [low, high] (both > 0): 1, 2 and 5 x 10^k where
+    they fit about `count` ticks, else 1 x 10^k, else every so many powers of ten; always
+    reaching from a tick at or below `low` to one at or above `high`."""
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    for mantissas in ((1, 2, 5), (1, 3), (1,)):
+        values = [float(f"{m}e{e}") for e in range(first, last + 1) for m in mantissas]
+        below = max((v for v in values if v <= low * (1 + 1e-9)), default=values[0])
+        above = min((v for v in values if v >= high * (1 - 1e-9)), default=values[-1])
+        ticks = [v for v in values if below <= v <= above]
+        if len(ticks) <= count + 1:
+            return ticks
+    every = math.ceil((last - first) / max(count - 1, 1))
+    return [10.0 ** e for e in range(first, last + every, every)]
+
+
 _MONTH_STEPS = (1, 2, 3, 6, 12, 24, 60, 120)
 _SECOND_STEPS = (3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400)
 
@@ -218,12 +242,30 @@ def empty_chart(title: str, size: Size, message: str = "no data") -> Markup:
 # -- charts ----------------------------------------------------------------------------------------
 
 
+LOG_ABOVE = 5.0
+"""Growth curves are drawn on a log scale when their highest and lowest values (as multiples of
+the starting capital) are further apart than this factor."""
+
+
+def spans_decades(returns: Sequence[Series]) -> bool:
+    """Whether lines of returns on starting capital need a log scale: every value above -100%
+    (a multiple > 0) and the multiples spanning more than `LOG_ABOVE`."""
+    values = [s.y[np.isfinite(s.y)] for s in returns if np.isfinite(s.y).any()]
+    if not values:
+        return False
+    multiples = np.concatenate(values) + 1
+    low, high = min(float(multiples.min()), 1.0), max(float(multiples.max()), 1.0)
+    return low > 0 and high / low > LOG_ABOVE
+
+
 def line_chart(series: Sequence[Series], title: str, size: Size = WIDE,
                y_format: Callable[[float], Callable[[float], str]] = percent_axis,
-               include_zero: bool = True) -> Markup:
+               include_zero: bool = True, log: bool = False) -> Markup:
     """Lines over time on one pair of axes: calendar x axis, nice y ticks, grid, legend on top.
 
     `y_format(step)` returns the tick formatter; values that are not finite break the line.
+    With `log`, the y axis is logarithmic (every value must be > 0; `include_zero` then means
+    including 1, the start of a growth multiple) and `y_format` should suit multiples.
     """
     drawn = [s for s in series if len(s.x) and np.isfinite(s.y).any()]
     if not drawn:
@@ -232,10 +274,14 @@ def line_chart(series: Sequence[Series], title: str, size: Size = WIDE,
     y_all = np.concatenate([s.y[np.isfinite(s.y)] for s in drawn])
     x0, x1 = x_all.min(), x_all.max()
     low, high = float(y_all.min()), float(y_all.max())
+    origin = 1.0 if log else 0.0
     if include_zero:
-        low, high = min(low, 0.0), max(high, 0.0)
-    ticks = nice_ticks(low, high, size.y_ticks)
+        low, high = min(low, origin), max(high, origin)
+    ticks = log_ticks(low, high, size.y_ticks) if log else nice_ticks(low, high, size.y_ticks)
     low, high = min(ticks[0], low), max(ticks[-1], high)
+    scale = np.log10 if log else np.asarray
+    low_at, high_at = float(scale(low)), float(scale(high))
+    high_at += 0.0 if high_at > low_at else 1.0
     fmt = y_format(ticks[1] - ticks[0] if len(ticks) > 1 else abs(high) or 1.0)
     exact = y_format(0.0001)  # the last value, in the line's tooltip
 
@@ -251,12 +297,13 @@ def line_chart(series: Sequence[Series], title: str, size: Size = WIDE,
     pad = 4.0  # keeps a line at the top or bottom tick off the frame
 
     def py(y: np.ndarray | float) -> np.ndarray:
-        return top + pad + (high - np.asarray(y, dtype=np.float64)) / (high - low) * (plot_h - 2 * pad)
+        at = scale(np.asarray(y, dtype=np.float64))
+        return top + pad + (high_at - at) / (high_at - low_at) * (plot_h - 2 * pad)
 
     out = [_svg_open(size, title), legend]
     for tick in ticks:
         y = float(py(tick))
-        stroke = AXIS if tick == 0 else GRID
+        stroke = AXIS if tick == origin else GRID
         out.append(Markup('<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}"/>').format(
             left, y, left + plot_w, y, stroke))
         out.append(_text(left - 6, y + size.font * 0.35, fmt(tick), "end", extra=Markup(' class="tick"')))
@@ -403,6 +450,55 @@ def sequential_color(share: float | None) -> str:
     weight = share - k
     r, g, b = (round(a + (c - a) * weight) for a, c in zip(low, high))
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def strip_chart(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], title: str, size: Size = WIDE) -> Markup:
+    """One horizontal strip per row (name, x as datetime64, shares in [0, 1]): each span of time a
+    cell shaded from light (0) to dark (1), on a shared calendar axis, with a colour scale below.
+    Readable for any number of years and rows, where overlapping lines are not."""
+    rows = [(name, x, y) for name, x, y in rows if len(x)]
+    if not rows:
+        return empty_chart(title, size)
+    x_all = np.concatenate([x.astype("datetime64[s]") for _, x, _ in rows])
+    x0, x1 = x_all.min(), x_all.max()
+    names = [shorten(name, size.label_chars) for name, _, _ in rows]
+    left = max(_text_width(n, size.font) for n in names) + 14
+    strip, gap, top = size.font * 1.9, 4.0, 6.0
+    plot_w = size.width - left - 10
+    axis_top = top + len(rows) * (strip + gap)
+    scale_top = axis_top + size.font + 16
+    height = scale_top + size.font + 20
+    span = max(float((x1 - x0) / np.timedelta64(1, "s")), 1.0)
+
+    def px(x: np.ndarray) -> np.ndarray:
+        return left + (x.astype("datetime64[s]") - x0).astype(np.float64) / span * plot_w
+
+    out = [_svg_open(size, title, height)]
+    for i, (name, x, y) in enumerate(rows):
+        y_top = top + i * (strip + gap)
+        ends = px(x)  # a cell runs from the previous bucket's last bar to its own
+        starts = np.concatenate([[float(left)], ends[:-1]])
+        for a, b, share, moment in zip(starts.tolist(), ends.tolist(), y.tolist(), x.tolist()):
+            tip = f"{name}, to {moment:%Y-%m-%d}: " + ("n/a" if share is None or not math.isfinite(share)
+                                                        else f"{share:.0%}")
+            out.append(Markup('<rect x="{:.2f}" y="{:.1f}" width="{:.2f}" height="{:.1f}" fill="{}">'
+                              '<title>{}</title></rect>').format(a, y_top, max(b - a, 0.6), strip,
+                                                                 sequential_color(share), tip))
+        out.append(_text(left - 8, y_top + strip / 2 + size.font * 0.35, names[i], "end"))
+    for moment, label in time_ticks(x0, x1, size.x_ticks):
+        x = float(px(np.array([moment]))[0])
+        out.append(Markup('<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="{3}"/>').format(
+            x, axis_top - gap, axis_top + 2, AXIS))
+        out.append(_text(x, axis_top + size.font + 4, label, "middle", extra=Markup(' class="tick"')))
+    scale_w, steps = min(240.0, plot_w), 20
+    for k in range(steps):
+        out.append(Markup('<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="10" fill="{}"/>').format(
+            left + k * scale_w / steps, scale_top, scale_w / steps + 0.3, sequential_color((k + 0.5) / steps)))
+    for share, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):
+        out.append(_text(left + share * scale_w, scale_top + 10 + size.font + 4, f"{share:.0%}", anchor,
+                         extra=Markup(' class="tick"')))
+    out.append(Markup("</svg>"))
+    return Markup("").join(out)
 
 
 def _value_text(value: float) -> str:

@@ -8,6 +8,8 @@ import json
 import math
 from typing import Any
 
+from markupsafe import Markup, escape
+
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
@@ -84,3 +86,10 @@ def md_cell(value: Any) -> str:
                           ("`", "\\`"), ("*", "\\*"), ("[", "\\["), ("]", "\\]")):
         text = text.replace(char, escaped)
     return text.replace("\r", " ").replace("\n", " ")
+
+
+def breakable(name: Any) -> Markup:
+    """A dotted name (`package.module:Class`) escaped, with line-break opportunities after each
+    dot and colon, so that it wraps there on a narrow screen (and copies unchanged)."""
+    text = escape(str(name))
+    return text.replace(".", Markup(".<wbr>")).replace(":", Markup(":<wbr>"))

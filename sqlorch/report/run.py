@@ -8,6 +8,7 @@ self-contained file: inline CSS and SVG charts, no script, nothing fetched from 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -29,7 +30,7 @@ from sqlorch.backtest.correlation import DIVERSIFYING_BELOW, HIGH_ABOVE, unique_
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.storage import has_grid_tables
 from sqlorch.report import charts
-from sqlorch.report.filters import md_cell, money, num, params_text, pct, raw, shade, sign, when
+from sqlorch.report.filters import breakable, md_cell, money, num, params_text, pct, raw, shade, sign, when
 from sqlorch.resources import resource_dir, sql_text
 from sqlorch.store.warehouse import Warehouse, frame
 
@@ -39,6 +40,8 @@ MARKERS = ('<meta name="generator" content="sqlorch', "<!-- generator: sqlorch")
 """What the templates write near the top of every report (HTML: in <head>; Markdown: the line
 after the title): a file holding one is a sqlorch report, which a new report may replace."""
 CHART_POINTS = 1200  # most points per line drawn; longer runs are bucketed (extremes kept)
+EXTREME_TRADES = 5  # best and worst trades listed
+USAGE_POINTS = 150  # capital usage is averaged over spans of bars: about this many per line
 READERS = max(2, min(4, os.cpu_count() or 2))  # queries read at once (2 measured best on 2 cores)
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -112,15 +115,19 @@ def report_context(warehouse: Warehouse, run_id: str, comparison: pl.DataFrame |
     """
     with warehouse.connect(read_only=True) as con:
         run = run_row(con, sql_text("queries", "run_with_dates"), run_id, "run", warehouse)
-        bucket = {"run_id": run_id, "step": max(1, math.ceil((run["bars_processed"] or 0) / CHART_POINTS))}
+        bars = run["bars_processed"] or 0
+        bucket = {"run_id": run_id, "step": max(1, math.ceil(bars / CHART_POINTS))}
+        usage_bucket = {"run_id": run_id, "step": max(1, math.ceil(bars / USAGE_POINTS))}
         reads = {  # section: (file in sql/queries, parameters)
             "comparison": ("run_comparison", [run_id]), "curves": ("equity_curves_bucketed", bucket),
             "pairs": ("correlation_pairs", [run_id]), "monthly": ("portfolio_monthly_returns", [run_id]),
-            "usage": ("capital_usage_bucketed", bucket), "strategies": ("strategy_list", [run_id]),
+            "usage": ("capital_usage_bucketed", usage_bucket), "strategies": ("strategy_list", [run_id]),
             "symbols": ("dataset_symbols", [run["dataset_id"]]), "decisions": ("decision_counts", [run_id]),
             "conflicts": ("conflict_summary", [run_id]), "conflict_rows": ("first_conflicts", [run_id]),
             "conflict_pairs": ("run_conflict_pairs", [run_id]),
             "rebalances": ("rebalance_summary", [run_id]), "rebalance_sleeves": ("rebalance_sleeves", [run_id]),
+            "trade_symbols": ("trades_by_symbol", [run_id]), "holding": ("holding_times", [run_id]),
+            "extremes": ("trade_extremes", {"run_id": run_id, "most": EXTREME_TRADES}),
         }
         if comparison is not None:
             del reads["comparison"]
@@ -128,7 +135,7 @@ def report_context(warehouse: Warehouse, run_id: str, comparison: pl.DataFrame |
                                        for section, (name, params) in reads.items()})
     if comparison is not None:
         data["comparison"] = comparison
-    return _shape(run, data, warehouse)
+    return {**_shape(run, data, warehouse), "usage_step": usage_bucket["step"]}
 
 
 def read_concurrently(con: duckdb.DuckDBPyConnection, queries: Mapping[str, tuple[str, Any]],
@@ -184,6 +191,11 @@ def _shape(run: dict[str, Any], data: dict[str, Any], warehouse: Warehouse) -> d
         "rebalances": data["rebalances"],
         "rebalance_sleeves": strategies.select("strategy_id").join(
             data["rebalance_sleeves"], on="strategy_id", how="inner"),
+        "trade_symbols": data["trade_symbols"],
+        "holding": strategies.select("strategy_id", "position").join(data["holding"], on="strategy_id", how="inner")
+        .sort("position"),
+        "best_trades": data["extremes"].filter(pl.col("side") == "best"),
+        "worst_trades": data["extremes"].filter(pl.col("side") == "worst"),
         "sql": listing_queries(run["run_id"]),
         "months": MONTHS,
     }
@@ -239,14 +251,21 @@ def chart_markup(context: Mapping[str, Any]) -> dict[str, Any]:
     def both(draw: Any, *args: Any, **kwargs: Any) -> Markup:
         return charts.responsive(draw(*args, size=charts.WIDE, **kwargs), draw(*args, size=charts.NARROW, **kwargs))
 
+    growth = lines(curves, "equity", [*ids, "portfolio"], scale=True)
+    log = charts.spans_decades(growth)
+    if log:
+        equity = both(charts.line_chart, [dataclasses.replace(s, y=s.y + 1) for s in growth],
+                      "Growth of starting capital (log scale)", y_format=charts.multiple_axis, log=True)
+    else:
+        equity = both(charts.line_chart, growth, "Return on starting capital")
     return {
-        "equity": both(charts.line_chart, lines(curves, "equity", [*ids, "portfolio"], scale=True),
-                       "Return on starting capital"),
+        "equity": equity, "equity_log": log, "log_above": f"{charts.LOG_ABOVE:g}",
         "drawdown": both(charts.line_chart, lines(curves, "drawdown", [*ids, "portfolio"]),
                          "Drawdown from the running peak"),
         "contribution": both(charts.bar_chart, labels, contributions, [styles[s][0] for s in labels],
                              "Contribution to the portfolio's return", emphasize_last=True),
-        "usage": both(charts.line_chart, lines(usage, "used_share", ids), "Capital in use, share of each sleeve"),
+        "usage": both(charts.strip_chart, [(sid, usage[sid]["ts"].to_numpy(), usage[sid]["average_use"].to_numpy())
+                                           for sid in ids if sid in usage], "Capital in use, share of each sleeve"),
         "heatmap": both(charts.heatmap, ids, [[values.get((a, b)) for b in ids] for a in ids],
                         "Correlation of daily returns"),
     }
@@ -281,7 +300,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(md=md_cell, pct=pct, num=num, money=money, raw=raw, sign=sign, when=when,
-                       shade=shade, params=params_text)
+                       shade=shade, params=params_text, breakable=breakable)
     return env
 
 

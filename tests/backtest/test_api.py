@@ -230,3 +230,24 @@ def test_results_show_themselves_in_a_few_lines() -> None:
     assert repr(one) == (f"<BacktestResult run {result.run_id}: momentum, final equity {one.final_equity:,.2f}, "
                          f"return {one.metrics.total_return:.2%}, sharpe {one.metrics.sharpe_ratio:.2f}, "
                          f"max drawdown {one.metrics.max_drawdown:.2%}, {one.metrics.trade_count} trades>")
+
+
+class Counting:
+    """A strategy with constructor parameters and state of its own besides."""
+
+    def __init__(self, lookback: int = 5, *, label: str = "x", name: str = "counting", **extra):
+        self.lookback, self.label, self.name = lookback, label, name
+        self.n = 0  # a counter, not a parameter
+        self.threshold = 0.5  # an attribute no constructor argument sets
+        self._seen: list = []
+
+    def on_bar(self, ctx):
+        self.n += 1
+
+
+def test_the_line_up_records_only_constructor_parameters(tmp_path) -> None:
+    path = str(tmp_path / "w.duckdb")
+    result = BacktestEngine(Counting(lookback=7), BacktestConfig(warehouse=path, log_dir=None)).run(BARS)
+    with duckdb.connect(path, read_only=True) as con:
+        (params,), = con.execute("SELECT params FROM run_strategies WHERE run_id = ?", [result.run_id]).fetchall()
+    assert json.loads(params) == {"lookback": 7, "label": "x"}

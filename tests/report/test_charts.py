@@ -108,3 +108,43 @@ def test_other_filters() -> None:
 
     assert when(dt.datetime(2024, 1, 2)) == "2024-01-02" and when(dt.datetime(2024, 1, 2, 9, 30)) == "2024-01-02 09:30"
     assert when(None) == "\u2013"
+
+
+def test_log_ticks_are_one_two_five_decades_covering_the_range() -> None:
+    assert charts.log_ticks(0.5, 6.0, 6) == [0.5, 1.0, 2.0, 5.0, 10.0]
+    assert charts.log_ticks(0.9, 145.0, 6) == [0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0]
+    assert charts.log_ticks(0.2, 3000.0, 6) == [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]
+    wide = charts.log_ticks(0.01, 1e7, 5)
+    assert wide[0] <= 0.01 and wide[-1] >= 1e7 and len(wide) <= 6
+    assert [charts.multiple_axis(1)(v) for v in (0.5, 1, 20, 1000)] == ["0.5x", "1x", "20x", "1,000x"]
+
+
+def test_equity_turns_logarithmic_beyond_five_times() -> None:
+    x = np.arange("2020-01-01", "2020-01-05", dtype="datetime64[D]")
+
+    def returns(*ys: float) -> list[charts.Series]:
+        return [charts.Series("a", "#000", x, np.array(ys))]
+
+    assert not charts.spans_decades(returns(0.0, 1.0, 3.9, 2.0))  # 1x to 4.9x
+    assert charts.spans_decades(returns(0.0, 1.0, 4.1, 2.0))  # to 5.1x
+    assert charts.spans_decades(returns(0.0, -0.85, -0.5, 0.0))  # 0.15x to 1x
+    assert not charts.spans_decades(returns(0.0, -1.0, 9.0, 2.0))  # a wiped-out sleeve: no log of 0
+    svg = charts.line_chart([charts.Series("a", "#000", x, np.array([1.0, 10.0, 100.0, 50.0]))], "t",
+                            y_format=charts.multiple_axis, log=True)
+    ticks = re.findall(r'class="tick">([^<]+)<', svg)
+    assert {"1x", "10x", "100x"} <= set(ticks)
+    heights = {label: float(y) for y, label in re.findall(r'y="([\d.]+)" text-anchor="end"[^>]*class="tick">([^<]+)<',
+                                                           svg)}
+    assert heights["1x"] - heights["10x"] == pytest.approx(heights["10x"] - heights["100x"], abs=0.2)  # decades equal
+
+
+def test_strip_chart_shades_each_span_by_its_share() -> None:
+    x = np.array(["2020-01-31", "2020-02-28", "2020-03-31"], dtype="datetime64[D]")
+    svg = charts.strip_chart([("a", x, np.array([0.0, 0.5, 1.0])), ("b", x, np.array([1.0, np.nan, 0.0])),
+                              ("empty", x[:0], np.array([]))], "usage")
+    tips = re.findall(r"<title>([^<]+)</title>", svg)
+    assert "a, to 2020-02-28: 50%" in tips and "b, to 2020-02-28: n/a" in tips
+    assert not any(t.startswith("empty") for t in tips)
+    fills = re.findall(r'fill="(#[0-9a-f]{6})"><title>a,', svg)
+    assert fills == [charts.sequential_color(0.0), charts.sequential_color(0.5), charts.sequential_color(1.0)]
+    assert "no data" in charts.strip_chart([], "usage")

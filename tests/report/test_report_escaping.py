@@ -26,7 +26,7 @@ HOSTILE = [
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "header", "p", "h1", "h2", "h3", "span",
                 "nav", "a", "div", "dl", "dt", "dd", "section", "table", "thead", "tbody", "tr", "th", "td",
                 "figure", "figcaption", "svg", "line", "text", "rect", "path", "ul", "li", "strong", "pre", "code",
-                "footer"}
+                "footer", "wbr"}
 
 
 class Trader:

@@ -437,6 +437,7 @@ def test_long_runs_are_bucketed_for_the_charts_keeping_the_troughs(small, monkey
     import sqlorch.report.run as report
 
     monkeypatch.setattr(report, "CHART_POINTS", 40)
+    monkeypatch.setattr(report, "USAGE_POINTS", 20)
     context = report_context(Warehouse(small.config.warehouse), small.result.run_id)
     curves = context["curves"]
     bars = small.result.equity_curve.height
@@ -448,7 +449,13 @@ def test_long_runs_are_bucketed_for_the_charts_keeping_the_troughs(small, monkey
     assert last["ts"] == small.result.equity_curve["ts"][-1]
     assert last["equity"] == float(small.result.final_equity)
     usage = context["usage"]
-    assert usage.group_by("strategy_id").len()["len"].max() <= 40
+    step = context["usage_step"]
+    assert step == math.ceil(bars / 20) and usage.group_by("strategy_id").len()["len"].max() <= 20
+    # the capital-usage strips: each span's average share in use
+    first = usage.filter(pl.col("strategy_id") == "momentum").sort("ts").row(0, named=True)
+    expected = view(small, "SELECT avg(used_capital::DOUBLE / allocated_capital::DOUBLE) AS a FROM allocations "
+                           "WHERE run_id = ? AND strategy_id = 'momentum' AND bar_index < " + str(step))["a"][0]
+    assert first["average_use"] == pytest.approx(expected, abs=1e-12)
     assert context["usage_summary"]["average_use"].to_list() == pytest.approx(
         view(small, "SELECT strategy_id, avg(used_capital::DOUBLE / allocated_capital::DOUBLE) AS a "
                     "FROM allocations WHERE run_id = ? GROUP BY strategy_id")
@@ -478,3 +485,47 @@ def test_intraday_run_report_uses_days_and_times(tmp_path: Path) -> None:
     page = render(context, "html")
     assert re.search(r'class="tick">0\d Mar( \d\d:00)?<', page)
     assert "2024-03-04 09:00 to 2024-03-09 15:00" in render(context, "md")
+
+
+def test_trades_section_sums_the_trades_table(small) -> None:
+    context = report_context(Warehouse(small.config.warehouse), small.result.run_id)
+    trades = view(small, "SELECT * FROM trades WHERE run_id = ?")
+    assert trades.height > 10
+    # per symbol, computed here in polars from the trades table
+    expected = trades.group_by("symbol").agg(
+        pl.len().alias("trades"), pl.col("pnl").cast(pl.Float64).sum().alias("pnl"),
+        pl.col("bars_held").mean().alias("average_bars"),
+        ((pl.col("status") == "closed") & (pl.col("pnl") > 0)).sum().alias("wins"))
+    got = context["trade_symbols"]
+    assert got["pnl"].to_list() == sorted(got["pnl"].to_list(), reverse=True)
+    joined = got.join(expected, on="symbol", suffix="_expected")
+    assert joined.height == expected.height
+    for row in joined.iter_rows(named=True):
+        assert row["trades"] == row["trades_expected"] and row["wins"] == row["wins_expected"]
+        assert row["pnl"] == pytest.approx(row["pnl_expected"], rel=1e-12)
+        assert row["average_bars"] == pytest.approx(row["average_bars_expected"])
+    # the best and worst: the largest gains and losses, at most EXTREME_TRADES of each
+    pnl = sorted(float(v) for v in trades["pnl"])
+    best, worst = context["best_trades"]["pnl"].to_list(), context["worst_trades"]["pnl"].to_list()
+    assert best == pytest.approx([v for v in pnl[::-1] if v > 0][:5])
+    assert worst == pytest.approx([v for v in pnl if v < 0][:5])
+    # holding times per strategy, in line-up order
+    momentum = trades.filter(pl.col("strategy_id") == "momentum")
+    row = context["holding"].filter(pl.col("strategy_id") == "momentum").row(0, named=True)
+    assert row["trades"] == momentum.height and row["longest_bars"] == momentum["bars_held"].max()
+    assert row["median_bars"] == pytest.approx(momentum["bars_held"].median())
+    winners = momentum.filter((pl.col("status") == "closed") & (pl.col("pnl") > 0))
+    assert row["median_winner_bars"] == pytest.approx(winners["bars_held"].median())
+    assert context["holding"]["strategy_id"].to_list() == [
+        s for s in context["strategies"]["strategy_id"] if s in set(trades["strategy_id"])]
+    page = html.unescape(small.html)
+    assert 'id="trades"' in small.html and "Best trades" in page and "Holding times" in page
+    assert "## Trades" in small.md and "| symbol | trades | win rate | P&L | average bars held |" in small.md
+
+
+def test_a_run_without_trades_says_so(tmp_path: Path) -> None:
+    config = OrchestratorConfig(warehouse=str(tmp_path / "w.duckdb"), log_dir=None)
+    result = StrategyOrchestrator([(Hold("none", []), Decimal("1"))], config).run(synthetic_bars(symbols=1, years=1))
+    paths = write_reports(Warehouse(config.warehouse), result.run_id, tmp_path / "reports")
+    assert "No trades: no strategy opened a position." in paths["html"].read_text()
+    assert "No trades: no strategy opened a position." in paths["md"].read_text()
