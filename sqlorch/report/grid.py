@@ -13,6 +13,7 @@ import functools
 import itertools
 import json
 import math
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import polars as pl
 from markupsafe import Markup
 
 from sqlorch.backtest.results import METRIC_NAMES
+from sqlorch.config.settings import DEFAULT_WAREHOUSE
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.search import LOWER_IS_BETTER
 from sqlorch.report import charts
@@ -33,6 +35,12 @@ FORMATS = {"html": "grid.html.j2", "md": "grid.md.j2"}
 HEATMAPS = 6  # most parameter pairs drawn per strategy
 PERCENT_METRICS = frozenset({"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"})
 TABLE_METRICS = ("total_return", "cagr", "sharpe_ratio", "sortino_ratio", "max_drawdown", "win_rate", "trade_count")
+TITLES = {"total_return": "Return", "cagr": "CAGR", "volatility": "Volatility", "sharpe_ratio": "Sharpe",
+          "sortino_ratio": "Sortino", "max_drawdown": "Max DD", "calmar_ratio": "Calmar", "win_rate": "Win rate",
+          "profit_factor": "Profit factor", "trade_count": "Trades", "exposure": "Exposure"}
+"""Short column titles of the top-K table (the column's name in the warehouse shows on hover)."""
+ON_A_PHONE = {"total_return", "sharpe_ratio", "max_drawdown", "trade_count"}
+"""The metrics the top-K table keeps on a narrow screen, besides the ranking metric."""
 
 def metric_text(value: Any, metric: str) -> str:
     """A metric as a trader reads it: returns and shares in percent, ratios with 2 decimals."""
@@ -83,6 +91,7 @@ def grid_report_context(warehouse: Warehouse, run_id: str, top: int = 10) -> dic
         "run": run, "config": json.loads(run["config"] or "{}"), "symbols": symbols, "metric": metric,
         "higher_is_better": metric not in LOWER_IS_BETTER, "top": top, "strategies": strategies,
         "table_metrics": [m for m in TABLE_METRICS if m != metric], "metrics": METRIC_NAMES,
+        "titles": TITLES, "on_a_phone": ON_A_PHONE,
         "speed": run["combination_count"] / seconds if seconds > 0 else None,
         "warehouse": str(warehouse.path) if warehouse.path else ":memory:", "sql": listing_queries(run_id),
     }
@@ -168,14 +177,15 @@ def _spread(frame_: pl.DataFrame, varying: list[str]) -> list[dict[str, Any]]:
 # -- charts and rendering -------------------------------------------------------------------------
 
 
-def chart_markup(context: Mapping[str, Any], sizes: tuple[charts.Size, ...] = (charts.WIDE, charts.NARROW)) -> dict:
-    """Per strategy: its heatmaps and sensitivity charts as SVG (wide and narrow for HTML)."""
+def chart_markup(context: Mapping[str, Any]) -> dict:
+    """Per strategy: its heatmaps (drawn wide and narrow) and sensitivity charts as SVG."""
     metric, better = context["metric"], context["higher_is_better"]
-    formatter = (lambda v: metric_text(v, metric))
+
+    def formatter(value: float) -> str:
+        return metric_text(value, metric)
 
     def drawn(draw: Any, *args: Any, **kwargs: Any) -> Markup:
-        pictures = [draw(*args, size=size, **kwargs) for size in sizes]
-        return charts.responsive(*pictures) if len(pictures) == 2 else pictures[0]
+        return charts.responsive(draw(*args, size=charts.WIDE, **kwargs), draw(*args, size=charts.NARROW, **kwargs))
 
     out = {}
     for section in context["strategies"]:
@@ -191,13 +201,16 @@ def chart_markup(context: Mapping[str, Any], sizes: tuple[charts.Size, ...] = (c
     return out
 
 
-def render_grid(context: Mapping[str, Any], fmt: str) -> str:
-    """The grid report in `fmt` ('html' or 'md')."""
+def render_grid(context: Mapping[str, Any], fmt: str, html_report: str | None = None) -> str:
+    """The grid report in `fmt` ('html' or 'md'). The Markdown report has no pictures: it links
+    to the HTML report at `html_report` (a path relative to it), or says how to write one."""
     if fmt not in FORMATS:
         raise SqlorchError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
-    sizes = (charts.WIDE, charts.NARROW) if fmt == "html" else (charts.WIDE,)
-    return environment().get_template(FORMATS[fmt]).render(
-        {**context, "charts": chart_markup(context, sizes), "show": metric_text})
+    pictures = {"charts": chart_markup(context)} if fmt == "html" else {
+        "html_report": html_report,
+        "warehouse_option": "" if context["warehouse"] in (DEFAULT_WAREHOUSE, ":memory:")
+        else f" --warehouse {shlex.quote(context['warehouse'])}"}
+    return environment().get_template(FORMATS[fmt]).render({**context, **pictures, "show": metric_text})
 
 
 def write_grid_report(context: Mapping[str, Any], path: Path, fmt: str, force: bool = False) -> Path:
@@ -213,4 +226,5 @@ def write_grid_reports(warehouse: Warehouse, run_id: str, directory: Path, top: 
     for path in paths.values():
         check_target(path, hint=REPORT_DIR_HINT)
     context = grid_report_context(warehouse, run_id, top)
-    return {fmt: save(path, render_grid(context, fmt), hint=REPORT_DIR_HINT) for fmt, path in paths.items()}
+    html = paths["html"].name if "html" in paths else None
+    return {fmt: save(path, render_grid(context, fmt, html), hint=REPORT_DIR_HINT) for fmt, path in paths.items()}

@@ -51,8 +51,10 @@ def test_html_and_markdown_have_heatmaps_top_k_and_sensitivity(searched, tmp_pat
     # sensitivity: charts, per-value tables and the spread of every metric
     assert "sharpe_ratio by fast" in html and "Every metric's spread by parameter" in html
     assert "| fast | combinations | mean | lowest | highest |" in md
-    # Markdown: the heatmap SVG inline, and as numbers
-    assert md.count("<svg") == 4 and "| fast \\ slow | 10 | 20 | 40 |" in md
+    # Markdown: no pictures (a code host shows inline SVG as text); the heatmap as numbers, and a
+    # link to the HTML report written beside it
+    assert "<svg" not in md and "| fast \\ slow | 10 | 20 | 40 |" in md
+    assert f"in the HTML report, [{paths['html'].name}]({paths['html'].name})" in md
     # self-contained
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in html
@@ -134,3 +136,11 @@ def test_long_value_lists_are_shortened():
 
     assert values_text([1, 2, 3]) == "1, 2, 3"
     assert values_text(list(range(5, 45))) == "5, 6, 7, \u2026, 44 (40 values)"
+
+
+def test_markdown_alone_names_the_command_for_the_html_report(searched) -> None:
+    context = grid_report_context(searched.warehouse, searched.run_id)
+    md = render_grid({**context, "warehouse": "my runs/w.duckdb"}, "md")
+    command = f"`sqlorch report {searched.run_id} --format html --warehouse 'my runs/w.duckdb'`"
+    assert f"- Charts (heatmaps, sensitivity): in the HTML report ({command})" in md
+    assert "<svg" not in md
