@@ -2,6 +2,7 @@
 every bar, signal, decision, fill and equity point in DuckDB."""
 
 from sqlorch.backtest.engine import BacktestEngine, StrategyOrchestrator
+from sqlorch.backtest.results import PRESENTERS as _PRESENTERS
 from sqlorch.backtest.results import BacktestResult, OrchestratorResult, PerformanceMetrics, StrategyAllocation
 from sqlorch.bars.load import load_bars
 from sqlorch.config.settings import BacktestConfig, OrchestratorConfig
@@ -12,6 +13,20 @@ from sqlorch.engine.strategy import IStrategy
 from sqlorch.errors import ConfigError, DataError, SqlorchError, StrategyError, WarehouseLockedError
 
 __version__ = "0.1.0"
+
+
+def _present(how: str):
+    """A result's notebook view or report, drawn by sqlorch.report.notebook (imported on first use:
+    a plain run does not load the templates)."""
+    def call(*args):
+        from sqlorch.report import notebook
+
+        return getattr(notebook, how)(*args)
+
+    return call
+
+
+_PRESENTERS.update(html=_present("html"), report=_present("report"))
 
 _LAZY = {"Grid": "sqlorch.grid.spec", "GridResult": "sqlorch.grid.search", "GridSearch": "sqlorch.grid.search"}
 

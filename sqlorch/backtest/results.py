@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -14,6 +16,26 @@ import polars as pl
 from sqlorch.backtest.correlation import load_matrix
 from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse, frame
+
+PRESENTERS: dict[str, Callable[..., Any]] = {}
+"""How results display themselves, filled in by the `sqlorch` package when it is imported (this
+package may not import the reports): "html" (result -> the HTML a notebook shows) and "report"
+(result, path or None -> the path of the report written)."""
+
+
+class Presentable:
+    """What every result offers in a notebook: `_repr_html_` (Jupyter shows the comparison table
+    and the equity chart) and `report(path=None)` (writes the full report, HTML or, for a .md
+    path, Markdown; default reports/<run_id>.html; returns its path)."""
+
+    def _repr_html_(self) -> str:
+        return PRESENTERS["html"](self)
+
+    def report(self, path: str | Path | None = None) -> Path:
+        """Write this run's report to `path` (default reports/<run_id>.html) and return its path;
+        never over a file that is not a sqlorch report."""
+        return PRESENTERS["report"](self, path)
+
 
 METRIC_NAMES = ("total_return", "cagr", "volatility", "sharpe_ratio", "sortino_ratio", "max_drawdown",
                 "calmar_ratio", "win_rate", "profit_factor", "trade_count", "exposure")
@@ -62,10 +84,11 @@ def headline(metrics: PerformanceMetrics) -> str:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class BacktestResult:
+class BacktestResult(Presentable):
     """One strategy's run (or one sleeve of an orchestrated run). Its `fills`, `trades` and
     per-bar `equity_curve` are read from the warehouse on first use. `repr()` is one line: the
-    run, the strategy, its final equity and headline figures."""
+    run, the strategy, its final equity and headline figures; in a notebook it shows its row of
+    the comparison and its equity curve; `report()` writes its run's report."""
 
     run_id: str
     strategy_id: str
@@ -116,10 +139,11 @@ class StrategyAllocation:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class OrchestratorResult:
+class OrchestratorResult(Presentable):
     """Several strategies run side by side, each in its own sleeve, and their portfolio.
     Its `fills` and per-bar `equity_curve` are read from the warehouse on first use. `repr()`
-    is a line for the portfolio and one per strategy."""
+    is a line for the portfolio and one per strategy; in a notebook it shows the comparison table
+    and the equity curves; `report()` writes the run's report."""
 
     run_id: str
     aggregate_metrics: PerformanceMetrics

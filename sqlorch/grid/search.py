@@ -34,7 +34,7 @@ from sqlorch.grid.executors import EXECUTORS, Executor, LocalExecutor, _import_r
 from sqlorch.grid.spec import Grid, Params, check_instances
 
 __all__ = ["Grid", "GridResult", "GridSearch", "plan_batches", "rank_column", "worker_config"]
-from sqlorch.backtest.results import METRIC_NAMES
+from sqlorch.backtest.results import METRIC_NAMES, Presentable
 from sqlorch.backtest.runner import class_reference, config_json, dataset_id, new_run_id, periods_per_year
 from sqlorch.bars.panel import Panel
 from sqlorch.engine.strategy import unique_ids
@@ -53,14 +53,16 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class GridResult:
+class GridResult(Presentable):
     """A finished grid search.
 
     `table` has one row per combination: strategy, combination (1, 2, ... in grid order),
     the parameters, the metrics (NaN where undefined, null if failed), final_equity, status
     (`completed` or `failed`), error, and rank by `metric` within the strategy (1 = best).
     `best_params` is the best combination's parameters; with several strategies, a dict of
-    them by strategy (also in `best_by_strategy` either way). `warehouse` holds the run.
+    them by strategy (also in `best_by_strategy` either way). `warehouse` holds the run. In a
+    notebook it shows each strategy's best combinations and heatmap; `report()` writes the grid
+    report.
     """
 
     run_id: str

@@ -220,28 +220,45 @@ def _orders_table(strategies: pl.DataFrame, decisions: pl.DataFrame) -> list[dic
 # -- charts ---------------------------------------------------------------------------------------
 
 
-def chart_markup(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The HTML report's SVG charts, each drawn wide and narrow."""
+def _lines(context: Mapping[str, Any], parts: dict[str, pl.DataFrame], column: str, names: list[str],
+           scale: bool = False) -> list[charts.Series]:
+    """One line per name that has data in `parts` (frames by series, with ts and `column`), in
+    the strategy's colour and dash (the portfolio thick and near-black); with `scale`, equity
+    as a return on the series' starting capital."""
     strategies: pl.DataFrame = context["strategies"]
-    ids = strategies["strategy_id"].to_list()
     capital = {sid: float(c) for sid, c in strategies.select("strategy_id", "initial_capital").iter_rows()}
     capital["portfolio"] = float(context["run"]["initial_capital"])
-    styles = {sid: (context["colors"][sid], 1.5, charts.dash_of(i)) for i, sid in enumerate(ids)}
+    styles = {sid: (context["colors"][sid], 1.5, charts.dash_of(i)) for i, sid in enumerate(strategies["strategy_id"])}
     styles["portfolio"] = (charts.PORTFOLIO_COLOR, 2.6, "")
-    curves = {sid: part.sort("ts") for (sid,), part in context["curves"].group_by("series")}
-    usage = {sid: part.sort("ts") for (sid,), part in context["usage"].group_by("strategy_id")}
+    out = []
+    for sid in (n for n in names if n in parts):
+        color, width, dash = styles[sid]
+        y = parts[sid][column].to_numpy()
+        out.append(charts.Series(sid, color, parts[sid]["ts"].to_numpy(), y / capital[sid] - 1 if scale else y,
+                                 width, dash))
+    return out
 
-    def lines(parts: dict[str, pl.DataFrame], column: str, names: list[str],
-              scale: bool = False) -> list[charts.Series]:
-        """One line per name that has data; with `scale`, equity as a return on starting capital."""
-        out = []
-        for sid in (n for n in names if n in parts):
-            color, width, dash = styles[sid]
-            y = parts[sid][column].to_numpy()
-            out.append(charts.Series(sid, color, parts[sid]["ts"].to_numpy(), y / capital[sid] - 1 if scale else y,
-                                     width, dash))
-        return out
 
+def _by_series(frame_: pl.DataFrame, column: str = "series") -> dict[str, pl.DataFrame]:
+    return {sid: part.sort("ts") for (sid,), part in frame_.group_by(column)}
+
+
+def equity_chart(context: Mapping[str, Any], names: list[str], size: charts.Size) -> tuple[Markup, bool]:
+    """The equity curves of `names` (strategy ids, 'portfolio') as returns on starting capital,
+    or, where they span more than `charts.LOG_ABOVE`, as multiples of it on a log scale; and
+    whether the scale is logarithmic."""
+    growth = _lines(context, _by_series(context["curves"]), "equity", names, scale=True)
+    if charts.spans_decades(growth):
+        return charts.line_chart([dataclasses.replace(s, y=s.y + 1) for s in growth],
+                                 "Growth of starting capital (log scale)", size, y_format=charts.multiple_axis,
+                                 log=True), True
+    return charts.line_chart(growth, "Return on starting capital", size), False
+
+
+def chart_markup(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The HTML report's SVG charts, each drawn wide and narrow."""
+    ids = context["strategies"]["strategy_id"].to_list()
+    curves, usage = _by_series(context["curves"]), _by_series(context["usage"], "strategy_id")
     comparison: pl.DataFrame = context["comparison"]
     labels = comparison["strategy_id"].to_list()
     contributions = [None if v is None else float(v) for v in comparison["contribution"]]
@@ -251,18 +268,13 @@ def chart_markup(context: Mapping[str, Any]) -> dict[str, Any]:
     def both(draw: Any, *args: Any, **kwargs: Any) -> Markup:
         return charts.responsive(draw(*args, size=charts.WIDE, **kwargs), draw(*args, size=charts.NARROW, **kwargs))
 
-    growth = lines(curves, "equity", [*ids, "portfolio"], scale=True)
-    log = charts.spans_decades(growth)
-    if log:
-        equity = both(charts.line_chart, [dataclasses.replace(s, y=s.y + 1) for s in growth],
-                      "Growth of starting capital (log scale)", y_format=charts.multiple_axis, log=True)
-    else:
-        equity = both(charts.line_chart, growth, "Return on starting capital")
+    (wide, log), (narrow, _) = (equity_chart(context, [*ids, "portfolio"], size) for size in (charts.WIDE, charts.NARROW))
+    colors = [context["colors"][s] for s in labels]
     return {
-        "equity": equity, "equity_log": log, "log_above": f"{charts.LOG_ABOVE:g}",
-        "drawdown": both(charts.line_chart, lines(curves, "drawdown", [*ids, "portfolio"]),
+        "equity": charts.responsive(wide, narrow), "equity_log": log, "log_above": f"{charts.LOG_ABOVE:g}",
+        "drawdown": both(charts.line_chart, _lines(context, curves, "drawdown", [*ids, "portfolio"]),
                          "Drawdown from the running peak"),
-        "contribution": both(charts.bar_chart, labels, contributions, [styles[s][0] for s in labels],
+        "contribution": both(charts.bar_chart, labels, contributions, colors,
                              "Contribution to the portfolio's return", emphasize_last=True),
         "usage": both(charts.strip_chart, [(sid, usage[sid]["ts"].to_numpy(), usage[sid]["average_use"].to_numpy())
                                            for sid in ids if sid in usage], "Capital in use, share of each sleeve"),
@@ -348,13 +360,15 @@ def id_path(directory: Path, name: str, suffix: str = "") -> Path:
     return path
 
 
-def format_of(path: Path) -> str:
-    """The report format a file name asks for by its suffix; SqlorchError naming the choices."""
+def format_of(path: Path, option: str | None = "--format") -> str:
+    """The report format a file name asks for by its suffix; SqlorchError naming the choices
+    (and `option`, the command-line option that names a format instead)."""
     try:
         return SUFFIXES[path.suffix.lower()]
     except KeyError:
+        instead = f", or pass {option} {' or '.join(FORMATS)}" if option else ""
         raise SqlorchError(f"cannot tell the format of {path} from its suffix; name it "
-                           f"{', '.join(SUFFIXES)}, or pass --format {' or '.join(FORMATS)}") from None
+                           f"{', '.join(SUFFIXES)}{instead}") from None
 
 
 def is_report(path: Path) -> bool:
