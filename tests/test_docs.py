@@ -12,7 +12,8 @@ comment: GitHub shows nothing). Each runs in its own temporary directory holding
 Yahoo CSV files named like the real ones (nvda-1999-2014.csv, ...) but holding the demo's
 generated bars, so no example needs data from outside the repository. `python` blocks run with
 this interpreter; `sh` blocks are `sqlorch ...` lines, run in order through the CLI; `toml`
-blocks are configurations, run with `sqlorch run`.
+blocks are configurations, run with `sqlorch run` (`sqlorch grid` if they have a [grid] table);
+`sql` blocks are queries, each run with `sqlorch sql` on a warehouse holding the demo run.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -299,9 +301,19 @@ def run_block(block: Block, directory: Path) -> None:
             _sqlorch(block, words[1:], directory)
     elif block.language == "toml":
         (directory / "example.toml").write_text(block.code, encoding="utf-8")
-        _sqlorch(block, ["run", "example.toml", "--quiet"], directory)
+        command = "grid" if "grid" in tomllib.loads(block.code) else "run"
+        _sqlorch(block, [command, "example.toml", "--quiet"], directory)
+    elif block.language == "sql":
+        _sqlorch(block, ["run", "--quiet", "--no-report"], directory)
+        for query in statements(block.code):
+            _sqlorch(block, ["sql", query], directory)
     else:
-        raise AssertionError(f"{block}: cannot run a {block.language or 'plain'} block; mark python, sh or toml")
+        raise AssertionError(f"{block}: cannot run a {block.language or 'plain'} block; mark python, sh, toml or sql")
+
+
+def statements(code: str) -> list[str]:
+    """The statements of a block of SQL: each ends with `;` at the end of a line; comments stay."""
+    return [s.strip() for s in re.split(r";[ \t]*(?:\n|$)", code) if re.sub(r"--[^\n]*", "", s).strip()]
 
 
 def _sqlorch(block: Block, arguments: list[str], directory: Path) -> None:
@@ -321,6 +333,7 @@ ALL_BLOCKS = [block for page in PAGES for block in runnable_blocks(page.read_tex
 
 def test_the_readme_has_runnable_examples() -> None:
     assert {b.language for b in ALL_BLOCKS if b.page == "README.md"} >= {"python", "sh", "toml"}
+    assert {b.language for b in ALL_BLOCKS} >= {"python", "sh", "toml", "sql"}
 
 
 @pytest.mark.parametrize("block", ALL_BLOCKS, ids=str)
@@ -340,5 +353,25 @@ def test_the_runnable_check_fails_a_failing_block(tmp_path: Path) -> None:
     for block, says in ((failing, "boom"), (bad_sql, "`sqlorch sql"), (not_sqlorch, "only sqlorch commands")):
         with pytest.raises(AssertionError, match=says):
             run_block(block, tmp_path)
+    assert statements("-- a\nSELECT 1;\nSELECT ';' AS x\n  FROM t;  \n-- the end\n") == ["-- a\nSELECT 1",
+                                                                                      "SELECT ';' AS x\n  FROM t"]
     with pytest.raises(ValueError, match="must be followed"):
         runnable_blocks("<!-- runnable -->\ntext\n", "y.md")
+
+
+# -- the README's screenshot --------------------------------------------------------------
+
+
+def test_the_screenshot_script_says_when_chromium_is_missing(tmp_path: Path) -> None:
+    env = {**os.environ, "CHROMIUM": "no-such-browser-anywhere"}
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "screenshot.py"), str(tmp_path / "shot.png")],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Chromium not found" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "shot.png").exists()
+
+
+def test_the_readme_shows_the_report_screenshot() -> None:
+    picture = DOCS / "report.png"
+    assert "](docs/report.png)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size < 300_000
