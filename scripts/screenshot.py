@@ -34,8 +34,10 @@ def find_browser() -> str | None:
 def run_demo(work: Path) -> Path:
     """Run the demo inside `work`; the HTML report it wrote."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    subprocess.run([sys.executable, "-m", "sqlorch", "run", "--quiet"], cwd=work, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-m", "sqlorch", "run", "--quiet"], cwd=work, env=env,
+                          stdout=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise SystemExit(f"screenshot: the demo run failed (exit status {done.returncode}; its message is above)")
     reports = sorted((work / "reports").glob("*.html"))
     if len(reports) != 1:
         raise SystemExit(f"screenshot: expected one HTML report in {work / 'reports'}, found {len(reports)}")
@@ -48,7 +50,10 @@ def photograph(browser: str, page: Path, out: Path, profile: Path) -> None:
                "--hide-scrollbars", "--no-first-run", "--no-default-browser-check", f"--user-data-dir={profile}",
                "--virtual-time-budget=5000", f"--window-size={WIDTH},{HEIGHT}", f"--screenshot={out}",
                page.as_uri()]
-    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    try:
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"screenshot: {browser} took over 2 minutes to photograph {page}") from None
     if done.returncode != 0 or not out.is_file():
         raise SystemExit(f"screenshot: {browser} could not photograph {page}:\n{done.stderr.strip()}")
 
