@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench screenshot clean
 
 # What running needs (`make run`); the test tools come with `make test` (.tested).
 $(VENV)/.installed: pyproject.toml
@@ -44,6 +44,10 @@ bench: $(VENV)/.compiled
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python -m compileall -q sqlorch
 	$(BIN)/python benchmarks/run.py all
+
+# docs/report.png, the README's picture of the demo run's HTML report (needs Chromium).
+screenshot: $(VENV)/.compiled
+	$(BIN)/python scripts/screenshot.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .coverage
