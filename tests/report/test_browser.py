@@ -1,7 +1,9 @@
 """The HTML report in a real browser: headless Chromium (Debian packages `chromium` and
 `chromium-driver`, installed by .ci/run) opens the file, logs no console error, loads nothing
 from anywhere else, fits a phone screen without sideways scrolling, and is photographed at
-laptop and phone sizes (PNG files in the test's tmp dir).
+laptop and phone sizes (PNG files in the test's tmp dir). A 15-year run shows its equity on a
+log scale, its capital usage as strips, its trades, and its key columns on a phone; a grid's
+top-K tables fit at 1400 and 420 px.
 
 The browser is driven through chromedriver's W3C WebDriver API with a few urllib calls. Without
 the packages the test is skipped, unless SQLORCH_REQUIRE_BROWSER=1 (set by .ci/run) makes that
@@ -23,13 +25,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import polars as pl
 import pytest
 
-from sqlorch import OrchestratorConfig, StrategyOrchestrator
-from sqlorch.bars.synthetic import synthetic_bars
+from sqlorch import BacktestConfig, GridSearch, OrchestratorConfig, StrategyOrchestrator
+from sqlorch.bars.synthetic import synthetic_bars, trading_days
+from sqlorch.report.grid import write_grid_reports
 from sqlorch.report.run import write_reports
 from sqlorch.store.warehouse import Warehouse
-from sqlorch.strategies import BuyAndHold, Momentum, RSIStrategy
+from sqlorch.strategies import BuyAndHold, Momentum, RSIStrategy, SMACross
 
 BROWSERS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -178,3 +183,110 @@ def test_report_opens_cleanly_on_laptop_and_phone(browser: WebDriver, html_repor
     for png in (laptop, phone):
         data = png.read_bytes()
         assert data.startswith(PNG) and len(data) > 20_000, png
+
+
+# -- the report polish of issue 21: long runs, phones, grids -------------------------------------
+
+
+def _growing_bars(years: int = 15, seed: int = 8) -> pl.DataFrame:
+    """Two symbols rising about 40-fold over `years` of daily bars, with noise: a run whose
+    equity curves span far more than 5x."""
+    rng = np.random.default_rng(seed)
+    days = trading_days(years * 252)
+    frames = []
+    for symbol, drift in (("GROW", 0.0015), ("SLOW", 0.0008)):
+        close = 20 * np.exp(np.cumsum(drift + 0.015 * rng.standard_normal(len(days))))
+        frames.append(pl.DataFrame({"symbol": symbol, "ts": days, "open": close * 0.999, "high": close * 1.01,
+                                    "low": close * 0.99, "close": close, "volume": 1e6}))
+    return pl.concat(frames)
+
+
+@pytest.fixture(scope="module")
+def long_report(tmp_path_factory) -> Path:
+    """The HTML report of 3 strategies over 15 years of daily bars that grew 40-fold."""
+    home = tmp_path_factory.mktemp("long-run")
+    config = OrchestratorConfig(warehouse=str(home / "w.duckdb"), log_dir=None)
+    pairs = [(BuyAndHold(), Decimal("0.4")), (Momentum(lookback=20), Decimal("0.3")),
+             (SMACross(fast=20, slow=100), Decimal("0.3"))]
+    result = StrategyOrchestrator(pairs, config).run(_growing_bars())
+    return write_reports(Warehouse(config.warehouse), result.run_id, home / "reports", ("html",))["html"]
+
+
+def _fits(browser: WebDriver, selector: str) -> list[int]:
+    """How far each element matching `selector` scrolls sideways (0: it fits)."""
+    return browser.run(f"return [...document.querySelectorAll({json.dumps(selector)})]"
+                       ".map(e => e.closest('.scroll') || e).map(s => s.scrollWidth - s.clientWidth);")
+
+
+def _visible_headers(browser: WebDriver, table: str) -> list[str]:
+    return browser.run(f"return [...document.querySelectorAll({json.dumps(table + ' thead th')})]"
+                       ".filter(th => th.getBoundingClientRect().width > 0).map(th => th.innerText.trim());")
+
+
+def test_a_15_year_report_reads_on_a_laptop(browser: WebDriver, long_report: Path, tmp_path: Path) -> None:
+    browser.emulate(1400, 900)
+    browser.open(long_report.as_uri())
+    charts_shown = browser.run("return [...document.querySelectorAll('svg.chart')]"
+                               ".filter(s => s.getBoundingClientRect().width > 0)"
+                               ".map(s => s.getAttribute('aria-label'));")
+    # equity on a log scale: the curves span far more than 5x
+    assert "Growth of starting capital (log scale)" in charts_shown
+    ticks = browser.run("return [...document.querySelector('#performance svg.chart').querySelectorAll('text.tick')]"
+                        ".map(t => t.textContent);")
+    assert "1x" in ticks and "10x" in ticks
+    # capital in use: one strip per sleeve, aggregated to about 150 spans, not 3,780 bars
+    assert "Capital in use, share of each sleeve" in charts_shown
+    cells = browser.run("return document.querySelector('#capital .chart-wide svg')"
+                        ".querySelectorAll('rect title').length;")
+    assert 3 * 100 <= cells <= 3 * 151
+    # the trades section and every comparison column
+    assert browser.run("return document.querySelector('#trades h3').innerText;") == "By symbol"
+    assert _visible_headers(browser, "table.comparison") == [
+        "Strategy", "Weight", "Total return", "CAGR", "Sharpe", "Sortino", "Max drawdown", "Win rate", "Trades",
+        "Contribution"]
+    assert max(_fits(browser, "table")) <= 0
+    png = browser.screenshot(tmp_path / "long-laptop.png")
+    assert png.read_bytes().startswith(PNG)
+
+
+def test_a_15_year_report_reads_on_a_phone(browser: WebDriver, long_report: Path, tmp_path: Path) -> None:
+    browser.emulate(420, 900, scale=2, mobile=True)
+    browser.open(long_report.as_uri())
+    assert browser.run("return document.documentElement.scrollWidth - window.innerWidth;") <= 0
+    # the comparison keeps its key columns, with short titles, and does not scroll sideways
+    assert _visible_headers(browser, "table.comparison") == ["Strategy", "Return", "Sharpe", "Max DD", "Trades"]
+    assert _fits(browser, "table.comparison") == [0]
+    assert _fits(browser, "table.lineup") == [0]
+    assert max(_fits(browser, "#trades table")) <= 0
+    assert browser.run("return document.querySelector('#capital .chart-narrow svg').getBoundingClientRect().width;") \
+        <= 420
+    png = browser.screenshot(tmp_path / "long-phone.png")
+    assert png.read_bytes().startswith(PNG)
+
+
+@pytest.fixture(scope="module")
+def grid_report(tmp_path_factory) -> Path:
+    """The HTML grid report of a search over three RSI parameters and two SMA-cross ones."""
+    home = tmp_path_factory.mktemp("grid-run")
+    config = BacktestConfig(warehouse=str(home / "w.duckdb"), log_dir=None)
+    result = GridSearch([(SMACross, {"fast": [5, 10], "slow": [20, 50]}),
+                         (RSIStrategy, {"period": [7, 14], "low": [25, 30], "high": [70, 75]})],
+                        config, workers=1).run(synthetic_bars(symbols=3, years=2, seed=6))
+    return write_grid_reports(Warehouse(config.warehouse), result.run_id, home / "reports", formats=("html",))["html"]
+
+
+@pytest.mark.parametrize("width, headers", [
+    (1400, ["Rank", "period", "low", "high", "Sharpe", "Return", "CAGR", "Sortino", "Max DD", "Win rate", "Trades",
+            "Final equity"]),
+    (420, ["Rank", "period", "low", "high", "Sharpe", "Return", "Max DD", "Trades"]),
+])
+def test_grid_top_tables_fit(browser: WebDriver, grid_report: Path, tmp_path: Path, width: int,
+                             headers: list[str]) -> None:
+    browser.emulate(width, 900, mobile=width < 640)
+    browser.open(grid_report.as_uri())
+    assert _fits(browser, "table.top") == [0, 0]  # neither strategy's table scrolls sideways
+    rsi = browser.run("const t = document.querySelectorAll('table.top')[1]; return [...t.querySelectorAll('thead th')]"
+                      ".filter(th => th.getBoundingClientRect().width > 0).map(th => th.innerText.trim());")
+    assert rsi == headers
+    png = browser.screenshot(tmp_path / f"grid-{width}.png")
+    assert png.read_bytes().startswith(PNG)
