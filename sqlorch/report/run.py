@@ -121,6 +121,7 @@ def report_context(warehouse: Warehouse, run_id: str, comparison: pl.DataFrame |
             "conflicts": ("conflict_summary", [run_id]), "conflict_rows": ("first_conflicts", [run_id]),
             "conflict_pairs": ("run_conflict_pairs", [run_id]),
             "rebalances": ("rebalance_summary", [run_id]), "rebalance_sleeves": ("rebalance_sleeves", [run_id]),
+            "benchmark": ("benchmark_curve_bucketed", bucket),
         }
         if comparison is not None:
             del reads["comparison"]
@@ -186,6 +187,8 @@ def _shape(run: dict[str, Any], data: dict[str, Any], warehouse: Warehouse) -> d
             data["rebalance_sleeves"], on="strategy_id", how="inner"),
         "sql": listing_queries(run["run_id"]),
         "months": MONTHS,
+        # the benchmark bought and held (symbol, ts, equity on the run's capital); None without one
+        "benchmark": data["benchmark"] if data["benchmark"].height else None,
     }
 
 
@@ -239,8 +242,12 @@ def chart_markup(context: Mapping[str, Any]) -> dict[str, Any]:
     def both(draw: Any, *args: Any, **kwargs: Any) -> Markup:
         return charts.responsive(draw(*args, size=charts.WIDE, **kwargs), draw(*args, size=charts.NARROW, **kwargs))
 
+    benchmark: pl.DataFrame | None = context.get("benchmark")
+    held = [] if benchmark is None else [charts.Series(
+        benchmark["symbol"][0], charts.BENCHMARK_COLOR, benchmark["ts"].to_numpy(),
+        benchmark["equity"].to_numpy() / capital["portfolio"] - 1, 1.5, charts.BENCHMARK_DASH)]
     return {
-        "equity": both(charts.line_chart, lines(curves, "equity", [*ids, "portfolio"], scale=True),
+        "equity": both(charts.line_chart, lines(curves, "equity", [*ids, "portfolio"], scale=True) + held,
                        "Return on starting capital"),
         "drawdown": both(charts.line_chart, lines(curves, "drawdown", [*ids, "portfolio"]),
                          "Drawdown from the running peak"),
