@@ -710,3 +710,28 @@ def test_a_warehouse_from_before_benchmarks_gains_their_table_and_columns(tmp_pa
                                                   "WHERE table_name = 'grid_results'").fetchall()}
     assert rows == [(False, None, False, False)] * 2 + [(True, 0.01, True, True)] * 2
     assert set(added) <= grid_columns
+
+
+def test_reading_a_warehouse_of_an_earlier_version_upgrades_it_first(tmp_path):
+    """`sqlorch report` (a read-only open) of a warehouse last written by an earlier version
+    finds this version's tables: the schema is brought up to date first, as a write would."""
+    from decimal import Decimal
+
+    import duckdb
+    from click.testing import CliRunner
+
+    from sqlorch import OrchestratorConfig, StrategyOrchestrator
+    from sqlorch.bars.synthetic import synthetic_bars
+    from sqlorch.cli import cli
+    from sqlorch.strategies import BuyAndHold
+
+    path = tmp_path / "old.duckdb"
+    StrategyOrchestrator([(BuyAndHold(), Decimal("1"))],
+                         OrchestratorConfig(warehouse=str(path), log_dir=None)).run(synthetic_bars(2, 1))
+    with duckdb.connect(str(path)) as con:
+        con.execute("DROP TABLE benchmarks")
+        con.execute("UPDATE sqlorch_meta SET value = 'older' WHERE key = 'schema'")
+    result = CliRunner().invoke(cli, ["report", "--warehouse", str(path), "-o", str(tmp_path / "r.md")])
+    assert result.exit_code == 0, result.output
+    with Warehouse(path).connect(read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM benchmarks").fetchall() == [(0,)]
