@@ -95,8 +95,23 @@ def test_a_symbol_of_the_data_as_benchmark_and_none(project: Path) -> None:
     assert "alpha" not in plain.stdout and "info ratio" not in plain.stdout and "benchmark" not in plain.stdout
 
 
+def test_a_benchmark_file_with_a_symbol_column_is_named_by_it(project: Path) -> None:
+    rows = (GOLDEN / "IDX.csv").read_text().splitlines()[1:]
+    (project / "bench" / "index.csv").write_text("symbol,ts,open,high,low,close,volume\n" + "\n".join(
+        "SPX," + ",".join(row.split(",")[:5] + row.split(",")[6:]) for row in rows) + "\n")
+    result = run(project, 'benchmark_path = "bench/index.csv"')
+    assert result.exit_code == 0, result.output
+    assert "benchmark SPX (bought and held)" in result.stdout
+    portfolio = next(line for line in result.stdout.splitlines() if line.startswith("portfolio")).split()
+    assert portfolio[-4:] == ["24.33%", "1.33", "12.44%", "2.63"]  # the same prices as IDX.csv
+
+
 def test_an_unknown_benchmark_is_one_clear_message(project: Path) -> None:
     result = run(project, 'benchmark = "BBC"')
     assert result.exit_code == 1
     assert "benchmark: unknown symbol 'BBC' (did you mean 'BBB'?)" in result.stderr
     assert "Traceback" not in result.output
+    missing = run(project, 'benchmark_path = "bench/nope.csv"')
+    assert missing.exit_code == 1 and "benchmark_path:" in missing.stderr and "nope.csv is not a file" in missing.stderr
+    several = run(project, 'benchmark_path = "data/two_symbols.csv"')
+    assert several.exit_code == 1 and "holds 2 symbols (AAA, BBB); a benchmark is one symbol" in several.stderr
