@@ -32,6 +32,7 @@ def test_the_benchmark_bought_and_held_on_the_run_capital() -> None:
     page = render(context, "html")
     dashed = f'stroke="{charts.BENCHMARK_COLOR}" stroke-width="1.5" stroke-dasharray="{charts.BENCHMARK_DASH}"'
     assert dashed in page and re.search(r'class="legend">IDX<', page)
+    assert "IDX (grey, dashed): the\n    whole capital put into the benchmark" in page
     for title in ("Alpha", "Beta", "Tracking error", "Information ratio"):
         assert f'<th class="num">{title}</th>' in page
     assert "risk-free rate\n  2.00% a year" in page or "risk-free rate 2.00% a year" in " ".join(page.split())
@@ -45,4 +46,5 @@ def test_without_a_benchmark_nothing_of_it() -> None:
     assert context["benchmark"] is None
     page, summary = render(context, "html"), render(context, "md")
     assert "Alpha" not in page and "Tracking error" not in page and charts.BENCHMARK_COLOR not in page
+    assert "grey, dashed" not in page
     assert "alpha" not in summary and "Against" not in summary
