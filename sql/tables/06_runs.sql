@@ -20,5 +20,6 @@ CREATE TABLE IF NOT EXISTS runs (
     error               VARCHAR,
     pid                 INTEGER,
     hostname            VARCHAR,
-    sqlorch_version     VARCHAR
+    sqlorch_version     VARCHAR,
+    risk_free_rate      DOUBLE          -- annual; NULL (runs of earlier versions) counts as 0
 );

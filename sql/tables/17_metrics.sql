@@ -15,5 +15,10 @@ CREATE TABLE IF NOT EXISTS metrics (
     profit_factor DOUBLE,
     trade_count   BIGINT,
     exposure      DOUBLE,
-    final_equity  DOUBLE
+    final_equity  DOUBLE,
+    -- against the run's benchmark (NULL without one), after final_equity: as migration 006 adds them
+    alpha             DOUBLE,
+    beta              DOUBLE,
+    tracking_error    DOUBLE,
+    information_ratio DOUBLE
 );

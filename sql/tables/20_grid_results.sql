@@ -22,5 +22,10 @@ CREATE TABLE IF NOT EXISTS grid_results (
     profit_factor DOUBLE,
     trade_count   BIGINT,
     exposure      DOUBLE,
-    final_equity  DECIMAL(38, 6)
+    final_equity  DECIMAL(38, 6),
+    -- against the run's benchmark (NULL without one), after final_equity: as migration 006 adds them
+    alpha             DOUBLE,
+    beta              DOUBLE,
+    tracking_error    DOUBLE,
+    information_ratio DOUBLE
 );

@@ -8,12 +8,12 @@ WITH long AS (
     UNPIVOT (
         SELECT run_id, strategy_id, combination, total_return, cagr, volatility, sharpe_ratio,
                sortino_ratio, max_drawdown, calmar_ratio, win_rate, profit_factor,
-               trade_count::DOUBLE AS trade_count, exposure
+               trade_count::DOUBLE AS trade_count, exposure, alpha, beta, tracking_error, information_ratio
         FROM grid_results
         WHERE status = 'completed'
     )
     ON total_return, cagr, volatility, sharpe_ratio, sortino_ratio, max_drawdown, calmar_ratio,
-       win_rate, profit_factor, trade_count, exposure
+       win_rate, profit_factor, trade_count, exposure, alpha, beta, tracking_error, information_ratio
     INTO NAME metric VALUE metric_value
 )
 SELECT p.run_id, p.strategy_id, p.parameter, p.position, p.value, p.number, l.metric,

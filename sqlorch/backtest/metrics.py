@@ -153,12 +153,15 @@ def trade_stats(fills: np.ndarray, capitals: Sequence[int]) -> list[tuple[int, i
 
 
 def sleeve_metrics(equity: np.ndarray, held: np.ndarray, capitals: Sequence[int],
-                   trades: Sequence[tuple[int, int, int, int, int]], periods_per_year: int) -> list[tuple]:
+                   trades: Sequence[tuple[int, int, int, int, int]], periods_per_year: int,
+                   risk_free_rate: float = 0.0, benchmark: np.ndarray | None = None) -> list[tuple]:
     """Per sleeve (a column of `equity` and `held`), the values of `METRIC_NAMES` (floats,
     trade_count an int): `capitals` the starting capital in micro units, `trades` as
-    `trade_stats` gives them."""
+    `trade_stats` gives them, `risk_free_rate` annual, `benchmark` the benchmark's close at
+    every bar (NaN before its first; None: no benchmark, its metrics NaN)."""
     bars, sleeves = equity.shape
     ppy = float(periods_per_year)
+    rf = (1 + risk_free_rate) ** (1 / ppy) - 1
     curves = np.ascontiguousarray(equity.T)  # a sleeve per row: its sums do not depend on the others
     with np.errstate(invalid="ignore", divide="ignore"):
         returns = ratio(curves[:, 1:], curves[:, :-1]) - 1  # NaN: undefined, skipped like NULL
@@ -166,14 +169,15 @@ def sleeve_metrics(equity: np.ndarray, held: np.ndarray, capitals: Sequence[int]
         mean = np.where(n > 0, np.nansum(returns, axis=1) / np.maximum(n, 1), np.nan)
         sd = np.where(n > 1, np.sqrt(np.nansum((returns - mean[:, None]) ** 2, axis=1) / np.maximum(n - 1, 1)),
                       np.nan)
-        losses = np.minimum(np.nan_to_num(returns, nan=0.0), 0.0)
+        losses = np.minimum(np.nan_to_num(returns - rf, nan=0.0), 0.0)
         downside = np.sqrt((losses ** 2).mean(axis=1)) if bars > 1 else np.full(sleeves, np.nan)
         drawdown = ratio(equity, np.maximum.accumulate(equity, axis=0)) - 1
     max_drawdown = np.where(np.isnan(drawdown), np.inf, drawdown).min(axis=0)
     max_drawdown[max_drawdown == np.inf] = np.nan
     first, last = equity[0], equity[-1]
-    sharpe = ratio(mean, sd) * math.sqrt(ppy)
-    sortino = ratio(mean * ppy, downside * math.sqrt(ppy))
+    sharpe = ratio(mean - rf, sd) * math.sqrt(ppy)
+    sortino = ratio((mean - rf) * ppy, downside * math.sqrt(ppy))
+    versus = _versus(returns, benchmark, rf, ppy)
     exposure = held.sum(axis=0) / bars
     count, closed, wins, profit, loss = (np.array(column, dtype=np.int64).reshape(sleeves)
                                          for column in zip(*trades)) if sleeves else [np.zeros(0, np.int64)] * 5
@@ -187,7 +191,36 @@ def sleeve_metrics(equity: np.ndarray, held: np.ndarray, capitals: Sequence[int]
             "calmar_ratio": np.where(max_drawdown < 0, cagr / np.abs(max_drawdown), np.nan),
             "win_rate": np.where(closed > 0, wins / np.maximum(closed, 1), np.nan),
             "profit_factor": np.where(closed > 0, ratio(profit / MICRO, loss / MICRO), np.nan),
-            "trade_count": count, "exposure": exposure,
+            "trade_count": count, "exposure": exposure, **versus,
         }
     columns = [values[name].tolist() for name in METRIC_NAMES]
     return list(zip(*columns)) if sleeves else []
+
+
+def _versus(returns: np.ndarray, benchmark: np.ndarray | None, rf: float, ppy: float) -> dict[str, np.ndarray]:
+    """alpha, beta, tracking_error and information_ratio of each row of `returns` [sleeves,
+    bars - 1] against the benchmark's closes, over the bars where both have a return (as
+    sql/load/metrics.sql: empyrical's alpha_beta and excess_sharpe, annualised)."""
+    sleeves = returns.shape[0]
+    if benchmark is None or sleeves == 0:
+        return {name: np.full(sleeves, np.nan) for name in ("alpha", "beta", "tracking_error", "information_ratio")}
+    closes = np.asarray(benchmark, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bench = np.broadcast_to(ratio(closes[1:], closes[:-1]) - 1, returns.shape)
+        both = ~np.isnan(returns) & ~np.isnan(bench)
+        n = both.sum(axis=1)
+
+        def mean_of(values: np.ndarray) -> np.ndarray:
+            return np.where(n > 0, np.where(both, values, 0.0).sum(axis=1) / np.maximum(n, 1), np.nan)
+
+        excess, bench_excess, active = returns - rf, bench - rf, returns - bench
+        mean_excess, mean_bench = mean_of(excess), mean_of(bench_excess)
+        variance = mean_of((bench_excess - mean_bench[:, None]) ** 2)
+        covariance = mean_of((excess - mean_excess[:, None]) * (bench_excess - mean_bench[:, None]))
+        beta = np.where(variance >= 1e-30, covariance / np.where(variance >= 1e-30, variance, 1.0), np.nan)
+        alpha = np.power(1 + mean_excess - beta * mean_bench, ppy) - 1
+        mean_active = mean_of(active)
+        sd_active = np.where(n > 1, np.sqrt(np.where(both, (active - mean_active[:, None]) ** 2, 0.0).sum(axis=1)
+                                            / np.maximum(n - 1, 1)), np.nan)
+    return {"alpha": alpha, "beta": beta, "tracking_error": sd_active * math.sqrt(ppy),
+            "information_ratio": ratio(mean_active, sd_active) * math.sqrt(ppy)}

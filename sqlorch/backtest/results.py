@@ -38,7 +38,10 @@ class Presentable:
 
 
 METRIC_NAMES = ("total_return", "cagr", "volatility", "sharpe_ratio", "sortino_ratio", "max_drawdown",
-                "calmar_ratio", "win_rate", "profit_factor", "trade_count", "exposure")
+                "calmar_ratio", "win_rate", "profit_factor", "trade_count", "exposure",
+                "alpha", "beta", "tracking_error", "information_ratio")
+BENCHMARK_METRICS = METRIC_NAMES[-4:]
+"""The metrics against a benchmark (SPEC §10): NaN for a run without one."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,10 @@ class PerformanceMetrics:
     """Performance of one equity curve (SPEC §3): floats, NaN where undefined.
 
     `max_drawdown` is a negative fraction; `trade_count` counts round trips, open ones
-    included; `win_rate` and `profit_factor` use closed trades only.
+    included; `win_rate` and `profit_factor` use closed trades only. Sharpe, Sortino and
+    alpha are net of the risk-free rate; `alpha` (annualised), `beta`, `tracking_error`
+    (annualised) and `information_ratio` (annualised) are measured against the run's
+    benchmark, as empyrical defines them (docs/reports.md), NaN without one.
     """
 
     total_return: float = math.nan
@@ -60,6 +66,10 @@ class PerformanceMetrics:
     profit_factor: float = math.nan
     trade_count: int = 0
     exposure: float = math.nan
+    alpha: float = math.nan
+    beta: float = math.nan
+    tracking_error: float = math.nan
+    information_ratio: float = math.nan
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> PerformanceMetrics:

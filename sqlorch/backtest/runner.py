@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from sqlorch.backtest.benchmark import Benchmark, benchmark_of
 from sqlorch.bars.load import load_bars
 from sqlorch.bars.panel import MARK, Panel
 from sqlorch.config.settings import BacktestConfig, OrchestratorConfig, check_weight
@@ -203,12 +204,13 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
     bars = load_bars(bars, start=config.start, end=config.end, round_prices=config.round_prices,
                      symbols=config.symbols)
     panel = Panel.from_bars(bars)
+    benchmark = benchmark_of(config, panel)
     run_id = new_run_id()
     started = time.monotonic()
     log_path = Path(config.log_dir) / f"{run_id}.jsonl" if config.log_dir else None
     log = EventLog(run_id, "backtest" if kind == "backtest" else "orchestrator", log_path)
     try:
-        registering = _register(warehouse, run_id, kind, sleeves, config, bars, panel, source)
+        registering = _register(warehouse, run_id, kind, sleeves, config, bars, panel, source, benchmark)
     except BaseException as exc:
         log.discard()  # nothing happened: no log of it
         if isinstance(exc, (duckdb.Error, OSError)):
@@ -296,8 +298,8 @@ def quick_gil_handover(seconds: float = HANDOVER_SECONDS) -> Iterator[None]:
 
 
 def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, config: BacktestConfig,
-              bars: pl.DataFrame, panel: Panel, source: str) -> Future:
-    """Record the run as `running` with its strategies (waiting here, before any work, if
+              bars: pl.DataFrame, panel: Panel, source: str, benchmark: Benchmark | None = None) -> Future:
+    """Record the run as `running` with its strategies and benchmark (waiting here, before any work, if
     another process holds the file), then store the bars (once per content) and the run's
     dataset on another thread: DuckDB stores them (releasing the GIL) while the strategies
     step. The warehouse is released when done."""
@@ -309,6 +311,7 @@ def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, co
         "bar_count": [len(panel)], "strategy_count": [len(sleeves.ids)],
         "symbol_count": [len(panel.symbols)], "config": [config_json(config)],
         "pid": [os.getpid()], "hostname": [socket.gethostname()], "sqlorch_version": [sqlorch_version()],
+        "risk_free_rate": [config.risk_free_rate],
     }
     described = [_describe(s) for s in sleeves.strategies]  # user objects: read on this thread
     strategies = {
@@ -320,6 +323,8 @@ def _register(warehouse: Warehouse, run_id: str, kind: str, sleeves: Sleeves, co
     with warehouse.transaction() as con:
         insert(con, "runs", run)
         insert(con, "run_strategies", strategies)
+        if benchmark is not None:
+            insert(con, "benchmarks", benchmark.columns(run_id, panel.timestamps))
 
     def store() -> None:
         try:

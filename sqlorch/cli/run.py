@@ -72,7 +72,10 @@ def _print_run(plan: RunPlan, result: OrchestratorResult, report_dir: Path | Non
     facts = warehouse.query(sql_text("queries", "run_facts"), [run_id]).row(0, named=True)
     echo(f"run {shown(run_id)}: {facts['strategy_count']} strategies, {facts['symbol_count']} symbols, "
          f"{facts['bars_processed']} bars from {facts['first']:%Y-%m-%d} to {facts['last']:%Y-%m-%d}\n")
-    echo(format_comparison(comparison))
+    benchmark = warehouse.query(sql_text("queries", "run_benchmark"), [run_id])["symbol"].to_list()
+    echo(format_comparison(comparison, benchmark=bool(benchmark)))
+    for symbol in benchmark:
+        echo(f"\nbenchmark {shown(symbol)} (bought and held), risk-free rate {config.risk_free_rate:.2%} a year")
     if warnings_:
         echo("")
     for line in warnings_:

@@ -91,14 +91,23 @@ def format_table(frame: pl.DataFrame, formats: Mapping[str, Formatter] | None = 
 COMPARISON_FORMATS = {
     "weight": percent, "total_return": percent, "cagr": percent, "sharpe_ratio": ratio,
     "sortino_ratio": ratio, "max_drawdown": percent, "win_rate": percent, "contribution": percent,
+    "alpha": percent, "beta": ratio, "tracking_error": percent, "information_ratio": ratio,
 }
 COMPARISON_HEADERS = {
     "strategy_id": "strategy", "total_return": "return", "sharpe_ratio": "sharpe",
     "sortino_ratio": "sortino", "max_drawdown": "max dd", "win_rate": "win rate",
-    "trade_count": "trades",
+    "trade_count": "trades", "tracking_error": "track err", "information_ratio": "info ratio",
 }
+VERSUS_BENCHMARK = ("alpha", "beta", "tracking_error", "information_ratio")
+"""The comparison's columns against a benchmark: shown only for a run that has one."""
 
 
-def format_comparison(comparison: pl.DataFrame) -> str:
-    """The comparison table as a trader reads it: returns in %, ratios with 2 decimals."""
-    return format_table(comparison, COMPARISON_FORMATS, COMPARISON_HEADERS)
+def format_comparison(comparison: pl.DataFrame, benchmark: bool | None = None) -> str:
+    """The comparison table as a trader reads it: returns in %, ratios with 2 decimals; alpha,
+    beta, tracking error and information ratio only with a `benchmark` (None: when any of them
+    has a value)."""
+    versus = [c for c in VERSUS_BENCHMARK if c in comparison.columns]
+    if benchmark is None:
+        benchmark = any(comparison[c].drop_nulls().drop_nans().len() for c in versus)
+    shown = comparison if benchmark else comparison.drop(versus)
+    return format_table(shown, COMPARISON_FORMATS, COMPARISON_HEADERS)

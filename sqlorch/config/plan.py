@@ -22,7 +22,8 @@ from sqlorch.engine.strategy import class_parameters
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.strategies import BUILTINS
 
-DATA_SETTINGS = ("start", "end", "round_prices", "symbols")  # settings of the run read from [data]
+# settings of the run read from [data]
+DATA_SETTINGS = ("start", "end", "round_prices", "symbols", "benchmark", "benchmark_path")
 DATA_KEYS = ("paths", *DATA_SETTINGS, "synthetic")
 SYNTHETIC_KEYS = ("symbols", "years", "seed")
 MAX_SYNTHETIC_BARS = 10_000_000  # symbols x years x 252: about 2 GB in memory
@@ -117,6 +118,9 @@ def parse_settings(document: dict[str, Any], base: Path, overrides: dict[str, An
     _register_resolver_class(backtest.get("conflict_mode"), base, problems)
     settings = {k: v for k, v in backtest.items() if k in BACKTEST_KEYS}
     settings.update({k: data[k] for k in DATA_SETTINGS if k in data})
+    if isinstance(settings.get("benchmark_path"), str) and settings["benchmark_path"] and \
+            not Path(settings["benchmark_path"]).is_absolute():  # like the data paths: next to the file
+        settings["benchmark_path"] = str(base / settings["benchmark_path"])
     settings.update(overrides)
     config = None
     try:

@@ -142,6 +142,12 @@ def _to_path(value: Any) -> str:
     return value
 
 
+def _to_symbol(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a symbol of the data, like \"SPY\", got {value!r}")
+    return value
+
+
 def _to_priorities(value: Any) -> Mapping[str, int]:
     if not isinstance(value, Mapping):
         raise ValueError("expected a table of strategy_id = rank, like { trend = 1, rsi = 2 }")
@@ -186,6 +192,9 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "on_overweight": _to_enum(OverweightPolicy),
     "round_prices": _to_bool,
     "symbols": _optional(_to_symbols),
+    "benchmark": _optional(_to_symbol),
+    "benchmark_path": _optional(_to_path),
+    "risk_free_rate": _to_float,
 }
 
 
@@ -203,6 +212,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "lock_timeout": (lambda v: v >= 0, "must be 0 or more seconds"),
     "rebalance_threshold": (lambda v: 0 < v < 1, "must be between 0 and 1 (0.10 = 10 points)"),
     "rebalance_every": (lambda v: v > 0, "must be a positive number of bars"),
+    "risk_free_rate": (lambda v: v > -1, "must be more than -1 (an annual rate: 0.02 = 2%)"),
 }
 
 
@@ -223,6 +233,9 @@ def _validate(config: Any) -> list[str]:
     if {"start", "end"} <= valid and config.start and config.end and \
             _as_datetime(config.start) > _as_datetime(config.end):
         problems.append(f"start ({config.start:%Y-%m-%d}) is after end ({config.end:%Y-%m-%d})")
+    if {"benchmark", "benchmark_path"} <= valid and config.benchmark and config.benchmark_path:
+        problems.append("benchmark and benchmark_path: give one of them (a symbol of the data, or a file of its "
+                        "own), not both")
     return problems
 
 
@@ -235,6 +248,12 @@ class BacktestConfig:
     prices have more than 6 decimals be rounded (by default a rounding that would change a
     price by more than 0.01% is an error naming the row); `symbols` renames symbols of the data
     ({"nvda-1999-2014": "NVDA"}: a file's stem to its ticker).
+
+    `benchmark` (a symbol of the data, only a reference: not traded unless a strategy trades it)
+    or `benchmark_path` (a file of its own, read with `load_bars`, symbol = its stem; not both)
+    adds alpha, beta, tracking error and information ratio against it to the metrics, and its
+    bought-and-held curve to the report. `risk_free_rate` (annual, > -1, default 0) enters
+    Sharpe, Sortino and alpha as (1 + rate)^(1 / periods_per_year) - 1 per bar (SPEC §10).
 
     `warehouse=None` keeps the warehouse in memory and `log_dir=None` writes no JSONL file
     (both useful in tests and notebooks). Invalid values raise one `ConfigError`.
@@ -256,6 +275,9 @@ class BacktestConfig:
     lock_timeout: float = 60.0
     round_prices: bool = False  # round prices with more than 6 decimals instead of refusing them
     symbols: Mapping[str, str] | None = None  # symbol in the data (a file's stem) -> the ticker to call it
+    benchmark: str | None = None  # a symbol of the data to measure against (not traded because of it)
+    benchmark_path: str | None = None  # or a file of its own (symbol = its stem)
+    risk_free_rate: float = 0.0  # annual; per bar (1 + rate)^(1 / periods_per_year) - 1
 
     def __post_init__(self) -> None:
         problems = _validate(self)

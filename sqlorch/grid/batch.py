@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from sqlorch.backtest.benchmark import Benchmark
 from sqlorch.backtest.metrics import equity_curves, final_amount, sleeve_metrics, trade_stats
 from sqlorch.backtest.results import METRIC_NAMES, PerformanceMetrics
 from sqlorch.backtest.runner import gc_paused
@@ -62,6 +63,7 @@ class GridData:
     config: BacktestConfig
     sql_metrics: bool = False
     import_paths: tuple[str, ...] = ()  # where the strategies' modules are, for worker processes
+    benchmark: Benchmark | None = None  # on the clock of `bars`, when the settings name one
 
     def install(self) -> None:
         """Make the strategies' modules importable in this (worker) process: an executor calls
@@ -163,11 +165,12 @@ def _numpy_metrics(prepared: _Prepared, data: GridData, outcome: StepOutcome) ->
     capitals = [sleeve.initial for sleeve in outcome.sleeves]
     fills = outcome.records.rows_of("fills")
     equity, held = equity_curves(marks, fills, capitals)
-    values = sleeve_metrics(equity, held, capitals, trade_stats(fills, capitals), data.periods_per_year)
+    values = sleeve_metrics(equity, held, capitals, trade_stats(fills, capitals), data.periods_per_year,
+                            data.config.risk_free_rate, data.benchmark.closes if data.benchmark else None)
     return [(v, final_amount(sleeve.equity(marks[-1]))) for v, sleeve in zip(values, outcome.sleeves)]
 
 
-_SCRATCH_TABLES = ("runs", "run_strategies", "fills", *BOOKS)
+_SCRATCH_TABLES = ("runs", "run_strategies", "fills", "benchmarks", *BOOKS)
 
 
 def _sql_metrics(prepared: _Prepared, data: GridData, outcome: StepOutcome) -> list[tuple[tuple, Decimal]]:
@@ -185,7 +188,10 @@ def _sql_metrics(prepared: _Prepared, data: GridData, outcome: StepOutcome) -> l
                 "initial_capital": [config.initial_capital], "unallocated_capital": [Decimal(0)],
                 "periods_per_year": [data.periods_per_year], "bar_count": [len(panel)],
                 "bars_processed": [len(panel)], "strategy_count": [len(ids)], "symbol_count": [len(panel.symbols)],
+                "risk_free_rate": [config.risk_free_rate],
             })
+            if data.benchmark is not None:
+                insert(con, "benchmarks", data.benchmark.columns(run_id, prepared.timestamps))
             insert(con, "run_strategies", {
                 "run_id": [run_id] * len(ids), "strategy_id": ids, "position": list(range(1, len(ids) + 1)),
                 "weight": [Decimal(1)] * len(ids), "initial_capital": [capital] * len(ids),

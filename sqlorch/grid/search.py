@@ -34,6 +34,7 @@ from sqlorch.grid.executors import EXECUTORS, Executor, LocalExecutor, _import_r
 from sqlorch.grid.spec import Grid, Params, check_instances
 
 __all__ = ["Grid", "GridResult", "GridSearch", "plan_batches", "rank_column", "worker_config"]
+from sqlorch.backtest.benchmark import benchmark_of
 from sqlorch.backtest.results import METRIC_NAMES, Presentable
 from sqlorch.backtest.runner import class_reference, config_json, dataset_id, new_run_id, periods_per_year
 from sqlorch.bars.panel import Panel
@@ -42,7 +43,7 @@ from sqlorch.grid.batch import RESULT_FIELDS, Batch, GridData, run_batch
 from sqlorch.grid.storage import fail_grid, finish_grid, register_grid
 from sqlorch.store.warehouse import Warehouse
 
-LOWER_IS_BETTER = frozenset({"volatility"})
+LOWER_IS_BETTER = frozenset({"volatility", "tracking_error"})
 """Metrics ranked ascending; every other metric ranks higher values first."""
 BATCHES_PER_SLOT = 2  # a few batches per worker, so that none waits long for the last one
 BATCH_CELLS = 2_000_000  # most bars x symbols x combinations in one batch (bounds a worker's memory)
@@ -100,7 +101,7 @@ class GridSearch:
     of `Grid`s or (class, {parameter: [values]}) pairs, one per strategy; each strategy gets
     its own best parameters. `config` is a `BacktestConfig` (every combination trades the
     whole initial capital). `metric` ranks the combinations (a `PerformanceMetrics` name;
-    higher is better, except volatility). `constraint` drops combinations: a callable taking
+    higher is better, except volatility and tracking_error). `constraint` drops combinations: a callable taking
     the parameters (a dict that also reads as attributes) or an expression like "fast < slow"
     (for a list of grids, it applies to those without their own). `workers` is how many
     processes run batches at once (default: every core); `executor="ray"` sends the batches to
@@ -180,7 +181,8 @@ class GridSearch:
         panel = Panel.from_bars(bars)
         data = GridData(bars, dataset_id(panel), config.periods_per_year or periods_per_year(panel.timestamps),
                         worker_config(config), self.sql_metrics,
-                        tuple(dict.fromkeys(p for g in self.grids if (p := _import_root(g.strategy_class)))))
+                        tuple(dict.fromkeys(p for g in self.grids if (p := _import_root(g.strategy_class)))),
+                        benchmark_of(config, panel))
         executor = make_executor(self._executor_kind(len(panel) * len(panel.symbols)), self.workers, self.address)
         try:
             batches = plan_batches(list(zip(self.strategy_ids, [g.strategy_class for g in self.grids],

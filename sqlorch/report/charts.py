@@ -22,6 +22,7 @@ from markupsafe import Markup
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8C6D31", "#7F7F7F")
 DASHES = ("", "6 3", "2 2", "8 3 2 3")  # cycles after the palette, for more strategies than colours
 PORTFOLIO_COLOR = "#1a1a1a"
+BENCHMARK_COLOR, BENCHMARK_DASH = "#9a9a9a", "5 4"  # the benchmark bought and held: grey, dashed
 GRID = "#e3e3e3"
 AXIS = "#8a8a8a"
 INK = "#333333"

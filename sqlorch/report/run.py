@@ -128,6 +128,7 @@ def report_context(warehouse: Warehouse, run_id: str, comparison: pl.DataFrame |
             "rebalances": ("rebalance_summary", [run_id]), "rebalance_sleeves": ("rebalance_sleeves", [run_id]),
             "trade_symbols": ("trades_by_symbol", [run_id]), "holding": ("holding_times", [run_id]),
             "extremes": ("trade_extremes", {"run_id": run_id, "most": EXTREME_TRADES}),
+            "benchmark": ("benchmark_curve_bucketed", bucket),
         }
         if comparison is not None:
             del reads["comparison"]
@@ -198,6 +199,8 @@ def _shape(run: dict[str, Any], data: dict[str, Any], warehouse: Warehouse) -> d
         "worst_trades": data["extremes"].filter(pl.col("side") == "worst"),
         "sql": listing_queries(run["run_id"]),
         "months": MONTHS,
+        # the benchmark bought and held (symbol, ts, equity on the run's capital); None without one
+        "benchmark": data["benchmark"] if data["benchmark"].height else None,
     }
 
 
@@ -245,9 +248,14 @@ def _by_series(frame_: pl.DataFrame, column: str = "series") -> dict[str, pl.Dat
 
 def equity_chart(context: Mapping[str, Any], names: list[str], size: charts.Size) -> tuple[Markup, bool]:
     """The equity curves of `names` (strategy ids, 'portfolio') as returns on starting capital,
-    or, where they span more than `charts.LOG_ABOVE`, as multiples of it on a log scale; and
-    whether the scale is logarithmic."""
+    with the run's benchmark bought and held (if it has one), or, where they span more than
+    `charts.LOG_ABOVE`, as multiples of it on a log scale; and whether the scale is logarithmic."""
     growth = _lines(context, _by_series(context["curves"]), "equity", names, scale=True)
+    benchmark: pl.DataFrame | None = context.get("benchmark")
+    if benchmark is not None:  # bought and held with the run's capital
+        growth.append(charts.Series(benchmark["symbol"][0], charts.BENCHMARK_COLOR, benchmark["ts"].to_numpy(),
+                                    benchmark["equity"].to_numpy() / float(context["run"]["initial_capital"]) - 1,
+                                    1.5, charts.BENCHMARK_DASH))
     if charts.spans_decades(growth):
         return charts.line_chart([dataclasses.replace(s, y=s.y + 1) for s in growth],
                                  "Growth of starting capital (log scale)", size, y_format=charts.multiple_axis,

@@ -54,7 +54,7 @@ READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.E
 """The statements a query from outside may be: SELECT (with FROM, WITH, VALUES, SHOW, DESCRIBE,
 SUMMARIZE) and EXPLAIN; MULTI is how DuckDB parses a PIVOT whose columns come from the data."""
 TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "logged_events",
-          "conflicts", "conflict_orders", "transfers", "rebalances", "grid_runs", "grid_results")
+          "conflicts", "conflict_orders", "transfers", "rebalances", "grid_runs", "grid_results", "benchmarks")
 BOOKS = ("trades", "equity", "portfolio_books", "metrics")  # derived per run, in this order, by sql/load
 JOINS_AS_WRITTEN = {"equity"}
 """Books whose hash joins build on their right side as written. DuckDB estimates the open
@@ -163,7 +163,7 @@ class Warehouse:
             return
         if read_only:
             self._require_file()
-        con = self._open(read_only=True) if read_only else self._writable()
+        con = self._upgraded_for_reading() if read_only else self._writable()
         try:
             with self._damage_explained():
                 yield con
@@ -200,6 +200,26 @@ class Warehouse:
                 if _damaged(exc):
                     raise
                 raise SqlorchError(f"the query failed: {exc}") from None
+
+    def _upgraded_for_reading(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to a file whose schema is current: a sqlorch warehouse of an
+        earlier version (its fingerprint differs) is first upgraded through a writable
+        connection, as any write would (new tables, migrations, views), so that reading it
+        (`sqlorch report`, results) finds what this version's queries name. A file that cannot
+        be written is read as it is."""
+        con = self._open(read_only=True)
+        try:
+            found = con.execute(sql_text("queries", "schema_fingerprint")).fetchall()
+        except duckdb.Error:  # not a sqlorch warehouse (yet): nothing to upgrade
+            return con
+        if not found or found == [(schema_fingerprint(),)]:
+            return con
+        con.close()
+        try:
+            self._writable().close()
+        except SqlorchError:
+            pass
+        return self._open(read_only=True)
 
     def _require_file(self) -> None:
         assert self.path is not None

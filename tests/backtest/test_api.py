@@ -185,7 +185,8 @@ def test_result_shapes() -> None:
     assert result.equity_curve["ts"].equals(clock.alias("ts"))
     assert result.comparison_table.columns == ["strategy_id", "weight", "total_return", "cagr", "sharpe_ratio",
                                                "sortino_ratio", "max_drawdown", "win_rate", "trade_count",
-                                               "contribution"]
+                                               "contribution", "alpha", "beta", "tracking_error",
+                                               "information_ratio"]
     assert result.comparison_table["strategy_id"].to_list() == ["momentum", "buy_and_hold", "portfolio"]
     contributions = result.comparison_table["contribution"].to_list()
     assert contributions[0] + contributions[1] == pytest.approx(result.aggregate_metrics.total_return, rel=1e-9)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from test_properties import Scripted, configs, examples, markets, scripts
 
 from sqlorch import BacktestConfig, BacktestEngine, GridSearch, OrchestratorConfig, Rule, StrategyOrchestrator
+from sqlorch.backtest.benchmark import benchmark_of
 from sqlorch.backtest.metrics import equity_curves, sleeve_metrics, trade_stats
 from sqlorch.backtest.results import METRIC_NAMES
 from sqlorch.bars.load import load_bars
@@ -217,6 +218,8 @@ def runs(draw):
     plans = [draw(scripts(len(market.clock), market.symbols)) for _ in range(n)]
     cfg = draw(configs())
     cfg.pop("conflict_mode")
+    cfg["risk_free_rate"] = draw(st.sampled_from([0.0, 0.03, -0.2]))
+    cfg["benchmark"] = draw(st.sampled_from([None, *market.symbols]))
     return market, plans, cfg
 
 
@@ -224,11 +227,13 @@ def runs(draw):
 @given(runs())
 def test_the_numpy_metrics_equal_the_sql_metrics(case) -> None:
     """Each strategy alone, its metrics from SQL (a backtest into an in-memory warehouse) and
-    from numpy over the same engine's fills."""
+    from numpy over the same engine's fills, with and without a risk-free rate and a benchmark
+    (a symbol of the data, NaN before its first bar)."""
     market, plans, cfg = case
     config = BacktestConfig(warehouse=None, log_dir=None, **cfg)
     bars = load_bars(market.frame())
     panel = Panel.from_bars(bars)
+    benchmark = benchmark_of(config, panel)
     for plan in plans:
         sql = BacktestEngine(Scripted("s", plan), config).run(bars)
         capital = int(config.initial_capital * MICRO)
@@ -236,7 +241,9 @@ def test_the_numpy_metrics_equal_the_sql_metrics(case) -> None:
                           config.engine_settings(), EventLog("test", "backtest")).run()
         fills = outcome.records.rows_of("fills")
         equity, held = equity_curves(panel.data[:, MARK], fills, [capital])
-        (values,) = sleeve_metrics(equity, held, [capital], trade_stats(fills, [capital]), periods_per_year=252)
+        (values,) = sleeve_metrics(equity, held, [capital], trade_stats(fills, [capital]), periods_per_year=252,
+                                   risk_free_rate=config.risk_free_rate,
+                                   benchmark=benchmark.closes if benchmark else None)
         expected = sql.metrics.as_dict()
         for name, value in zip(METRIC_NAMES, values):
             assert same(float(value), float(expected[name])), (name, value, expected[name])

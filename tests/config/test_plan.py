@@ -323,3 +323,18 @@ def test_synthetic_data_is_bounded_and_round_prices_is_a_data_key(tmp_path: Path
     assert plan_of(tmp_path, "[data]\nround_prices = true\n" + MINIMAL).config.round_prices is True
     found = problems_of(tmp_path, "[backtest]\nround_prices = true\n" + MINIMAL)
     assert any("[backtest] round_prices: unknown key" in p for p in found)
+
+
+def test_benchmark_keys_are_data_keys_and_risk_free_rate_a_backtest_key(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, '[data]\nbenchmark = "SPY"\n[backtest]\nrisk_free_rate = 0.03\n' + MINIMAL)
+    assert (plan.config.benchmark, plan.config.risk_free_rate) == ("SPY", 0.03)
+    plan = plan_of(tmp_path, '[data]\nbenchmark_path = "bench/spy.csv"\n' + MINIMAL)
+    assert plan.config.benchmark_path == str(tmp_path / "bench/spy.csv")  # next to the file, like paths
+    assert plan_of(tmp_path, '[data]\nbenchmark_path = "/abs/spy.csv"\n' + MINIMAL).config.benchmark_path == \
+        "/abs/spy.csv"
+    found = problems_of(tmp_path, '[data]\nbenchmark = "SPY"\nbenchmark_path = "spy.csv"\n' + MINIMAL)
+    assert found == [f"{tmp_path / 'run.toml'}: [data] benchmark and benchmark_path: give one of them (a symbol of the "
+                     "data, or a file of its own), not both"]
+    found = problems_of(tmp_path, '[backtest]\nbenchmark = "SPY"\nrisk_free_rate = -2\n' + MINIMAL)
+    assert any("[backtest] benchmark: unknown key" in p for p in found)
+    assert any("[backtest] risk_free_rate: must be more than -1" in p for p in found)

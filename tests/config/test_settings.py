@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import warnings
 from decimal import Decimal as D
 
@@ -150,10 +151,25 @@ def test_config_is_frozen():
     (OrchestratorConfig, "rebalance_threshold", 1.5,
      "rebalance_threshold: must be between 0 and 1 (0.10 = 10 points), got 1.5"),
     (OrchestratorConfig, "rebalance_every", 0, "rebalance_every: must be a positive number of bars, got 0"),
+    (BacktestConfig, "risk_free_rate", -1,
+     "risk_free_rate: must be more than -1 (an annual rate: 0.02 = 2%), got -1.0"),
+    (BacktestConfig, "risk_free_rate", "2%", "risk_free_rate: '2%' is not a number"),
+    (BacktestConfig, "risk_free_rate", math.inf, "risk_free_rate: must be finite"),
+    (BacktestConfig, "benchmark", "", "benchmark: expected a symbol of the data, like \"SPY\", got ''"),
+    (BacktestConfig, "benchmark", 5, "benchmark: expected a symbol of the data"),
+    (BacktestConfig, "benchmark_path", "", "benchmark_path: expected a path, got ''"),
 ])
 def test_each_validation_message(cls, key, value, message):
     problems = problems_of(cls, **{key: value})
     assert any(p.startswith(message) for p in problems), problems
+
+
+def test_benchmark_and_risk_free_rate():
+    c = BacktestConfig(benchmark="SPY", risk_free_rate="0.02")
+    assert (c.benchmark, c.benchmark_path, c.risk_free_rate) == ("SPY", None, 0.02)
+    assert BacktestConfig().risk_free_rate == 0.0 and BacktestConfig().benchmark is None
+    assert problems_of(benchmark="SPY", benchmark_path="spy.csv") == [
+        "benchmark and benchmark_path: give one of them (a symbol of the data, or a file of its own), not both"]
 
 
 def test_start_after_end():

@@ -675,3 +675,63 @@ def test_dataset_id_hashes_symbols_clock_and_prices_as_one_contiguous_block():
         digest.update(np.ascontiguousarray(panel.data[:, :5]).tobytes())
         assert dataset_id(panel) == digest.hexdigest()
     assert dataset_id(panel) != dataset_id(Panel.from_bars(synthetic_bars(4, 2, seed=2)))
+
+
+def test_a_warehouse_from_before_benchmarks_gains_their_table_and_columns(tmp_path):
+    """Migration 006: runs.risk_free_rate and the benchmark metrics of metrics and grid_results
+    are added to a warehouse created without them (its runs' values NULL), and a run with a
+    benchmark can then be written to it."""
+    from decimal import Decimal
+
+    import duckdb
+
+    from sqlorch import OrchestratorConfig, StrategyOrchestrator
+    from sqlorch.bars.synthetic import synthetic_bars
+    from sqlorch.strategies import BuyAndHold
+
+    path, bars = tmp_path / "old.duckdb", synthetic_bars(2, 1)
+    config = OrchestratorConfig(warehouse=str(path), log_dir=None)
+    StrategyOrchestrator([(BuyAndHold(), Decimal("1"))], config).run(bars)
+    added = ("alpha", "beta", "tracking_error", "information_ratio")
+    with duckdb.connect(str(path)) as con:
+        con.execute("DROP TABLE benchmarks")
+        con.execute("ALTER TABLE runs DROP COLUMN risk_free_rate")
+        for table in ("metrics", "grid_results"):
+            for column in added:
+                con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        con.execute("UPDATE sqlorch_meta SET value = 'older' WHERE key = 'schema'")
+    later = StrategyOrchestrator([(BuyAndHold(), Decimal("1"))],
+                                 OrchestratorConfig(warehouse=str(path), log_dir=None, benchmark="ALFA",
+                                                    risk_free_rate=0.01)).run(bars)
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute("SELECT r.run_id = ?, r.risk_free_rate, m.alpha IS NOT NULL, m.beta IS NOT NULL "
+                           "FROM runs r JOIN metrics m USING (run_id) ORDER BY ALL", [later.run_id]).fetchall()
+        grid_columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() "
+                                                  "WHERE table_name = 'grid_results'").fetchall()}
+    assert rows == [(False, None, False, False)] * 2 + [(True, 0.01, True, True)] * 2
+    assert set(added) <= grid_columns
+
+
+def test_reading_a_warehouse_of_an_earlier_version_upgrades_it_first(tmp_path):
+    """`sqlorch report` (a read-only open) of a warehouse last written by an earlier version
+    finds this version's tables: the schema is brought up to date first, as a write would."""
+    from decimal import Decimal
+
+    import duckdb
+    from click.testing import CliRunner
+
+    from sqlorch import OrchestratorConfig, StrategyOrchestrator
+    from sqlorch.bars.synthetic import synthetic_bars
+    from sqlorch.cli import cli
+    from sqlorch.strategies import BuyAndHold
+
+    path = tmp_path / "old.duckdb"
+    StrategyOrchestrator([(BuyAndHold(), Decimal("1"))],
+                         OrchestratorConfig(warehouse=str(path), log_dir=None)).run(synthetic_bars(2, 1))
+    with duckdb.connect(str(path)) as con:
+        con.execute("DROP TABLE benchmarks")
+        con.execute("UPDATE sqlorch_meta SET value = 'older' WHERE key = 'schema'")
+    result = CliRunner().invoke(cli, ["report", "--warehouse", str(path), "-o", str(tmp_path / "r.md")])
+    assert result.exit_code == 0, result.output
+    with Warehouse(path).connect(read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM benchmarks").fetchall() == [(0,)]
