@@ -164,6 +164,23 @@ def _to_symbols(value: Any) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
 
 
+ADJUST_CHOICES = ("none", "adjusted")
+"""Which prices a run trades: as traded ("none"), or adjusted by Adj Close / Close ("adjusted")."""
+
+
+def _to_adjust(value: Any) -> str:
+    if isinstance(value, str) and value in ADJUST_CHOICES:
+        return value
+    raise ValueError(f"{value!r} is not one of {', '.join(ADJUST_CHOICES)}{did_you_mean(str(value), ADJUST_CHOICES)}")
+
+
+def _to_warmup(value: Any) -> int | str:
+    """"auto" or a whole number of bars >= 0."""
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ValueError(f'must be "auto" or a whole number of bars >= 0 (0 = no warm-up), got {value!r}')
+
+
 _COERCE: dict[str, Callable[[Any], Any]] = {
     "initial_capital": to_decimal,
     "commission_bps": _to_float,
@@ -186,6 +203,8 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "on_overweight": _to_enum(OverweightPolicy),
     "round_prices": _to_bool,
     "symbols": _optional(_to_symbols),
+    "adjust": _to_adjust,
+    "warmup": _to_warmup,
 }
 
 
@@ -234,7 +253,11 @@ class BacktestConfig:
     commission_per_order at most 1e9, lot_size at most 1e9; `round_prices` lets bars whose
     prices have more than 6 decimals be rounded (by default a rounding that would change a
     price by more than 0.01% is an error naming the row); `symbols` renames symbols of the data
-    ({"nvda-1999-2014": "NVDA"}: a file's stem to its ticker).
+    ({"nvda-1999-2014": "NVDA"}: a file's stem to its ticker); `adjust` which prices are traded
+    ("none": as in the data; "adjusted": open, high, low and close times Adj Close / Close, volume
+    divided by it). The clock, fills, equity and metrics run from `start` to `end`; `warmup` bars
+    before `start` (a number, or "auto": the longest look-back of the strategies' declared features
+    or `warmup` attributes) are revealed to features and `ctx.history` but never traded.
 
     `warehouse=None` keeps the warehouse in memory and `log_dir=None` writes no JSONL file
     (both useful in tests and notebooks). Invalid values raise one `ConfigError`.
@@ -256,6 +279,8 @@ class BacktestConfig:
     lock_timeout: float = 60.0
     round_prices: bool = False  # round prices with more than 6 decimals instead of refusing them
     symbols: Mapping[str, str] | None = None  # symbol in the data (a file's stem) -> the ticker to call it
+    adjust: str = "none"  # "adjusted": prices times Adj Close / Close (splits and dividends)
+    warmup: int | str = "auto"  # bars before `start` revealed but not traded; "auto": what the features need
 
     def __post_init__(self) -> None:
         problems = _validate(self)
