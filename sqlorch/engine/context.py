@@ -51,7 +51,8 @@ class BarContext:
 
     @property
     def t(self) -> int:
-        """Index of the current bar on the clock (0 = first bar)."""
+        """Index of the current bar on the clock (0 = the first bar revealed: the first warm-up bar
+        if the run has a warm-up, else the first traded bar)."""
         return self._view.t
 
     @property
