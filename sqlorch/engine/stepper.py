@@ -107,8 +107,9 @@ class Stepper:
         self.feature_set = FeatureSet(self.full, [f for features, wake in declarations for f in features + wake])
         python = any(not compiled(strategy) for _, strategy in self.strategies)
         # the market Python strategies read, bar by bar (Rules need none: it holds a copy of the panel)
-        self.market = Market(panel.symbols, self.full.timestamps.astype("datetime64[us]").tolist(),
-                             self.full.data.shape if python else (0, 0, 0), self.feature_set.features if python else ())
+        clock = self.full.timestamps.astype("datetime64[us]").tolist() if self.first else self.timestamps
+        self.market = Market(panel.symbols, clock, self.full.data.shape if python else (0, 0, 0),
+                             self.feature_set.features if python else ())
         self.index = {s: j for j, s in enumerate(panel.symbols)}
         self.due = self._wake_schedule([wake for _, wake in declarations], use_wake)
         n, symbols = len(self.strategies), len(panel.symbols)
