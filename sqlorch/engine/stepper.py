@@ -118,7 +118,7 @@ class Stepper:
             self.sleeve_rows[i, [L.SL_CASH, L.SL_ALLOCATED, L.SL_INITIAL]] = micro_of(capital)
         self.positions = np.zeros((n, symbols), dtype=np.int64)
         self.sleeves = [SleeveView(sid, self.sleeve_rows[i], self.positions[i]) for i, sid in enumerate(self.ids)]
-        self.contexts = [BarContext(sid, self.market.view(), s) if not compiled(strategy) else None
+        self.contexts = [BarContext(sid, self.market.view(), s, self.first) if not compiled(strategy) else None
                          for (sid, strategy), s in zip(self.strategies, self.sleeves)]
         self.weights = list(weights)
         self.planner = Planner(self.sleeves, self.weights, settings.costs.lot, panel.data[:, MARK], log,

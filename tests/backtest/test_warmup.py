@@ -74,10 +74,12 @@ class Recorder:
         if warmup is not None:
             self.warmup = warmup
         self.calls: list[tuple[datetime, int, np.ndarray]] = []
+        self.bars: list[int] = []
 
     def on_bar(self, ctx):
         history = ctx.history(ctx.symbols[0])
         self.calls.append((ctx.ts, len(history), history))
+        self.bars.append(ctx.t)
         return [Signal.buy(ctx.symbols[0], 0.5)]
 
 
@@ -101,6 +103,8 @@ def test_a_python_strategy_sees_history_before_start(csv):
     BacktestEngine(recorder, config()).run(csv)
     ts, seen, history = recorder.calls[0]
     assert ts == FIRST and seen == 31
+    assert recorder.bars[:3] == [0, 1, 2]  # ctx.t counts traded bars, as bar_index does
+    assert len(ctx_window_at_first(csv, 30)) == 31
     np.testing.assert_array_equal(history[:30], before[-30:])
     undeclared = Recorder()  # no warmup attribute and no features: nothing before start
     BacktestEngine(undeclared, config()).run(csv)
@@ -144,3 +148,17 @@ def test_grid_combinations_are_warmed_like_backtests(csv):
     assert cold.table["final_equity"][0] != warm["final_equity"][0]
     facts = grid.warehouse.query("select bar_count from grid_runs where run_id = ?", [grid.run_id])
     assert facts["bar_count"][0] == load_bars(csv, start=START).height
+
+
+def ctx_window_at_first(csv: Path, warmup: int) -> np.ndarray:
+    """What ctx.window("close", 1000) holds at the first traded bar."""
+    seen = []
+
+    class Window:
+        def on_bar(self, ctx):
+            if not seen:
+                seen.append(ctx.window("close", 1000))
+
+    Window.warmup = warmup
+    BacktestEngine(Window(), config()).run(csv)
+    return seen[0]
