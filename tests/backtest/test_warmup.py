@@ -162,3 +162,37 @@ def ctx_window_at_first(csv: Path, warmup: int) -> np.ndarray:
     Window.warmup = warmup
     BacktestEngine(Window(), config()).run(csv)
     return seen[0]
+
+
+def test_rules_decide_after_warmup_as_the_same_rules_in_python():
+    """The built-ins side by side from a start with warm-up, compiled and decided in Python: the
+    same signals and fills (the wake schedule and first_bar treat the first traded bar as the
+    first bar in both)."""
+    from sqlorch.bars.synthetic import synthetic_bars
+    from sqlorch.engine.stepper import compiled
+    from sqlorch.strategies import DonchianBreakout, Momentum, RSIStrategy
+
+    def in_python(rule):
+        base = type(rule)
+        python = type(f"{base.__name__}InPython", (base,), {"on_bar": lambda self, ctx: base.on_bar(self, ctx),
+                                                              "label": property(lambda self, label=rule.label: label)})
+        copy = object.__new__(python)
+        copy.__dict__.update(rule.__dict__)  # its name too
+        assert compiled(rule) and not compiled(copy)
+        return copy
+
+    line_up = [BuyAndHold(), SMACross(5, 20), Momentum(10), RSIStrategy(7, 40, 60), DonchianBreakout(10)]
+    for k, rule in enumerate(line_up):
+        rule.name = f"s{k}"
+    bars = synthetic_bars(6, 2, seed=11)
+    start = bars["ts"].unique().sort()[300]
+    cfg = OrchestratorConfig(start=start, warehouse=None, log_dir=None)
+    weights = [Decimal("0.2")] * 5
+    runs = [StrategyOrchestrator(list(zip(strategies, weights)), cfg).run(bars)
+            for strategies in (line_up, [in_python(rule) for rule in line_up])]
+    query = "SELECT strategy_id, bar_index, symbol, side, reason FROM signals WHERE run_id = ? ORDER BY ALL"
+    signals = [r.strategy_results["s0"].warehouse.query(query, [r.run_id]).rows() for r in runs]
+    assert signals[0] == signals[1] and len(signals[0]) > 50
+    assert min(row[1] for row in signals[0]) == 0  # buy and hold (at least) signals on the first traded bar
+    assert runs[0].fills.drop("order_id").equals(runs[1].fills.drop("order_id"))
+    assert runs[0].equity_curve["ts"][0] == start
