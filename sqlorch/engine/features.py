@@ -143,9 +143,9 @@ def lookback(feature: Feature) -> int:
     before it, change(20) and rsi(14) the 20 and 14 before, highest(20, lag=1) the 20 before;
     a feature of a feature adds both (sma(5, of=change(3)): 7); a comparison or combination
     needs what its longest part needs; fields and constants none."""
-    parts = [lookback(a) for a in feature.args if isinstance(a, Feature)]
-    own = _LOOKBACK[feature.op](*feature.args) if feature.op in _LOOKBACK else 0
-    return own + max(parts, default=0) if feature.op in _LOOKBACK else max(parts, default=0)
+    parts = max((lookback(a) for a in feature.args if isinstance(a, Feature)), default=0)
+    own = _LOOKBACK.get(feature.op)
+    return parts + (own(*feature.args) if own else 0)
 
 
 # -- computation (stepper side) -----------------------------------------------------------

@@ -64,6 +64,7 @@ class GridData:
     sql_metrics: bool = False
     import_paths: tuple[str, ...] = ()  # where the strategies' modules are, for worker processes
     warmup: int = 0  # clock bars at the start of `bars` revealed to the strategies but not traded
+    warmup_id: str = ""  # with a warm-up, the dataset id of all the bars (a worker's copy is kept by both ids)
 
     def traded_bars(self) -> pl.DataFrame:
         """The bars traded (and stored as the dataset): those after the warm-up."""
@@ -102,6 +103,7 @@ class _Prepared:
 
     def __init__(self, data: GridData):
         self.dataset_id = data.dataset_id
+        self.warmup_id = data.warmup_id
         self.full = Panel.from_bars(data.bars, data.warmup)
         self.panel = self.full.traded()
         self.timestamps = self.panel.timestamps.astype("datetime64[us]")
@@ -121,7 +123,7 @@ _prepared: _Prepared | None = None  # one dataset per worker process, reused by 
 
 def _prepare(data: GridData) -> _Prepared:
     global _prepared
-    if _prepared is None or _prepared.dataset_id != data.dataset_id or _prepared.full.first != data.warmup:
+    if _prepared is None or (_prepared.dataset_id, _prepared.warmup_id) != (data.dataset_id, data.warmup_id):
         _prepared = None  # free the previous dataset first
         _prepared = _Prepared(data)
     return _prepared

@@ -180,7 +180,7 @@ class GridSearch:
         data = GridData(window, dataset_id(panel), config.periods_per_year or periods_per_year(panel.timestamps),
                         worker_config(config), self.sql_metrics,
                         tuple(dict.fromkeys(p for g in self.grids if (p := _import_root(g.strategy_class)))),
-                        full.first)
+                        full.first, dataset_id(full) if full.first else "")
         executor = make_executor(self._executor_kind(len(panel) * len(panel.symbols)), self.workers, self.address)
         try:
             batches = plan_batches(list(zip(self.strategy_ids, [g.strategy_class for g in self.grids],
