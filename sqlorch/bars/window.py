@@ -29,8 +29,8 @@ def trading_window(bars: pl.DataFrame, start: Any, warmup: int) -> tuple[pl.Data
     lo = bound[0]
     traded = bars.filter(pl.col("ts") >= lo)
     if traded.is_empty():
-        raise DataError([f"no bars at or after start {start} (the data covers {_fmt_ts(bars['ts'].min())} to "
-                         f"{_fmt_ts(bars['ts'].max())}); move start earlier"])
+        raise DataError([f"no bars at or after start {start} (the bars loaded cover {_fmt_ts(bars['ts'].min())} to "
+                         f"{_fmt_ts(bars['ts'].max())}); move start earlier (or end later)"])
     before = bars.filter(pl.col("ts") < lo)
     if warmup <= 0 or before.is_empty():
         return traded, 0

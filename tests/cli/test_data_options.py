@@ -116,3 +116,10 @@ def test_run_from_start_with_warmup(here, rising, warmup, first_fill):
     assert first == clock[first_fill]
     [(bars,)] = query(here, "SELECT bar_count FROM runs")
     assert bars == 174
+
+
+def test_start_after_the_data_is_one_clear_message(here, rising):
+    config = plan(here, 'start = "2001-01-01"', 'class = "buy_and_hold"')
+    result = CliRunner().invoke(cli, ["run", str(config), "--quiet", "--no-report"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "no bars at or after start 2001-01-01 (the bars loaded cover 1999-06-01 to 2000-08-31)" in result.output

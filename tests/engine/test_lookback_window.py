@@ -104,8 +104,8 @@ def test_trading_window_drops_symbols_that_cannot_trade():
 
 
 def test_trading_window_without_bars_from_start_is_a_data_error():
-    with pytest.raises(DataError, match=r"no bars at or after start 2001-01-01 \(the data covers 2000-01-01 to "
-                                        r"2000-01-20\); move start earlier"):
+    with pytest.raises(DataError, match=r"no bars at or after start 2001-01-01 \(the bars loaded cover 2000-01-01 "
+                                        r"to 2000-01-20\); move start earlier \(or end later\)"):
         trading_window(bars_of({"A": range(0, 20)}), "2001-01-01", 5)
 
 
