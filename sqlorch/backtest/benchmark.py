@@ -1,13 +1,15 @@
 """A run's benchmark (SPEC §10): its closes on the run's clock.
 
 `benchmark` names a symbol of the run's data (only a reference: strategies trade what they
-trade, with or without it); `benchmark_path` a file of its own, read with `load_bars` (symbol =
-its stem). Either way its price at a clock bar is its last close at or before that bar, NaN
+trade, with or without it); `benchmark_path` a file of its own, read with `load_bars` as the
+run's data is (symbol = its stem, or what `symbols` renames it to; adjusted prices with
+`adjust`). Either way its price at a clock bar is its last close at or before that bar, NaN
 before its first bar.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,14 +48,18 @@ def benchmark_of(config: BacktestConfig, panel: Panel) -> Benchmark | None:
         column = panel.data[:, MARK, panel.symbols.index(config.benchmark)]
         return Benchmark(config.benchmark, np.where(column > 0, column, np.nan))
     if config.benchmark_path is not None:
-        return _from_file(config.benchmark_path, panel.timestamps, config.round_prices)
+        return _from_file(config.benchmark_path, panel.timestamps, config)
     return None
 
 
-def _from_file(path: str, timestamps: np.ndarray, round_prices: bool) -> Benchmark:
+def _from_file(path: str, timestamps: np.ndarray, config: BacktestConfig) -> Benchmark:
+    """The benchmark from its own file, read as the run's data is (`symbols`, `adjust`,
+    `round_prices`)."""
     if not Path(path).is_file():
         raise DataError([f"benchmark_path: {path} is not a file; give the path of a CSV or Parquet file"])
-    bars = load_bars(path, round_prices=round_prices)
+    stem = Path(path).stem
+    own = {stem: config.symbols[stem]} if config.symbols and stem in config.symbols else None
+    bars = load_bars(path, round_prices=config.round_prices, symbols=own, adjust=config.adjust)
     symbols = bars["symbol"].unique().to_list()
     if len(symbols) != 1:
         raise DataError([f"benchmark_path: {path} holds {len(symbols)} symbols ({', '.join(sorted(symbols)[:5])}); "
@@ -61,3 +67,12 @@ def _from_file(path: str, timestamps: np.ndarray, round_prices: bool) -> Benchma
     clock = pl.DataFrame({"ts": timestamps.astype("datetime64[us]")})
     aligned = clock.join_asof(bars.select("ts", "close").sort("ts"), on="ts", strategy="backward")
     return Benchmark(symbols[0], aligned["close"].fill_null(np.nan).to_numpy().astype(np.float64))
+
+
+def data_symbols(config: BacktestConfig) -> Mapping[str, str] | None:
+    """`config.symbols` for reading the run's data: without the entry that renames the
+    `benchmark_path` file's own symbol (its stem), which the data need not hold."""
+    if not config.symbols or not config.benchmark_path:
+        return config.symbols
+    stem = Path(config.benchmark_path).stem
+    return {name: ticker for name, ticker in config.symbols.items() if name != stem} or None

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -32,9 +32,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from sqlorch.backtest.benchmark import Benchmark, benchmark_of
+from sqlorch.backtest.benchmark import Benchmark, benchmark_of, data_symbols
 from sqlorch.bars.load import load_bars
 from sqlorch.bars.panel import MARK, Panel
+from sqlorch.bars.window import trading_window
 from sqlorch.config.settings import BacktestConfig, OrchestratorConfig, check_weight
 from sqlorch.engine import layout
 from sqlorch.engine.domain import OverweightPolicy
@@ -42,7 +43,7 @@ from sqlorch.engine.events import EventLog, encode
 from sqlorch.engine.features import declared
 from sqlorch.engine.records import Amount, Coded, Columns, Nullable, Records
 from sqlorch.engine.stepper import StepOutcome, Stepper
-from sqlorch.engine.strategy import strategy_ids
+from sqlorch.engine.strategy import strategy_ids, warmup_bars, warmup_of
 from sqlorch.errors import ConfigError, SqlorchError, StrategyError, did_you_mean
 from sqlorch.money import MICRO, from_micro, from_pico, micro_of
 from sqlorch.resources import sql_text
@@ -110,7 +111,8 @@ def plan_sleeves(pairs: Sequence[tuple[object, Any]], config: BacktestConfig) ->
     for sid, strategy in zip(ids, strategies):
         try:
             declared(strategy)
-        except TypeError as exc:
+            warmup_of(strategy)
+        except (TypeError, ValueError) as exc:
             problems.append(f"strategy {sid}: {exc}")
     orchestrated = isinstance(config, OrchestratorConfig)
     for name in (config.priorities or {}) if orchestrated else {}:
@@ -201,9 +203,8 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
     failed) if a strategy raises or exits; SqlorchError if the log or the warehouse cannot be
     written (the run is then failed, or incomplete, and its log never says completed).
     """
-    bars = load_bars(bars, start=config.start, end=config.end, round_prices=config.round_prices,
-                     symbols=config.symbols)
-    panel = Panel.from_bars(bars)
+    _, bars, full = run_bars(bars, config, sleeves.strategies)
+    panel = full.traded()
     benchmark = benchmark_of(config, panel)
     run_id = new_run_id()
     started = time.monotonic()
@@ -228,7 +229,7 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
     try:
         with gc_paused():
             with quick_gil_handover():
-                stepper = Stepper(panel, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals,
+                stepper = Stepper(full, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals,
                                   sleeves.weights, config.engine_settings(), log,
                                   (lambda done: progress(done, len(panel))) if progress else None)
                 outcome = stepper.run()
@@ -254,6 +255,20 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
         raise StrategyError(failure.strategy_id, timestamps[failure.bar_index].item(), failure.error,
                             run_id) from failure.error
     return RunRecord(run_id, warehouse, log_path)
+
+
+def run_bars(source: Any, config: BacktestConfig, strategies: Iterable[object]
+             ) -> tuple[pl.DataFrame, pl.DataFrame, Panel]:
+    """(the bars of a run: the warm-up bars `config.warmup` asks for (see `warmup_bars`) and the
+    bars from `config.start` to `config.end`; the bars it trades, from `start` on; the panel of all
+    of them, its `first` the first traded bar). `source` (whatever `load_bars` accepts) is loaded
+    up to `end`, adjusted as `config.adjust` says, and cut at `start` only after the warm-up."""
+    loaded = load_bars(source, end=config.end, round_prices=config.round_prices, symbols=data_symbols(config),
+                       adjust=config.adjust)
+    window, warmup = trading_window(loaded, config.start, warmup_bars(config.warmup, strategies))
+    full = Panel.from_bars(window, warmup)
+    first = full.timestamps[warmup].astype("datetime64[us]").item()
+    return window, window.filter(pl.col("ts") >= first) if warmup else window, full
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from sqlorch.errors import DataError, DataWarning, did_you_mean
+from sqlorch.errors import ConfigError, DataError, DataWarning, did_you_mean
 from sqlorch.money import MAX_PRICE, MIN_PRICE, PRICE_ROUNDING_TOLERANCE
 
 BAR_COLUMNS = ("symbol", "ts", "open", "high", "low", "close", "volume")
@@ -31,6 +31,8 @@ MAX_LISTED = 10  # problem rows listed per source and kind; the rest are counted
 _PRICES = ("open", "high", "low", "close")
 _NUMBERS = (*_PRICES, "volume")
 _ALIASES = {"symbol": ("symbol", "ticker"), "ts": ("ts", "date", "datetime", "timestamp", "time")}
+ADJ_CLOSE = "adj_close"  # Yahoo's "Adj Close": the close adjusted for splits and dividends
+ADJUST_CHOICES = ("none", "adjusted")
 _PARQUET = (".parquet", ".pq")
 _NULLS = ["null", "NULL", "Null"]  # Yahoo writes `null` for a missing value
 _TS_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S%.f",
@@ -53,6 +55,7 @@ class _Source:
     columns: dict[str, str] = field(default_factory=dict)  # canonical name -> its name here
     time: str | None = None  # a separate time-of-day column (Date,Time,Open,... files)
     readable: bool = True
+    adjusted: bool = False  # needs an Adj Close column (load_bars(adjust="adjusted"))
 
     def col(self, canonical: str) -> str:
         return self.columns.get(canonical, canonical)
@@ -70,6 +73,17 @@ class _Source:
             self.time = by_lower["time"]
         needed = ("ts", *_PRICES) if self.stem is not None else ("symbol", "ts", *_PRICES)
         missing = [c for c in needed if c not in self.columns]
+        if self.adjusted:
+            adj = [n for n in names if "".join(n.lower().replace("_", " ").replace(".", " ").split()) == "adjclose"]
+            if adj:
+                self.columns[ADJ_CLOSE] = adj[0]
+            elif not missing:
+                fix = ("add an adj_close (or Adj Close) column" if self.path is None else
+                       "use a file with Adj Close (Yahoo's daily history has it)")
+                return (f"{self.name}: adjust = \"adjusted\" needs an Adj Close column, and it has none (found: "
+                        f"{', '.join(names) or 'none'}); {fix}, or trade the prices as they are with "
+                        "adjust = \"none\" (bars already adjusted by load_bars(adjust=\"adjusted\") need no second "
+                        "adjustment)")
         if not missing:
             return None
         return (f"{self.name}: missing required column(s) {', '.join(missing)} (found: "
@@ -84,11 +98,11 @@ class _Source:
                                        separator=" ").alias("ts")
         cols.setdefault("symbol", pl.lit(self.stem, pl.String).alias("symbol"))
         cols.setdefault("volume", pl.lit(None, pl.String).alias("volume"))
-        return [cols[c] for c in BAR_COLUMNS]
+        return [cols[c] for c in (*BAR_COLUMNS, ADJ_CLOSE) if c in cols]
 
 
 def load_bars(sources: Any, *, start: Any = None, end: Any = None, round_prices: bool = False,
-              symbols: Mapping[str, str] | None = None) -> pl.DataFrame:
+              symbols: Mapping[str, str] | None = None, adjust: str = "none") -> pl.DataFrame:
     """Read, validate and return bars as a DataFrame with exactly `BAR_COLUMNS`.
 
     `sources` is a path, glob or directory (its *.csv, *.parquet and *.pq files), a
@@ -108,15 +122,24 @@ def load_bars(sources: Any, *, start: Any = None, end: Any = None, round_prices:
     whole input is validated; a date `end` includes that whole day. `symbols` renames symbols
     ({"nvda-1999-2014": "NVDA"}: a file's stem to the ticker to trade it as); a name that is not
     a symbol of the input is a problem.
+    `adjust="adjusted"` trades adjusted prices: every source needs an Adj Close column (Yahoo's;
+    also adj_close, any case or spacing), and open, high, low and close are multiplied by
+    Adj Close / Close of their row, volume divided by it (splits and dividends, Yahoo's
+    convention), before the price checks and the rounding to `PRICE_DECIMALS`; a source without
+    it is a problem. `adjust="none"` (default) ignores Adj Close. Any other value: ConfigError.
 
     Raises `DataError` listing every problem found (paths, columns, timestamps, prices,
     duplicates, bounds), each naming the source, line or row, symbol and timestamp.
     """
+    if adjust not in ADJUST_CHOICES:
+        raise ConfigError([f"adjust: {adjust!r} is not one of {', '.join(ADJUST_CHOICES)}"
+                           f"{did_you_mean(str(adjust), ADJUST_CHOICES)}"])
+    adjusted = adjust == "adjusted"
     problems: list[str] = []
     lo, hi = _bound("start", start, problems), _bound("end", end, problems)
     if lo and hi and (lo[0] >= hi[0] + timedelta(days=1) if hi[1] else lo[0] > hi[0]):
         problems.append(f"start {start} is after end {end}; swap them")
-    metas, frames = _read(sources, problems)
+    metas, frames = _read(sources, problems, adjusted)
     bars = _normalize(frames) if frames else None
     present = set(bars["_src"].unique()) if bars is not None else set()
     problems += [f"{m.name}: no data rows; add bars or remove it from the sources"
@@ -126,6 +149,10 @@ def load_bars(sources: Any, *, start: Any = None, end: Any = None, round_prices:
     if bars is not None:
         problems += _time_zones(bars, metas)
         problems += _check(bars, metas, round_prices)
+        if adjusted and not problems:
+            bars = _adjusted(bars)
+            problems += [f"{p} (adjusted by Adj Close / Close)"
+                         for p in _check(bars, metas, round_prices, prices_only=True)]
     if problems:
         raise DataError(problems)
     assert bars is not None
@@ -142,6 +169,13 @@ def load_bars(sources: Any, *, start: Any = None, end: Any = None, round_prices:
         raise DataError([f"no bars left within {given} (the data covers {_fmt_ts(bars['ts'].min())}"
                          f" to {_fmt_ts(bars['ts'].max())}); widen start/end"])
     return kept
+
+
+def _adjusted(bars: pl.DataFrame) -> pl.DataFrame:
+    """Bars with open, high, low and close times Adj Close / Close of their row, volume divided by it."""
+    factor = pl.col(ADJ_CLOSE) / pl.col("close")
+    return bars.with_columns(*((pl.col(c) * factor).alias(c) for c in _PRICES),
+                             (pl.col("volume") / factor).alias("volume")).drop(ADJ_CLOSE)
 
 
 def _renamed(bars: pl.DataFrame, symbols: Mapping[str, str], problems: list[str]) -> pl.DataFrame:
@@ -179,7 +213,7 @@ def _bound(name: str, value: Any, problems: list[str]) -> tuple[datetime, bool] 
     return None
 
 
-def _read(sources: Any, problems: list[str]) -> tuple[list[_Source], list[pl.DataFrame]]:
+def _read(sources: Any, problems: list[str], adjusted: bool = False) -> tuple[list[_Source], list[pl.DataFrame]]:
     """Every source as a frame of canonical columns plus _src (index) and _row (number)."""
     items = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     is_frame = [isinstance(s, (pl.DataFrame, pl.LazyFrame)) or _module(s) in ("pyarrow", "pandas")
@@ -191,7 +225,8 @@ def _read(sources: Any, problems: list[str]) -> tuple[list[_Source], list[pl.Dat
     elif all(is_frame):
         for i, obj in enumerate(items):
             label = {"pyarrow": "Arrow table", "pandas": "pandas DataFrame"}.get(_module(obj))
-            meta = _Source((label or "DataFrame") + (f" #{i + 1}" if len(items) > 1 else ""), "row")
+            meta = _Source((label or "DataFrame") + (f" #{i + 1}" if len(items) > 1 else ""), "row",
+                           adjusted=adjusted)
             df = pl.from_arrow(obj) if _module(obj) == "pyarrow" else (
                 _from_pandas(obj) if _module(obj) == "pandas" else obj.lazy().collect())
             if isinstance(df, pl.DataFrame):
@@ -204,6 +239,7 @@ def _read(sources: Any, problems: list[str]) -> tuple[list[_Source], list[pl.Dat
     else:
         groups: dict[tuple[str, ...], list[int]] = {}  # CSV header -> its files' sources
         for meta in _files(items, problems):
+            meta.adjusted = adjusted
             path = str(meta.path)
             try:
                 if meta.unit == "row":
@@ -317,7 +353,7 @@ def _read_csvs(srcs: list[int], metas: list[_Source], problems: list[str]) -> li
         pl.Series("_row", np.arange(df.height) - (np.cumsum(lens) - lens)[run_of_row] + 2),
         pl.Series([metas[i].stem for i in run_src], dtype=pl.String).gather(run_of_row).alias(
             "symbol") if "symbol" not in group[0].columns else pl.col("symbol"),
-        *BAR_COLUMNS[1:],
+        *BAR_COLUMNS[1:], *((ADJ_CLOSE,) if ADJ_CLOSE in group[0].columns else ()),
     )
     return [df.filter(~pl.all_horizontal(pl.col(BAR_COLUMNS[1:]).is_null()))]  # blank lines
 
@@ -332,12 +368,13 @@ def _normalize(frames: list[pl.DataFrame]) -> pl.DataFrame:
     for group in groups.values():
         df = pl.concat(group) if len(group) > 1 else group[0]
         typed_ts = isinstance(df.schema["ts"], pl.Datetime) or df.schema["ts"] == pl.Date
-        text = {c: df[c].cast(pl.String) for c in ("ts", *_NUMBERS)
+        numbers = [c for c in (*_NUMBERS, ADJ_CLOSE) if c in df.columns]
+        text = {c: df[c].cast(pl.String) for c in ("ts", *numbers)
                 if df.schema[c] == pl.String or (c == "ts" and not typed_ts)}
         aware = (text["ts"].str.contains(_OFFSET).alias("_aware") if "ts" in text else
                  pl.lit(bool(getattr(df.schema["ts"], "time_zone", None)), pl.Boolean).alias("_aware"))
         part = df.select("_src", "_row", pl.col("symbol").cast(pl.String),  # one parallel pass
-                         *(pl.col(c).cast(pl.Float64, strict=False) for c in _NUMBERS),
+                         *(pl.col(c).cast(pl.Float64, strict=False) for c in numbers),
                          _ts_expr(df.schema["ts"], text.get("ts")).alias("ts"), aware)
         for c, raw in text.items():  # rare: repair what failed, keep the text of what still does
             idx = (part[c].is_null() & raw.is_not_null()).arg_true()
@@ -428,8 +465,9 @@ def _warn_gaps(bars: pl.DataFrame) -> None:
                       "check the data (a delisting, or a missing file?)", DataWarning, stacklevel=3)
 
 
-def _checks(round_prices: bool = False) -> list[tuple[str, pl.Expr, Any, str]]:
-    """(key, mask, message(row, column name), summary) for every kind of row problem."""
+def _checks(round_prices: bool = False, adjusted: bool = False) -> list[tuple[str, pl.Expr, Any, str]]:
+    """(key, mask, message(row, column name), summary) for every kind of row problem (with
+    `adjusted`, also of the Adj Close column)."""
     c = pl.col
 
     def valid(*cols: str) -> pl.Expr:  # so that one bad price is reported only once
@@ -450,10 +488,19 @@ def _checks(round_prices: bool = False) -> list[tuple[str, pl.Expr, Any, str]]:
              f"a two-digit year? write it in full, like {r['ts'].replace(year=1900 + r['ts'].year):%Y-%m-%d}"
              if r["ts"].year < 100 else "check the date"), f"with a year outside {YEARS[0]}-{YEARS[1]}"),
     ]
-    for p in _NUMBERS:
+    for p in (*_NUMBERS, ADJ_CLOSE) if adjusted else _NUMBERS:
         out.append((p + "?", c(p + "_raw").is_not_null(), lambda r, n, p=p: f"{n(p)} "
                     f"{r[p + '_raw']!r} is not a number; fix the value or drop the row",
                     f"with a non-numeric {p}"))
+    if adjusted:
+        p = ADJ_CLOSE
+        out += [
+            (p + "0", c(p).is_null() & c(p + "_raw").is_null(), lambda r, n: f"{n(ADJ_CLOSE)} is empty; fill it "
+             "in or drop the row (adjust = \"adjusted\" needs it on every row)", "with an empty Adj Close"),
+            (p + "-", c(p).is_not_null() & ~(c(p).is_finite() & (c(p) > 0)), lambda r, n: f"{n(ADJ_CLOSE)} is "
+             f"{r[ADJ_CLOSE]}, but must be a finite number > 0; fix the value or drop the row",
+             "with an Adj Close that is not > 0"),
+        ]
     for p in _PRICES:
         out += [
             (p + "0", c(p).is_null() & c(p + "_raw").is_null(), lambda r, n, p=p: f"{n(p)} is "
@@ -491,11 +538,18 @@ def _checks(round_prices: bool = False) -> list[tuple[str, pl.Expr, Any, str]]:
     return out
 
 
-def _check(bars: pl.DataFrame, metas: list[_Source], round_prices: bool = False) -> list[str]:
+def _check(bars: pl.DataFrame, metas: list[_Source], round_prices: bool = False,
+           prices_only: bool = False) -> list[str]:
     """Every row problem in `bars` (sorted by ts, symbol), at most MAX_LISTED per source
-    and kind plus a count of the rest, ordered by source and line."""
-    checks = _checks(round_prices)
-    bars = bars.with_columns(pl.lit(None, pl.String).alias(f"{c}_raw") for c in ("ts", *_NUMBERS)
+    and kind plus a count of the rest, ordered by source and line. `prices_only`: only whether
+    the prices are finite, within sqlorch's range and (unless `round_prices`) 6 decimals."""
+    adjusted = ADJ_CLOSE in bars.columns
+    checks = _checks(round_prices, adjusted)
+    if prices_only:
+        checks = [check for check in checks if check[0][:-1] in _PRICES and check[0][-1] in "~<>"
+                  or check[0][-2:] == "~6"]
+    bars = bars.with_columns(pl.lit(None, pl.String).alias(f"{c}_raw")
+                             for c in ("ts", *_NUMBERS, *((ADJ_CLOSE,) if adjusted else ()))
                              if f"{c}_raw" not in bars.columns)
     same = (pl.col("ts") == pl.col("ts").shift(1)) & (pl.col("symbol") == pl.col("symbol").shift(1))
     key = pl.col("_src").cast(pl.Int64) * (1 << 32) + pl.col("_row")

@@ -23,7 +23,7 @@ from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.strategies import BUILTINS
 
 # settings of the run read from [data]
-DATA_SETTINGS = ("start", "end", "round_prices", "symbols", "benchmark", "benchmark_path")
+DATA_SETTINGS = ("start", "end", "round_prices", "symbols", "adjust", "warmup", "benchmark", "benchmark_path")
 DATA_KEYS = ("paths", *DATA_SETTINGS, "synthetic")
 SYNTHETIC_KEYS = ("symbols", "years", "seed")
 MAX_SYNTHETIC_BARS = 10_000_000  # symbols x years x 252: about 2 GB in memory

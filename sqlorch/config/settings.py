@@ -170,6 +170,23 @@ def _to_symbols(value: Any) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
 
 
+ADJUST_CHOICES = ("none", "adjusted")
+"""Which prices a run trades: as traded ("none"), or adjusted by Adj Close / Close ("adjusted")."""
+
+
+def _to_adjust(value: Any) -> str:
+    if isinstance(value, str) and value in ADJUST_CHOICES:
+        return value
+    raise ValueError(f"{value!r} is not one of {', '.join(ADJUST_CHOICES)}{did_you_mean(str(value), ADJUST_CHOICES)}")
+
+
+def _to_warmup(value: Any) -> int | str:
+    """"auto" or a whole number of bars >= 0."""
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ValueError(f'must be "auto" or a whole number of bars >= 0 (0 = no warm-up), got {value!r}')
+
+
 _COERCE: dict[str, Callable[[Any], Any]] = {
     "initial_capital": to_decimal,
     "commission_bps": _to_float,
@@ -195,6 +212,8 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "benchmark": _optional(_to_symbol),
     "benchmark_path": _optional(_to_path),
     "risk_free_rate": _to_float,
+    "adjust": _to_adjust,
+    "warmup": _to_warmup,
 }
 
 
@@ -247,7 +266,11 @@ class BacktestConfig:
     commission_per_order at most 1e9, lot_size at most 1e9; `round_prices` lets bars whose
     prices have more than 6 decimals be rounded (by default a rounding that would change a
     price by more than 0.01% is an error naming the row); `symbols` renames symbols of the data
-    ({"nvda-1999-2014": "NVDA"}: a file's stem to its ticker).
+    ({"nvda-1999-2014": "NVDA"}: a file's stem to its ticker); `adjust` which prices are traded
+    ("none": as in the data; "adjusted": open, high, low and close times Adj Close / Close, volume
+    divided by it). The clock, fills, equity and metrics run from `start` to `end`; `warmup` bars
+    before `start` (a number, or "auto": the longest look-back of the strategies' declared features
+    or `warmup` attributes) are revealed to features and `ctx.history` but never traded.
 
     `benchmark` (a symbol of the data, only a reference: not traded unless a strategy trades it)
     or `benchmark_path` (a file of its own, read with `load_bars`, symbol = its stem; not both)
@@ -278,6 +301,8 @@ class BacktestConfig:
     benchmark: str | None = None  # a symbol of the data to measure against (not traded because of it)
     benchmark_path: str | None = None  # or a file of its own (symbol = its stem)
     risk_free_rate: float = 0.0  # annual; per bar (1 + rate)^(1 / periods_per_year) - 1
+    adjust: str = "none"  # "adjusted": prices times Adj Close / Close (splits and dividends)
+    warmup: int | str = "auto"  # bars before `start` revealed but not traded; "auto": what the features need
 
     def __post_init__(self) -> None:
         problems = _validate(self)

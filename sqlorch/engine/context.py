@@ -38,12 +38,13 @@ class BarContext:
     array returned is a copy holding only bars up to now.
     """
 
-    __slots__ = ("strategy_id", "_view", "_sleeve")
+    __slots__ = ("strategy_id", "_view", "_sleeve", "_first")
 
-    def __init__(self, strategy_id: str, view: MarketView, sleeve: SleeveView):
+    def __init__(self, strategy_id: str, view: MarketView, sleeve: SleeveView, first: int = 0):
         self.strategy_id = strategy_id
         self._view = view
         self._sleeve = sleeve
+        self._first = first  # the view's bars before this one are warm-up
 
     def at(self, t: int) -> None:
         """Move to bar t (the stepper does, before calling the strategy)."""
@@ -51,8 +52,9 @@ class BarContext:
 
     @property
     def t(self) -> int:
-        """Index of the current bar on the clock (0 = first bar)."""
-        return self._view.t
+        """Index of the current bar on the run's clock (0 = the first traded bar; warm-up bars come
+        before it and are revealed, never stepped), as `bar_index` in the warehouse."""
+        return self._view.t - self._first
 
     @property
     def ts(self) -> dt.datetime:

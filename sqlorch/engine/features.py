@@ -130,8 +130,22 @@ def has_bar() -> Feature:
 
 
 def first_bar() -> Feature:
-    """True at each symbol's first bar only."""
+    """True at each symbol's first bar only (its first traded bar: warm-up bars do not count)."""
     return Feature("first_bar", ())
+
+
+_LOOKBACK = {"sma": lambda n, of: n - 1, "highest": lambda n, of, lag: n - 1 + lag,
+             "lowest": lambda n, of, lag: n - 1 + lag, "change": lambda n, of: n, "rsi": lambda n, of: n}
+
+
+def lookback(feature: Feature) -> int:
+    """How many bars before a bar a feature needs to have a value there: sma(100) needs the 99
+    before it, change(20) and rsi(14) the 20 and 14 before, highest(20, lag=1) the 20 before;
+    a feature of a feature adds both (sma(5, of=change(3)): 7); a comparison or combination
+    needs what its longest part needs; fields and constants none."""
+    parts = max((lookback(a) for a in feature.args if isinstance(a, Feature)), default=0)
+    own = _LOOKBACK.get(feature.op)
+    return parts + (own(*feature.args) if own else 0)
 
 
 # -- computation (stepper side) -----------------------------------------------------------
@@ -281,10 +295,10 @@ def _has_bar(panel: Panel, memo: dict) -> np.ndarray:
 
 
 def _first_bar(panel: Panel, memo: dict) -> np.ndarray:
-    has = compute(Feature("has_bar", ()), panel, memo)
-    first = np.zeros_like(has)
+    has = compute(Feature("has_bar", ()), panel, memo)[panel.first:]  # warm-up bars are not traded
+    first = np.zeros((len(panel), len(panel.symbols)), dtype=bool)
     traded = np.flatnonzero(has.any(axis=0))  # symbols with a bar at all
-    first[has[:, traded].argmax(axis=0), traded] = True  # argmax: the first True
+    first[panel.first + has[:, traded].argmax(axis=0), traded] = True  # argmax: the first True
     return first
 
 
@@ -337,13 +351,15 @@ class FeatureSet:
         """Bars start..stop-1 of numbers, conditions and changed, as `MarketView.reveal` takes them."""
         return self.numbers[start:stop], self.conditions[start:stop], self.changed[start:stop]
 
-    def woken(self, wake: list[Feature], on_rise: bool = False) -> np.ndarray:
-        """Per bar, whether a strategy waking on `wake` must be called: where one of those
-        features changed (for any symbol), or with `on_rise` only where one of those
-        conditions turned true (bar 0: where one is true)."""
+    def woken(self, wake: list[Feature], on_rise: bool = False, start: int = 0) -> np.ndarray:
+        """Per bar from `start` (the first traded bar), whether a strategy waking on `wake` must be
+        called: where one of those features changed (for any symbol), or with `on_rise` only where
+        one of those conditions turned true (at `start`: where one is true, as nothing is held yet)."""
         if not on_rise:
-            return self.changed[:, [self.features.index(f) for f in wake]].any(axis=1)
-        now = self.conditions[:, [self.columns[f] for f in wake]]
+            woken = self.changed[start:, [self.features.index(f) for f in wake]].any(axis=1)
+            woken[:1] = True  # the first traded bar counts as a change
+            return woken
+        now = self.conditions[start:, [self.columns[f] for f in wake]]
         woken = np.empty(len(now), dtype=bool)
         woken[0] = now[0].any()
         woken[1:] = (now[1:] & ~now[:-1]).any(axis=(1, 2))

@@ -74,6 +74,11 @@ class Stepper:
     `wake_on` features change (turn true, with `wake_on_rise`), on every bar without them, and
     on the bar after it signalled. `Rule`s decide in compiled code; Python strategies are called
     with a `BarContext` on the bars they are due.
+
+    The panel's warm-up bars (before `panel.first`) feed the features and are revealed to Python
+    strategies (`ctx.history`, `ctx.window`) as the first traded bar is, but are never stepped:
+    no strategy is called, nothing fills and no record is kept for them. Records number bars on
+    the traded clock (`panel.traded()`: bar 0 is the first traded bar).
     """
 
     def __init__(
@@ -88,7 +93,9 @@ class Stepper:
         use_wake: bool = True,
         books: bool = False,
     ):
-        self.panel = panel
+        self.full = panel  # warm-up included: what features and Python strategies see
+        self.first = panel.first
+        panel = self.panel = panel.traded()  # what is stepped and recorded
         self.strategies = list(strategies)
         self.ids = [sid for sid, _ in self.strategies]
         self.settings = settings
@@ -97,10 +104,11 @@ class Stepper:
         self.books = books
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
         declarations = [declared(strategy) for _, strategy in self.strategies]
-        self.feature_set = FeatureSet(panel, [f for features, wake in declarations for f in features + wake])
+        self.feature_set = FeatureSet(self.full, [f for features, wake in declarations for f in features + wake])
         python = any(not compiled(strategy) for _, strategy in self.strategies)
         # the market Python strategies read, bar by bar (Rules need none: it holds a copy of the panel)
-        self.market = Market(panel.symbols, self.timestamps, panel.data.shape if python else (0, 0, 0),
+        clock = self.full.timestamps.astype("datetime64[us]").tolist() if self.first else self.timestamps
+        self.market = Market(panel.symbols, clock, self.full.data.shape if python else (0, 0, 0),
                              self.feature_set.features if python else ())
         self.index = {s: j for j, s in enumerate(panel.symbols)}
         self.due = self._wake_schedule([wake for _, wake in declarations], use_wake)
@@ -110,7 +118,7 @@ class Stepper:
             self.sleeve_rows[i, [L.SL_CASH, L.SL_ALLOCATED, L.SL_INITIAL]] = micro_of(capital)
         self.positions = np.zeros((n, symbols), dtype=np.int64)
         self.sleeves = [SleeveView(sid, self.sleeve_rows[i], self.positions[i]) for i, sid in enumerate(self.ids)]
-        self.contexts = [BarContext(sid, self.market.view(), s) if not compiled(strategy) else None
+        self.contexts = [BarContext(sid, self.market.view(), s, self.first) if not compiled(strategy) else None
                          for (sid, strategy), s in zip(self.strategies, self.sleeves)]
         self.weights = list(weights)
         self.planner = Planner(self.sleeves, self.weights, settings.costs.lot, panel.data[:, MARK], log,
@@ -128,7 +136,7 @@ class Stepper:
         if use_wake:
             for i, (wake, (_, strategy)) in enumerate(zip(wakes, self.strategies)):
                 if wake:
-                    schedule[:, i] = self.feature_set.woken(wake, wakes_on_rise(strategy))
+                    schedule[:, i] = self.feature_set.woken(wake, wakes_on_rise(strategy), self.first)
         return schedule
 
     # -- the run ----------------------------------------------------------------------------------
@@ -164,7 +172,7 @@ class Stepper:
             self._resolver, self._counters, self._ranks = resolver, counters, ranks
             out = kernel.run(
                 key, 0, len(panel), self.due, kinds, entry, exit_, short, weight, entry_reason, exit_reason,
-                self.feature_set.conditions, ~np.isnan(data[:, CLOSE]), marks,
+                self.feature_set.conditions[self.first:], ~np.isnan(data[:, CLOSE]), marks,
                 prices.buy, prices.sell, prices.base, costs.commission_rate[0], costs.commission_rate[1],
                 costs.fee, costs.lot, settings.clip, settings.allow_short, settings.close_mode, settings.isolated,
                 engine_mode(resolver), bool(resolver.nets), ranks, scaled_weights, threshold,
@@ -226,12 +234,13 @@ class Stepper:
         """Python strategy i's signals at bar t, written into the engine's signal buffers: how
         many, or -(valid + 1) if it raised (after `valid` signals that stand)."""
         self._progress(t + 1)  # bar t is being stepped
+        now = self.first + t  # on the market's clock, warm-up included
         start = self.market.t + 1
-        if start <= t:
-            self.market.reveal(t, self.panel.data[start : t + 1], self.feature_set.rows(start, t + 1))
+        if start <= now:
+            self.market.reveal(now, self.full.data[start : now + 1], self.feature_set.rows(start, now + 1))
         strategy_id, strategy = self.strategies[i]
         ctx = self.contexts[i]
-        ctx.at(t)
+        ctx.at(now)
         symbols, sides, weights, reasons = self._signals
         taken = 0
         try:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlorch.engine.domain import Signal
+from sqlorch.engine.features import declared, lookback
 from sqlorch.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -109,8 +110,29 @@ def class_parameters(cls: type) -> list[str] | None:
 
 
 
+def warmup_of(strategy: object) -> int:
+    """The bars before the first traded bar a strategy needs revealed: its `warmup` attribute (a
+    whole number >= 0) if it has one, else the longest look-back of its declared features
+    (`sqlorch.engine.features.lookback`); ValueError for a `warmup` that is not such a number."""
+    given = getattr(strategy, "warmup", None)
+    if given is not None:
+        if isinstance(given, bool) or not isinstance(given, int) or given < 0:
+            raise ValueError(f"warmup must be a whole number of bars >= 0, got {given!r}")
+        return given
+    features, wake = declared(strategy)
+    return max((lookback(f) for f in features + wake), default=0)
+
+
+def warmup_bars(setting: int | str, strategies: Iterable[object]) -> int:
+    """The warm-up of a run: `setting` bars, or with "auto" the most any of `strategies` needs
+    (see `warmup_of`)."""
+    if setting != "auto":
+        return int(setting)
+    return max((warmup_of(s) for s in strategies), default=0)
+
+
 def call_on_bar(strategy: object, ctx: object, t: int) -> Any:
-    """What the strategy returns at bar t (`on_start` runs first at bar 0), a single Signal
+    """What the strategy returns at bar t (`on_start` runs first at bar 0, the first traded bar), a single Signal
     as a one-element tuple. Whatever the strategy raises propagates."""
     if t == 0 and callable(getattr(strategy, "on_start", None)):
         strategy.on_start(ctx)

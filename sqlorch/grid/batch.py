@@ -53,9 +53,10 @@ RESULT_FIELDS = ("strategy_id", "combination", "status", "error", *METRIC_NAMES,
 
 @dataclass(frozen=True)
 class GridData:
-    """What every batch of one grid search shares: the validated bars, their dataset id, the
-    bars a year, the settings (a plain `BacktestConfig`), where metrics come from, and the
-    directories to import the strategies' modules from."""
+    """What every batch of one grid search shares: the validated bars (the first `warmup` clock
+    bars of them warm-up, see `Panel.first`), the dataset id of the traded ones, the bars a year,
+    the settings (a plain `BacktestConfig`), where metrics come from, and the directories to
+    import the strategies' modules from."""
 
     bars: pl.DataFrame
     dataset_id: str
@@ -64,6 +65,15 @@ class GridData:
     sql_metrics: bool = False
     import_paths: tuple[str, ...] = ()  # where the strategies' modules are, for worker processes
     benchmark: Benchmark | None = None  # on the clock of `bars`, when the settings name one
+    warmup: int = 0  # clock bars at the start of `bars` revealed to the strategies but not traded
+    warmup_id: str = ""  # with a warm-up, the dataset id of all the bars (a worker's copy is kept by both ids)
+
+    def traded_bars(self) -> pl.DataFrame:
+        """The bars traded (and stored as the dataset): those after the warm-up."""
+        if not self.warmup:
+            return self.bars
+        start = self.bars["ts"].unique().sort()[self.warmup]
+        return self.bars.filter(pl.col("ts") >= start)
 
     def install(self) -> None:
         """Make the strategies' modules importable in this (worker) process: an executor calls
@@ -89,14 +99,17 @@ class Batch:
 
 
 class _Prepared:
-    """A worker's copy of the grid's bars: the panel, and (for SQL metrics) an in-memory
-    warehouse holding them with their clock and marks. Built once per worker process."""
+    """A worker's copy of the grid's bars: the panel (`full`, warm-up included; `panel`, the bars
+    traded), and (for SQL metrics) an in-memory warehouse holding the traded bars with their
+    clock and marks. Built once per worker process."""
 
     def __init__(self, data: GridData):
         self.dataset_id = data.dataset_id
-        self.panel = Panel.from_bars(data.bars)
+        self.warmup_id = data.warmup_id
+        self.full = Panel.from_bars(data.bars, data.warmup)
+        self.panel = self.full.traded()
         self.timestamps = self.panel.timestamps.astype("datetime64[us]")
-        self._bars = data.bars
+        self._bars = data.traded_bars()
         self._warehouse: Warehouse | None = None
 
     def warehouse(self) -> Warehouse:
@@ -112,7 +125,7 @@ _prepared: _Prepared | None = None  # one dataset per worker process, reused by 
 
 def _prepare(data: GridData) -> _Prepared:
     global _prepared
-    if _prepared is None or _prepared.dataset_id != data.dataset_id:
+    if _prepared is None or (_prepared.dataset_id, _prepared.warmup_id) != (data.dataset_id, data.warmup_id):
         _prepared = None  # free the previous dataset first
         _prepared = _Prepared(data)
     return _prepared
@@ -136,7 +149,7 @@ def run_batch(data: GridData, batch: Batch) -> list[tuple]:
         capital = from_micro(micro_of(data.config.initial_capital))
         with gc_paused():
             # each combination sees the id it would have in its own backtest
-            stepper = Stepper(prepared.panel, [(own_id(s), s) for s in strategies], [capital] * len(strategies),
+            stepper = Stepper(prepared.full, [(own_id(s), s) for s in strategies], [capital] * len(strategies),
                               [Decimal(1)] * len(strategies), data.config.engine_settings(isolated=True),
                               EventLog("grid", "backtest"))
             outcome = stepper.run()

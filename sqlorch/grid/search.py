@@ -26,7 +26,6 @@ from typing import Any
 
 import polars as pl
 
-from sqlorch.bars.load import load_bars
 from sqlorch.config.settings import BacktestConfig
 from sqlorch.engine.events import encode
 from sqlorch.errors import ConfigError, SqlorchError, did_you_mean
@@ -36,7 +35,7 @@ from sqlorch.grid.spec import Grid, Params, check_instances
 __all__ = ["Grid", "GridResult", "GridSearch", "plan_batches", "rank_column", "worker_config"]
 from sqlorch.backtest.benchmark import benchmark_of
 from sqlorch.backtest.results import METRIC_NAMES, Presentable
-from sqlorch.backtest.runner import class_reference, config_json, dataset_id, new_run_id, periods_per_year
+from sqlorch.backtest.runner import class_reference, config_json, dataset_id, new_run_id, periods_per_year, run_bars
 from sqlorch.bars.panel import Panel
 from sqlorch.engine.strategy import unique_ids
 from sqlorch.grid.batch import RESULT_FIELDS, Batch, GridData, run_batch
@@ -176,13 +175,16 @@ class GridSearch:
         """Run every combination over `bars` (whatever `load_bars` accepts) and write the search
         to the configured warehouse. A combination whose strategy raises is recorded as failed."""
         config = self.config
-        bars = load_bars(bars, start=config.start, end=config.end, round_prices=config.round_prices,
-                         symbols=config.symbols)
-        panel = Panel.from_bars(bars)
-        data = GridData(bars, dataset_id(panel), config.periods_per_year or periods_per_year(panel.timestamps),
+        # every combination sees the same warm-up: with "auto", the most any of them needs
+        warming = config.start is not None and config.warmup == "auto"
+        strategies = (g.strategy_class(**params) for g, kept in zip(self.grids, self.combinations) for params in kept)
+        window, _, full = run_bars(bars, config, strategies if warming else ())
+        panel = full.traded()
+        data = GridData(window, dataset_id(panel), config.periods_per_year or periods_per_year(panel.timestamps),
                         worker_config(config), self.sql_metrics,
                         tuple(dict.fromkeys(p for g in self.grids if (p := _import_root(g.strategy_class)))),
-                        benchmark_of(config, panel))
+                        benchmark=benchmark_of(config, panel), warmup=full.first,
+                        warmup_id=dataset_id(full) if full.first else "")
         executor = make_executor(self._executor_kind(len(panel) * len(panel.symbols)), self.workers, self.address)
         try:
             batches = plan_batches(list(zip(self.strategy_ids, [g.strategy_class for g in self.grids],
@@ -211,7 +213,7 @@ class GridSearch:
         warehouse = Warehouse(config.warehouse, config.lock_timeout, on_wait)
         started = time.monotonic()
         with executor.map(run_batch, data, batches) as running:  # the workers start while the search registers
-            register_grid(warehouse, run_id, data.bars, data.dataset_id, {
+            register_grid(warehouse, run_id, data.traded_bars(), data.dataset_id, {
                 "source": source or "python", "metric": self.metric, "executor": executor.name,
                 "workers": min(executor.slots(), len(batches)), "batches": len(batches),
                 "strategy_count": len(self.grids), "combination_count": self.size, "dropped_count": self.dropped,

@@ -19,7 +19,7 @@ import numpy as np
 
 from sqlorch.backtest.results import METRIC_NAMES
 from sqlorch.engine.features import declared
-from sqlorch.engine.strategy import class_parameters, snake_case
+from sqlorch.engine.strategy import class_parameters, snake_case, warmup_of
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.grid.constraint import Expression
 
@@ -171,7 +171,9 @@ def check_instances(grid: Grid, combinations: Sequence[Params]) -> list[str]:
     found: dict[str, tuple[Params, int]] = {}
     for params in combinations:
         try:
-            declared(grid.strategy_class(**params))
+            strategy = grid.strategy_class(**params)
+            declared(strategy)
+            warmup_of(strategy)
             continue
         except ConfigError as exc:
             messages = exc.problems

@@ -115,3 +115,12 @@ def test_an_unknown_benchmark_is_one_clear_message(project: Path) -> None:
     assert missing.exit_code == 1 and "benchmark_path:" in missing.stderr and "nope.csv is not a file" in missing.stderr
     several = run(project, 'benchmark_path = "data/two_symbols.csv"')
     assert several.exit_code == 1 and "holds 2 symbols (AAA, BBB); a benchmark is one symbol" in several.stderr
+
+
+def test_symbols_rename_the_benchmark_file_too(project: Path) -> None:
+    # [data] symbols may name the benchmark file's stem: the run's own data need not hold it
+    result = run(project, 'benchmark_path = "bench/IDX.csv"\n    symbols = { IDX = "SPY" }')
+    assert result.exit_code == 0, result.output
+    assert "benchmark SPY (bought and held)" in result.stdout
+    portfolio = next(line for line in result.stdout.splitlines() if line.startswith("portfolio")).split()
+    assert portfolio[-4:] == ["24.33%", "1.33", "12.44%", "2.63"]
