@@ -211,7 +211,9 @@ def test_ctrl_c_stops_the_run_and_leaves_it_failed(workdir: Path) -> None:
         time.sleep(0.1)
     victim.send_signal(signal.SIGINT)
     _, err = victim.communicate(timeout=30)
-    assert victim.returncode == 130 and "Interrupted." in err and "Traceback" not in err
+    # 130, or ended by the signal itself (-2: Python re-raises SIGINT at exit when the interrupt
+    # reaches it late, as on a loaded machine); a shell shows $? = 130 either way
+    assert victim.returncode in (130, -signal.SIGINT) and "Interrupted." in err and "Traceback" not in err
     assert list(statuses(workdir / "w.duckdb").values()) == ["failed"]
     (log,) = (workdir / "logs").iterdir()
     assert '"event":"orchestrator.backtest_failed"' in log.read_text().splitlines()[-1]
