@@ -28,7 +28,8 @@ def _present(how: str):
 
 _PRESENTERS.update(html=_present("html"), report=_present("report"))
 
-_LAZY = {"Grid": "sqlorch.grid.spec", "GridResult": "sqlorch.grid.search", "GridSearch": "sqlorch.grid.search"}
+_LAZY = {"Grid": "sqlorch.grid.spec", "GridResult": "sqlorch.grid.search", "GridSearch": "sqlorch.grid.search",
+         "WalkForward": "sqlorch.grid.walkforward", "WalkForwardResult": "sqlorch.grid.walkforward"}
 
 
 def __getattr__(name: str):
@@ -43,6 +44,7 @@ __all__ = [
     "BacktestConfig", "BacktestEngine", "BacktestResult", "Bar", "BarContext", "ConfigError",
     "ConflictMode", "DataError", "DecisionKind", "Grid", "GridResult", "GridSearch", "IStrategy", "OrchestratorConfig",
     "OrchestratorResult", "PerformanceMetrics", "Rule", "Side", "Signal", "SqlorchError",
-    "StrategyAllocation", "StrategyError", "StrategyOrchestrator", "WarehouseLockedError",
+    "StrategyAllocation", "StrategyError", "StrategyOrchestrator", "WalkForward", "WalkForwardResult",
+    "WarehouseLockedError",
     "load_bars", "__version__",
 ]

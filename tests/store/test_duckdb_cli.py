@@ -10,7 +10,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from sqlorch import BacktestConfig, GridSearch, OrchestratorConfig, StrategyOrchestrator
+from sqlorch import BacktestConfig, GridSearch, OrchestratorConfig, StrategyOrchestrator, WalkForward
 from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.resources import sql_files
 from sqlorch.strategies import BuyAndHold, Momentum
@@ -27,6 +27,9 @@ def test_every_view_opens_in_the_duckdb_cli(tmp_path: Path) -> None:
     # and a grid search, for the grid views
     GridSearch(Momentum, {"lookback": [5, 10]}, BacktestConfig(warehouse=str(path), log_dir=None),
                workers=1).run(synthetic_bars(symbols=2, years=1))
+    # and a walk-forward, for its stitched curve
+    WalkForward(Momentum, {"lookback": [5, 10]}, BacktestConfig(warehouse=str(path), log_dir=None), train=100,
+                test=50, workers=1).run(synthetic_bars(symbols=2, years=1))
     views = [re.search(r"CREATE OR REPLACE VIEW (\w+)", p.read_text()).group(1) for p in sql_files("views")]
     assert len(views) >= 15
     query = " UNION ALL ".join(f"SELECT '{v}' AS view, count(*) AS n FROM {v}" for v in views)
