@@ -40,8 +40,12 @@ def probabilistic_sharpe_ratio(sharpe: float, count: float, skewness: float, kur
     (SR*), given the per-bar Sharpe ratio `sharpe` (not annualised) of `count` (T) returns with
     that skewness and kurtosis (not excess). NaN where undefined (a NaN or infinite input, T < 2,
     or a non-positive variance term)."""
-    values = (sharpe, count, skewness, kurtosis, benchmark)
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values) or count < 2:
+    try:
+        sharpe, count, skewness, kurtosis, benchmark = (float(v) for v in (sharpe, count, skewness, kurtosis,
+                                                                             benchmark))
+    except (TypeError, ValueError):  # None: undefined
+        return math.nan
+    if not all(math.isfinite(v) for v in (sharpe, count, skewness, kurtosis, benchmark)) or count < 2:
         return math.nan
     spread = 1 - skewness * sharpe + (kurtosis - 1) / 4 * sharpe ** 2
     if spread <= 0:
