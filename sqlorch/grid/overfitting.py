@@ -22,6 +22,7 @@ import itertools
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,8 @@ EULER_GAMMA = 0.5772156649015329
 """The Euler-Mascheroni constant of the expected maximum Sharpe ratio (SPEC §9: 0.5772156649)."""
 PBO_BLOCKS = 16
 """CSCV's default number of blocks S: C(16, 8) = 12,870 splits."""
+MOST_PBO_BLOCKS = 20
+"""The most blocks: C(20, 10) = 184,756 splits; each two more blocks multiply them by about four."""
 _NORMAL = NormalDist()
 _SPLIT_CELLS = 2_000_000  # splits x trials worked on at once by `pbo`
 
@@ -228,3 +231,18 @@ def _sharpe(chosen: np.ndarray, sums: np.ndarray, centre: np.ndarray, excess: fl
     if zero.any():
         sharpe[zero] = np.where(excess_mean[zero] > 0, np.inf, np.where(excess_mean[zero] < 0, -np.inf, np.nan))
     return sharpe
+
+
+def check_trial_options(study: Any, min_trades: Any, pbo_blocks: Any, prefix: str = "") -> list[str]:
+    """The problems with a search's `study`, `min_trades` and `pbo_blocks` (`prefix` names
+    where they were given, e.g. "[grid] ")."""
+    problems = []
+    if study is not None and not (isinstance(study, str) and study.strip()):
+        problems.append(f"{prefix}study: must be a non-empty name, like \"momentum\", got {study!r}")
+    if isinstance(min_trades, bool) or not isinstance(min_trades, int) or min_trades < 0:
+        problems.append(f"{prefix}min_trades: must be a whole number >= 0, got {min_trades!r}")
+    if isinstance(pbo_blocks, bool) or not isinstance(pbo_blocks, int) or pbo_blocks < 2 or pbo_blocks % 2 \
+            or pbo_blocks > MOST_PBO_BLOCKS:
+        problems.append(f"{prefix}pbo_blocks: must be an even whole number from 2 to {MOST_PBO_BLOCKS} "
+                        f"(default {PBO_BLOCKS}), got {pbo_blocks!r}")
+    return problems

@@ -47,7 +47,13 @@ from sqlorch.backtest.runner import class_reference, config_json, dataset_id, ne
 from sqlorch.bars.panel import Panel
 from sqlorch.engine.strategy import unique_ids
 from sqlorch.grid.batch import RESULT_FIELDS, TRIAL_FIELDS, Batch, GridData, run_batch
-from sqlorch.grid.overfitting import PBO_BLOCKS, deflated_sharpe_ratio, pbo, probabilistic_sharpe_ratio
+from sqlorch.grid.overfitting import (
+    PBO_BLOCKS,
+    check_trial_options,
+    deflated_sharpe_ratio,
+    pbo,
+    probabilistic_sharpe_ratio,
+)
 from sqlorch.grid.storage import fail_grid, finish_grid, register_grid
 from sqlorch.store.warehouse import Warehouse
 
@@ -56,7 +62,6 @@ LOWER_IS_BETTER = frozenset({"volatility", "tracking_error"})
 BATCHES_PER_SLOT = 2  # a few batches per worker, so that none waits long for the last one
 BATCH_CELLS = 2_000_000  # most bars x symbols x combinations in one batch (bounds a worker's memory)
 SMALL_WORK = 1_500_000  # bars x symbols x combinations (a second or so) worth starting worker processes for
-MOST_PBO_BLOCKS = 20  # C(20, 10) = 184,756 splits; each two more blocks multiply them by about four
 
 Progress = Callable[[int, int], None]
 """Called with (combinations done, combinations in all) as batches finish."""
@@ -377,21 +382,6 @@ def best_trial_row(table: pl.DataFrame, metric: str) -> int | None:
     firsts = [(sign * value, k) for k, (rank, value) in enumerate(table.select("rank", metric).iter_rows())
               if rank == 1]
     return min(firsts)[1] if firsts else None
-
-
-def check_trial_options(study: Any, min_trades: Any, pbo_blocks: Any, prefix: str = "") -> list[str]:
-    """The problems with a search's `study`, `min_trades` and `pbo_blocks` (`prefix` names
-    where they were given, e.g. "[grid] ")."""
-    problems = []
-    if study is not None and not (isinstance(study, str) and study.strip()):
-        problems.append(f"{prefix}study: must be a non-empty name, like \"momentum\", got {study!r}")
-    if isinstance(min_trades, bool) or not isinstance(min_trades, int) or min_trades < 0:
-        problems.append(f"{prefix}min_trades: must be a whole number >= 0, got {min_trades!r}")
-    if isinstance(pbo_blocks, bool) or not isinstance(pbo_blocks, int) or pbo_blocks < 2 or pbo_blocks % 2 \
-            or pbo_blocks > MOST_PBO_BLOCKS:
-        problems.append(f"{prefix}pbo_blocks: must be an even whole number from 2 to {MOST_PBO_BLOCKS} "
-                        f"(default {PBO_BLOCKS}), got {pbo_blocks!r}")
-    return problems
 
 
 def _split_columns(table: pl.DataFrame, overfitting: Any, periods_per_year: int) -> dict[str, Any]:

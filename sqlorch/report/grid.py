@@ -46,7 +46,7 @@ def metric_text(value: Any, metric: str) -> str:
     """A metric as a trader reads it: returns and shares in percent, ratios with 2 decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "\u2013"
-    if metric == "trade_count":
+    if metric in ("trade_count", "closed_trade_count"):
         return str(int(value))
     return pct(value) if metric in PERCENT_METRICS else num(value)
 
