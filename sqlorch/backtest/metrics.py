@@ -168,15 +168,17 @@ def trade_stats(fills: np.ndarray, capitals: Sequence[int]) -> list[tuple[int, i
 
 def sleeve_metrics(equity: np.ndarray, held: np.ndarray, capitals: Sequence[int],
                    trades: Sequence[tuple[int, int, int, int, int]], periods_per_year: int,
-                   risk_free_rate: float = 0.0, benchmark: np.ndarray | None = None) -> list[tuple]:
+                   risk_free_rate: float = 0.0, benchmark: np.ndarray | None = None,
+                   returns: np.ndarray | None = None) -> list[tuple]:
     """Per sleeve (a column of `equity` and `held`), the values of `METRIC_NAMES` (floats,
     trade_count an int): `capitals` the starting capital in micro units, `trades` as
     `trade_stats` gives them, `risk_free_rate` annual, `benchmark` the benchmark's close at
-    every bar (NaN before its first; None: no benchmark, its metrics NaN)."""
+    every bar (NaN before its first; None: no benchmark, its metrics NaN); `returns` the sleeves'
+    `bar_returns(equity)` when the caller has them already."""
     bars, sleeves = equity.shape
     ppy = float(periods_per_year)
     rf = per_bar_rate(risk_free_rate, periods_per_year)
-    returns = bar_returns(equity)
+    returns = bar_returns(equity) if returns is None else returns
     with np.errstate(invalid="ignore", divide="ignore"):
         n = (~np.isnan(returns)).sum(axis=1)
         mean = np.where(n > 0, np.nansum(returns, axis=1) / np.maximum(n, 1), np.nan)

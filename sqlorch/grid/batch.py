@@ -188,16 +188,17 @@ def _measure(prepared: _Prepared, data: GridData, outcome: StepOutcome) -> list[
     fills = outcome.records.rows_of("fills")
     equity, held = equity_curves(marks, fills, capitals)
     trades = trade_stats(fills, capitals)
+    returns = bar_returns(equity)
     if data.sql_metrics:
         measured = _sql_metrics(prepared, data, outcome)
     else:
-        values = sleeve_metrics(equity, held, capitals, trades, data.periods_per_year,
-                                data.config.risk_free_rate, data.benchmark.closes if data.benchmark else None)
+        values = sleeve_metrics(equity, held, capitals, trades, data.periods_per_year, data.config.risk_free_rate,
+                                data.benchmark.closes if data.benchmark else None, returns)
         measured = [(v, final_amount(sleeve.equity(marks[-1]))) for v, sleeve in zip(values, outcome.sleeves)]
-    moments, sums = trial_statistics(bar_returns(equity), data.pbo_blocks)
+    moments, sums = trial_statistics(returns, data.pbo_blocks)
     count, mean, stdev, skewness, kurtosis = (m.tolist() for m in moments)
     return [(*values, final_equity, trades[i][1], count[i], mean[i], stdev[i], skewness[i], kurtosis[i],
-             None if sums is None else np.ascontiguousarray(sums[:, :, i]))
+             None if sums is None else sums[:, :, i])  # a view: pickled alone, or stacked in this process
             for i, (values, final_equity) in enumerate(measured)]
 
 

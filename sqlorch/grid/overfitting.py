@@ -1,7 +1,8 @@
 """How much of a search's best result is luck (SPEC §9): the moments of a trial's per-bar
 returns, the probabilistic and deflated Sharpe ratios, and the probability of backtest
-overfitting by combinatorially symmetric cross-validation. Pure numpy; Phi and its inverse are
-the standard library's `statistics.NormalDist` (no scipy).
+overfitting by combinatorially symmetric cross-validation. numpy, with CSCV's loop over its
+splits compiled by numba (cached on disk); Phi and its inverse are the standard library's
+`statistics.NormalDist` (no scipy).
 
 References:
 - Bailey, D. H. and Lopez de Prado, M. (2012), "The Sharpe Ratio Efficient Frontier",
@@ -25,6 +26,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 EULER_GAMMA = 0.5772156649015329
 """The Euler-Mascheroni constant of the expected maximum Sharpe ratio (SPEC §9: 0.5772156649)."""
@@ -33,7 +35,6 @@ PBO_BLOCKS = 16
 MOST_PBO_BLOCKS = 20
 """The most blocks: C(20, 10) = 184,756 splits; each two more blocks multiply them by about four."""
 _NORMAL = NormalDist()
-_SPLIT_CELLS = 2_000_000  # splits x trials worked on at once by `pbo`
 
 
 def probabilistic_sharpe_ratio(sharpe: float, count: float, skewness: float, kurtosis: float,
@@ -174,63 +175,99 @@ def pbo(sums: np.ndarray, excess: float = 0.0) -> PboResult:
     2 trials, an empty block, or no split with a defined in-sample best.
 
     The out-of-sample half of a split is the in-sample half of another (the complement of the
-    i-th of C combinations is the (C - 1 - i)-th), so each half's Sharpe ratios are computed once."""
-    sums = np.asarray(sums, dtype=np.float64)
+    i-th of C combinations is the (C - 1 - i)-th), so each half's Sharpe ratios are computed once,
+    in compiled code (`_cscv`)."""
+    sums = np.ascontiguousarray(sums, dtype=np.float64)
     _, blocks, trials = sums.shape
     mask = splits(blocks)
     total = len(mask)
-    best = np.full(total, -1)
+    best = np.full(total, -1, dtype=np.int64)
     in_sample, out_of_sample, rank = (np.full(total, np.nan) for _ in range(3))
     if trials < 2 or (sums[0] == 0).all(axis=1).any():
         return PboResult(math.nan, best, in_sample, out_of_sample, rank, np.full(total, np.nan))
     assert (mask[::-1] == ~mask).all()
-    all_count = sums[0].sum(axis=0)
-    centre = np.where(all_count > 0, sums[1].sum(axis=0) / np.maximum(all_count, 1), 0.0)
-    step = max(1, _SPLIT_CELLS // trials)
-    for k in range(0, total // 2, step):
-        front = np.arange(k, min(k + step, total // 2))
-        back = total - 1 - front
-        first, second = (_sharpe(mask[rows].astype(np.float64), sums, centre, excess) for rows in (front, back))
-        for rows, inside, outside in ((front, first, second), (back, second, first)):
-            best[rows], in_sample[rows], out_of_sample[rows], rank[rows] = _best_ranked(inside, outside)
+    chosen = np.nonzero(mask[:total // 2])[1].reshape(total // 2, blocks // 2).astype(np.int64)
+    _cscv(chosen, sums[0], sums[1], sums[2], float(excess), best, in_sample, out_of_sample, rank)
     with np.errstate(divide="ignore", invalid="ignore"):
         w = rank / (trials + 1)
         logit = np.log(w / (1 - w))
-    chosen = best >= 0
-    share = float((logit[chosen] <= 0).mean()) if chosen.any() else math.nan
+    defined = best >= 0
+    share = float((logit[defined] <= 0).mean()) if defined.any() else math.nan
     return PboResult(share, best, in_sample, out_of_sample, rank, logit)
 
 
-def _best_ranked(inside: np.ndarray, outside: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per split (a row of the in-sample and out-of-sample Sharpe ratios [splits, trials]): the
-    best in-sample trial (-1 if none is defined), its two Sharpe ratios and its out-of-sample rank."""
-    rows = np.arange(len(inside))
-    ordered_in = np.where(np.isnan(inside), -np.inf, inside)
-    best = np.argmax(ordered_in, axis=1)  # the first of equals: the earlier trial
-    defined = ordered_in[rows, best] > -np.inf
-    ordered_out = np.where(np.isnan(outside), -np.inf, outside)
-    own = ordered_out[rows, best][:, None]
-    rank = (ordered_out < own).sum(axis=1) + ((ordered_out == own).sum(axis=1) + 1) / 2
-    return (np.where(defined, best, -1), np.where(defined, inside[rows, best], np.nan),
-            np.where(defined, outside[rows, best], np.nan), np.where(defined, rank, np.nan))
+@njit(cache=True, nogil=True, error_model="numpy")
+def _cscv(chosen: np.ndarray, count: np.ndarray, total: np.ndarray, squares: np.ndarray, excess: float,
+          best: np.ndarray, in_sample: np.ndarray, out_of_sample: np.ndarray, rank: np.ndarray) -> None:
+    """Fill `pbo`'s per-split arrays (best, in_sample, out_of_sample, rank; C = 2 P of them) from
+    the in-sample blocks `chosen` [P, S/2] of the first P splits and the block sums [S, N]: split
+    p and its complement C - 1 - p share their two halves' Sharpe ratios."""
+    blocks, trials = count.shape
+    pairs, half = chosen.shape
+    all_count, all_total, all_squares = count.sum(axis=0), total.sum(axis=0), squares.sum(axis=0)
+    centre = np.where(all_count > 0, all_total / np.maximum(all_count, 1.0), 0.0)
+    # the sums over the first d blocks of the current split, kept from the previous split as far
+    # as the two agree: consecutive splits in lexicographic order mostly differ in their last blocks
+    n, s, q = np.zeros((half + 1, trials)), np.zeros((half + 1, trials)), np.zeros((half + 1, trials))
+    first, second = np.empty(trials), np.empty(trials)
+    for p in range(pairs):
+        same = 0
+        while p > 0 and same < half and chosen[p, same] == chosen[p - 1, same]:
+            same += 1
+        for d in range(same, half):
+            block = chosen[p, d]
+            n[d + 1] = n[d] + count[block]
+            s[d + 1] = s[d] + total[block]
+            q[d + 1] = q[d] + squares[block]
+        _sharpe(n[half], s[half], q[half], centre, excess, first)
+        _sharpe(all_count - n[half], all_total - s[half], all_squares - q[half], centre, excess, second)
+        _best_ranked(first, second, p, best, in_sample, out_of_sample, rank)
+        _best_ranked(second, first, 2 * pairs - 1 - p, best, in_sample, out_of_sample, rank)
 
 
-def _sharpe(chosen: np.ndarray, sums: np.ndarray, centre: np.ndarray, excess: float) -> np.ndarray:
-    """Per-bar Sharpe ratios [splits, trials] over the blocks `chosen` [splits, S] (1.0 or 0.0)
-    from `block_sums` and each trial's overall mean `centre`: a zero stdev gives +-inf by the
-    sign of the excess mean (NaN if it is 0), as the SQL macro `ratio`."""
-    count, total, squares = chosen @ sums[0], chosen @ sums[1], chosen @ sums[2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = total / count
-        shifted = mean - centre  # the mean about the trial's overall mean
-        variance = np.where(count > 1, np.maximum((squares - count * shifted * shifted) / (count - 1), 0.0), np.nan)
-        sd = np.sqrt(variance)
-        excess_mean = mean - excess
-        sharpe = excess_mean / sd
-    zero = sd == 0
-    if zero.any():
-        sharpe[zero] = np.where(excess_mean[zero] > 0, np.inf, np.where(excess_mean[zero] < 0, -np.inf, np.nan))
-    return sharpe
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sharpe(count: np.ndarray, total: np.ndarray, squares: np.ndarray, centre: np.ndarray, excess: float,
+            out: np.ndarray) -> None:
+    """Into `out`, per trial, the Sharpe ratio (mean - excess) / stdev (ddof 1) of `count` returns
+    of sum `total` and sum of squared deviations from `centre` `squares`: NaN with fewer than 2;
+    a zero stdev gives +-inf by the sign of the excess mean (NaN if 0), as the SQL macro `ratio`
+    (IEEE division does exactly that)."""
+    for j in range(len(out)):
+        mean = total[j] / count[j]
+        shifted = mean - centre[j]
+        variance = max((squares[j] - count[j] * shifted * shifted) / (count[j] - 1.0), 0.0)
+        out[j] = (mean - excess) / math.sqrt(variance) if count[j] >= 2 else np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _best_ranked(inside: np.ndarray, outside: np.ndarray, split: int, best: np.ndarray, in_sample: np.ndarray,
+                 out_of_sample: np.ndarray, rank: np.ndarray) -> None:
+    """For one split: the trial with the best `inside` Sharpe ratio (the first of equals; none if
+    every one is undefined or -inf), its two Sharpe ratios and its rank among `outside`
+    (ascending, ties averaged, undefined lowest)."""
+    top = -np.inf
+    for j in range(len(inside)):  # the highest, NaN left out; without branches, so that it vectorises
+        top = max(top, inside[j] if inside[j] == inside[j] else -np.inf)
+    if top == -np.inf:
+        return
+    chosen = 0
+    while inside[chosen] != top:  # the first of equals
+        chosen += 1
+    own = outside[chosen]
+    below, equal, undefined, lowest = 0, 0, 0, 0
+    for j in range(len(outside)):  # without branches, so that it vectorises
+        below += outside[j] < own
+        equal += outside[j] == own
+        undefined += outside[j] != outside[j]
+        lowest += outside[j] == -np.inf
+    if own != own or own == -np.inf:  # undefined ranks as -inf: lowest, tied with every -inf and undefined one
+        below, equal = 0, lowest + undefined
+    else:
+        below += undefined
+    best[split] = chosen
+    in_sample[split] = inside[chosen]
+    out_of_sample[split] = outside[chosen]
+    rank[split] = below + (equal + 1) / 2
 
 
 def check_trial_options(study: Any, min_trades: Any, pbo_blocks: Any, prefix: str = "") -> list[str]:
@@ -246,3 +283,14 @@ def check_trial_options(study: Any, min_trades: Any, pbo_blocks: Any, prefix: st
         problems.append(f"{prefix}pbo_blocks: must be an even whole number from 2 to {MOST_PBO_BLOCKS} "
                         f"(default {PBO_BLOCKS}), got {pbo_blocks!r}")
     return problems
+
+
+def warm() -> None:
+    """Compile CSCV's kernels into numba's on-disk cache (`python -m sqlorch.grid.overfitting`,
+    run by `make` beside the engine's), so that the first grid search compiles nothing."""
+    pbo(block_sums(np.arange(8.0).reshape(2, 4) % 3, 2))
+
+
+if __name__ == "__main__":
+    warm()
+    print("sqlorch: the PBO's kernels are ready")
