@@ -148,3 +148,35 @@ def test_pbo_blocks_and_an_undefined_pbo(bars, tmp_path):
 def test_invalid_trial_options(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         GridSearch(SMACross, GRID, config(), **kwargs)
+
+
+TRIAL_COLUMNS = {"grid_runs": ("study", "min_trades", "pbo_blocks", "trials", "deflated_sharpe_ratio",
+                               "probabilistic_sharpe_ratio", "pbo"),
+                 "grid_results": ("return_count", "mean_return", "stdev_return", "skewness", "kurtosis",
+                                  "probabilistic_sharpe_ratio", "closed_trade_count")}
+
+
+def test_a_warehouse_from_before_trials_gains_their_columns_and_table(bars, tmp_path):
+    """Migration 007: a warehouse whose grid tables lack the trial columns (and grid_pbo_splits)
+    gains them; its earlier searches belong to no study and count in none."""
+    import duckdb
+
+    cfg = config(tmp_path)
+    old = GridSearch(SMACross, GRID, cfg, workers=1, study="s").run(bars)
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("DROP TABLE grid_pbo_splits")
+        for table, columns in TRIAL_COLUMNS.items():
+            for column in columns:
+                con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        con.execute("UPDATE sqlorch_meta SET value = 'older' WHERE key = 'schema'")
+    later = GridSearch(SMACross, GRID, cfg, workers=1, study="s").run(bars)
+    assert later.trials == 6  # the earlier search has no study any more
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        for table, columns in TRIAL_COLUMNS.items():
+            found = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ?",
+                                               [table]).fetchall()}
+            assert set(columns) <= found
+        assert con.execute("SELECT run_id = ?, study FROM grid_runs ORDER BY started_at",
+                           [later.run_id]).fetchall() == [(False, None), (True, "s")]
+        assert con.execute("SELECT count(DISTINCT run_id) FROM grid_pbo_splits").fetchone() == (1,)
+    assert old.run_id != later.run_id
