@@ -253,9 +253,18 @@ def chart_markup(context: Mapping[str, Any]) -> dict:
                                      f"{metric} by {s['parameter']}", y_format=_axis(metric))
                   for s in section["sensitivity"]]
         out[section["strategy_id"]] = {"heatmaps": heatmaps, "sensitivity": ranges}
+    return out
+
+
+def luck_markup(context: Mapping[str, Any]) -> dict:
+    """The PBO's charts as SVG (drawn wide and narrow): the histogram of its splits' logits and the
+    in-sample against out-of-sample Sharpe ratio of every split's best (None without splits)."""
+    def drawn(draw: Any, *args: Any, **kwargs: Any) -> Markup:
+        return charts.responsive(draw(*args, size=charts.WIDE, **kwargs), draw(*args, size=charts.NARROW, **kwargs))
+
     fit = context["overfitting"]
     bins = fit["histogram"]
-    out["overfitting"] = {
+    return {
         "histogram": drawn(charts.bar_chart, [b["label"] for b in bins], [b["share"] for b in bins],
                            [charts.NEGATIVE if b["overfit"] else charts.POSITIVE for b in bins],
                            "share of CSCV splits by the logit of their in-sample best's out-of-sample rank",
@@ -264,7 +273,6 @@ def chart_markup(context: Mapping[str, Any]) -> dict:
                          "in-sample against out-of-sample Sharpe ratio of every split's in-sample best",
                          "in-sample Sharpe ratio", "out-of-sample Sharpe ratio") if fit["split_count"] else None,
     }
-    return out
 
 
 def render_grid(context: Mapping[str, Any], fmt: str, html_report: str | None = None) -> str:
@@ -272,7 +280,7 @@ def render_grid(context: Mapping[str, Any], fmt: str, html_report: str | None = 
     to the HTML report at `html_report` (a path relative to it), or says how to write one."""
     if fmt not in FORMATS:
         raise SqlorchError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
-    pictures = {"charts": chart_markup(context)} if fmt == "html" else {
+    pictures = {"charts": chart_markup(context), "luck_charts": luck_markup(context)} if fmt == "html" else {
         "html_report": html_report,
         "warehouse_option": "" if context["warehouse"] in (DEFAULT_WAREHOUSE, ":memory:")
         else f" --warehouse {shlex.quote(context['warehouse'])}"}

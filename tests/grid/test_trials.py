@@ -179,4 +179,7 @@ def test_a_warehouse_from_before_trials_gains_their_columns_and_table(bars, tmp_
         assert con.execute("SELECT run_id = ?, study FROM grid_runs ORDER BY started_at",
                            [later.run_id]).fetchall() == [(False, None), (True, "s")]
         assert con.execute("SELECT count(DISTINCT run_id) FROM grid_pbo_splits").fetchone() == (1,)
-    assert old.run_id != later.run_id
+    from sqlorch.report.grid import grid_report_context, render_grid
+
+    md = render_grid(grid_report_context(later.warehouse, old.run_id), "md")
+    assert "Probability of backtest overfitting: **\u2013** (not computed: a search by an earlier sqlorch)" in md

@@ -183,3 +183,14 @@ def test_scatter_chart_draws_near_points_once_and_escapes_titles():
     svg = charts.scatter_chart([0.0, 0.0001, 1.0, math.nan], [0.0, 0.0, -1.0, 2.0], "<t>", "x", "y")
     assert svg.count("<circle") == 2 and "&lt;t&gt;" in svg
     assert "no data" in charts.scatter_chart([], [], "t", "x", "y")
+
+
+def test_a_strategy_called_overfitting_keeps_its_charts(bars, tmp_path: Path):
+    from sqlorch.grid.spec import Grid
+
+    config = BacktestConfig(warehouse=str(tmp_path / "w.duckdb"), log_dir=None)
+    result = GridSearch([Grid(SMACross, {"fast": [3, 5], "slow": [20, 40]}, name="overfitting")], config,
+                        workers=1).run(bars)
+    html = render_grid(grid_report_context(result.warehouse, result.run_id), "html")
+    assert 'aria-label="sharpe_ratio of overfitting by fast and slow"' in html
+    assert "share of CSCV splits by the logit" in html
