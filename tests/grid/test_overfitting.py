@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from sqlorch.grid.overfitting import (
     block_bounds,
@@ -173,3 +175,53 @@ def test_a_trial_that_never_trades_is_never_the_in_sample_best_and_ranks_lowest(
     returns = np.column_stack([np.zeros(64), 0.01 * noise(64, 2, 21)])
     result = pbo(block_sums(returns.T, 4))
     assert 0 not in result.best.tolist()
+
+
+def naive_pbo(returns: np.ndarray, blocks: int) -> tuple[float, list[int], list[float]]:
+    """CSCV straight from the paper, for the property test: every split's rows concatenated, the
+    Sharpe ratios of the submatrices by numpy, ranks by counting (undefined = -inf)."""
+    import itertools
+
+    bars, trials = returns.shape
+    parts = np.array_split(np.arange(bars), blocks)
+
+    def sharpe(rows: np.ndarray) -> np.ndarray:
+        block = returns[rows]
+        mean, sd = block.mean(axis=0), block.std(axis=0, ddof=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(sd > 0, mean / sd, np.where(mean > 0, np.inf, np.where(mean < 0, -np.inf, np.nan)))
+        return np.where(np.isnan(out), -np.inf, out)
+
+    logits, best, ranks = [], [], []
+    for chosen in itertools.combinations(range(blocks), blocks // 2):
+        inside = sharpe(np.concatenate([parts[b] for b in chosen]))
+        outside = sharpe(np.concatenate([parts[b] for b in range(blocks) if b not in chosen]))
+        if inside.max() == -np.inf:
+            best.append(-1)
+            ranks.append(math.nan)
+            continue
+        j = int(np.argmax(inside))
+        rank = (outside < outside[j]).sum() + ((outside == outside[j]).sum() + 1) / 2
+        w = rank / (trials + 1)
+        logits.append(math.log(w / (1 - w)))
+        best.append(j)
+        ranks.append(float(rank))
+    return (float(np.mean(np.array(logits) <= 0)) if logits else math.nan), best, ranks
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), bars=st.integers(8, 60), trials=st.integers(2, 7),
+       blocks=st.sampled_from([2, 4, 6, 8]), flat=st.booleans(), twin=st.booleans())
+def test_pbo_equals_cscv_done_the_long_way(seed, bars, trials, blocks, flat, twin):
+    assume(bars >= 2 * blocks)
+    rng = np.random.default_rng(seed)
+    returns = rng.normal(rng.normal(0, 0.002, trials), 0.01, (bars, trials))
+    if flat:
+        returns[:, 0] = 0.0  # a trial that never trades
+    if twin:
+        returns[:, -1] = returns[:, trials // 2]  # two equal trials: ties in and out of sample
+    expected, best, ranks = naive_pbo(returns, blocks)
+    result = pbo(block_sums(returns.T, blocks))
+    assert result.best.tolist() == best
+    assert np.allclose(result.rank, ranks, equal_nan=True)
+    assert result.pbo == expected or (math.isnan(result.pbo) and math.isnan(expected))
