@@ -29,6 +29,7 @@ $(VENV)/.compiled: $(VENV)/.installed $(KERNEL)
 	rm -f sqlorch/engine/__pycache__/*.nbi sqlorch/engine/__pycache__/*.nbc
 	@echo "compiling the engine (about 20 s, once)"
 	$(BIN)/python -m sqlorch.engine.warm
+	$(BIN)/python -m sqlorch.grid.overfitting
 	touch $@
 
 run: $(VENV)/.compiled

@@ -1,7 +1,8 @@
 -- reads: nothing
 -- makes: grid_runs, one row per parameter grid search: status (running, completed, failed),
 --        the data and settings, how it ran, how many combinations ran, failed or were dropped
---        by a constraint, and the best parameters of each strategy by the ranking metric
+--        by a constraint, the best parameters of each strategy by the ranking metric, and how
+--        much of the best is luck: its study, trials, deflated and probabilistic Sharpe ratios, PBO
 CREATE TABLE IF NOT EXISTS grid_runs (
     run_id            VARCHAR,
     status            VARCHAR,        -- running, completed, failed (a run that stopped, not a combination)
@@ -29,5 +30,13 @@ CREATE TABLE IF NOT EXISTS grid_runs (
     error             VARCHAR,
     pid               INTEGER,
     hostname          VARCHAR,
-    sqlorch_version   VARCHAR
+    sqlorch_version   VARCHAR,
+    -- research validation (SPEC §9), after sqlorch_version: as migration 007 adds them
+    study                      VARCHAR, -- the study whose trials it adds to; NULL: its own study
+    min_trades                 INTEGER, -- combinations with fewer closed trades are not ranked
+    pbo_blocks                 INTEGER, -- CSCV's blocks S
+    trials                     BIGINT,  -- N: the study's completed trials when it finished, its own included
+    deflated_sharpe_ratio      DOUBLE,  -- of the best trial, against N trials; NULL if undefined
+    probabilistic_sharpe_ratio DOUBLE,  -- PSR(0) of the best trial
+    pbo                        DOUBLE   -- probability of backtest overfitting of its completed trials (CSCV)
 );

@@ -1,7 +1,8 @@
 -- reads: nothing
 -- makes: grid_results, one row per combination of a grid run: its strategy and parameters,
 --        whether it completed or failed (and why), its rank by the run's metric within its
---        strategy (1 = best), and its metrics as for a standalone backtest of those parameters
+--        strategy (1 = best), its metrics as for a standalone backtest of those parameters, and,
+--        as a trial, its closed trades and the moments of its per-bar returns
 CREATE TABLE IF NOT EXISTS grid_results (
     run_id        VARCHAR,
     strategy_id   VARCHAR,
@@ -10,7 +11,7 @@ CREATE TABLE IF NOT EXISTS grid_results (
     params        VARCHAR,        -- JSON object, e.g. {"fast":10,"slow":50}; see grid_parameters
     status        VARCHAR,        -- completed or failed
     error         VARCHAR,
-    rank          INTEGER,        -- NULL if failed or the metric is undefined
+    rank          INTEGER,        -- NULL if failed, the metric is undefined, or fewer closed trades than min_trades
     total_return  DOUBLE,
     cagr          DOUBLE,
     volatility    DOUBLE,
@@ -27,5 +28,13 @@ CREATE TABLE IF NOT EXISTS grid_results (
     alpha             DOUBLE,
     beta              DOUBLE,
     tracking_error    DOUBLE,
-    information_ratio DOUBLE
+    information_ratio DOUBLE,
+    -- a trial's (SPEC §9), after information_ratio: as migration 007 adds them
+    return_count               BIGINT,  -- per-bar returns (bars - 1)
+    mean_return                DOUBLE,
+    stdev_return               DOUBLE,  -- ddof 1
+    skewness                   DOUBLE,  -- m3 / m2^1.5 (population moments)
+    kurtosis                   DOUBLE,  -- m4 / m2^2, not excess (3 for a normal distribution)
+    probabilistic_sharpe_ratio DOUBLE,  -- PSR(0): probability that its true Sharpe ratio is above 0
+    closed_trade_count         BIGINT   -- round trips closed (min_trades counts these)
 );

@@ -2,7 +2,8 @@
 -- makes: walkforward_folds, one row per fold and strategy of a walk-forward: its train and test
 --        spans, the grid search on the train span (grid_runs) and the parameters it chose, the
 --        run of those on the test span (runs), their in-sample and out-of-sample metric values
---        and the test run's starting and final equity (the previous fold's final equity)
+--        the search's deflated Sharpe ratio and PBO, and the test run's starting and final equity
+--        (the previous fold's final equity)
 CREATE TABLE IF NOT EXISTS walkforward_folds (
     run_id          VARCHAR,          -- walkforward_runs.run_id
     strategy_id     VARCHAR,
@@ -17,6 +18,8 @@ CREATE TABLE IF NOT EXISTS walkforward_folds (
     in_sample       DOUBLE,           -- the metric of the chosen combination on the train span
     out_of_sample   DOUBLE,           -- the same metric of its test run
     in_sample_cagr  DOUBLE,
+    deflated_sharpe_ratio DOUBLE,     -- of the train span's search (grid_runs): how much of its best is luck
+    pbo             DOUBLE,           -- its probability of backtest overfitting
     start_equity    DECIMAL(38, 6),
     final_equity    DECIMAL(38, 6)
 );

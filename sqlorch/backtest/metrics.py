@@ -124,6 +124,20 @@ def _exact_equity(quantities: np.ndarray, marks_micro: np.ndarray, cash: list[tu
     return values.astype(np.float64) / (PICO // per_unit)
 
 
+def bar_returns(equity: np.ndarray) -> np.ndarray:
+    """[sleeves, bars - 1]: each sleeve's (a column of `equity` [bars, sleeves]) returns
+    r_t = E_t / E_(t-1) - 1 from the second bar on, a sleeve per row (its sums do not depend on
+    the others); NaN where undefined (0 / 0), skipped like NULL."""
+    curves = np.ascontiguousarray(equity.T)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ratio(curves[:, 1:], curves[:, :-1]) - 1
+
+
+def per_bar_rate(risk_free_rate: float, periods_per_year: int) -> float:
+    """The annual `risk_free_rate` per bar: (1 + rate)^(1 / bars a year) - 1."""
+    return (1 + risk_free_rate) ** (1 / float(periods_per_year)) - 1
+
+
 def trade_stats(fills: np.ndarray, capitals: Sequence[int]) -> list[tuple[int, int, int, int, int]]:
     """Per sleeve (trades, closed trades, winning closed trades, gross profit, gross loss), the
     amounts in micro units, from sleeves that only fills change (isolated). A trade runs from a
@@ -154,17 +168,18 @@ def trade_stats(fills: np.ndarray, capitals: Sequence[int]) -> list[tuple[int, i
 
 def sleeve_metrics(equity: np.ndarray, held: np.ndarray, capitals: Sequence[int],
                    trades: Sequence[tuple[int, int, int, int, int]], periods_per_year: int,
-                   risk_free_rate: float = 0.0, benchmark: np.ndarray | None = None) -> list[tuple]:
+                   risk_free_rate: float = 0.0, benchmark: np.ndarray | None = None,
+                   returns: np.ndarray | None = None) -> list[tuple]:
     """Per sleeve (a column of `equity` and `held`), the values of `METRIC_NAMES` (floats,
     trade_count an int): `capitals` the starting capital in micro units, `trades` as
     `trade_stats` gives them, `risk_free_rate` annual, `benchmark` the benchmark's close at
-    every bar (NaN before its first; None: no benchmark, its metrics NaN)."""
+    every bar (NaN before its first; None: no benchmark, its metrics NaN); `returns` the sleeves'
+    `bar_returns(equity)` when the caller has them already."""
     bars, sleeves = equity.shape
     ppy = float(periods_per_year)
-    rf = (1 + risk_free_rate) ** (1 / ppy) - 1
-    curves = np.ascontiguousarray(equity.T)  # a sleeve per row: its sums do not depend on the others
+    rf = per_bar_rate(risk_free_rate, periods_per_year)
+    returns = bar_returns(equity) if returns is None else returns
     with np.errstate(invalid="ignore", divide="ignore"):
-        returns = ratio(curves[:, 1:], curves[:, :-1]) - 1  # NaN: undefined, skipped like NULL
         n = (~np.isnan(returns)).sum(axis=1)
         mean = np.where(n > 0, np.nansum(returns, axis=1) / np.maximum(n, 1), np.nan)
         sd = np.where(n > 1, np.sqrt(np.nansum((returns - mean[:, None]) ** 2, axis=1) / np.maximum(n - 1, 1)),

@@ -6,11 +6,11 @@ One module per command: `sqlorch <name>` lives in `sqlorch/cli/<name>.py`; the g
 escaping in `table.py`, the progress bar in `progress.py`.
 """
 
-from sqlorch.cli import grid, ingest, report, run, runs, sql, walkforward
+from sqlorch.cli import grid, ingest, report, run, runs, sql, trials, walkforward
 from sqlorch.cli.main import cli
 
 for _command in (run.run, grid.grid, walkforward.walkforward, report.report, ingest.ingest, runs.runs,
-                 sql.sql_command):
+                 sql.sql_command, trials.trials):
     cli.add_command(_command)
 
 __all__ = ["cli"]

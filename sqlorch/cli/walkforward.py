@@ -25,21 +25,25 @@ from sqlorch.report.run import sql_literal
 @click.option("--metric", help="Metric that chooses each fold's parameters [default: the config's [grid] metric, "
                                "else sharpe_ratio].")
 @click.option("--workers", type=int, help="Worker processes running the searches [default: every core].")
+@click.option("--study", help="Gather the searches' trials under this study name (see sqlorch trials).")
+@click.option("--min-trades", type=int, help="A combination with fewer closed trades on a train span is not "
+                                             "ranked there [default: the config's [grid] min_trades, else 0].")
 @click.option("--executor", type=click.Choice(EXECUTORS), help="Where the searches run [default: local].")
 @click.option("--address", help="Ray cluster address with --executor ray.")
 @click.option("--warehouse", type=click.Path(), help="DuckDB warehouse file (default: the config's warehouse key).")
 @click.option("--lock-timeout", type=float, help="Seconds to wait for another run's write lock [default: 60].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def walkforward(config: str, train: str, test: str, step: str | None, anchored: bool, metric: str | None,
-                workers: int | None, executor: str | None, address: str | None, warehouse: str | None,
-                lock_timeout: float | None, quiet: bool) -> None:
+                workers: int | None, study: str | None, min_trades: int | None, executor: str | None,
+                address: str | None, warehouse: str | None, lock_timeout: float | None, quiet: bool) -> None:
     """Walk-forward optimisation of the grids in CONFIG (TOML, as `sqlorch grid` reads it).
 
     In each fold the grid is searched on the train span and its best combination (by --metric)
     runs on the test span that follows, from the previous fold's final equity, with the train
     span's bars as warm-up. Prints each fold's choice with its in-sample and out-of-sample
-    metric, and the stitched out-of-sample curve's figures and walk-forward efficiency (its CAGR
-    over the mean in-sample CAGR of the choices). Tables walkforward_runs and walkforward_folds,
+    metric and its search's deflated Sharpe ratio and PBO, and the stitched out-of-sample
+    curve's figures and walk-forward efficiency (its CAGR over the mean in-sample CAGR of the
+    choices). Tables walkforward_runs and walkforward_folds,
     view walkforward_equity; each search is a grid run, each test a run.
 
     Example: sqlorch walkforward grid.toml --train 3y --test 1y --anchored
@@ -56,7 +60,8 @@ def walkforward(config: str, train: str, test: str, step: str | None, anchored: 
     walk = WalkForward(list(plan.grids), config=plan.config, train=train, test=test, step=step, anchored=anchored,
                        metric=metric or plan.metric or "sharpe_ratio",
                        workers=workers if workers is not None else plan.workers, executor=executor,
-                       address=address or plan.address)
+                       address=address or plan.address, study=study or plan.study,
+                       min_trades=min_trades if min_trades is not None else plan.min_trades or 0)
     bars = synthetic_bars(**vars(plan.synthetic)) if plan.synthetic else list(plan.paths)
     progress = ProgressBar("folds") if not quiet else None
     try:
@@ -72,13 +77,14 @@ def walkforward(config: str, train: str, test: str, step: str | None, anchored: 
             "fold", pl.col("train_start").dt.strftime("%Y-%m-%d").alias("train from"),
             pl.col("test_start").dt.strftime("%Y-%m-%d").alias("test from"),
             pl.col("test_end").dt.strftime("%Y-%m-%d").alias("test to"), "params",
-            pl.col("in_sample").alias("in sample"), pl.col("out_of_sample").alias("out of sample"))
+            pl.col("in_sample").alias("in sample"), pl.col("out_of_sample").alias("out of sample"),
+            pl.col("deflated_sharpe_ratio").alias("DSR"), pl.col("pbo").alias("PBO"))
         m, efficiency = result.metrics_by_strategy[sid], result.efficiency_by_strategy[sid]
         echo("")
         echo(f"{shown(sid)}: out of sample {_pct(m.total_return)} return, CAGR {_pct(m.cagr)}, sharpe "
              f"{_num(m.sharpe_ratio)}, max drawdown {_pct(m.max_drawdown)}, {m.trade_count} trades; "
              f"efficiency {_num(efficiency)}")
-        echo(format_table(own, {"in sample": _num, "out of sample": _num}))
+        echo(format_table(own, {"in sample": _num, "out of sample": _num, "DSR": _num, "PBO": _num}))
     echo("")
     echo(f"warehouse  {shown(plan.config.warehouse)}  (tables walkforward_runs, walkforward_folds; view "
          "walkforward_equity)")

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from sqlorch.backtest.benchmark import Benchmark
-from sqlorch.backtest.metrics import equity_curves, final_amount, sleeve_metrics, trade_stats
+from sqlorch.backtest.metrics import bar_returns, equity_curves, final_amount, sleeve_metrics, trade_stats
 from sqlorch.backtest.results import METRIC_NAMES, PerformanceMetrics
 from sqlorch.backtest.runner import gc_paused
 from sqlorch.bars.panel import MARK, Panel
@@ -33,6 +33,7 @@ from sqlorch.engine import layout as L
 from sqlorch.engine.events import EventLog
 from sqlorch.engine.stepper import StepOutcome, Stepper
 from sqlorch.engine.strategy import own_id
+from sqlorch.grid.overfitting import PBO_BLOCKS, trial_statistics
 from sqlorch.money import from_micro, micro_of
 from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import (
@@ -47,8 +48,13 @@ from sqlorch.store.warehouse import (
     timestamp_column,
 )
 
-RESULT_FIELDS = ("strategy_id", "combination", "status", "error", *METRIC_NAMES, "final_equity")
-"""The fields of each row `run_batch` returns, in order."""
+TRIAL_FIELDS = ("closed_trade_count", "return_count", "mean_return", "stdev_return", "skewness", "kurtosis")
+"""A trial's closed trades and the moments of its per-bar returns (`sqlorch.grid.overfitting.return_moments`)."""
+RESULT_FIELDS = ("strategy_id", "combination", "status", "error", *METRIC_NAMES, "final_equity", *TRIAL_FIELDS,
+                 "block_sums")
+"""The fields of each row `run_batch` returns, in order; `block_sums` is the combination's
+[3, pbo_blocks] slice of `sqlorch.grid.overfitting.block_sums` (None if failed, or fewer returns
+than blocks), for the probability of backtest overfitting."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class GridData:
     benchmark: Benchmark | None = None  # on the clock of `bars`, when the settings name one
     warmup: int = 0  # clock bars at the start of `bars` revealed to the strategies but not traded
     warmup_id: str = ""  # with a warm-up, the dataset id of all the bars (a worker's copy is kept by both ids)
+    pbo_blocks: int = PBO_BLOCKS  # CSCV's blocks: each combination's returns are summed by block
 
     def traded_bars(self) -> pl.DataFrame:
         """The bars traded (and stored as the dataset): those after the warm-up."""
@@ -160,27 +167,39 @@ def run_batch(data: GridData, batch: Batch) -> list[tuple]:
             error = failure.error
             failed[numbers[i]] = (f"{type(error).__name__}: {error} "
                                   f"(at bar {prepared.timestamps[failure.bar_index].item()})")
-        measure = _sql_metrics if data.sql_metrics else _numpy_metrics
-        results = dict(zip(numbers, measure(prepared, data, outcome)))
+        results = dict(zip(numbers, _measure(prepared, data, outcome)))
     rows = []
+    blank = (None,) * (len(METRIC_NAMES) + 1 + len(TRIAL_FIELDS) + 1)
     for number, _ in batch.combinations:
         if number in failed:
-            rows.append((batch.strategy_id, number, "failed", failed[number], *([None] * len(METRIC_NAMES)), None))
+            rows.append((batch.strategy_id, number, "failed", failed[number], *blank))
         else:
-            values, final_equity = results[number]
-            rows.append((batch.strategy_id, number, "completed", None, *values, final_equity))
+            rows.append((batch.strategy_id, number, "completed", None, *results[number]))
     return rows
 
 
-def _numpy_metrics(prepared: _Prepared, data: GridData, outcome: StepOutcome) -> list[tuple[tuple, Decimal]]:
-    """Each sleeve's (metric values, final equity), from its fills (see sqlorch.backtest.metrics)."""
+def _measure(prepared: _Prepared, data: GridData, outcome: StepOutcome) -> list[tuple]:
+    """Each sleeve's metric values, final equity, closed trades, moments of its per-bar returns
+    and block sums (the fields of `RESULT_FIELDS` after the error), from its fills (see
+    sqlorch.backtest.metrics); with `data.sql_metrics` the metric values and final equity come
+    from the warehouse SQL instead."""
     marks = prepared.panel.data[:, MARK]
     capitals = [sleeve.initial for sleeve in outcome.sleeves]
     fills = outcome.records.rows_of("fills")
     equity, held = equity_curves(marks, fills, capitals)
-    values = sleeve_metrics(equity, held, capitals, trade_stats(fills, capitals), data.periods_per_year,
-                            data.config.risk_free_rate, data.benchmark.closes if data.benchmark else None)
-    return [(v, final_amount(sleeve.equity(marks[-1]))) for v, sleeve in zip(values, outcome.sleeves)]
+    trades = trade_stats(fills, capitals)
+    returns = bar_returns(equity)
+    if data.sql_metrics:
+        measured = _sql_metrics(prepared, data, outcome)
+    else:
+        values = sleeve_metrics(equity, held, capitals, trades, data.periods_per_year, data.config.risk_free_rate,
+                                data.benchmark.closes if data.benchmark else None, returns)
+        measured = [(v, final_amount(sleeve.equity(marks[-1]))) for v, sleeve in zip(values, outcome.sleeves)]
+    moments, sums = trial_statistics(returns, data.pbo_blocks)
+    count, mean, stdev, skewness, kurtosis = (m.tolist() for m in moments)
+    return [(*values, final_equity, trades[i][1], count[i], mean[i], stdev[i], skewness[i], kurtosis[i],
+             None if sums is None else sums[:, :, i])  # a view: pickled alone, or stacked in this process
+            for i, (values, final_equity) in enumerate(measured)]
 
 
 _SCRATCH_TABLES = ("runs", "run_strategies", "fills", "benchmarks", *BOOKS)

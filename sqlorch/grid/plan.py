@@ -4,8 +4,8 @@ The file is a run configuration (`sqlorch run`'s [data], [backtest], [[strategie
 a strategy's params may be lists of values, or ranges `{ from = 5, to = 50, step = 5 }` (both
 ends included): the grid is their cartesian product. Each [[strategies]] entry may add a
 `constraint` ("fast < slow"); `weight` is ignored (every combination trades all the capital).
-An optional [grid] section sets `metric`, `top`, `workers`, `executor` and `address`
-(command-line options win). Every problem in the file is reported at once.
+An optional [grid] section sets `metric`, `top`, `workers`, `executor`, `address`, `study`,
+`min_trades` and `pbo_blocks` (command-line options win). Every problem in the file is reported at once.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from sqlorch.config.settings import OrchestratorConfig
 from sqlorch.engine.strategy import snake_case
 from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.grid.executors import EXECUTORS
+from sqlorch.grid.overfitting import PBO_BLOCKS, check_trial_options
 from sqlorch.grid.spec import Grid
 
-GRID_KEYS = ("metric", "top", "workers", "executor", "address")
+GRID_KEYS = ("metric", "top", "workers", "executor", "address", "study", "min_trades", "pbo_blocks")
 STRATEGY_KEYS = ("name", "class", "params", "constraint", "weight")
 RANGE_KEYS = ("from", "to", "step")
 MOST_VALUES = 100_000  # values one range may expand to
@@ -44,6 +45,9 @@ class GridPlan:
     workers: int | None = None
     executor: str | None = None
     address: str | None = None
+    study: str | None = None
+    min_trades: int | None = None
+    pbo_blocks: int | None = None
 
 
 def read_grid_plan(path: str | Path, overrides: dict[str, Any] | None = None) -> GridPlan:
@@ -93,6 +97,8 @@ def _options(section: Any, problems: list[str]) -> dict[str, Any]:
     address = options.get("address")
     if address is not None and not (isinstance(address, str) and address):
         problems.append(f"[grid] address: must be a Ray address like \"ray://head:10001\", got {address!r}")
+    problems += check_trial_options(options.get("study"), options.get("min_trades", 0),
+                                    options.get("pbo_blocks", PBO_BLOCKS), "[grid] ")
     return options
 
 

@@ -2,8 +2,9 @@
 parallel, ranked by a metric, and kept in the warehouse (`grid_runs`, `grid_results`).
 
     search = GridSearch(SMACross, {"fast": [5, 10, 20], "slow": [30, 50, 100]}, config,
-                        metric="sharpe_ratio", constraint="fast < slow")
-    result = search.run(bars)        # GridResult: run_id, table, best_params
+                        metric="sharpe_ratio", constraint="fast < slow", study="sma")
+    result = search.run(bars)        # GridResult: run_id, table, best_params, and how much is luck:
+                                     # deflated_sharpe_ratio, probabilistic_sharpe_ratio, pbo, trials
 
 Each combination's numbers are those of a standalone `BacktestEngine(SMACross(**params),
 config).run(bars)`: it trades its own sleeve with the whole initial capital. Combinations are
@@ -11,6 +12,11 @@ cut into batches of one strategy; a batch runs in one pass over the bars (`sqlor
 batches run in parallel on an executor (`sqlorch.grid.executors`: worker processes, or a Ray
 cluster). Everything is validated before any work; a combination whose strategy raises is
 recorded as failed and the others go on.
+
+Every completed combination is a trial (SPEC §9) with the moments of its per-bar returns; a
+search's `study` gathers the trials of every search given the same name. The search's best trial
+gets its probabilistic and deflated Sharpe ratios (N = the study's completed trials), and the
+search its probability of backtest overfitting by CSCV (`sqlorch.grid.overfitting`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from sqlorch.config.settings import BacktestConfig
@@ -34,11 +41,19 @@ from sqlorch.grid.spec import Grid, Params, check_instances
 
 __all__ = ["Grid", "GridResult", "GridSearch", "plan_batches", "rank_column", "worker_config"]
 from sqlorch.backtest.benchmark import benchmark_of
+from sqlorch.backtest.metrics import per_bar_rate
 from sqlorch.backtest.results import METRIC_NAMES, Presentable
 from sqlorch.backtest.runner import class_reference, config_json, dataset_id, new_run_id, periods_per_year, run_bars
 from sqlorch.bars.panel import Panel
 from sqlorch.engine.strategy import unique_ids
-from sqlorch.grid.batch import RESULT_FIELDS, Batch, GridData, run_batch
+from sqlorch.grid.batch import RESULT_FIELDS, TRIAL_FIELDS, Batch, GridData, run_batch
+from sqlorch.grid.overfitting import (
+    PBO_BLOCKS,
+    check_trial_options,
+    deflated_sharpe_ratio,
+    pbo,
+    probabilistic_sharpe_ratio,
+)
 from sqlorch.grid.storage import fail_grid, finish_grid, register_grid
 from sqlorch.store.warehouse import Warehouse
 
@@ -57,12 +72,21 @@ class GridResult(Presentable):
     """A finished grid search.
 
     `table` has one row per combination: strategy, combination (1, 2, ... in grid order),
-    the parameters, the metrics (NaN where undefined, null if failed), final_equity, status
-    (`completed` or `failed`), error, and rank by `metric` within the strategy (1 = best).
-    `best_params` is the best combination's parameters; with several strategies, a dict of
-    them by strategy (also in `best_by_strategy` either way). `warehouse` holds the run. In a
-    notebook it shows each strategy's best combinations and heatmap; `report()` writes the grid
-    report.
+    the parameters, the metrics (NaN where undefined, null if failed), final_equity,
+    closed_trade_count, the moments of its per-bar returns (return_count, mean_return,
+    stdev_return, skewness, kurtosis), its probabilistic_sharpe_ratio, status (`completed` or
+    `failed`), error, and rank by `metric` within the strategy (1 = best; null if failed,
+    undefined, or with fewer closed trades than `min_trades`). `best_params` is the best
+    combination's parameters; with several strategies, a dict of them by strategy (also in
+    `best_by_strategy` either way). `warehouse` holds the run. In a notebook it shows each
+    strategy's best combinations and heatmap; `report()` writes the grid report.
+
+    How much of the best is luck (SPEC §9): `best_trial` is the search's best trial ((strategy,
+    combination): the rank-1 combination with the best metric, the first strategy's on a tie;
+    None if nothing ranks), `probabilistic_sharpe_ratio` its PSR(0), `deflated_sharpe_ratio` its
+    DSR against the `trials` completed trials of `study` (this search's own when None), and `pbo`
+    the probability of backtest overfitting of this search's completed trials over `pbo_blocks`
+    blocks. NaN where undefined.
     """
 
     run_id: str
@@ -71,6 +95,14 @@ class GridResult(Presentable):
     metric: str
     best_by_strategy: dict[str, dict[str, Any]]
     warehouse: Warehouse
+    study: str | None = None
+    trials: int = 0
+    deflated_sharpe_ratio: float = math.nan
+    probabilistic_sharpe_ratio: float = math.nan
+    pbo: float = math.nan
+    best_trial: tuple[str, int] | None = None
+    min_trades: int = 0
+    pbo_blocks: int = PBO_BLOCKS
 
     def __repr__(self) -> str:
         done = self.table.filter(pl.col("status") == "completed").height
@@ -81,6 +113,9 @@ class GridResult(Presentable):
             value = best[self.metric][0] if best.height else None
             shown = "n/a" if value is None or value != value else f"{value:.4g}"
             lines.append(f"  {strategy}: best {params} ({self.metric} {shown})")
+        lines.append(f"  deflated Sharpe ratio {_shown(self.deflated_sharpe_ratio)} over {self.trials} trials"
+                     f"{f' of study {self.study}' if self.study else ''}, probabilistic Sharpe ratio "
+                     f"{_shown(self.probabilistic_sharpe_ratio)}, PBO {_shown(self.pbo)}")
         return "\n".join(lines) + ">"
 
     def top(self, k: int = 10, strategy: str | None = None) -> pl.DataFrame:
@@ -109,6 +144,10 @@ class GridSearch:
     `sql_metrics` computes each combination's metrics with the warehouse's SQL views instead
     of numpy (the same numbers, about twenty times slower).
 
+    `study` names the study whose trials this search adds to (None: its own study), for the
+    deflated Sharpe ratio; `min_trades` leaves combinations with fewer closed trades unranked
+    (they stay trials); `pbo_blocks` is CSCV's even number of blocks S (2 to 20, default 16).
+
     Everything is checked at construction, every problem reported at once in a ConfigError.
     """
 
@@ -116,8 +155,10 @@ class GridSearch:
                  config: BacktestConfig | None = None, metric: str = "sharpe_ratio",
                  constraint: Callable[[Params], Any] | str | None = None, workers: int | None = None, *,
                  executor: str | Executor = "local", address: str | None = None, batch_size: int | None = None,
-                 sql_metrics: bool = False):
+                 sql_metrics: bool = False, study: str | None = None, min_trades: int = 0,
+                 pbo_blocks: int = PBO_BLOCKS):
         problems: list[str] = []
+        problems += check_trial_options(study, min_trades, pbo_blocks)
         if isinstance(param_grid, BacktestConfig) and config is None:  # GridSearch([...grids], config)
             param_grid, config = None, param_grid
         self.config = config if config is not None else BacktestConfig()
@@ -164,6 +205,9 @@ class GridSearch:
         self.address = address
         self.batch_size = batch_size
         self.sql_metrics = sql_metrics
+        self.study = study
+        self.min_trades = min_trades
+        self.pbo_blocks = pbo_blocks
 
     @property
     def size(self) -> int:
@@ -184,7 +228,7 @@ class GridSearch:
                         worker_config(config), self.sql_metrics,
                         tuple(dict.fromkeys(p for g in self.grids if (p := _import_root(g.strategy_class)))),
                         benchmark=benchmark_of(config, panel), warmup=full.first,
-                        warmup_id=dataset_id(full) if full.first else "")
+                        warmup_id=dataset_id(full) if full.first else "", pbo_blocks=self.pbo_blocks)
         executor = make_executor(self._executor_kind(len(panel) * len(panel.symbols)), self.workers, self.address)
         try:
             batches = plan_batches(list(zip(self.strategy_ids, [g.strategy_class for g in self.grids],
@@ -219,7 +263,8 @@ class GridSearch:
                 "strategy_count": len(self.grids), "combination_count": self.size, "dropped_count": self.dropped,
                 "initial_capital": config.initial_capital, "periods_per_year": data.periods_per_year,
                 "bar_count": len(panel), "symbol_count": len(panel.symbols), "grids": self._grids_json(),
-                "config": config_json(config),
+                "config": config_json(config), "study": self.study, "min_trades": self.min_trades,
+                "pbo_blocks": self.pbo_blocks,
             })
             rows: dict[tuple[str, int], tuple] = {}
             try:
@@ -231,31 +276,53 @@ class GridSearch:
             except BaseException as exc:  # interrupted, or a worker died: the search is not complete
                 fail_grid(warehouse, run_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
                 raise
-        table, params = self._table(rows)
+        table, params, sums = self._table(rows, data.periods_per_year)
         best = {}
         for sid, combinations, number in zip(self.strategy_ids, self.combinations,
                                              _best_numbers(table, self.strategy_ids)):
             best[sid] = dict(combinations[number - 1]) if number else {}
+        best_row = best_trial_row(table, self.metric)
+        psr = math.nan if best_row is None else table["probabilistic_sharpe_ratio"][best_row]
+        overfitting = pbo(sums, per_bar_rate(config.risk_free_rate, data.periods_per_year)) \
+            if sums is not None else None
+
+        def deflate(trials: int, variance: float) -> float:
+            if best_row is None:
+                return math.nan
+            row = table.row(best_row, named=True)
+            return deflated_sharpe_ratio(row["sharpe_ratio"] / math.sqrt(data.periods_per_year),
+                                         row["return_count"], row["skewness"], row["kurtosis"], trials, variance)
+
         try:
-            finish_grid(warehouse, run_id, table, params,
-                        {sid: class_reference(g.strategy_class)
-                         for sid, g in zip(self.strategy_ids, self.grids)},
-                        {"completed_count": int((table["status"] == "completed").sum()),
-                         "failed_count": int((table["status"] == "failed").sum()),
-                         "best": encode(best), "duration_seconds": time.monotonic() - started})
+            found = finish_grid(warehouse, run_id, table, params,
+                                {sid: class_reference(g.strategy_class)
+                                 for sid, g in zip(self.strategy_ids, self.grids)},
+                                {"completed_count": int((table["status"] == "completed").sum()),
+                                 "failed_count": int((table["status"] == "failed").sum()),
+                                 "best": encode(best), "duration_seconds": time.monotonic() - started,
+                                 "probabilistic_sharpe_ratio": psr,
+                                 "pbo": overfitting.pbo if overfitting else math.nan},
+                                self.study, deflate,
+                                _split_columns(table, overfitting, data.periods_per_year) if overfitting else None)
         except BaseException as exc:  # the results could not be written: the search never shows completed
             fail_grid(warehouse, run_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
             raise
         best_params = best[self.strategy_ids[0]] if len(self.grids) == 1 else best
-        return GridResult(run_id, table, best_params, self.metric, best, warehouse)
+        return GridResult(run_id, table, best_params, self.metric, best, warehouse, self.study, found["trials"],
+                          found["deflated_sharpe_ratio"], _float(psr),
+                          overfitting.pbo if overfitting else math.nan,
+                          None if best_row is None else (table["strategy"][best_row], table["combination"][best_row]),
+                          self.min_trades, self.pbo_blocks)
 
     def _grids_json(self) -> str:
         return encode([{"strategy_id": sid, "class": class_reference(g.strategy_class),
                         "params": {k: list(v) for k, v in g.params.items()}, "constraint": g.constraint_text()}
                        for sid, g in zip(self.strategy_ids, self.grids)])
 
-    def _table(self, rows: Mapping[tuple[str, int], tuple]) -> tuple[pl.DataFrame, list[dict]]:
-        """The result table in grid order, and each row's parameters."""
+    def _table(self, rows: Mapping[tuple[str, int], tuple],
+               periods_per_year: int) -> tuple[pl.DataFrame, list[dict], Any]:
+        """The result table in grid order, each row's parameters, and the block sums [3, S, N]
+        of its N completed trials, in grid order (None if fewer than 2 trials or any lacks them)."""
         ordered, params = [], []
         for sid, combinations in zip(self.strategy_ids, self.combinations):
             for number, combination in enumerate(combinations, start=1):
@@ -272,25 +339,71 @@ class GridSearch:
             dtype = pl.Int64 if name == "trade_count" else pl.Float64
             columns[name] = pl.Series(name, [r[name] for r in ordered], dtype=dtype, strict=False)
         columns["final_equity"] = pl.Series([r["final_equity"] for r in ordered], dtype=pl.Decimal(38, 6))
+        for name in TRIAL_FIELDS:
+            dtype = pl.Int64 if name in ("closed_trade_count", "return_count") else pl.Float64
+            columns[name] = pl.Series(name, [r[name] for r in ordered], dtype=dtype, strict=False)
+        root = math.sqrt(periods_per_year)
+        columns["probabilistic_sharpe_ratio"] = pl.Series([
+            None if r["status"] != "completed" else probabilistic_sharpe_ratio(
+                _float(r["sharpe_ratio"]) / root, r["return_count"], _float(r["skewness"]), _float(r["kurtosis"]))
+            for r in ordered], dtype=pl.Float64)
         columns["status"] = pl.Series([r["status"] for r in ordered], dtype=pl.String)
         columns["error"] = pl.Series([r["error"] for r in ordered], dtype=pl.String)
         table = pl.DataFrame(columns)
-        return table.with_columns(rank_column(table, self.metric)), params
+        completed = [r["block_sums"] for r in ordered if r["status"] == "completed"]
+        sums = np.stack(completed, axis=2) if len(completed) > 1 and all(b is not None for b in completed) \
+            else None
+        return table.with_columns(rank_column(table, self.metric, self.min_trades)), params, sums
 
 
-def rank_column(table: pl.DataFrame, metric: str) -> pl.Series:
+def rank_column(table: pl.DataFrame, metric: str, min_trades: int = 0) -> pl.Series:
     """Each combination's rank by `metric` within its strategy (1 = best; ties in grid order);
-    null for failed combinations and undefined values."""
+    null for failed combinations, undefined values and (`min_trades` > 0) combinations with
+    fewer closed trades (column closed_trade_count)."""
     sign = 1 if metric in LOWER_IS_BETTER else -1
     entries: dict[str, list[tuple[float, int]]] = {}
-    for k, (strategy, status, value) in enumerate(table.select("strategy", "status", metric).iter_rows()):
-        if status == "completed" and value is not None and not math.isnan(value):
+    closed = table["closed_trade_count"] if min_trades else pl.Series([0] * table.height)
+    for k, ((strategy, status, value), trades) in enumerate(
+            zip(table.select("strategy", "status", metric).iter_rows(), closed)):
+        if status == "completed" and value is not None and not math.isnan(value) and \
+                (trades or 0) >= min_trades:
             entries.setdefault(strategy, []).append((sign * value, k))
     ranks: list[int | None] = [None] * table.height
     for ranked in entries.values():
         for rank, (_, k) in enumerate(sorted(ranked), start=1):
             ranks[k] = rank
     return pl.Series("rank", ranks, dtype=pl.Int64)
+
+
+def best_trial_row(table: pl.DataFrame, metric: str) -> int | None:
+    """The row of the search's best trial: among the combinations ranked first (one per
+    strategy), the best by `metric`, the earlier strategy on a tie; None if nothing ranks."""
+    sign = 1 if metric in LOWER_IS_BETTER else -1
+    firsts = [(sign * value, k) for k, (rank, value) in enumerate(table.select("rank", metric).iter_rows())
+              if rank == 1]
+    return min(firsts)[1] if firsts else None
+
+
+def _split_columns(table: pl.DataFrame, overfitting: Any, periods_per_year: int) -> dict[str, Any]:
+    """The rows of `grid_pbo_splits`: per CSCV split with an in-sample best, that trial and its
+    Sharpe ratios (annualised as sharpe_ratio), out-of-sample rank and logit."""
+    trials = table.filter(pl.col("status") == "completed").select("strategy", "combination")
+    kept = np.flatnonzero(overfitting.best >= 0)
+    best = overfitting.best[kept]
+    root = math.sqrt(periods_per_year)
+    return {"split": (kept + 1).tolist(), "strategy_id": trials["strategy"].gather(best).to_list(),
+            "combination": trials["combination"].gather(best).to_list(),
+            "in_sample_sharpe_ratio": (overfitting.in_sample[kept] * root).tolist(),
+            "out_of_sample_sharpe_ratio": (overfitting.out_of_sample[kept] * root).tolist(),
+            "out_of_sample_rank": overfitting.rank[kept].tolist(), "logit": overfitting.logit[kept].tolist()}
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _shown(value: float) -> str:
+    return "n/a" if value != value else f"{value:.4g}"
 
 
 def _best_numbers(table: pl.DataFrame, strategy_ids: Sequence[str]) -> list[int | None]:

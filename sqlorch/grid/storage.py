@@ -1,13 +1,16 @@
-"""Grid runs in the warehouse: `grid_runs` (one row per search) and `grid_results` (one row per
-combination), written in two short transactions like any run: registered as `running` before
-the work, and the results with the final status in one transaction (bulk, through Arrow)."""
+"""Grid runs in the warehouse: `grid_runs` (one row per search), `grid_results` (one row per
+combination: a trial) and `grid_pbo_splits` (one row per CSCV split), written in two short
+transactions like any run: registered as `running` before the work, and the results with the
+final status in one transaction (bulk, through Arrow), which also counts the study's trials for
+the deflated Sharpe ratio."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -15,6 +18,7 @@ import polars as pl
 from sqlorch.backtest.results import METRIC_NAMES
 from sqlorch.backtest.runner import sqlorch_version
 from sqlorch.engine.events import encode
+from sqlorch.grid.batch import TRIAL_FIELDS
 from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse, insert, register_dataset
 
@@ -32,24 +36,40 @@ def register_grid(warehouse: Warehouse, run_id: str, bars: pl.DataFrame, dataset
 
 
 def finish_grid(warehouse: Warehouse, run_id: str, table: pl.DataFrame, params: Sequence[dict],
-                classes: Mapping[str, str], facts: Mapping[str, Any]) -> None:
-    """Write every combination's row and mark the search completed, in one transaction.
+                classes: Mapping[str, str], facts: Mapping[str, Any], study: str | None = None,
+                deflate: Callable[[int, float], float] | None = None,
+                splits: Mapping[str, list] | None = None) -> dict[str, Any]:
+    """Write every combination's row (and `splits`, the search's `grid_pbo_splits` columns but
+    run_id) and mark the search completed, in one transaction; returns the study's completed
+    `trials` (N, this search's included) and the best trial's `deflated_sharpe_ratio`.
 
     `table` is the search's result table, `params` each row's parameters, `classes` the
-    class of each strategy; `facts` gives the columns completed_count, failed_count, best and
-    duration_seconds of `grid_runs`.
+    class of each strategy; `facts` gives the columns completed_count, failed_count, best,
+    duration_seconds, probabilistic_sharpe_ratio and pbo of `grid_runs`. `deflate(N, V)` gives
+    the deflated Sharpe ratio from the study's trials and the variance of their per-bar Sharpe
+    ratios (`study` None: this search's trials only).
     """
-    metrics = {name: _nulls(table[name].to_list()) for name in METRIC_NAMES}
+    metrics = {name: _nulls(table[name].to_list()) for name in (*METRIC_NAMES, *TRIAL_FIELDS[1:],
+                                                                 "probabilistic_sharpe_ratio")}
     columns = {
         "run_id": [run_id] * table.height, "strategy_id": table["strategy"].to_list(),
         "class_name": [classes[s] for s in table["strategy"]], "combination": table["combination"].to_list(),
         "params": [encode(p) for p in params], "status": table["status"].to_list(),
         "error": table["error"].to_list(), "rank": table["rank"].to_list(), **metrics,
         "final_equity": table["final_equity"].to_list(),
+        "closed_trade_count": table["closed_trade_count"].to_list(),
     }
     with warehouse.transaction() as con:
         insert(con, "grid_results", columns)
-        con.execute(sql_text("queries", "complete_grid_run"), {**facts, "run_id": run_id})
+        if splits:
+            insert(con, "grid_pbo_splits", {"run_id": [run_id] * len(splits["split"]), **splits})
+        trials, variance = con.execute(sql_text("queries", "study_trials"),
+                                       {"run_id": run_id, "study": study}).fetchone()
+        deflated = deflate(trials, math.nan if variance is None else variance) if deflate else math.nan
+        found = {"trials": trials, "deflated_sharpe_ratio": deflated}
+        con.execute(sql_text("queries", "complete_grid_run"),
+                    {**{k: _null(v) for k, v in {**facts, **found}.items()}, "run_id": run_id})
+    return found
 
 
 def fail_grid(warehouse: Warehouse, run_id: str, error: str, seconds: float) -> None:
@@ -63,7 +83,11 @@ def fail_grid(warehouse: Warehouse, run_id: str, error: str, seconds: float) -> 
 
 def _nulls(values: list[Any]) -> list[Any]:
     """NaN (undefined) as NULL, as the metrics table keeps them."""
-    return [None if isinstance(v, float) and v != v else v for v in values]
+    return [_null(v) for v in values]
+
+
+def _null(value: Any) -> Any:
+    return None if isinstance(value, float) and value != value else value
 
 
 def has_grid_tables(warehouse: Warehouse) -> bool:

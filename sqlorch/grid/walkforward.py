@@ -123,10 +123,10 @@ def plan_folds(clock: np.ndarray, train: Span, test: Span, step: Span | None = N
 class WalkForwardResult:
     """A finished walk-forward. `folds` (polars): strategy_id, fold, train_start, train_end,
     test_start, test_end (inclusive), params, in_sample and out_of_sample (the metric), grid and
-    test run ids; `equity_curve`: the stitched out-of-sample curve (strategy_id, ts, equity);
-    `metrics` of that curve and `efficiency` (its CAGR / the mean in-sample CAGR of the chosen
-    combinations): the values themselves for one strategy, else dicts by strategy (always in
-    `metrics_by_strategy` and `efficiency_by_strategy`)."""
+    test run ids, the train search's deflated_sharpe_ratio and pbo; `equity_curve`: the stitched
+    out-of-sample curve (strategy_id, ts, equity); `metrics` of that curve and `efficiency` (its
+    CAGR / the mean in-sample CAGR of the chosen combinations): the values themselves for one
+    strategy, else dicts by strategy (always in `metrics_by_strategy` and `efficiency_by_strategy`)."""
 
     run_id: str
     folds: pl.DataFrame
@@ -171,13 +171,15 @@ class WalkForward:
     folds). `train`, `test` and `step` are spans ("3y", "18m", "2w", "90d" or a number of bars);
     `anchored` keeps every train span starting at the first bar. `metric` chooses each fold's
     parameters; `workers`, `executor` and `address` run the searches as `GridSearch` does (one
-    pool of workers for every fold). Everything is checked at construction, every problem at once.
+    pool of workers for every fold), `study` gathers their trials, `min_trades` leaves thinner
+    combinations unranked. Everything is checked at construction, every problem at once.
     """
 
     def __init__(self, grid: Any, param_grid: Mapping[str, Any] | None = None, config: BacktestConfig | None = None,
                  *, train: Any = "3y", test: Any = "1y", step: Any = None, anchored: bool = False,
                  metric: str = "sharpe_ratio", constraint: Any = None, workers: int | None = None,
-                 executor: str | Executor = "local", address: str | None = None):
+                 executor: str | Executor = "local", address: str | None = None, study: str | None = None,
+                 min_trades: int = 0):
         problems: list[str] = []
         self.train = Span.parse(train, "train", problems)
         self.test = Span.parse(test, "test", problems)
@@ -188,12 +190,13 @@ class WalkForward:
             problems.append(f"executor: {executor!r} is not one of {', '.join(EXECUTORS)}")
         try:  # the grids, config and metric as a search of them checks them
             self.search = GridSearch(grid, param_grid, config, metric, constraint, workers, executor=executor,
-                                     address=address)
+                                     address=address, study=study, min_trades=min_trades)
         except ConfigError as exc:
             problems += exc.problems
         if problems:
             raise ConfigError(problems)
         self._grid = (grid, param_grid, constraint)
+        self.study, self.min_trades = study, min_trades
         self.config = self.search.config
         self.metric = metric
         self.anchored = anchored
@@ -249,7 +252,8 @@ class WalkForward:
         for done, fold in enumerate(folds):
             train = dataclasses.replace(inner, start=_ts(clock, fold.train_lo), end=_ts(clock, fold.train_hi - 1),
                                         warmup=0)
-            searched = GridSearch(grid, param_grid, train, self.metric, constraint, executor=executor).run(loaded)
+            searched = GridSearch(grid, param_grid, train, self.metric, constraint, executor=executor,
+                                  study=self.study, min_trades=self.min_trades).run(loaded)
             for sid, params in searched.best_by_strategy.items():
                 chosen = searched.table.filter((pl.col("strategy") == sid) & (pl.col("rank") == 1))
                 start_equity = equity[sid]
@@ -268,6 +272,7 @@ class WalkForward:
                     "grid_run_id": searched.run_id, "test_run_id": test_run, "params": encode(params),
                     "in_sample": chosen[self.metric][0] if chosen.height else None, "out_of_sample": out_of_sample,
                     "in_sample_cagr": chosen["cagr"][0] if chosen.height else None,
+                    "deflated_sharpe_ratio": searched.deflated_sharpe_ratio, "pbo": searched.pbo,
                     "start_equity": start_equity, "final_equity": equity[sid]})
             if progress:
                 progress(done + 1, len(folds))

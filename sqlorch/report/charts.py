@@ -625,3 +625,62 @@ def range_chart(labels: Sequence[object], means: Sequence[float | None], lows: S
     out.append(Markup('<path d="{}" fill="none" stroke="{}" stroke-width="1.2"/>').format("".join(path), PALETTE[0]))
     out.append(Markup("</svg>"))
     return Markup("").join(out)
+
+
+SPOT = 5
+"""Points of a scatter chart closer than this (in drawing units) are drawn as one."""
+
+
+def scatter_chart(xs: Sequence[float], ys: Sequence[float], title: str, x_name: str, y_name: str,
+                  size: Size = WIDE, value_format: Callable[[float], str] | None = None) -> Markup:
+    """Points (x, y) with both axes through 0 where in range and the line y = x dashed; points
+    that land on the same spot of the drawing are drawn once, darker the more of them (so many
+    thousands of points stay a small picture)."""
+    points = [(float(x), float(y)) for x, y in zip(xs, ys) if x is not None and y is not None
+              and math.isfinite(x) and math.isfinite(y)]
+    if not points:
+        return empty_chart(title, size)
+    show = value_format or (lambda v: f"{v:.2f}")
+    x_ticks = nice_ticks(min(p[0] for p in points), max(p[0] for p in points), size.x_ticks)
+    y_ticks = nice_ticks(min(p[1] for p in points), max(p[1] for p in points), size.y_ticks)
+    x_low, x_high = min(x_ticks[0], min(p[0] for p in points)), max(x_ticks[-1], max(p[0] for p in points))
+    y_low, y_high = min(y_ticks[0], min(p[1] for p in points)), max(y_ticks[-1], max(p[1] for p in points))
+    x_low, x_high = (x_low - 1, x_high + 1) if x_high == x_low else (x_low, x_high)
+    y_low, y_high = (y_low - 1, y_high + 1) if y_high == y_low else (y_low, y_high)
+    left = max(_text_width(show(t), size.font) for t in y_ticks) + 14
+    top, bottom, right = 10, size.font * 2 + 24, 12
+    plot_w, plot_h = size.width - left - right, size.height - top - bottom
+
+    def px(x: float) -> float:
+        return left + (x - x_low) / (x_high - x_low) * plot_w
+
+    def py(y: float) -> float:
+        return top + (y_high - y) / (y_high - y_low) * plot_h
+
+    out = [_svg_open(size, title)]
+    for tick in y_ticks:
+        out.append(Markup('<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}"/>').format(
+            left, py(tick), left + plot_w, py(tick), AXIS if tick == 0 else GRID))
+        out.append(_text(left - 6, py(tick) + size.font * 0.35, show(tick), "end", extra=Markup(' class="tick"')))
+    for tick in x_ticks:
+        out.append(Markup('<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="{3}"/>').format(
+            px(tick), top, top + plot_h, AXIS if tick == 0 else GRID))
+        out.append(_text(px(tick), top + plot_h + size.font + 6, show(tick), "middle", extra=Markup(' class="tick"')))
+    low, high = max(x_low, y_low), min(x_high, y_high)
+    if low < high:
+        out.append(Markup('<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}" '
+                          'stroke-dasharray="4 3"/>').format(px(low), py(low), px(high), py(high), AXIS))
+    spots: dict[tuple[int, int], int] = {}
+    for x, y in points:
+        spot = (round(px(x) / SPOT), round(py(y) / SPOT))
+        spots[spot] = spots.get(spot, 0) + 1
+    most = max(spots.values())
+    out.append(Markup('<g fill="{}">').format(PALETTE[0]))
+    for (sx, sy), count in spots.items():
+        out.append(Markup('<circle cx="{}" cy="{}" r="3" fill-opacity="{:.1f}"/>').format(
+            sx * SPOT, sy * SPOT, 0.3 + 0.7 * math.log1p(count) / math.log1p(most)))
+    out.append(Markup("</g>"))
+    out.append(_text(left + plot_w / 2, size.height - 6, x_name, "middle", AXIS))
+    out.append(_text(left + 4, top + size.font, y_name, "start", AXIS))
+    out.append(Markup("</svg>"))
+    return Markup("").join(out)

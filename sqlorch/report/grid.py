@@ -4,7 +4,10 @@
 Per strategy: the best combination; the top-K table; the ranking metric over every pair of
 parameters that vary, as a heatmap with the other parameters fixed at their best values; and
 how each metric moves with each parameter (mean, lowest and highest over the other parameters,
-per value; the spread of those means says how much a parameter matters).
+per value; the spread of those means says how much a parameter matters). For the search: how
+much of its best is luck (SPEC §9): the best trial's deflated and probabilistic Sharpe ratios,
+and the probability of backtest overfitting with the histogram of its splits' logits and the
+in-sample against the out-of-sample Sharpe ratio of every split's best (`grid_pbo_splits`).
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from markupsafe import Markup
 
 from sqlorch.backtest.results import METRIC_NAMES
 from sqlorch.config.settings import DEFAULT_WAREHOUSE
 from sqlorch.errors import SqlorchError
-from sqlorch.grid.search import LOWER_IS_BETTER
+from sqlorch.grid.search import LOWER_IS_BETTER, best_trial_row
 from sqlorch.report import charts
 from sqlorch.report.filters import num, pct
 from sqlorch.report.run import REPORT_DIR_HINT, check_target, environment, id_path, listing_sql, run_row, save
@@ -34,19 +38,23 @@ from sqlorch.store.warehouse import Warehouse, frame
 FORMATS = {"html": "grid.html.j2", "md": "grid.md.j2"}
 HEATMAPS = 6  # most parameter pairs drawn per strategy
 PERCENT_METRICS = frozenset({"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure"})
-TABLE_METRICS = ("total_return", "cagr", "sharpe_ratio", "sortino_ratio", "max_drawdown", "win_rate", "trade_count")
+TABLE_METRICS = ("total_return", "cagr", "sharpe_ratio", "sortino_ratio", "max_drawdown", "win_rate", "trade_count",
+                 "closed_trade_count", "probabilistic_sharpe_ratio")
 TITLES = {"total_return": "Return", "cagr": "CAGR", "volatility": "Volatility", "sharpe_ratio": "Sharpe",
           "sortino_ratio": "Sortino", "max_drawdown": "Max DD", "calmar_ratio": "Calmar", "win_rate": "Win rate",
-          "profit_factor": "Profit factor", "trade_count": "Trades", "exposure": "Exposure"}
+          "profit_factor": "Profit factor", "trade_count": "Trades", "exposure": "Exposure",
+          "closed_trade_count": "Closed", "probabilistic_sharpe_ratio": "PSR"}
 """Short column titles of the top-K table (the column's name in the warehouse shows on hover)."""
 ON_A_PHONE = {"total_return", "sharpe_ratio", "max_drawdown", "trade_count"}
+LOGIT_BINS = 16  # about as many bars in the histogram of the PBO's logits
+BEST_TRIALS = 10  # the trials chosen most often as a split's in-sample best, listed
 """The metrics the top-K table keeps on a narrow screen, besides the ranking metric."""
 
 def metric_text(value: Any, metric: str) -> str:
     """A metric as a trader reads it: returns and shares in percent, ratios with 2 decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "\u2013"
-    if metric == "trade_count":
+    if metric in ("trade_count", "closed_trade_count"):
         return str(int(value))
     return pct(value) if metric in PERCENT_METRICS else num(value)
 
@@ -72,6 +80,7 @@ def listing_queries(run_id: str) -> dict[str, str]:
         "sensitivity": shown("grid_sensitivity", order="strategy_id, parameter, number, metric",
                              columns="strategy_id, parameter, value, metric, combinations, mean, min, max"),
         "failed": shown("grid_results", "status = 'failed'", columns="strategy_id, combination, params, error"),
+        "splits": shown("grid_pbo_splits", order="split"),
     }
 
 
@@ -82,6 +91,8 @@ def grid_report_context(warehouse: Warehouse, run_id: str, top: int = 10) -> dic
         results = frame(con, sql_text("queries", "grid_result_rows"), [run_id])
         sensitivity = frame(con, sql_text("queries", "grid_sensitivity_rows"), [run_id])
         symbols = frame(con, sql_text("queries", "dataset_symbols"), [run["dataset_id"]])["symbol"].to_list()
+        splits = frame(con, sql_text("queries", "grid_pbo_split_rows"), [run_id])
+        chosen = frame(con, sql_text("queries", "grid_pbo_best_trials"), [run_id]).head(BEST_TRIALS)
     metric = run["metric"]
     strategies = [_strategy(grid, results.filter(pl.col("strategy_id") == grid["strategy_id"]),
                             sensitivity.filter(pl.col("strategy_id") == grid["strategy_id"]), metric, top)
@@ -94,7 +105,51 @@ def grid_report_context(warehouse: Warehouse, run_id: str, top: int = 10) -> dic
         "titles": TITLES, "on_a_phone": ON_A_PHONE,
         "speed": run["combination_count"] / seconds if seconds > 0 else None,
         "warehouse": str(warehouse.path) if warehouse.path else ":memory:", "sql": listing_queries(run_id),
+        "overfitting": _overfitting(run, results, splits, chosen, metric),
     }
+
+
+def _overfitting(run: Mapping[str, Any], results: pl.DataFrame, splits: pl.DataFrame, chosen: pl.DataFrame,
+                 metric: str) -> dict[str, Any]:
+    """How much of the search's best is luck: the best trial and its DSR and PSR against the
+    study's trials, the PBO, its logits as a histogram (bins closed on the right, so that the
+    bin ending at 0 holds the logits that count as overfit) and every split's best."""
+    best_row = best_trial_row(results, metric) if results.height else None
+    best = None
+    if best_row is not None:
+        row = results.row(best_row, named=True)
+        best = {"strategy_id": row["strategy_id"], "combination": row["combination"],
+                "params": json.loads(row["params"]), "trade_count": row["trade_count"],
+                "closed_trade_count": row.get("closed_trade_count"), "value": row[metric]}
+    logits = splits["logit"].to_numpy() if splits.height else np.zeros(0)
+    return {
+        "study": run.get("study"), "trials": run.get("trials"), "min_trades": run.get("min_trades") or 0,
+        "blocks": run.get("pbo_blocks"), "pbo": run.get("pbo"), "best": best,
+        "deflated_sharpe_ratio": run.get("deflated_sharpe_ratio"),
+        "probabilistic_sharpe_ratio": run.get("probabilistic_sharpe_ratio"),
+        "split_count": splits.height, "histogram": logit_histogram(logits),
+        "in_sample": splits["in_sample_sharpe_ratio"].to_list(),
+        "out_of_sample": splits["out_of_sample_sharpe_ratio"].to_list(),
+        "chosen": [{**r, "params": json.loads(r["params"]) if r["params"] else {}} for r in chosen.to_dicts()],
+    }
+
+
+def logit_histogram(logits: np.ndarray, bins: int = LOGIT_BINS) -> list[dict[str, Any]]:
+    """Bins (low, high] of equal width with 0 an edge, over `logits`: each with its label, count,
+    share of all and whether it counts as overfit (high <= 0)."""
+    finite = logits[np.isfinite(logits)]
+    if not len(finite):
+        return []
+    low, high = min(float(finite.min()), 0.0), max(float(finite.max()), 0.0)
+    raw = max(high - low, 1e-9) / bins
+    magnitude = 10 ** math.floor(math.log10(raw))
+    width = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / width) - (1 if low % width == 0 else 0)
+    edges = np.arange(first, math.ceil(high / width) + 1) * width
+    counts = np.bincount(np.searchsorted(edges, finite, side="left") - 1, minlength=len(edges) - 1)
+    return [{"label": f"({edges[k]:.3g}, {edges[k + 1]:.3g}]", "count": int(counts[k]),
+             "share": float(counts[k] / len(finite)), "overfit": bool(edges[k + 1] <= 0)}
+            for k in range(len(edges) - 1)]
 
 
 def _strategy(grid: Mapping[str, Any], results: pl.DataFrame, sensitivity: pl.DataFrame, metric: str,
@@ -201,12 +256,31 @@ def chart_markup(context: Mapping[str, Any]) -> dict:
     return out
 
 
+def luck_markup(context: Mapping[str, Any]) -> dict:
+    """The PBO's charts as SVG (drawn wide and narrow): the histogram of its splits' logits and the
+    in-sample against out-of-sample Sharpe ratio of every split's best (None without splits)."""
+    def drawn(draw: Any, *args: Any, **kwargs: Any) -> Markup:
+        return charts.responsive(draw(*args, size=charts.WIDE, **kwargs), draw(*args, size=charts.NARROW, **kwargs))
+
+    fit = context["overfitting"]
+    bins = fit["histogram"]
+    return {
+        "histogram": drawn(charts.bar_chart, [b["label"] for b in bins], [b["share"] for b in bins],
+                           [charts.NEGATIVE if b["overfit"] else charts.POSITIVE for b in bins],
+                           "share of CSCV splits by the logit of their in-sample best's out-of-sample rank",
+                           value_format=lambda v: pct(v)) if bins else None,
+        "scatter": drawn(charts.scatter_chart, fit["in_sample"], fit["out_of_sample"],
+                         "in-sample against out-of-sample Sharpe ratio of every split's in-sample best",
+                         "in-sample Sharpe ratio", "out-of-sample Sharpe ratio") if fit["split_count"] else None,
+    }
+
+
 def render_grid(context: Mapping[str, Any], fmt: str, html_report: str | None = None) -> str:
     """The grid report in `fmt` ('html' or 'md'). The Markdown report has no pictures: it links
     to the HTML report at `html_report` (a path relative to it), or says how to write one."""
     if fmt not in FORMATS:
         raise SqlorchError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
-    pictures = {"charts": chart_markup(context)} if fmt == "html" else {
+    pictures = {"charts": chart_markup(context), "luck_charts": luck_markup(context)} if fmt == "html" else {
         "html_report": html_report,
         "warehouse_option": "" if context["warehouse"] in (DEFAULT_WAREHOUSE, ":memory:")
         else f" --warehouse {shlex.quote(context['warehouse'])}"}

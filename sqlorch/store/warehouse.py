@@ -55,7 +55,7 @@ READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.E
 SUMMARIZE) and EXPLAIN; MULTI is how DuckDB parses a PIVOT whose columns come from the data."""
 TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "logged_events",
           "conflicts", "conflict_orders", "transfers", "rebalances", "grid_runs", "grid_results", "benchmarks",
-          "walkforward_runs", "walkforward_folds")
+          "grid_pbo_splits", "walkforward_runs", "walkforward_folds")
 BOOKS = ("trades", "equity", "portfolio_books", "metrics")  # derived per run, in this order, by sql/load
 JOINS_AS_WRITTEN = {"equity"}
 """Books whose hash joins build on their right side as written. DuckDB estimates the open

@@ -289,4 +289,6 @@ def test_a_grid_result_shows_itself_in_a_few_lines(bars):
     lines = repr(result).splitlines()
     assert lines[0] == f"<GridResult run {result.run_id}: 4 combinations (4 completed), ranked by sharpe_ratio"
     best = result.table.filter(pl.col("rank") == 1)["sharpe_ratio"][0]
-    assert lines[1] == f"  sma_cross: best {result.best_params} (sharpe_ratio {best:.4g})>"
+    assert lines[1] == f"  sma_cross: best {result.best_params} (sharpe_ratio {best:.4g})"
+    assert lines[2] == (f"  deflated Sharpe ratio {result.deflated_sharpe_ratio:.4g} over 4 trials, probabilistic "
+                        f"Sharpe ratio {result.probabilistic_sharpe_ratio:.4g}, PBO {result.pbo:.4g}>")

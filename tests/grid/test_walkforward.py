@@ -117,6 +117,11 @@ def test_the_stitched_curve_is_the_test_runs_chained(walked) -> None:
         (status, folds), = con.execute("SELECT status, fold_count FROM walkforward_runs").fetchall()
         stored = con.execute("SELECT count(*) FROM walkforward_equity WHERE run_id = ?", [result.run_id]).fetchone()
     assert (status, folds) == ("completed", 4) and stored == (curve.height,)
+    # each fold's search, as stored, and its overfitting figures
+    with duckdb.connect(config.warehouse, read_only=True) as con:
+        searches = dict(con.execute("SELECT run_id, deflated_sharpe_ratio FROM grid_runs").fetchall())
+    for fold in result.folds.iter_rows(named=True):
+        assert fold["deflated_sharpe_ratio"] == pytest.approx(searches[fold["grid_run_id"]], nan_ok=True)
     assert "4 folds" in repr(result) and "efficiency" in repr(result)
 
 

@@ -277,7 +277,7 @@ def grid_report(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("width, headers", [
     (1400, ["Rank", "period", "low", "high", "Sharpe", "Return", "CAGR", "Sortino", "Max DD", "Win rate", "Trades",
-            "Final equity"]),
+            "Closed", "PSR", "Final equity"]),
     (420, ["Rank", "period", "low", "high", "Sharpe", "Return", "Max DD", "Trades"]),
 ])
 def test_grid_top_tables_fit(browser: WebDriver, grid_report: Path, tmp_path: Path, width: int,

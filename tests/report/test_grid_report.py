@@ -144,3 +144,53 @@ def test_markdown_alone_names_the_command_for_the_html_report(searched) -> None:
     command = f"`sqlorch report {searched.run_id} --format html --warehouse 'my runs/w.duckdb'`"
     assert f"- Charts (heatmaps, sensitivity): in the HTML report ({command})" in md
     assert "<svg" not in md
+
+
+def test_reports_say_how_much_of_the_best_is_luck(searched, tmp_path: Path):
+    paths = write_grid_reports(searched.warehouse, searched.run_id, tmp_path, top=3)
+    html, md = paths["html"].read_text(), paths["md"].read_text()
+    assert '<section id="overfitting">' in html and "## How much of the best is luck" in md
+    strategy, combination = searched.best_trial
+    assert f"Best trial: {strategy} #{combination} (" in md
+    assert f"Deflated Sharpe ratio: **{searched.deflated_sharpe_ratio:.3f}** against the {searched.trials} " \
+           "completed trials of this search" in md
+    assert f"Probability of backtest overfitting: **{searched.pbo * 100:.2f}%** over 12,870 splits of 16 blocks" in md
+    # the histogram of the logits: a chart in HTML, a table in Markdown whose splits add up
+    assert "share of CSCV splits by the logit" in html and "in-sample against out-of-sample Sharpe ratio" in html
+    rows = [line.split("|") for line in md.split("| logit | splits | share | overfit |")[1].split("\n\n")[0]
+            .splitlines()[2:]]
+    assert sum(int(r[2]) for r in rows) == 12870
+    overfit = sum(int(r[2]) for r in rows if r[4].strip() == "yes")
+    assert math.isclose(overfit / 12870, searched.pbo)
+    # trade counts and PSR beside the ranked metrics
+    assert "closed_trade_count" in md.split("### Top 3")[1].split("\n")[2]
+    assert "<svg" not in md
+
+
+def test_logit_histogram_bins_end_at_zero():
+    import numpy as np
+
+    from sqlorch.report.grid import logit_histogram
+
+    bins = logit_histogram(np.array([-1.2, -0.3, 0.0, 0.4, 2.1, 2.1]))
+    assert sum(b["count"] for b in bins) == 6
+    assert [b["count"] for b in bins if b["overfit"]] and sum(b["count"] for b in bins if b["overfit"]) == 3
+    assert next(b for b in bins if b["label"] == "(-0.25, 0]")["count"] == 1  # 0 counts as overfit
+    assert logit_histogram(np.array([])) == []
+
+
+def test_scatter_chart_draws_near_points_once_and_escapes_titles():
+    svg = charts.scatter_chart([0.0, 0.0001, 1.0, math.nan], [0.0, 0.0, -1.0, 2.0], "<t>", "x", "y")
+    assert svg.count("<circle") == 2 and "&lt;t&gt;" in svg
+    assert "no data" in charts.scatter_chart([], [], "t", "x", "y")
+
+
+def test_a_strategy_called_overfitting_keeps_its_charts(bars, tmp_path: Path):
+    from sqlorch.grid.spec import Grid
+
+    config = BacktestConfig(warehouse=str(tmp_path / "w.duckdb"), log_dir=None)
+    result = GridSearch([Grid(SMACross, {"fast": [3, 5], "slow": [20, 40]}, name="overfitting")], config,
+                        workers=1).run(bars)
+    html = render_grid(grid_report_context(result.warehouse, result.run_id), "html")
+    assert 'aria-label="sharpe_ratio of overfitting by fast and slow"' in html
+    assert "share of CSCV splits by the logit" in html

@@ -103,5 +103,6 @@ def test_a_grid_shows_its_best_combinations_and_heatmap(tmp_path) -> None:
     first = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", rows[0], re.S)]
     assert first[:4] == ["1", str(best["fast"]), str(best["slow"]), num(best["sharpe_ratio"])]
     assert 'aria-label="sharpe_ratio of sma_cross by fast and slow"' in page
+    assert f"deflated Sharpe ratio {num(grid.deflated_sharpe_ratio, 3)} over\n  6 trials" in page
     path = grid.report(tmp_path / "grid.md")
     assert path.read_text().startswith(f"# sqlorch grid {grid.run_id}")
