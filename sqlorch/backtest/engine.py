@@ -26,9 +26,10 @@ class BacktestEngine:
         self.sleeves = plan_sleeves([(strategy, Decimal(1))], self.config)
 
     def run(self, bars: Any, progress: Progress | None = None,
-            on_wait: Callable[[str], None] | None = None) -> BacktestResult:
-        """Run the backtest; raise StrategyError (run recorded as failed) if the strategy raises."""
-        warehouse = Warehouse(self.config.warehouse, self.config.lock_timeout, on_wait)
+            on_wait: Callable[[str], None] | None = None, warehouse: Warehouse | None = None) -> BacktestResult:
+        """Run the backtest; raise StrategyError (run recorded as failed) if the strategy raises.
+        `warehouse` (default: `config.warehouse`) lets runs share one, an in-memory one too."""
+        warehouse = warehouse or Warehouse(self.config.warehouse, self.config.lock_timeout, on_wait)
         with warehouse.held():
             record = execute("backtest", self.sleeves, self.config, bars, warehouse, progress)
             return load_backtest_result(warehouse, record.run_id)

@@ -215,9 +215,10 @@ class GridSearch:
         return sum(len(c) for c in self.combinations)
 
     def run(self, bars: Any, progress: Progress | None = None, on_wait: Callable[[str], None] | None = None,
-            source: str = "") -> GridResult:
+            source: str = "", warehouse: Warehouse | None = None) -> GridResult:
         """Run every combination over `bars` (whatever `load_bars` accepts) and write the search
-        to the configured warehouse. A combination whose strategy raises is recorded as failed."""
+        to the configured warehouse (or `warehouse`, which searches and runs may share, an
+        in-memory one too). A combination whose strategy raises is recorded as failed."""
         config = self.config
         # every combination sees the same warm-up: with "auto", the most any of them needs
         warming = config.start is not None and config.warmup == "auto"
@@ -236,7 +237,8 @@ class GridSearch:
                                    executor.slots(), len(panel), len(panel.symbols), self.batch_size)
             if isinstance(executor, LocalExecutor) and not executor.in_process(len(batches)):
                 _check_sendable([g.strategy_class for g in self.grids])
-            return self._run(data, panel, batches, executor, progress, on_wait, source)
+            warehouse = warehouse or Warehouse(config.warehouse, config.lock_timeout, on_wait)
+            return self._run(data, panel, batches, executor, progress, warehouse, source)
         finally:
             if executor is not self.executor:
                 executor.close()
@@ -251,10 +253,9 @@ class GridSearch:
         return self.executor
 
     def _run(self, data: GridData, panel: Panel, batches: list[Batch], executor: Executor,
-             progress: Progress | None, on_wait: Callable[[str], None] | None, source: str) -> GridResult:
+             progress: Progress | None, warehouse: Warehouse, source: str) -> GridResult:
         config = self.config
         run_id = new_run_id()
-        warehouse = Warehouse(config.warehouse, config.lock_timeout, on_wait)
         started = time.monotonic()
         with executor.map(run_batch, data, batches) as running:  # the workers start while the search registers
             register_grid(warehouse, run_id, data.traded_bars(), data.dataset_id, {

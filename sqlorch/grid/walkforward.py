@@ -229,7 +229,7 @@ class WalkForward:
                 "config": config_json(config), "sqlorch_version": sqlorch_version()}.items()})
         executor = make_executor(self.executor, self.workers, self.address)  # one pool for every fold
         try:
-            rows = self._folds(run_id, loaded, inner, clock, folds, executor, progress)
+            rows = self._folds(run_id, loaded, inner, clock, folds, executor, progress, warehouse)
             with warehouse.transaction() as con:
                 insert(con, "walkforward_folds", {name: [row[name] for row in rows] for name in rows[0]})
                 con.execute(sql_text("queries", "complete_walkforward_run"),
@@ -243,8 +243,10 @@ class WalkForward:
         return self._result(run_id, rows, warehouse, config.periods_per_year or periods_per_year(clock))
 
     def _folds(self, run_id: str, loaded: pl.DataFrame, inner: BacktestConfig, clock: np.ndarray, folds: list[Fold],
-               executor: Executor, progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
-        """Search and test every fold; a row of `walkforward_folds` per fold and strategy."""
+               executor: Executor, progress: Callable[[int, int], None] | None,
+               warehouse: Warehouse) -> list[dict[str, Any]]:
+        """Search and test every fold into `warehouse`; a row of `walkforward_folds` per fold and
+        strategy."""
         grid, param_grid, constraint = self._grid
         equity = dict.fromkeys(self.search.strategy_ids, Decimal(inner.initial_capital))
         classes = dict(zip(self.search.strategy_ids, (g.strategy_class for g in self.search.grids)))
@@ -253,7 +255,7 @@ class WalkForward:
             train = dataclasses.replace(inner, start=_ts(clock, fold.train_lo), end=_ts(clock, fold.train_hi - 1),
                                         warmup=0)
             searched = GridSearch(grid, param_grid, train, self.metric, constraint, executor=executor,
-                                  study=self.study, min_trades=self.min_trades).run(loaded)
+                                  study=self.study, min_trades=self.min_trades).run(loaded, warehouse=warehouse)
             for sid, params in searched.best_by_strategy.items():
                 chosen = searched.table.filter((pl.col("strategy") == sid) & (pl.col("rank") == 1))
                 start_equity = equity[sid]
@@ -262,7 +264,7 @@ class WalkForward:
                     test = dataclasses.replace(inner, start=_ts(clock, fold.test_lo),
                                                end=_ts(clock, fold.test_hi - 1), warmup="auto",
                                                initial_capital=start_equity)
-                    result = BacktestEngine(classes[sid](**params), test).run(loaded)
+                    result = BacktestEngine(classes[sid](**params), test).run(loaded, warehouse=warehouse)
                     test_run, equity[sid] = result.run_id, result.final_equity
                     out_of_sample = getattr(result.metrics, self.metric)
                 rows.append({

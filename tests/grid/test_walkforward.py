@@ -186,3 +186,10 @@ def test_cli_walks_forward_each_strategy_on_its_own(tmp_path, monkeypatch) -> No
     assert "sqlorch sql \"SELECT * FROM walkforward_folds WHERE run_id = " in out
     bad = CliRunner().invoke(cli, ["walkforward", "wf.toml", "--train", "soon"])
     assert bad.exit_code == 1 and "train: 'soon' is not a span" in bad.stderr
+
+
+def test_an_in_memory_walk_forward_keeps_its_searches_and_runs_together() -> None:
+    result = WalkForward(SMACross, GRID, BacktestConfig(warehouse=None, log_dir=None), train=400, test=300,
+                         workers=1).run(BARS)
+    assert result.equity_curve.height == BARS["ts"].n_unique() - 400
+    assert not np.isnan(result.metrics.sharpe_ratio) and result.folds["test_run_id"].is_not_null().all()
