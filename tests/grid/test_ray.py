@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
@@ -66,3 +67,19 @@ def test_ray_executor_maps_and_connects(local_ray, monkeypatch):
     monkeypatch.setattr(ray, "init", refuse)
     with pytest.raises(SqlorchError, match="cannot connect to the Ray cluster at 10.0.0.1:6379: no cluster there"):
         RayExecutor("10.0.0.1:6379").slots()
+
+
+def test_a_walk_forward_on_ray_chooses_as_one_on_local_processes(local_ray, tmp_path):
+    from sqlorch import WalkForward
+
+    bars = synthetic_bars(symbols=2, years=3, seed=8)
+    config = BacktestConfig(warehouse=str(tmp_path / "w.duckdb"), log_dir=None)
+    grid = {"fast": [3, 5], "slow": [15, 30], "explode_at": [-1]}
+    local = WalkForward(Exploding, grid, config, train=300, test=150, workers=2).run(bars)
+    remote = WalkForward(Exploding, grid, config, train=300, test=150, executor="ray").run(bars)
+    assert remote.folds["params"].to_list() == local.folds["params"].to_list()
+    assert remote.equity_curve["equity"].to_list() == local.equity_curve["equity"].to_list()
+    with duckdb.connect(config.warehouse, read_only=True) as con:
+        executors = con.execute("SELECT DISTINCT executor FROM grid_runs g JOIN walkforward_folds f "
+                                "ON f.grid_run_id = g.run_id WHERE f.run_id = ?", [remote.run_id]).fetchall()
+    assert executors == [("ray",)]
