@@ -15,6 +15,8 @@ CREATE TABLE IF NOT EXISTS walkforward_runs (
     anchored         BOOLEAN,   -- every train span starts at the first bar
     fold_count       INTEGER,
     strategy_count   INTEGER,
+    initial_capital  DECIMAL(38, 6), -- the first fold's capital
+    periods_per_year INTEGER,        -- of the bars, for the stitched curves' metrics
     grids            VARCHAR,   -- JSON: per strategy, its class and values per parameter
     config           VARCHAR,   -- the settings as JSON
     error            VARCHAR,

@@ -20,6 +20,7 @@ from sqlorch.report.run import (
     run_row,
     write_report,
 )
+from sqlorch.report.walkforward import is_walkforward_run, walkforward_report_context, write_walkforward_report
 from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse
 
@@ -37,7 +38,8 @@ from sqlorch.store.warehouse import Warehouse
               help="Best combinations listed per strategy (grid runs).")
 def report(run_id: str | None, warehouse: str, fmt: str | None, output: str | None, force: bool, top: int) -> None:
     """Write the report of RUN_ID (default: the latest finished run) from the warehouse views.
-    A grid run (`sqlorch grid`) gets its grid report: heatmaps, top combinations, sensitivity.
+    A grid run (`sqlorch grid`) gets its grid report: heatmaps, top combinations, sensitivity;
+    a walk-forward (`sqlorch walkforward`) its folds and stitched out-of-sample curves.
     An existing file is replaced only if it is a sqlorch report (or with --force).
 
     Example: sqlorch report -o latest.md
@@ -46,7 +48,8 @@ def report(run_id: str | None, warehouse: str, fmt: str | None, output: str | No
     store = Warehouse(warehouse, on_wait=err)
     run_id = run_id or latest_run_id(store)
     grid = is_grid_run(store, run_id)
-    if not grid:
+    walk = not grid and is_walkforward_run(store, run_id)
+    if not grid and not walk:
         with store.connect(read_only=True) as con:
             run_row(con, sql_text("queries", "stored_run_id"), run_id, "run", store)
     if output:
@@ -60,6 +63,10 @@ def report(run_id: str | None, warehouse: str, fmt: str | None, output: str | No
         from sqlorch.report.grid import grid_report_context, write_grid_report  # grid code only when needed
 
         echo(f"report     {shown(write_grid_report(grid_report_context(store, run_id, top), path, fmt, force))}")
+        return
+    if walk:
+        context = walkforward_report_context(store, run_id)
+        echo(f"report     {shown(write_walkforward_report(context, path, fmt, force))}")
         return
     context = report_context(store, run_id)
     path = write_report(context, path, fmt, force)

@@ -3,16 +3,22 @@ train span chose and how they did on the test span; the stitched out-of-sample f
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 import polars as pl
 
 from sqlorch.bars.synthetic import synthetic_bars
-from sqlorch.cli.main import echo, err, quoted, shown, suggested
+from sqlorch.cli.main import check_directory, echo, err, quoted, reports_of, shown, suggested, writing_options
 from sqlorch.cli.progress import ProgressBar
 from sqlorch.cli.table import format_table
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.executors import EXECUTORS
-from sqlorch.report.run import sql_literal
+from sqlorch.report.run import save, sql_literal
+
+if TYPE_CHECKING:
+    from sqlorch.grid.walkforward import WalkForwardResult
 
 
 @click.command()
@@ -30,12 +36,11 @@ from sqlorch.report.run import sql_literal
                                              "ranked there [default: the config's [grid] min_trades, else 0].")
 @click.option("--executor", type=click.Choice(EXECUTORS), help="Where the searches run [default: local].")
 @click.option("--address", help="Ray cluster address with --executor ray.")
-@click.option("--warehouse", type=click.Path(), help="DuckDB warehouse file (default: the config's warehouse key).")
-@click.option("--lock-timeout", type=float, help="Seconds to wait for another run's write lock [default: 60].")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@writing_options
 def walkforward(config: str, train: str, test: str, step: str | None, anchored: bool, metric: str | None,
                 workers: int | None, study: str | None, min_trades: int | None, executor: str | None,
-                address: str | None, warehouse: str | None, lock_timeout: float | None, quiet: bool) -> None:
+                address: str | None, warehouse: str | None, report_dir: str, no_report: bool,
+                lock_timeout: float | None, quiet: bool) -> None:
     """Walk-forward optimisation of the grids in CONFIG (TOML, as `sqlorch grid` reads it).
 
     In each fold the grid is searched on the train span and its best combination (by --metric)
@@ -44,7 +49,8 @@ def walkforward(config: str, train: str, test: str, step: str | None, anchored: 
     metric and its search's deflated Sharpe ratio and PBO, and the stitched out-of-sample
     curve's figures and walk-forward efficiency (its CAGR over the mean in-sample CAGR of the
     choices). Tables walkforward_runs and walkforward_folds,
-    view walkforward_equity; each search is a grid run, each test a run.
+    view walkforward_equity; each search is a grid run, each test a run; the report (folds,
+    stitched curves) goes to --report-dir.
 
     Example: sqlorch walkforward grid.toml --train 3y --test 1y --anchored
     """
@@ -54,6 +60,8 @@ def walkforward(config: str, train: str, test: str, step: str | None, anchored: 
     overrides = {key: value for key, value in
                  {"warehouse": warehouse, "lock_timeout": lock_timeout}.items() if value is not None}
     plan = read_grid_plan(config, overrides)
+    if not no_report:
+        check_directory(Path(report_dir), "--report-dir")
     executor = executor or plan.executor or "local"
     if address and executor != "ray":
         raise SqlorchError("--address is the address of a Ray cluster: use it with --executor ray")
@@ -85,11 +93,27 @@ def walkforward(config: str, train: str, test: str, step: str | None, anchored: 
              f"{_num(m.sharpe_ratio)}, max drawdown {_pct(m.max_drawdown)}, {m.trade_count} trades; "
              f"efficiency {_num(efficiency)}")
         echo(format_table(own, {"in sample": _num, "out of sample": _num, "DSR": _num, "PBO": _num}))
+    reports = {} if no_report else reports_of(result.run_id, lambda: _reports(result, Path(report_dir)))
     echo("")
     echo(f"warehouse  {shown(plan.config.warehouse)}  (tables walkforward_runs, walkforward_folds; view "
          "walkforward_equity)")
+    if reports:
+        echo(f"report     {shown(reports['html'])}")
+        echo(f"summary    {shown(reports['md'])}")
     query = f"SELECT * FROM walkforward_folds WHERE run_id = {sql_literal(result.run_id)} ORDER BY strategy_id, fold"
     echo(f"\nexplore    {shown(suggested(f'sql {quoted(query)}', plan.config.warehouse))}")
+
+
+def _reports(result: WalkForwardResult, directory: Path) -> dict[str, Path]:
+    """`<run_id>.html` and `.md` in `directory`, never over a file that is not a sqlorch report."""
+    from sqlorch.report.run import REPORT_DIR_HINT, check_target, id_path
+    from sqlorch.report.walkforward import render_walkforward, walkforward_report_context
+
+    paths = {fmt: id_path(directory, result.run_id, "." + fmt) for fmt in ("html", "md")}
+    for path in paths.values():
+        check_target(path, hint=REPORT_DIR_HINT)
+    context = walkforward_report_context(result.warehouse, result.run_id, result)
+    return {fmt: save(path, render_walkforward(context, fmt), hint=REPORT_DIR_HINT) for fmt, path in paths.items()}
 
 
 def _pct(value: float) -> str:

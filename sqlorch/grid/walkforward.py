@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import re
 import time
@@ -28,7 +29,7 @@ import polars as pl
 from sqlorch.backtest.benchmark import data_symbols
 from sqlorch.backtest.engine import BacktestEngine
 from sqlorch.backtest.metrics import sleeve_metrics
-from sqlorch.backtest.results import METRIC_NAMES, PerformanceMetrics
+from sqlorch.backtest.results import METRIC_NAMES, PerformanceMetrics, Presentable
 from sqlorch.backtest.runner import config_json, new_run_id, periods_per_year, sqlorch_version
 from sqlorch.bars.load import load_bars
 from sqlorch.config.settings import BacktestConfig
@@ -38,7 +39,7 @@ from sqlorch.grid.executors import EXECUTORS, Executor, make_executor
 from sqlorch.grid.search import GridSearch
 from sqlorch.money import MICRO
 from sqlorch.resources import sql_text
-from sqlorch.store.warehouse import Warehouse, insert
+from sqlorch.store.warehouse import Warehouse, frame, insert
 
 _SPAN = re.compile(r"^\s*(\d+)\s*([ymwd])\s*$", re.IGNORECASE)
 _UNITS = {"y": "years", "m": "months", "w": "weeks", "d": "days"}
@@ -120,13 +121,14 @@ def plan_folds(clock: np.ndarray, train: Span, test: Span, step: Span | None = N
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class WalkForwardResult:
+class WalkForwardResult(Presentable):
     """A finished walk-forward. `folds` (polars): strategy_id, fold, train_start, train_end,
     test_start, test_end (inclusive), params, in_sample and out_of_sample (the metric), grid and
     test run ids, the train search's deflated_sharpe_ratio and pbo; `equity_curve`: the stitched
     out-of-sample curve (strategy_id, ts, equity); `metrics` of that curve and `efficiency` (its
     CAGR / the mean in-sample CAGR of the chosen combinations): the values themselves for one
-    strategy, else dicts by strategy (always in `metrics_by_strategy` and `efficiency_by_strategy`)."""
+    strategy, else dicts by strategy (always in `metrics_by_strategy` and `efficiency_by_strategy`).
+    In a notebook it shows its folds and curves; `report()` writes its report."""
 
     run_id: str
     folds: pl.DataFrame
@@ -225,6 +227,8 @@ class WalkForward:
                 "run_id": run_id, "status": "running", "started_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
                 "source": source or "python", "metric": self.metric, "train": str(self.train), "test": str(self.test),
                 "step": str(self.step or self.test), "anchored": self.anchored, "fold_count": len(folds),
+                "initial_capital": config.initial_capital,
+                "periods_per_year": config.periods_per_year or periods_per_year(clock),
                 "strategy_count": len(self.search.grids), "grids": self.search._grids_json(),
                 "config": config_json(config), "sqlorch_version": sqlorch_version()}.items()})
         executor = make_executor(self.executor, self.workers, self.address)  # one pool for every fold
@@ -240,7 +244,7 @@ class WalkForward:
         finally:
             if executor is not self.executor:
                 executor.close()
-        return self._result(run_id, rows, warehouse, config.periods_per_year or periods_per_year(clock))
+        return load_walkforward_result(warehouse, run_id)
 
     def _folds(self, run_id: str, loaded: pl.DataFrame, inner: BacktestConfig, clock: np.ndarray, folds: list[Fold],
                executor: Executor, progress: Callable[[int, int], None] | None,
@@ -280,30 +284,37 @@ class WalkForward:
                 progress(done + 1, len(folds))
         return rows
 
-    def _result(self, run_id: str, rows: list[dict[str, Any]], warehouse: Warehouse, ppy: int) -> WalkForwardResult:
-        """The result, its stitched curves and their metrics read back from the warehouse."""
-        folds = pl.DataFrame(rows).drop("run_id")
-        curve = warehouse.query(sql_text("queries", "walkforward_curve"), [run_id])
+
+def load_walkforward_result(warehouse: Warehouse, run_id: str) -> WalkForwardResult:
+    """A walk-forward's result read back from the warehouse: its folds (in grid order), the
+    stitched curves and their metrics (the grid's numpy definition, over the test runs' equity,
+    holdings and round trips together) and efficiencies."""
+    with warehouse.connect(read_only=True) as con:
+        (metric, grids, initial_capital, ppy), = con.execute(
+            "SELECT metric, grids, initial_capital, periods_per_year FROM walkforward_runs WHERE run_id = ?",
+            [run_id]).fetchall()
+        folds = frame(con, sql_text("queries", "walkforward_fold_rows"), [run_id])
+        curve = frame(con, sql_text("queries", "walkforward_curve"), [run_id])
         stats = {r["strategy_id"]: r for r in
-                 warehouse.query(sql_text("queries", "walkforward_trade_stats"), [run_id]).iter_rows(named=True)}
-        capital = int(Decimal(self.config.initial_capital) * MICRO)
-        metrics, efficiency = {}, {}
-        for sid in self.search.strategy_ids:
-            own = curve.filter(pl.col("strategy_id") == sid)
-            s = stats.get(sid) or {}
-            trades = [(s.get("trades") or 0, s.get("closed") or 0, s.get("wins") or 0,
-                       round((s.get("gross_profit") or 0) * MICRO), round((s.get("gross_loss") or 0) * MICRO))]
-            if own.height:
-                values = sleeve_metrics(own["equity"].to_numpy()[:, None], own["held"].to_numpy()[:, None],
-                                        [capital], trades, ppy)[0]
-                metrics[sid] = PerformanceMetrics(**dict(zip(METRIC_NAMES, values)))
-            else:
-                metrics[sid] = PerformanceMetrics()
-            chosen = folds.filter((pl.col("strategy_id") == sid) & pl.col("test_run_id").is_not_null())
-            in_sample = chosen["in_sample_cagr"].drop_nulls().mean() if chosen.height else None
-            efficiency[sid] = metrics[sid].cagr / in_sample if in_sample else math.nan
-        return WalkForwardResult(run_id, folds, curve.select("strategy_id", "ts", "equity"), metrics, efficiency,
-                                 self.metric, warehouse)
+                 frame(con, sql_text("queries", "walkforward_trade_stats"), [run_id]).iter_rows(named=True)}
+    ids = [g["strategy_id"] for g in json.loads(grids)]
+    capital = int(Decimal(initial_capital) * MICRO)
+    metrics, efficiency = {}, {}
+    for sid in ids:
+        own = curve.filter(pl.col("strategy_id") == sid)
+        s = stats.get(sid) or {}
+        trades = [(s.get("trades") or 0, s.get("closed") or 0, s.get("wins") or 0,
+                   round((s.get("gross_profit") or 0) * MICRO), round((s.get("gross_loss") or 0) * MICRO))]
+        metrics[sid] = PerformanceMetrics(**dict(zip(METRIC_NAMES, sleeve_metrics(
+            own["equity"].to_numpy()[:, None], own["held"].to_numpy()[:, None], [capital], trades, ppy)[0]))) \
+            if own.height else PerformanceMetrics()
+        chosen = folds.filter((pl.col("strategy_id") == sid) & pl.col("test_run_id").is_not_null())
+        in_sample = chosen["in_sample_cagr"].drop_nulls().mean() if chosen.height else None
+        efficiency[sid] = metrics[sid].cagr / in_sample if in_sample else math.nan
+    order = {sid: i for i, sid in enumerate(ids)}
+    folds = folds.sort(pl.col("strategy_id").replace_strict(order, return_dtype=pl.Int64), "fold")
+    return WalkForwardResult(run_id, folds, curve.select("strategy_id", "ts", "equity"), metrics, efficiency,
+                             metric, warehouse)
 
 
 def _ts(clock: np.ndarray, index: int) -> dt.datetime:

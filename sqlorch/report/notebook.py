@@ -2,7 +2,8 @@
 
 `html(result)` is what Jupyter shows for a BacktestResult, OrchestratorResult or GridResult
 (`_repr_html_`): a run's comparison table and its equity chart as inline SVG (the report's own
-table columns and chart), a grid's best combinations and first heatmap per strategy. `report(result, path)`
+table columns and chart), a grid's best combinations and first heatmap per strategy, a
+walk-forward's folds and stitched out-of-sample curve per strategy. `report(result, path)`
 writes the full report (HTML, or Markdown for a .md path) and returns its path. Results call
 these through `sqlorch.backtest.results.PRESENTERS`, which the package fills in when imported
 (backtest and grid know nothing of the reports).
@@ -22,7 +23,10 @@ TOP = 5  # combinations listed per strategy for a grid
 
 
 def html(result: Any) -> str:
-    """The notebook view of a run's result (a sleeve's: its own row and curve) or a grid's."""
+    """The notebook view of a run's result (a sleeve's: its own row and curve), a grid's or a
+    walk-forward's."""
+    if hasattr(result, "efficiency_by_strategy"):
+        return _walkforward_html(result)
     if hasattr(result, "best_by_strategy"):
         return _grid_html(result)
     context = report_context(result.warehouse, result.run_id)
@@ -44,6 +48,14 @@ def _grid_html(result: Any) -> str:
         {**context, "charts": chart_markup(context), "titles": TITLES, "show": metric_text})
 
 
+def _walkforward_html(result: Any) -> str:
+    from sqlorch.report.walkforward import chart_markup, walkforward_report_context  # only for walk-forwards
+
+    context = walkforward_report_context(result.warehouse, result.run_id, result)
+    return environment().get_template("notebook_walkforward.html.j2").render(
+        {**context, "charts": chart_markup(context)})
+
+
 def report(result: Any, path: str | Path | None = None) -> Path:
     """Write the report of `result`'s run to `path` (format from its suffix: .html, .htm, .md,
     .markdown; default `reports/<run_id>.html`), never over a file that is not a sqlorch
@@ -51,6 +63,11 @@ def report(result: Any, path: str | Path | None = None) -> Path:
     target = Path(path) if path is not None else id_path(REPORTS, result.run_id, ".html")
     fmt = format_of(target, option=None)
     check_target(target)
+    if hasattr(result, "efficiency_by_strategy"):
+        from sqlorch.report.walkforward import walkforward_report_context, write_walkforward_report
+
+        return write_walkforward_report(walkforward_report_context(
+            result.warehouse, result.run_id, result), target, fmt)
     if hasattr(result, "best_by_strategy"):
         from sqlorch.report.grid import grid_report_context, write_grid_report
 

@@ -184,6 +184,8 @@ def test_cli_walks_forward_each_strategy_on_its_own(tmp_path, monkeypatch) -> No
         (anchored,), = con.execute("SELECT anchored FROM walkforward_runs").fetchall()
     assert len(rows) == 8 and anchored and len({r[2] for r in rows}) == 1  # anchored: one train start
     assert "sqlorch sql \"SELECT * FROM walkforward_folds WHERE run_id = " in out
+    run_id = out.split()[1].rstrip(":")
+    assert f"report     reports/{run_id}.html" in out and (tmp_path / "reports" / f"{run_id}.md").exists()
     bad = CliRunner().invoke(cli, ["walkforward", "wf.toml", "--train", "soon"])
     assert bad.exit_code == 1 and "train: 'soon' is not a span" in bad.stderr
 
@@ -193,3 +195,22 @@ def test_an_in_memory_walk_forward_keeps_its_searches_and_runs_together() -> Non
                          workers=1).run(BARS)
     assert result.equity_curve.height == BARS["ts"].n_unique() - 400
     assert not np.isnan(result.metrics.sharpe_ratio) and result.folds["test_run_id"].is_not_null().all()
+
+
+def test_the_report_and_the_notebook_view(walked, tmp_path) -> None:
+    config, result = walked
+    page = result._repr_html_()
+    assert f"Walk-forward {result.run_id}" in page and page.count("<svg") == 2  # the curve, wide and narrow
+    assert page.count("<tr><td>") == result.folds.height
+    html = result.report(tmp_path / "wf.html").read_text()
+    assert "walk-forward efficiency" in html and 'table class="folds"' in html
+    assert f"{result.metrics.total_return:.2%}" in html
+    assert 'aria-label="sharpe_ratio per fold, at its test span&#39;s start"' in html
+    md = result.report(tmp_path / "wf.md").read_text()
+    assert md.startswith(f"# sqlorch walk-forward {result.run_id}") and "<svg" not in md
+    assert md.count("\n| ") == 2 + result.folds.height  # the header row, its rule and one row per fold
+    # sqlorch report finds it in the warehouse and writes the same figures
+    done = CliRunner().invoke(cli, ["report", result.run_id, "--warehouse", config.warehouse,
+                                    "-o", str(tmp_path / "again.html")])
+    assert done.exit_code == 0, done.output
+    assert f"{result.metrics.total_return:.2%}" in (tmp_path / "again.html").read_text()

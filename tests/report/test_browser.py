@@ -290,3 +290,34 @@ def test_grid_top_tables_fit(browser: WebDriver, grid_report: Path, tmp_path: Pa
     assert rsi == headers
     png = browser.screenshot(tmp_path / f"grid-{width}.png")
     assert png.read_bytes().startswith(PNG)
+
+
+@pytest.fixture(scope="module")
+def walkforward_report(tmp_path_factory) -> Path:
+    """The HTML report of a walk-forward of two strategies over 15 years of growing bars."""
+    from sqlorch import WalkForward
+    from sqlorch.grid.walkforward import load_walkforward_result
+    from sqlorch.report.walkforward import walkforward_report_context, write_walkforward_report
+
+    home = tmp_path_factory.mktemp("walk")
+    config = BacktestConfig(warehouse=str(home / "w.duckdb"), log_dir=None)
+    result = WalkForward([(SMACross, {"fast": [10, 20], "slow": [50, 100]}), (Momentum, {"lookback": [10, 40]})],
+                         config=config, train="3y", test="1y", workers=1).run(_growing_bars())
+    context = walkforward_report_context(result.warehouse, result.run_id,
+                                         load_walkforward_result(result.warehouse, result.run_id))
+    return write_walkforward_report(context, home / "wf.html", "html")
+
+
+@pytest.mark.parametrize("width", [1400, 420])
+def test_walkforward_report_fits(browser: WebDriver, walkforward_report: Path, tmp_path: Path, width: int) -> None:
+    browser.emulate(width, 900, mobile=width < 640)
+    browser.open(walkforward_report.as_uri())
+    assert browser.run("return document.documentElement.scrollWidth - window.innerWidth;") <= 0
+    assert _fits(browser, "table.folds") == [0, 0]  # both strategies' fold tables
+    shown = browser.run("return [...document.querySelectorAll('svg.chart')]"
+                        ".filter(s => s.getBoundingClientRect().width > 0).map(s => s.getAttribute('aria-label'));")
+    assert shown.count("Out-of-sample growth of starting capital (log scale)") + \
+        shown.count("Out-of-sample return on starting capital") == 2
+    assert [e for e in browser.console() if e.get("level") == "SEVERE"] == []
+    png = browser.screenshot(tmp_path / f"walkforward-{width}.png")
+    assert png.read_bytes().startswith(PNG)
