@@ -1,7 +1,7 @@
 -- reads: nothing
 -- makes: walkforward_folds, one row per fold and strategy of a walk-forward: its train and test
 --        spans, the grid search on the train span (grid_runs) and the parameters it chose, the
---        run of those on the test span (runs), their in-sample and out-of-sample metric values
+--        runs of those on the train span and on the test span (runs), their in-sample and out-of-sample metric values
 --        the search's deflated Sharpe ratio and PBO, and the test run's starting and final equity
 --        (the previous fold's final equity)
 CREATE TABLE IF NOT EXISTS walkforward_folds (
@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS walkforward_folds (
     test_start      TIMESTAMP,
     test_end        TIMESTAMP,        -- inclusive
     grid_run_id     VARCHAR,          -- the search on the train span
+    train_run_id    VARCHAR,          -- the chosen parameters run on the train span: the in-sample curve
     test_run_id     VARCHAR,          -- the chosen parameters run on the test span (NULL: none chosen)
     params          VARCHAR,          -- JSON: the chosen parameters
     in_sample       DOUBLE,           -- the metric of the chosen combination on the train span

@@ -5,9 +5,10 @@ Folds are consecutive spans of the clock (calendar spans like "3y", "18m", "90d"
 number of bars). In fold k the train span starts k steps after the first bar (at the first bar,
 `anchored`) and the test span starts where it ends; `step` is the test span unless given. Each
 fold's search is a grid run of its own (`grid_runs`, no warm-up); its best combination per
-strategy is a backtest of its own on the test span (`runs`), trading from the test span's first
-bar with the bars before it as warm-up and starting from the previous fold's final equity. The
-folds are in `walkforward_folds`, the stitched curve in the view `walkforward_equity`.
+strategy runs again on the train span (a run: the in-sample curve) and on the test span (a
+run trading from the test span's first bar, with the bars before it as warm-up, from the
+previous fold's final equity). The folds are in `walkforward_folds`, the stitched curve in the
+view `walkforward_equity`.
 """
 
 from __future__ import annotations
@@ -263,7 +264,10 @@ class WalkForward:
             for sid, params in searched.best_by_strategy.items():
                 chosen = searched.table.filter((pl.col("strategy") == sid) & (pl.col("rank") == 1))
                 start_equity = equity[sid]
-                test_run, out_of_sample = None, math.nan
+                train_run = test_run = None
+                out_of_sample = math.nan
+                if params:  # the choice on its train span again, as a run: the in-sample curve
+                    train_run = BacktestEngine(classes[sid](**params), train).run(loaded, warehouse=warehouse).run_id
                 if params and start_equity > 0:
                     test = dataclasses.replace(inner, start=_ts(clock, fold.test_lo),
                                                end=_ts(clock, fold.test_hi - 1), warmup="auto",
@@ -275,7 +279,8 @@ class WalkForward:
                     "run_id": run_id, "strategy_id": sid, "fold": fold.number,
                     "train_start": _ts(clock, fold.train_lo), "train_end": _ts(clock, fold.train_hi - 1),
                     "test_start": _ts(clock, fold.test_lo), "test_end": _ts(clock, fold.test_hi - 1),
-                    "grid_run_id": searched.run_id, "test_run_id": test_run, "params": encode(params),
+                    "grid_run_id": searched.run_id, "train_run_id": train_run, "test_run_id": test_run,
+                    "params": encode(params),
                     "in_sample": chosen[self.metric][0] if chosen.height else None, "out_of_sample": out_of_sample,
                     "in_sample_cagr": chosen["cagr"][0] if chosen.height else None,
                     "deflated_sharpe_ratio": searched.deflated_sharpe_ratio, "pbo": searched.pbo,

@@ -286,7 +286,8 @@ def line_chart(series: Sequence[Series], title: str, size: Size = WIDE,
     fmt = y_format(ticks[1] - ticks[0] if len(ticks) > 1 else abs(high) or 1.0)
     exact = y_format(0.0001)  # the last value, in the line's tooltip
 
-    legend, legend_height = _legend([(s.name, s.color, s.width, s.dash) for s in drawn], size, 8, size.font + 6)
+    entries = list(dict.fromkeys((s.name, s.color, s.width, s.dash) for s in drawn))  # lines alike: one entry
+    legend, legend_height = _legend(entries, size, 8, size.font + 6)
     left = max(_text_width(fmt(t), size.font) for t in ticks) + 14
     top, right, bottom = legend_height + 12, 14, size.font + 14
     plot_w, plot_h = size.width - left - right, size.height - top - bottom

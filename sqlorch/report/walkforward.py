@@ -20,7 +20,7 @@ from sqlorch.grid.walkforward import WalkForwardResult, load_walkforward_result
 from sqlorch.report import charts
 from sqlorch.report.run import environment, listing_sql, run_row, save
 from sqlorch.resources import sql_text
-from sqlorch.store.warehouse import Warehouse
+from sqlorch.store.warehouse import Warehouse, frame
 
 FORMATS = {"html": "walkforward.html.j2", "md": "walkforward.md.j2"}
 
@@ -40,6 +40,7 @@ def walkforward_report_context(warehouse: Warehouse, run_id: str,
     has it already (else it is read back from the warehouse)."""
     with warehouse.connect(read_only=True) as con:
         run = run_row(con, sql_text("queries", "walkforward_run"), run_id, "walk-forward", warehouse)
+        in_sample = frame(con, sql_text("queries", "walkforward_in_sample"), [run_id])
     result = result or load_walkforward_result(warehouse, run_id)
     shown = functools.partial(listing_sql, run_id)
     strategies = []
@@ -48,6 +49,8 @@ def walkforward_report_context(warehouse: Warehouse, run_id: str,
             "strategy_id": sid, "color": charts.color_of(i),
             "folds": list(result.folds.filter(pl.col("strategy_id") == sid).iter_rows(named=True)),
             "curve": result.equity_curve.filter(pl.col("strategy_id") == sid),
+            "in_sample": [part.sort("ts") for _, part in
+                          in_sample.filter(pl.col("strategy_id") == sid).group_by("fold", maintain_order=True)],
             "metrics": metrics, "efficiency": result.efficiency_by_strategy[sid]})
     return {"run": run, "config": json.loads(run["config"] or "{}"), "metric": run["metric"],
             "strategies": strategies, "warehouse": str(warehouse.path) if warehouse.path else ":memory:",
@@ -56,14 +59,18 @@ def walkforward_report_context(warehouse: Warehouse, run_id: str,
 
 
 def chart_markup(context: Mapping[str, Any]) -> dict[str, dict[str, Markup]]:
-    """Per strategy: its stitched curve (a log scale beyond 5x) and its metric in and out of sample
-    per fold, each drawn wide and narrow."""
+    """Per strategy: its stitched curve against the in-sample curves of its choices (each from the
+    starting capital over its train span; a log scale beyond 5x), and its metric in and out of
+    sample per fold, each drawn wide and narrow."""
     capital = float(context["config"].get("initial_capital") or 1)
     out = {}
     for s in context["strategies"]:
         curve = s["curve"]
         ts = curve["ts"].to_numpy()
-        growth = [charts.Series(s["strategy_id"], s["color"], ts, curve["equity"].to_numpy() / capital - 1, 2.0)]
+        growth = [charts.Series("in sample", charts.BENCHMARK_COLOR, part["ts"].to_numpy(),
+                                part["equity"].to_numpy() / capital - 1, 1.0) for part in s["in_sample"]]
+        growth.append(charts.Series(f"{s['strategy_id']}, out of sample", s["color"], ts,
+                                    curve["equity"].to_numpy() / capital - 1, 2.2))
         log = charts.spans_decades(growth)
         folds = pl.DataFrame(s["folds"]) if s["folds"] else pl.DataFrame()
         starts = folds["test_start"].to_numpy() if folds.height else np.array([], dtype="datetime64[us]")
@@ -78,10 +85,10 @@ def chart_markup(context: Mapping[str, Any]) -> dict[str, dict[str, Markup]]:
         for size in (charts.WIDE, charts.NARROW):
             if log:
                 equity = charts.line_chart([dataclasses.replace(g, y=g.y + 1) for g in growth],
-                                           "Out-of-sample growth of starting capital (log scale)", size,
+                                           "Growth of starting capital, out of sample and in sample (log scale)", size,
                                            y_format=charts.multiple_axis, log=True)
             else:
-                equity = charts.line_chart(growth, "Out-of-sample return on starting capital", size)
+                equity = charts.line_chart(growth, "Return on starting capital, out of sample and in sample", size)
             metric = charts.line_chart(per_fold, f"{context['metric']} per fold, at its test span's start", size,
                                        y_format=lambda step: (lambda v: f"{v:.2f}"))
             drawings.setdefault("equity", []).append(equity)

@@ -93,6 +93,11 @@ def test_each_fold_chooses_what_a_search_of_its_train_span_alone_chooses(walked)
         assert json.loads(fold["params"]) == alone.best_params
         best = alone.table.filter(pl.col("rank") == 1)
         assert fold["in_sample"] == pytest.approx(best["sharpe_ratio"][0], rel=1e-12)
+        # the choice run again on its train span (the report's in-sample curve) gives the same figure
+        with duckdb.connect(config.warehouse, read_only=True) as con:
+            (sharpe,), = con.execute("SELECT sharpe_ratio FROM strategy_metrics WHERE run_id = ?",
+                                     [fold["train_run_id"]]).fetchall()
+        assert sharpe == pytest.approx(fold["in_sample"], rel=1e-9)
 
 
 def test_the_stitched_curve_is_the_test_runs_chained(walked) -> None:

@@ -316,8 +316,8 @@ def test_walkforward_report_fits(browser: WebDriver, walkforward_report: Path, t
     assert _fits(browser, "table.folds") == [0, 0]  # both strategies' fold tables
     shown = browser.run("return [...document.querySelectorAll('svg.chart')]"
                         ".filter(s => s.getBoundingClientRect().width > 0).map(s => s.getAttribute('aria-label'));")
-    assert shown.count("Out-of-sample growth of starting capital (log scale)") + \
-        shown.count("Out-of-sample return on starting capital") == 2
+    assert shown.count("Growth of starting capital, out of sample and in sample (log scale)") + \
+        shown.count("Return on starting capital, out of sample and in sample") == 2
     assert [e for e in browser.console() if e.get("level") == "SEVERE"] == []
     png = browser.screenshot(tmp_path / f"walkforward-{width}.png")
     assert png.read_bytes().startswith(PNG)
