@@ -60,7 +60,7 @@ class Planner:
         # cash moves in whole micro units, and never more than a sleeve has spare
         given = [min(-g, max(sleeve.available, 0) * MICRO) // MICRO if g < 0 else 0
                  for g, sleeve in zip(gap, sleeves)]  # micro units
-        needs = {i: g // MICRO for i, g in enumerate(gap) if g > 0}  # micro units
+        needs = {i: g // MICRO for i, g in enumerate(gap) if g >= MICRO}  # micro units (a whole one at least)
         moved = [-amount for amount in given]
         if needs:
             for i, amount in _pro_rata(sum(given), needs):

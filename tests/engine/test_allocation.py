@@ -54,10 +54,10 @@ def test_each_policy_on_the_hand_built_case(policy) -> None:
 
 
 def test_statistics_are_what_the_policy_weighed() -> None:
-    np.testing.assert_allclose(targets("inverse_volatility")[1], [0.01457737973711325, 0.002588435821108957, 0.019235384061671346],
-                               rtol=1e-12)
-    np.testing.assert_allclose(targets("momentum")[1], [-0.00042646735000029246, 0.0039929659760000735, 0.03473751590000007],
-                               rtol=1e-9)
+    np.testing.assert_allclose(targets("inverse_volatility")[1],
+                               [0.01457737973711325, 0.002588435821108957, 0.019235384061671346], rtol=1e-12)
+    np.testing.assert_allclose(targets("momentum")[1],
+                               [-0.00042646735000029246, 0.0039929659760000735, 0.03473751590000007], rtol=1e-9)
     assert np.isnan(targets("equal")[1]).all()
 
 
