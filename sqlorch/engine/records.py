@@ -31,9 +31,10 @@ class Coded:
 @dataclass(frozen=True)
 class Amount:
     """A column of integer amounts in units of 10^-scale (DECIMAL in the warehouse); NULL where
-    `valid` is False."""
+    `valid` is False. `values` is an int64 array, or a list of Python ints where they may pass 64
+    bits (pico units)."""
 
-    values: np.ndarray
+    values: np.ndarray | list[int]
     scale: int
     valid: np.ndarray | None = None
 
@@ -257,9 +258,8 @@ class Records:
         names = [f.name for f in fields(Rebalance)]
         rows = self.rebalances
         lists = {name: [getattr(row, name) for row in rows] for name in names}
-        for name in ("equity_before", "target_equity", "cash_moved", "position_trade"):
-            lists[name] = Amount(np.array(lists[name], dtype=object).astype(np.int64) if rows else
-                                 np.zeros(0, dtype=np.int64), 12)
+        for name in ("equity_before", "target_equity", "cash_moved", "position_trade"):  # pico units: a sleeve
+            lists[name] = Amount([int(v) for v in lists[name]], 12)  # of 9.3e6 is past int64, so Python ints
         return Columns.of(**lists)
 
     def _allocation_targets(self) -> Columns:

@@ -2,7 +2,8 @@
 
 Nothing here touches DuckDB. The stepper prepares the arrays the kernel steps over (prices,
 marks, fill prices, the features, when each strategy is due), runs it, answers what it asks
-of Python (the signals of Python strategies, Python conflict resolvers, rebalancing plans), and
+of Python (the signals of Python strategies, Python conflict resolvers, rebalancing plans and
+allocation policies' targets), and
 returns the records (signals, decisions, fills, conflicts, transfers, rebalances) that the
 warehouse writes in bulk; SQL views do the accounting from them. One stepper serves every run:
 a backtest (one sleeve), an orchestrated run (sleeves that meet on symbols and rebalance) and a
@@ -69,7 +70,8 @@ class StepOutcome:
 class Stepper:
     """Runs strategies bar by bar over a panel, each trading its own sleeve.
 
-    Per bar t: fill pending orders at the open (next_open mode); rebalance if the sleeves
+    Per bar t: fill pending orders at the open (next_open mode); on an allocation date, move
+    capital to the allocation policy's targets (`allocate`), else rebalance if the sleeves
     drifted; ask each strategy due for its signals and turn them into orders sized at the
     close of t; fill them at the close (close mode). A strategy is due on the bars its
     `wake_on` features change (turn true, with `wake_on_rise`), on every bar without them, and

@@ -95,6 +95,23 @@ def test_targets_events_and_shares(tmp_path: Path) -> None:
     assert last <= 251
 
 
+def test_sleeves_past_int64_pico_units_are_recorded(tmp_path: Path) -> None:
+    """A rebalance's amounts are kept in pico units: a sleeve above 9.3e6 passes 64 bits there
+    (found by the L benchmark with allocation); the warehouse's DECIMAL(38, 12) holds them."""
+    bars = synthetic_bars(symbols=3, years=1, seed=2)
+    path = str(tmp_path / "w.duckdb")
+    config = OrchestratorConfig(warehouse=path, log_dir=None, initial_capital=Decimal("100000000"), allocation="equal",
+                                allocation_lookback=5)
+    run_id = StrategyOrchestrator(STRATEGIES, config).run(bars).run_id
+    with duckdb.connect(path, read_only=True) as con:
+        first = con.execute("SELECT sum(equity_before) FROM rebalances WHERE run_id = ? AND rebalance_id = 1",
+                            [run_id]).fetchall()[0][0]
+        equity = con.execute("SELECT sum(equity) FROM strategy_equity WHERE run_id = ? AND bar_index = "
+                             "(SELECT min(bar_index) FROM rebalances WHERE run_id = ?)", [run_id, run_id]).fetchall()
+    assert first > Decimal("5e7")  # four sleeves, each past 9.3e6
+    assert abs(first - equity[0][0]) < Decimal("1000")  # before the move vs at the close (commissions apart)
+
+
 class Negative:
     def weights(self, window):
         return [-0.1] + [window.budget + 0.1] + [0.0] * (len(window.ids) - 2)
