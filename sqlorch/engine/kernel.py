@@ -1,8 +1,9 @@
 """The compiled engine: the per-bar and per-order work of every run, in numba (SPEC §1, §3).
 
 `run` steps the bars from `start` to the end: pending orders fill (at the open, or at the
-close in close mode), drift is checked, and every strategy due is asked for its signals, which
-become orders sized at the close. Compiled rules (`sqlorch.engine.rule.Rule`) decide here;
+close in close mode), drift is checked (or, on an allocation date, capital moves to the
+allocation policy's targets: the same rebalance, see `track_sleeves`), and every strategy due is
+asked for its signals, which become orders sized at the close. Compiled rules (`sqlorch.engine.rule.Rule`) decide here;
 Python strategies, Python conflict resolvers and rebalancing plans are called back through
 `objmode` (`sqlorch.engine.bridge`) only on the bars that need them; a Python strategy writes
 its signals straight into buffers the engine reads. State and records are 2-D int64 arrays
