@@ -4,6 +4,7 @@ the records and events, and the CLI with an [allocation] table."""
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from decimal import Decimal
 from pathlib import Path
@@ -178,7 +179,8 @@ def test_cli_run_with_an_allocation_table(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_cli_with_an_allocator_of_ones_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "mine.py").write_text(textwrap.dedent("""
+    monkeypatch.delitem(sys.modules, "allocators_of_mine", raising=False)  # imported fresh, then forgotten
+    (tmp_path / "allocators_of_mine.py").write_text(textwrap.dedent("""
         class Shapeless:
             pass
 
@@ -186,12 +188,15 @@ def test_cli_with_an_allocator_of_ones_own(tmp_path: Path, monkeypatch: pytest.M
             def weights(self, window):
                 return [window.budget * 2] + [0.0] * (len(window.ids) - 1)
     """))
-    config_file(tmp_path, "mine:Shapeless")
+    config_file(tmp_path, "allocators_of_mine:Shapeless")
     result = CliRunner().invoke(cli, ["run", "alloc.toml", "--quiet", "--no-report"])
     assert result.exit_code == 1
-    assert "[allocation] policy: mine:Shapeless is not an allocator: it has no weights(window) method" in result.output
-    config_file(tmp_path, "mine:Lopsided")
+    assert ("[allocation] policy: allocators_of_mine:Shapeless is not an allocator: it has no weights(window) method"
+            in result.output)
+    config_file(tmp_path, "allocators_of_mine:Lopsided")
     result = CliRunner().invoke(cli, ["run", "alloc.toml", "--quiet", "--no-report"])
     assert result.exit_code == 1
-    assert "allocation policy 'mine:Lopsided' at 2023-01-31 (bar 21) returned weights summing to 2" in result.output
+    assert ("allocation policy 'allocators_of_mine:Lopsided' at 2023-01-31 (bar 21) returned weights summing to 2"
+            in result.output)
     assert "Traceback" not in result.output
+    sys.modules.pop("allocators_of_mine", None)
