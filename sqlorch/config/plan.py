@@ -274,6 +274,7 @@ def resolve_class(reference: str, base: Path, shape: tuple[str, str] = STRATEGY_
                          f"built-ins are {', '.join(BUILTINS)}, or give \"package.module:Class\"")
     module_name, _, class_name = reference.partition(":")
     sys.path.insert(0, str(base))
+    importlib.invalidate_caches()  # a directory's listing is cached by its path: "." may be another directory now
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
