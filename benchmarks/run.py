@@ -9,6 +9,8 @@ Workloads (data generated deterministically, same bars on every run):
   sweep  1, 2, 5, 10, 20, 50, 100 and 1,000 strategies on the S data (1,000 is W)
   peers  the same five strategies in backtrader and vectorbt on L, and in vectorbt on M
          (benchmarks/peers.py)
+  allocation  L end to end with fixed weights and with `risk_parity` monthly (SPEC §7),
+         alternately in one process, best of `--repeat` each, and their ratio (target <= 1.1)
 
 For S, L and M it prints one line per figure: end to end through the Python API
 (`StrategyOrchestrator.run`: ingest, stepping, SQL books and metrics, results loaded) and, for
@@ -93,12 +95,13 @@ def line_up(n: int) -> list:
     return [(makers[i % 5](i // 5), weight) for i in range(n)]
 
 
-def run_api(bars: pl.DataFrame, strategies: int, workload: str, directory: Path) -> float:
-    """Seconds for one orchestrated run end to end (a new warehouse file each time)."""
+def run_api(bars: pl.DataFrame, strategies: int, workload: str, directory: Path, **settings) -> float:
+    """Seconds for one orchestrated run end to end (a new warehouse file each time); `settings`
+    are more OrchestratorConfig fields (an allocation policy, say)."""
     from sqlorch import OrchestratorConfig, StrategyOrchestrator
     warehouse = directory / f"api-{time.monotonic_ns()}.duckdb"
     config = OrchestratorConfig(initial_capital=Decimal(CAPITAL.get(workload, "1000000")),
-                                warehouse=str(warehouse), log_dir=None)
+                                warehouse=str(warehouse), log_dir=None, **settings)
     start = time.perf_counter()
     StrategyOrchestrator(line_up(strategies), config).run(bars)
     return time.perf_counter() - start
@@ -119,6 +122,13 @@ def child(kind: str, workload: str, strategies: int, repeat: int) -> dict:
             one = min(run_api(bars, 1, workload, directory) for _ in range(repeat))
             five = min(run_api(bars, 5, workload, directory) for _ in range(repeat))
             result.update(one=one, five=five, ratio=five / one)
+        elif kind == "allocation":  # alternately, so that both see the same machine
+            fixed, allocated = float("inf"), float("inf")
+            for _ in range(repeat):
+                fixed = min(fixed, run_api(bars, strategies, workload, directory))
+                allocated = min(allocated, run_api(bars, strategies, workload, directory, allocation="risk_parity",
+                                                   allocation_every="monthly"))
+            result.update(fixed=fixed, allocated=allocated, ratio=allocated / fixed)
         elif kind == "cli":
             result["seconds"] = run_cli(bars, strategies, directory, repeat)
         elif kind == "stepping":
@@ -216,6 +226,16 @@ def workload_rows(workload: str, repeat: int) -> list[dict]:
     return rows
 
 
+def allocation_rows(repeat: int) -> list[dict]:
+    """L with fixed weights and with risk_parity monthly, side by side (SPEC §7: within 10%)."""
+    got = measure("allocation", "L", 5, repeat)
+    print(f"L      allocation risk_parity monthly {got['allocated']:.2f} s / fixed {got['fixed']:.2f} s = "
+          f"{got['ratio']:.3f}  (best of {repeat}, alternately in one process; target <= 1.1)", flush=True)
+    note = f"risk_parity monthly / fixed = {got['ratio']:.3f} (<= 1.1); fixed: {got['fixed']:.2f} s"
+    return [{"workload": "L", "what": "alloc", "strategies": 5, "seconds": got["allocated"],
+             "throughput": got["bars"] * 5 / got["allocated"], "peak_mb": got["peak_mb"], "note": note}]
+
+
 def sweep_rows() -> list[dict]:
     rows = []
     for n in SWEEP:
@@ -254,7 +274,8 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", nargs="?", default="all", choices=["S", "L", "M", "sweep", "peers", "all"])
+    parser.add_argument("what", nargs="?", default="all",
+                        choices=["S", "L", "M", "sweep", "peers", "allocation", "all"])
     parser.add_argument("--repeat", type=int, default=3, help="best of N for ratios and the CLI [3]")
     parser.add_argument("--child", nargs=4, metavar=("KIND", "WORKLOAD", "STRATEGIES", "REPEAT"),
                         help=argparse.SUPPRESS)
@@ -265,10 +286,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(f"machine: {machine()}", flush=True)
     rows: list[dict] = []
-    for name in ("S", "L", "M", "sweep", "peers"):
+    for name in ("S", "L", "M", "sweep", "peers", "allocation"):
         if args.what not in (name, "all"):
             continue
-        if name == "sweep":
+        if name == "allocation":
+            rows += allocation_rows(args.repeat)
+        elif name == "sweep":
             rows += sweep_rows()
         elif name == "peers":
             rows += peer_rows()

@@ -6,6 +6,7 @@ from sqlorch.backtest.results import PRESENTERS as _PRESENTERS
 from sqlorch.backtest.results import BacktestResult, OrchestratorResult, PerformanceMetrics, StrategyAllocation
 from sqlorch.bars.load import load_bars
 from sqlorch.config.settings import BacktestConfig, OrchestratorConfig
+from sqlorch.engine.allocation import AllocationWindow, register_allocator
 from sqlorch.engine.context import Bar, BarContext
 from sqlorch.engine.domain import ConflictMode, DecisionKind, Side, Signal
 from sqlorch.engine.rule import Rule
@@ -41,10 +42,9 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'sqlorch' has no attribute {name!r}")
 
 __all__ = [
-    "BacktestConfig", "BacktestEngine", "BacktestResult", "Bar", "BarContext", "ConfigError",
+    "AllocationWindow", "BacktestConfig", "BacktestEngine", "BacktestResult", "Bar", "BarContext", "ConfigError",
     "ConflictMode", "DataError", "DecisionKind", "Grid", "GridResult", "GridSearch", "IStrategy", "OrchestratorConfig",
     "OrchestratorResult", "PerformanceMetrics", "Rule", "Side", "Signal", "SqlorchError",
     "StrategyAllocation", "StrategyError", "StrategyOrchestrator", "WalkForward", "WalkForwardResult",
-    "WarehouseLockedError",
-    "load_bars", "__version__",
+    "WarehouseLockedError", "load_bars", "register_allocator", "__version__",
 ]

@@ -125,7 +125,8 @@ def toml_keys() -> dict[str, tuple[str, ...]]:
 
     tables = {"[data]": plan.DATA_KEYS, "[data] synthetic": plan.SYNTHETIC_KEYS, "[backtest]": plan.BACKTEST_KEYS,
               "[[strategies]]": tuple(dict.fromkeys((*plan.STRATEGY_KEYS, *grid_plan.STRATEGY_KEYS))),
-              "[grid]": grid_plan.GRID_KEYS, "range (grid params)": grid_plan.RANGE_KEYS}
+              "[allocation]": plan.ALLOCATION_KEYS, "[grid]": grid_plan.GRID_KEYS,
+              "range (grid params)": grid_plan.RANGE_KEYS}
     sections = {f"[[{s}]]" if s == "strategies" else f"[{s}]" for s in (*plan.SECTIONS, "grid")}
     assert sections <= set(tables), f"a section the readers accept has no entry here: {sections - set(tables)}"
     return tables

@@ -38,6 +38,7 @@ from sqlorch.bars.panel import MARK, Panel
 from sqlorch.bars.window import trading_window
 from sqlorch.config.settings import BacktestConfig, OrchestratorConfig, check_weight
 from sqlorch.engine import layout
+from sqlorch.engine.allocation import AllocationError, bounds_problem
 from sqlorch.engine.domain import OverweightPolicy
 from sqlorch.engine.events import EventLog, encode
 from sqlorch.engine.features import declared
@@ -123,6 +124,12 @@ def plan_sleeves(pairs: Sequence[tuple[object, Any]], config: BacktestConfig) ->
     normalize = orchestrated and config.on_overweight == OverweightPolicy.NORMALIZE
     if total > 1 and not normalize:
         problems.append(f"weights add up to {total}, more than 1; lower them or set on_overweight = \"normalize\"")
+    budget = float(min(total, Decimal(1)))
+    if orchestrated and len(weights) == len(pairs) and pairs and not (isinstance(config.allocation, str) and
+                                                                      config.allocation == "fixed"):
+        bounds = bounds_problem(len(weights), budget, config.min_weight, config.max_weight)
+        if bounds:
+            problems.append(f"min_weight, max_weight: {bounds}")
     if problems:
         raise ConfigError(problems)
     requested = weights
@@ -251,6 +258,8 @@ def execute(kind: str, sleeves: Sleeves, config: BacktestConfig, bars: Any, ware
     finally:
         log.close()
     failure = outcome.failure
+    if failure and isinstance(failure.error, AllocationError):
+        raise SqlorchError(f"{failure.error} (run {run_id} recorded as failed)") from failure.error
     if failure:
         raise StrategyError(failure.strategy_id, timestamps[failure.bar_index].item(), failure.error,
                             run_id) from failure.error
@@ -402,7 +411,7 @@ def _stamp(micros: int) -> str:
 
 INSTANT_COLUMNS = {"logged_at"}
 """Record columns holding wall-clock times as microseconds since the epoch (see EventLog.now)."""
-BAR_COLUMNS = (("bar_index", "ts"), ("decided_bar", "decided_ts"), ("resolved_bar", "resolved_ts"))
+BAR_COLUMNS = (("bar_index", "ts"), ("bar", "ts"), ("decided_bar", "decided_ts"), ("resolved_bar", "resolved_ts"))
 """Record columns holding bar indexes, and the timestamp columns made from them."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlorch.config.settings import CONFIG_KEYS, OrchestratorConfig, check_weight, to_decimal
+from sqlorch.engine.allocation import allocator_names, bounds_problem, register_allocator
 from sqlorch.engine.conflicts import register_resolver, resolver_names
 from sqlorch.engine.domain import OverweightPolicy
 from sqlorch.engine.strategy import class_parameters
@@ -28,8 +29,12 @@ DATA_KEYS = ("paths", *DATA_SETTINGS, "synthetic")
 SYNTHETIC_KEYS = ("symbols", "years", "seed")
 MAX_SYNTHETIC_BARS = 10_000_000  # symbols x years x 252: about 2 GB in memory
 STRATEGY_KEYS = ("name", "class", "weight", "params")
-BACKTEST_KEYS = tuple(k for k in CONFIG_KEYS if k not in DATA_SETTINGS)
-SECTIONS = ("data", "backtest", "strategies")
+ALLOCATION_FIELDS = {"policy": "allocation", "lookback": "allocation_lookback", "every": "allocation_every",
+                     "min_weight": "min_weight", "max_weight": "max_weight"}
+"""The [allocation] table's keys and the config fields they set (SPEC §7)."""
+ALLOCATION_KEYS = tuple(ALLOCATION_FIELDS)
+BACKTEST_KEYS = tuple(k for k in CONFIG_KEYS if k not in DATA_SETTINGS and k not in ALLOCATION_FIELDS.values())
+SECTIONS = ("data", "backtest", "strategies", "allocation")
 DEFAULT_PATHS = ("data/*.csv",)
 
 
@@ -96,6 +101,10 @@ def parse_plan(document: dict[str, Any], base: Path, source: str, overrides: dic
             config.on_overweight != OverweightPolicy.NORMALIZE:
         problems.append(f"[[strategies]] weight: the weights add up to {total}, more than 1; lower them or set "
                         "on_overweight = \"normalize\" in [backtest]")
+    if config is not None and strategies and len(strategies) == len(entries) and config.allocation != "fixed":
+        bounds = bounds_problem(len(strategies), float(min(total, Decimal(1))), config.min_weight, config.max_weight)
+        if bounds:
+            problems.append(f"[allocation] min_weight, max_weight: {bounds}")
     if problems:
         raise ConfigError([f"{source}: {p}" for p in problems])
     assert config is not None
@@ -113,11 +122,15 @@ def parse_settings(document: dict[str, Any], base: Path, overrides: dict[str, An
     backtest = _table(document, "backtest", problems)
     _unknown(data, DATA_KEYS, "[data] ", problems)
     _unknown(backtest, BACKTEST_KEYS, "[backtest] ", problems)
+    allocation = _table(document, "allocation", problems) if "allocation" in sections else {}
+    _unknown(allocation, ALLOCATION_KEYS, "[allocation] ", problems)
 
     paths, synthetic = _data_source(data, base, problems)
     _register_resolver_class(backtest.get("conflict_mode"), base, problems)
     settings = {k: v for k, v in backtest.items() if k in BACKTEST_KEYS}
     settings.update({k: data[k] for k in DATA_SETTINGS if k in data})
+    _register_allocator_class(allocation.get("policy"), base, problems)
+    settings.update({ALLOCATION_FIELDS[k]: v for k, v in allocation.items() if k in ALLOCATION_FIELDS})
     if isinstance(settings.get("benchmark_path"), str) and settings["benchmark_path"] and \
             not Path(settings["benchmark_path"]).is_absolute():  # like the data paths: next to the file
         settings["benchmark_path"] = str(base / settings["benchmark_path"])
@@ -126,7 +139,7 @@ def parse_settings(document: dict[str, Any], base: Path, overrides: dict[str, An
     try:
         config = OrchestratorConfig(**settings)
     except ConfigError as exc:
-        problems += [_section_of(p) + p for p in exc.problems]
+        problems += [_placed(p) for p in exc.problems]
     return paths, synthetic, config
 
 
@@ -142,11 +155,22 @@ def _capital(document: dict[str, Any], overrides: dict[str, Any]) -> Decimal | N
         return None
 
 
+def _placed(problem: str) -> str:
+    """A settings problem as the file says it: its section, and the [allocation] key it names."""
+    key = problem.split(":", 1)[0].split(" ", 1)[0]
+    if key in _ALLOCATION_KEY_OF:
+        return f"[allocation] {_ALLOCATION_KEY_OF[key]}{problem[len(key):]}"
+    return _section_of(problem) + problem
+
+
 def _section_of(problem: str) -> str:
     key = problem.split(":", 1)[0].split(" ", 1)[0]
     if key in DATA_SETTINGS:
         return "[data] "
     return "[backtest] " if key in BACKTEST_KEYS else ""
+
+
+_ALLOCATION_KEY_OF = {field: key for key, field in ALLOCATION_FIELDS.items()}
 
 
 def _unknown(table: dict[str, Any], known: tuple[str, ...], where: str, problems: list[str]) -> None:
@@ -220,7 +244,22 @@ def _register_resolver_class(mode: Any, base: Path, problems: list[str]) -> None
         problems.append(f"[backtest] conflict_mode: {mode}() raised {type(exc).__name__}: {exc}")
 
 
+def _register_allocator_class(policy: Any, base: Path, problems: list[str]) -> None:
+    """`policy = "module:Class"` imports a user's allocator, checks its shape, and registers an
+    instance under that name."""
+    if not isinstance(policy, str) or ":" not in policy or policy in allocator_names():
+        return
+    try:
+        cls = resolve_class(policy, base, shape=ALLOCATOR_SHAPE)
+        register_allocator(policy, cls())
+    except (ValueError, TypeError) as exc:
+        problems.append(f"[allocation] policy: {exc}")
+    except Exception as exc:  # a user's constructor may raise anything
+        problems.append(f"[allocation] policy: {policy}() raised {type(exc).__name__}: {exc}")
+
+
 STRATEGY_SHAPE = ("on_bar", "a strategy: it has no on_bar(ctx) method")
+ALLOCATOR_SHAPE = ("weights", "an allocator: it has no weights(window) method")
 
 
 def resolve_class(reference: str, base: Path, shape: tuple[str, str] = STRATEGY_SHAPE) -> type:
@@ -235,6 +274,7 @@ def resolve_class(reference: str, base: Path, shape: tuple[str, str] = STRATEGY_
                          f"built-ins are {', '.join(BUILTINS)}, or give \"package.module:Class\"")
     module_name, _, class_name = reference.partition(":")
     sys.path.insert(0, str(base))
+    importlib.invalidate_caches()  # a directory's listing is cached by its path: "." may be another directory now
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

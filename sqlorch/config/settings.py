@@ -115,6 +115,33 @@ def _to_conflict_mode(value: Any) -> ConflictMode | str:
     return value
 
 
+def _to_allocation(value: Any) -> Any:
+    """An allocation policy (SPEC §7): a built-in or registered name (a TOML file's "module:Class" is
+    registered under that text by sqlorch.config.plan), or an allocator object (`weights(window)`)."""
+    from sqlorch.engine.allocation import check_allocator, get_allocator
+
+    if not isinstance(value, str):
+        try:
+            check_allocator(value)
+        except TypeError as exc:
+            raise ValueError(f"{exc}; got {type(value).__name__}") from None
+        return value
+    get_allocator(value)  # raises ValueError naming the choices
+    return value
+
+
+def _to_every(value: Any) -> str | int:
+    """A calendar period ("daily", "weekly", "monthly", "quarterly") or a positive number of bars."""
+    from sqlorch.engine.allocation import PERIODS
+
+    if isinstance(value, str) and value in PERIODS:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    hint = did_you_mean(value, PERIODS) if isinstance(value, str) else ""
+    raise ValueError(f"{value!r} is not one of {', '.join(PERIODS)} or a positive number of bars{hint}")
+
+
 def _to_timestamp(value: Any) -> dt.date:
     """A date (a whole day: `end` includes all of it) or, if a time is given, a datetime."""
     if isinstance(value, dt.date):
@@ -207,6 +234,11 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "rebalance_threshold": _optional(_to_float),
     "rebalance_every": _optional(_to_int),
     "on_overweight": _to_enum(OverweightPolicy),
+    "allocation": _to_allocation,
+    "allocation_lookback": _to_int,
+    "allocation_every": _to_every,
+    "min_weight": _to_float,
+    "max_weight": _to_float,
     "round_prices": _to_bool,
     "symbols": _optional(_to_symbols),
     "benchmark": _optional(_to_symbol),
@@ -231,6 +263,9 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "lock_timeout": (lambda v: v >= 0, "must be 0 or more seconds"),
     "rebalance_threshold": (lambda v: 0 < v < 1, "must be between 0 and 1 (0.10 = 10 points)"),
     "rebalance_every": (lambda v: v > 0, "must be a positive number of bars"),
+    "allocation_lookback": (lambda v: v >= 2, "must be at least 2 bars of sleeve returns (a volatility needs two)"),
+    "min_weight": (lambda v: 0 <= v <= 1, "must be between 0 and 1 (a share of the capital)"),
+    "max_weight": (lambda v: 0 < v <= 1, "must be more than 0 and at most 1 (a share of the capital)"),
     "risk_free_rate": (lambda v: v > -1, "must be more than -1 (an annual rate: 0.02 = 2%)"),
 }
 
@@ -255,6 +290,9 @@ def _validate(config: Any) -> list[str]:
     if {"benchmark", "benchmark_path"} <= valid and config.benchmark and config.benchmark_path:
         problems.append("benchmark and benchmark_path: give one of them (a symbol of the data, or a file of its "
                         "own), not both")
+    if {"min_weight", "max_weight"} <= valid and config.min_weight > config.max_weight:
+        problems.append(f"min_weight ({config.min_weight:g}) is more than max_weight ({config.max_weight:g}); "
+                        "lower min_weight or raise max_weight")
     return problems
 
 
@@ -321,13 +359,25 @@ class OrchestratorConfig(BacktestConfig):
     how conflicting orders are resolved (`conflict_mode`: a ConflictMode or a registered
     resolver's name; `priorities` {strategy_id: rank}, 1 highest, for first_wins), drift
     rebalancing (`rebalance_threshold`, absolute share difference, checked every
-    `rebalance_every` bars), and what to do with weights over 100% (`on_overweight`)."""
+    `rebalance_every` bars), what to do with weights over 100% (`on_overweight`), and how
+    capital moves between sleeves as they perform (SPEC §7): `allocation` (a policy: "fixed",
+    the default, "equal", "inverse_volatility", "risk_parity", "min_variance", "momentum", a name
+    given to `register_allocator`, "module:Class", or an allocator object), seeing
+    `allocation_lookback` bars of sleeve returns, on every `allocation_every` ("daily", "weekly",
+    "monthly", "quarterly" or a number of bars), each target kept in [`min_weight`,
+    `max_weight`]. In TOML these are the [allocation] table's policy, lookback, every,
+    min_weight and max_weight."""
 
     conflict_mode: ConflictMode | str = ConflictMode.NET_SIGNAL
     priorities: Mapping[str, int] | None = None
     rebalance_threshold: float | None = None
     rebalance_every: int | None = None
     on_overweight: OverweightPolicy = OverweightPolicy.REJECT
+    allocation: Any = "fixed"
+    allocation_lookback: int = 63
+    allocation_every: str | int = "monthly"
+    min_weight: float = 0.0
+    max_weight: float = 1.0
 
     def engine_settings(self, isolated: bool = False) -> EngineSettings:
         """The engine's view of these settings, conflicts and rebalancing included (neither when
@@ -338,7 +388,9 @@ class OrchestratorConfig(BacktestConfig):
         return EngineSettings(Costs.from_config(self), self.fill, self.allow_short, self.on_insufficient_capital,
                               str(mode.value if isinstance(mode, ConflictMode) else mode),
                               MappingProxyType(dict(self.priorities or {})), self.rebalance_threshold,
-                              self.rebalance_every or 1)
+                              self.rebalance_every or 1, allocation=self.allocation,
+                              allocation_lookback=self.allocation_lookback, allocation_every=self.allocation_every,
+                              min_weight=self.min_weight, max_weight=self.max_weight)
 
 
 CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(OrchestratorConfig))

@@ -1,8 +1,9 @@
 """The compiled engine: the per-bar and per-order work of every run, in numba (SPEC §1, §3).
 
 `run` steps the bars from `start` to the end: pending orders fill (at the open, or at the
-close in close mode), drift is checked, and every strategy due is asked for its signals, which
-become orders sized at the close. Compiled rules (`sqlorch.engine.rule.Rule`) decide here;
+close in close mode), drift is checked (or, on an allocation date, capital moves to the
+allocation policy's targets: the same rebalance, see `track_sleeves`), and every strategy due is
+asked for its signals, which become orders sized at the close. Compiled rules (`sqlorch.engine.rule.Rule`) decide here;
 Python strategies, Python conflict resolvers and rebalancing plans are called back through
 `objmode` (`sqlorch.engine.bridge`) only on the bars that need them; a Python strategy writes
 its signals straight into buffers the engine reads. State and records are 2-D int64 arrays
@@ -954,7 +955,7 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
          allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
          pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
          payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, equity_at, equity, scratch,
-         group, needs) -> int:
+         group, needs, alloc_due, alloc_equity, alloc_flow) -> int:
     """Step bars from `start` (from the part of it counters[CT_PHASE] names) until `stop`, a
     failure (counters[CT_STATUS]) or a record table without room for the next part of a bar:
     then `needs` says what to grow, and stepping resumes there. Returns the bar it stopped at.
@@ -977,8 +978,12 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
                 if done == LIMIT:
                     return t
             phase = P_REBALANCE
-        if phase == P_REBALANCE:  # drift rebalancing
-            if rebalance_active and t % every == 0 and drifted(sleeves, qty, marks_f, targets, threshold, t):
+        if phase == P_REBALANCE:  # allocation and drift rebalancing
+            allocating = alloc_due.shape[0] > 0 and alloc_due[t]
+            if allocating:  # the sleeves' returns up to now, for the policy
+                track_sleeves(alloc_equity, alloc_flow, sleeves, qty, marks_f, transfers, counters, t)
+            if allocating or (rebalance_active and t % every == 0 and
+                              drifted(sleeves, qty, marks_f, targets, threshold, t)):
                 needs[N_REBALANCE] = 1  # `run` rebalances (Python plans it), then the strategies are asked
                 return pause(counters, t, P_STRATEGIES, 0)
             phase = P_STRATEGIES
@@ -1039,6 +1044,8 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
                 return t
         if book_cash.shape[0] > 0:
             keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t)
+        if alloc_equity.shape[0] > 0:
+            track_sleeves(alloc_equity, alloc_flow, sleeves, qty, marks_f, transfers, counters, t)
         t += 1
         phase = P_OPEN
     return pause(counters, t, P_OPEN, 0)
@@ -1047,8 +1054,14 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
 @njit(cache=True)
 def rebalance_now(key, t, sleeves, pending, queue, counters, orders, transfers, payees):
     """Rebalance at bar t by the plan Python makes (`_rebalance`): cash moved between sleeves,
-    orders placed, what each sleeve still lacks kept for `pay_out`."""
+    orders placed, what each sleeve still lacks kept for `pay_out`. A plan numbered below 0 says
+    the allocation policy failed: the run stops at t (FAILED, stop sleeve = the number of sleeves)."""
     plan, moved, lacks, rebalance = _rebalance(key, t)
+    if rebalance < 0:
+        counters[CT_STATUS] = FAILED
+        counters[CT_STOP_BAR] = t
+        counters[CT_STOP_SLEEVE] = sleeves.shape[0]
+        return
     counters[CT_REBALANCES] += 1
     for i in range(sleeves.shape[0]):
         payees[rebalance, i] = lacks[i]
@@ -1058,6 +1071,20 @@ def rebalance_now(key, t, sleeves, pending, queue, counters, orders, transfers, 
             record_transfer(counters, transfers, rebalance, t, i, moved[i])
     for k in range(plan.shape[0]):
         place(orders, sleeves, pending, queue, counters, plan[k, 0], plan[k, 1], plan[k, 2], t, rebalance)
+
+
+@hot
+def track_sleeves(alloc_equity, alloc_flow, sleeves, qty, marks_f, transfers, counters, t):
+    """Each sleeve's equity at the marks of bar t and the net cash transferred into it on bar t
+    so far (units, floats): what its return at t, (E_t - F_t) / E_(t-1) - 1, is made of (SPEC §7).
+    Transfers are recorded in bar order, so bar t's are the last ones."""
+    for i in range(qty.shape[0]):
+        alloc_equity[t, i] = equity_float(sleeves, qty, marks_f, t, i)
+        alloc_flow[t, i] = 0.0
+    n = counters[CT_TRANSFERS] - 1
+    while n >= 0 and transfers[n, TR_BAR] == t:
+        alloc_flow[t, transfers[n, TR_SLEEVE]] += transfers[n, TR_AMOUNT] / MICRO
+        n -= 1
 
 
 @hot
@@ -1081,7 +1108,8 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
         rule_exit_reason, conditions, has_bar, marks_f, buy, sell, base, c_num, c_den, fee, lot, clip,
         allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
         pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
-        payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, group):
+        payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, group, alloc_due, alloc_equity,
+        alloc_flow):
     """Step bars start..stop-1 (see the module docstring and `step`); the records, grown as
     needed, are returned in the order given. `counters[CT_STATUS]` says how it ended: DONE, or
     FAILED / LIMIT at `counters[CT_STOP_BAR]` for `counters[CT_STOP_SLEEVE]`. Where `book_cash`
@@ -1089,7 +1117,10 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
     in `book_cash`, `book_equity` and `book_qty` (see keep_books). The caller's buffers: a due
     strategy's signals (`symbols`, `sides`, `sig_weights`, `reasons`: room for the most one call
     may return, written by Python strategies themselves) and a conflict's orders for a Python
-    resolver (`group` [sleeves, 4]: order row, sleeve, quantity, and whether it stands)."""
+    resolver (`group` [sleeves, 4]: order row, sleeve, quantity, and whether it stands). With an
+    allocation policy, `alloc_due` says which bars are allocation dates (a rebalance to the
+    targets Python sets then) and `alloc_equity` / `alloc_flow` [bars, sleeves] keep each sleeve's
+    equity and net transfers per bar (see track_sleeves); all three are empty without one."""
     n_sleeves, n_symbols = qty.shape
     equity_at = np.full(n_sleeves, -1, dtype=np.int64)
     equity = np.zeros(n_sleeves, dtype=np.float64)
@@ -1104,7 +1135,7 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
                  clip, allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets,
                  sleeves, qty, basis, pending, queue, counters, orders, signals, signal_floats, fills, conflicts,
                  conflict_orders, transfers, payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights,
-                 reasons, equity_at, equity, scratch, group, needs)
+                 reasons, equity_at, equity, scratch, group, needs, alloc_due, alloc_equity, alloc_flow)
         if counters[CT_STATUS] != 0 or t >= stop:
             break
         # make the room `step` asked for
@@ -1127,6 +1158,8 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
             payees = grown(payees, payees.shape[0], max(counters[CT_REBALANCES] + 2 - payees.shape[0], 0))
             rebalance_now(key, t, sleeves, pending, queue, counters, orders, transfers, payees)
             equity_at[:] = -1
+            if counters[CT_STATUS] != 0:
+                break
         needs[:] = 0
     if counters[CT_STATUS] == 0:
         counters[CT_STATUS] = DONE

@@ -60,7 +60,7 @@ class Planner:
         # cash moves in whole micro units, and never more than a sleeve has spare
         given = [min(-g, max(sleeve.available, 0) * MICRO) // MICRO if g < 0 else 0
                  for g, sleeve in zip(gap, sleeves)]  # micro units
-        needs = {i: g // MICRO for i, g in enumerate(gap) if g > 0}  # micro units
+        needs = {i: g // MICRO for i, g in enumerate(gap) if g >= MICRO}  # micro units (a whole one at least)
         moved = [-amount for amount in given]
         if needs:
             for i, amount in _pro_rata(sum(given), needs):
@@ -89,21 +89,22 @@ class Planner:
         """Order `value` (pico units) of sleeve i's long positions, in proportion: sell if value
         < 0. Returns the value ordered (at the close, pico units)."""
         positions = self.sleeves[i].positions
-        held = np.flatnonzero(positions > 0).tolist()
-        marks_micro = {j: round(float(marks[j]) * MICRO) for j in held}
-        longs = {j: int(positions[j]) * marks_micro[j] for j in held}
-        worth = sum(longs.values())
+        held = np.flatnonzero(positions > 0)
+        quantities = positions[held].tolist()  # Python ints: the products below are exact
+        marks_micro = np.rint(marks[held] * MICRO).astype(np.int64).tolist()  # half even, as round() does
+        worth = sum(q * m for q, m in zip(quantities, marks_micro))
         if worth <= 0:
             return 0
         share = min(abs(value), worth)
         ordered = 0
-        for j in held:
-            quantity = int(positions[j]) * share // worth // self.lot * self.lot
+        lot = self.lot
+        for j, held_quantity, mark in zip(held.tolist(), quantities, marks_micro):
+            quantity = held_quantity * share // worth // lot * lot
             if not quantity:
                 continue
             quantity = quantity if value > 0 else -quantity
             orders.append((i, j, quantity))
-            ordered += quantity * marks_micro[j]
+            ordered += quantity * mark
         return ordered
 
 

@@ -31,9 +31,10 @@ class Coded:
 @dataclass(frozen=True)
 class Amount:
     """A column of integer amounts in units of 10^-scale (DECIMAL in the warehouse); NULL where
-    `valid` is False."""
+    `valid` is False. `values` is an int64 array, or a list of Python ints where they may pass 64
+    bits (pico units)."""
 
-    values: np.ndarray
+    values: np.ndarray | list[int]
     scale: int
     valid: np.ndarray | None = None
 
@@ -109,6 +110,20 @@ class Rebalance:
     position_trade: int
 
 
+@dataclass(slots=True)
+class AllocationTarget:
+    """One sleeve on one allocation date (SPEC §7): its share of the sleeves' equity at the close
+    before the move, the policy's target weight (the targets sum to the budget) and what the
+    policy weighed (e.g. the per-bar volatility; None if nothing)."""
+
+    bar: int
+    strategy_id: str
+    policy: str
+    share_before: float
+    target: float
+    statistic: float | None
+
+
 @dataclass(frozen=True)
 class Books:
     """What the engine held at the end of every bar it stepped, per sleeve: `cash` [bars,
@@ -126,7 +141,7 @@ class Records:
     """A run's records: the engine's arrays (`orders`, `signals`, `signal_floats`, `fills`,
     `conflicts`, `conflict_orders`, `transfers`; rows up to `counters`), the names they index
     (`strategy_ids`, `symbols`, `reasons` of signals, `mode` of the conflicts) and the rarer
-    rows kept in Python (`rebalances`). `logged_at` is the wall-clock time (microseconds since
+    rows kept in Python (`rebalances`, `allocation_targets`). `logged_at` is the wall-clock time (microseconds since
     the epoch) the engine's events are stamped with."""
 
     strategy_ids: Sequence[str]
@@ -143,6 +158,7 @@ class Records:
     mode: str = ""
     logged_at: int = 0
     rebalances: list[Rebalance] = field(default_factory=list)
+    allocation_targets: list[AllocationTarget] = field(default_factory=list)
 
     def count(self, table: str) -> int:
         """How many rows a table of the engine has."""
@@ -158,7 +174,8 @@ class Records:
 
     def tables(self) -> Iterator[tuple[str, Columns]]:
         """(name, `table(name)`) for every table, each built when asked for."""
-        for name in ("signals", "decisions", "fills", "conflicts", "conflict_orders", "transfers", "rebalances"):
+        for name in ("signals", "decisions", "fills", "conflicts", "conflict_orders", "transfers", "rebalances",
+                     "allocation_targets"):
             yield name, self.table(name)
 
     def rows(self, name: str) -> list[tuple]:
@@ -241,9 +258,14 @@ class Records:
         names = [f.name for f in fields(Rebalance)]
         rows = self.rebalances
         lists = {name: [getattr(row, name) for row in rows] for name in names}
-        for name in ("equity_before", "target_equity", "cash_moved", "position_trade"):
-            lists[name] = Amount(np.array(lists[name], dtype=object).astype(np.int64) if rows else
-                                 np.zeros(0, dtype=np.int64), 12)
+        for name in ("equity_before", "target_equity", "cash_moved", "position_trade"):  # pico units: a sleeve
+            lists[name] = Amount([int(v) for v in lists[name]], 12)  # of 9.3e6 is past int64, so Python ints
+        return Columns.of(**lists)
+
+    def _allocation_targets(self) -> Columns:
+        names = [f.name for f in fields(AllocationTarget)]
+        lists = {name: [getattr(row, name) for row in self.allocation_targets] for name in names}
+        lists["bar"] = np.array(lists["bar"], dtype=np.int64)
         return Columns.of(**lists)
 
     # -- texts ---------------------------------------------------------------------------------------
@@ -295,6 +317,8 @@ class Records:
         if code == L.R_EXPIRED:
             return f"no bar of {self.symbols[value]} after the signal"
         if code == L.R_RUN_STOPPED:
+            if value >= len(self.strategy_ids):
+                return "run stopped: the allocation policy failed"
             return f"run stopped: strategy {self.strategy_ids[value]!r} failed"
         if code == L.R_SLEEVE_FAILED:
             return f"strategy {self.strategy_ids[value]!r} failed"

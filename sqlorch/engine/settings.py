@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from sqlorch.engine.costs import Costs
 from sqlorch.engine.domain import CapitalPolicy, ConflictMode, FillMode
@@ -17,7 +18,8 @@ class EngineSettings:
     meet (the conflict resolver's name, priorities by strategy id, 1 highest) and drift
     rebalancing (`rebalance_threshold` None: never). `isolated` sleeves never meet at all: no
     conflicts, no rebalancing, and a strategy that fails ends its own sleeve, not the run (a
-    grid search's combinations)."""
+    grid search's combinations). `allocation` and the fields after it are the allocation policy
+    between sleeves (SPEC §7; see sqlorch.engine.allocation): "fixed" moves no capital."""
 
     costs: Costs
     fill: FillMode = FillMode.NEXT_OPEN
@@ -28,6 +30,11 @@ class EngineSettings:
     rebalance_threshold: float | None = None
     rebalance_every: int = 1
     isolated: bool = False
+    allocation: Any = "fixed"
+    allocation_lookback: int = 63
+    allocation_every: str | int = "monthly"
+    min_weight: float = 0.0
+    max_weight: float = 1.0
 
     @property
     def close_mode(self) -> bool:

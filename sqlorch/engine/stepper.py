@@ -2,7 +2,8 @@
 
 Nothing here touches DuckDB. The stepper prepares the arrays the kernel steps over (prices,
 marks, fill prices, the features, when each strategy is due), runs it, answers what it asks
-of Python (the signals of Python strategies, Python conflict resolvers, rebalancing plans), and
+of Python (the signals of Python strategies, Python conflict resolvers, rebalancing plans and
+allocation policies' targets), and
 returns the records (signals, decisions, fills, conflicts, transfers, rebalances) that the
 warehouse writes in bulk; SQL views do the accounting from them. One stepper serves every run:
 a backtest (one sleeve), an orchestrated run (sleeves that meet on symbols and rebalance) and a
@@ -21,6 +22,7 @@ import numpy as np
 from sqlorch.bars.panel import CLOSE, MARK, Panel
 from sqlorch.engine import bridge, kernel
 from sqlorch.engine import layout as L
+from sqlorch.engine.allocation import Allocation, AllocationError, AllocationWindow, allocation_dates
 from sqlorch.engine.conflicts import ConflictOrder, engine_mode, get_resolver
 from sqlorch.engine.context import BarContext
 from sqlorch.engine.costs import FillPrices
@@ -29,7 +31,7 @@ from sqlorch.engine.events import EventLog
 from sqlorch.engine.features import Feature, FeatureSet, declared, wakes_on_rise
 from sqlorch.engine.market import Market
 from sqlorch.engine.rebalance import Planner
-from sqlorch.engine.records import Books, Records
+from sqlorch.engine.records import AllocationTarget, Books, Records
 from sqlorch.engine.rule import Rule
 from sqlorch.engine.settings import EngineSettings
 from sqlorch.engine.sleeve import SleeveView
@@ -68,7 +70,8 @@ class StepOutcome:
 class Stepper:
     """Runs strategies bar by bar over a panel, each trading its own sleeve.
 
-    Per bar t: fill pending orders at the open (next_open mode); rebalance if the sleeves
+    Per bar t: fill pending orders at the open (next_open mode); on an allocation date, move
+    capital to the allocation policy's targets (`allocate`), else rebalance if the sleeves
     drifted; ask each strategy due for its signals and turn them into orders sized at the
     close of t; fill them at the close (close mode). A strategy is due on the bars its
     `wake_on` features change (turn true, with `wake_on_rise`), on every bar without them, and
@@ -123,6 +126,12 @@ class Stepper:
         self.weights = list(weights)
         self.planner = Planner(self.sleeves, self.weights, settings.costs.lot, panel.data[:, MARK], log,
                                self.timestamps)
+        self.allocation = None  # the policy, when capital moves between sleeves (not `fixed`)
+        if len(self.ids) >= 2 and not settings.isolated:
+            allocation = Allocation(settings.allocation, [float(w) for w in self.weights], settings.allocation_lookback,
+                                    settings.min_weight, settings.max_weight)
+            self.allocation = allocation if allocation.active else None
+        self.allocation_targets: list[AllocationTarget] = []
         self.reasons: dict[str, int] = {}
         self.failures: dict[int, Failure] = {}
         self._progressed = -PROGRESS_SECONDS  # the first call reports at once
@@ -167,6 +176,11 @@ class Stepper:
         kept = len(panel) if self.books else 0
         books = Books(np.zeros((kept, n), dtype=np.int64), np.zeros((kept, n)),
                       np.zeros((kept, n, symbols), dtype=np.int64))
+        bars = len(panel) if self.allocation else 0
+        self._alloc_due = (allocation_dates(self.timestamps, settings.allocation_every, settings.allocation_lookback)
+                           if self.allocation else np.zeros(0, dtype=np.bool_))
+        self._alloc_equity, self._alloc_flow = np.zeros((bars, n)), np.zeros((bars, n))  # see kernel.track_sleeves
+        self._targets = np.array([float(t) for t in self.planner.targets])  # the kernel's, changed by allocations
         key = bridge.register(self)
         try:
             self._resolver, self._counters, self._ranks = resolver, counters, ranks
@@ -176,20 +190,21 @@ class Stepper:
                 prices.buy, prices.sell, prices.base, costs.commission_rate[0], costs.commission_rate[1],
                 costs.fee, costs.lot, settings.clip, settings.allow_short, settings.close_mode, settings.isolated,
                 engine_mode(resolver), bool(resolver.nets), ranks, scaled_weights, threshold,
-                max(settings.rebalance_every, 1), np.array([float(t) for t in self.planner.targets]),
+                max(settings.rebalance_every, 1), self._targets,
                 self.sleeve_rows, self.positions,
                 np.zeros((n, symbols), dtype=np.int64), np.full((n, symbols), -1, dtype=np.int64),
                 np.zeros((n, max(symbols, 1)), dtype=np.int64), counters, _table(64, L.OD_COLUMNS),
                 _table(64, L.SG_COLUMNS), np.zeros((64, 2)), _table(64, L.FL_COLUMNS), _table(8, L.CF_COLUMNS),
                 _table(8, L.CO_COLUMNS), _table(8, 4), _table(1, max(n, 1)), books.cash, books.equity,
-                books.positions, *self._signals, self._group)
+                books.positions, *self._signals, self._group, self._alloc_due, self._alloc_equity, self._alloc_flow)
         finally:
             bridge.unregister(key)
         self.log.seq = int(counters[L.CT_EVENT])
         orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers, _ = out
         reasons = list(self.reasons)
         records = Records(self.ids, panel.symbols, orders, signals, signal_floats, fills, conflicts, conflict_orders,
-                          transfers, counters, reasons, settings.conflict_mode, logged_at, self.planner.rebalances)
+                          transfers, counters, reasons, settings.conflict_mode, logged_at, self.planner.rebalances,
+                          self.allocation_targets)
         failure = self._failure(counters)
         failed = {i: f for i, f in self.failures.items() if settings.isolated} if failure is None else {}
         processed = int(counters[L.CT_BARS])
@@ -281,11 +296,48 @@ class Stepper:
         return bridge.exact_quantity(weight, cash, self.positions[i], marks, marks[j], lot)
 
     def rebalance(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """The rebalancing plan at bar t (see Planner.plan), its event numbered in the run's order."""
+        """The rebalancing plan at bar t (see Planner.plan), its events numbered in the run's order;
+        on an allocation date, towards the policy's new targets (see `allocate`). A plan numbered
+        -1 if the policy failed (the failure is kept under the number of sleeves)."""
         self.log.seq = int(self._counters[L.CT_EVENT])
-        plan = self.planner.plan(t)
-        self._counters[L.CT_EVENT] = self.log.seq
+        try:
+            if self._alloc_due.size and self._alloc_due[t]:
+                self.allocate(t)
+            plan = self.planner.plan(t)
+        except AllocationError as exc:
+            self.failures[len(self.ids)] = Failure(exc.policy, t, exc)
+            n = len(self.ids)
+            return np.zeros((0, 3), dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), -1
+        finally:
+            self._counters[L.CT_EVENT] = self.log.seq
         return plan
+
+    def allocate(self, t: int) -> None:
+        """The allocation at bar t (SPEC §7): the policy sees the sleeves' returns
+        (E_t - F_t) / E_(t-1) - 1 over the last `lookback` bars up to t, and its targets become the
+        sleeves' targets (of the sleeves' equity: weight / budget) for this rebalance and the drift
+        band after it; recorded in `allocation_targets` and logged as `orchestrator.allocation`."""
+        allocation = self.allocation
+        assert allocation is not None
+        lookback, equity, flow = allocation.lookback, self._alloc_equity, self._alloc_flow
+        before, now, moved = equity[t - lookback : t], equity[t - lookback + 1 : t + 1], flow[t - lookback + 1 : t + 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            returns = np.where(before > 0, (now - moved) / np.where(before > 0, before, 1.0) - 1.0, 0.0)
+        total = float(equity[t].sum())
+        shares = equity[t] / total if total > 0 else np.full(len(self.ids), 1.0 / len(self.ids))
+        budget = allocation.budget
+        window = AllocationWindow(returns, tuple(self.ids), allocation.configured.copy(), shares * budget, budget, t,
+                                  self.timestamps[t])
+        weights, statistic = allocation.targets(window)
+        self.planner.targets = [Decimal(repr(float(w))) / Decimal(repr(budget)) for w in weights]
+        self._targets[:] = weights / budget
+        for i, sid in enumerate(self.ids):
+            stat = float(statistic[i])
+            self.allocation_targets.append(AllocationTarget(t, sid, allocation.name, float(shares[i]),
+                                                            float(weights[i]), stat if np.isfinite(stat) else None))
+        self.log.emit("allocation", bar_index=t, bar_date=self.timestamps[t], policy=allocation.name,
+                      before={sid: float(x) * budget for sid, x in zip(self.ids, shares)},
+                      after={sid: float(w) for sid, w in zip(self.ids, weights)})
 
     def sleeve_limit(self, i: int, t: int, amount: float) -> None:
         """Sleeve i's equity or cash would reach `amount`, past the engine's bound, at bar t."""

@@ -78,6 +78,7 @@ def listing_queries(run_id: str) -> dict[str, str]:
         "conflicts": shown("conflicts", order="bar_index, conflict_id"),
         "conflict_pairs": shown("conflict_pairs", order="conflicts DESC"),
         "rebalances": shown("rebalances", order="rebalance_id, strategy_id"),
+        "allocation": shown("allocation_targets", order="bar, strategy_id"),
         "transfers": shown("transfers", order="rebalance_id, strategy_id"),
         "trades": shown("trades", order="entry_ts"),
         "events": shown("events", order="seq", columns="seq, ts, event, payload"),
@@ -132,11 +133,44 @@ def report_context(warehouse: Warehouse, run_id: str, comparison: pl.DataFrame |
         }
         if comparison is not None:
             del reads["comparison"]
+        if allocation_policy(run) != "fixed":
+            reads.update(allocation_dates=("allocation_dates", [run_id]), shares=("sleeve_shares_bucketed", bucket))
         data = read_concurrently(con, {section: (sql_text("queries", name), params)
                                        for section, (name, params) in reads.items()})
     if comparison is not None:
         data["comparison"] = comparison
     return {**_shape(run, data, warehouse), "usage_step": usage_bucket["step"]}
+
+
+def allocation_policy(run: Mapping[str, Any]) -> str:
+    """The allocation policy a run used (from its configuration; "fixed" for runs before policies)."""
+    return str(json.loads(run["config"] or "{}").get("allocation") or "fixed")
+
+
+_EVERY = {"daily": "on every bar", "weekly": "on the last bar of every week",
+          "monthly": "on the last bar of every month", "quarterly": "on the last bar of every quarter"}
+
+
+def _allocation(run: dict[str, Any], config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any] | None:
+    """The report's Allocation section (None under `fixed`): the policy and its settings, the
+    sleeves' shares against their targets (`shares`, bucketed), and one row per allocation date
+    with each sleeve's share of the sleeves' equity before and its target share (target / the
+    date's targets' sum) (`dates`: ts, bar, {strategy_id: (share, target share)})."""
+    policy = allocation_policy(run)
+    if policy == "fixed":
+        return None
+    rows = data["allocation_dates"]
+    dates: dict[int, dict[str, Any]] = {}
+    budgets = dict(rows.group_by("bar").agg(pl.col("target").sum()).iter_rows())
+    for bar, ts, sid, _, share, target, _ in rows.iter_rows():  # the target as a share of the sleeves' equity
+        dates.setdefault(bar, {"bar": bar, "ts": ts, "sleeves": {}})["sleeves"][sid] = (share, target / budgets[bar])
+    every = config.get("allocation_every")
+    settings = {"lookback": config.get("allocation_lookback"), "every": _EVERY.get(every, f"every {every} bars"),
+                "min_weight": config.get("min_weight"), "max_weight": config.get("max_weight"),
+                "rebalance_threshold": config.get("rebalance_threshold")}
+    if rows.height:  # as recorded: an allocator object's class name rather than its text
+        policy = rows["policy"][0]
+    return {"policy": policy, "settings": settings, "shares": data["shares"], "dates": list(dates.values())}
 
 
 def read_concurrently(con: duckdb.DuckDBPyConnection, queries: Mapping[str, tuple[str, Any]],
@@ -201,6 +235,7 @@ def _shape(run: dict[str, Any], data: dict[str, Any], warehouse: Warehouse) -> d
         "months": MONTHS,
         # the benchmark bought and held (symbol, ts, equity on the run's capital); None without one
         "benchmark": data["benchmark"] if data["benchmark"].height else None,
+        "allocation": _allocation(run, json.loads(run["config"] or "{}"), data),
     }
 
 
@@ -278,7 +313,11 @@ def chart_markup(context: Mapping[str, Any]) -> dict[str, Any]:
 
     (wide, log), (narrow, _) = (equity_chart(context, [*ids, "portfolio"], size) for size in (charts.WIDE, charts.NARROW))
     colors = [context["colors"][s] for s in labels]
-    return {
+    extra = {}
+    if context.get("allocation"):
+        extra["allocation"] = both(charts.line_chart, allocation_lines(context),
+                                   "Share of the sleeves' equity (solid) and target (dotted)", include_zero=True)
+    return {**extra,
         "equity": charts.responsive(wide, narrow), "equity_log": log, "log_above": f"{charts.LOG_ABOVE:g}",
         "drawdown": both(charts.line_chart, _lines(context, curves, "drawdown", [*ids, "portfolio"]),
                          "Drawdown from the running peak"),
@@ -289,6 +328,21 @@ def chart_markup(context: Mapping[str, Any]) -> dict[str, Any]:
         "heatmap": both(charts.heatmap, ids, [[values.get((a, b)) for b in ids] for a in ids],
                         "Correlation of daily returns"),
     }
+
+
+def allocation_lines(context: Mapping[str, Any]) -> list[charts.Series]:
+    """Each sleeve's share of the sleeves' equity (its colour, solid) and its target (the same
+    colour, dotted and thin) over the run."""
+    shares = _by_series(context["allocation"]["shares"], "strategy_id")
+    out = []
+    for sid in context["strategies"]["strategy_id"]:
+        if sid in shares:
+            part, color = shares[sid], context["colors"][sid]
+            x = part["ts"].to_numpy()
+            out.append(charts.Series(sid, color, x, part["share"].to_numpy().astype(float), 1.6))
+            out.append(charts.Series(f"{sid} target", color, x, part["target_share"].to_numpy().astype(float), 1.2,
+                                     "2 3"))
+    return out
 
 
 # -- rendering ------------------------------------------------------------------------------------

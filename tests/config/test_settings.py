@@ -47,7 +47,8 @@ def test_orchestrator_config_has_every_backtest_field_plus_its_own():
     backtest = {f.name for f in dataclasses.fields(BacktestConfig)}
     orchestrator = {f.name for f in dataclasses.fields(OrchestratorConfig)}
     assert orchestrator - backtest == {"conflict_mode", "priorities", "rebalance_threshold", "rebalance_every",
-                                       "on_overweight"}
+                                       "on_overweight", "allocation", "allocation_lookback", "allocation_every",
+                                       "min_weight", "max_weight"}
     assert set(CONFIG_KEYS) == orchestrator
     for key in ("initial_capital", "commission_bps", "commission_per_order", "slippage_bps", "fill", "lot_size",
                 "allow_short", "on_insufficient_capital", "start", "end", "log_dir", "warehouse"):
