@@ -21,7 +21,7 @@ from sqlorch.cli.main import (
     suggested,
     writing_options,
 )
-from sqlorch.cli.progress import ProgressBar
+from sqlorch.cli.progress import progress_bar
 from sqlorch.cli.table import format_table
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.executors import EXECUTORS
@@ -89,12 +89,8 @@ def grid(config: str, metric: str | None, workers: int | None, top: int | None, 
                         min_trades=min_trades if min_trades is not None else plan.min_trades or 0,
                         pbo_blocks=pbo_blocks if pbo_blocks is not None else plan.pbo_blocks or PBO_BLOCKS)
     bars = synthetic_bars(**vars(plan.synthetic)) if plan.synthetic else list(plan.paths)
-    progress = ProgressBar("grid") if not quiet else None
-    try:
+    with progress_bar("grid", quiet) as progress:
         result = search.run(bars, progress=progress, on_wait=err, source=plan.source)
-    finally:
-        if progress:
-            progress.close()
     _print_grid(plan, search, result, top, None if no_report else Path(report_dir))
 
 

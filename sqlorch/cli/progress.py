@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from typing import IO
 
 
@@ -40,3 +42,15 @@ class ProgressBar:
         if self.shown:
             self.stream.write("\n")
             self.stream.flush()
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, quiet: bool = False) -> Iterator[ProgressBar | None]:
+    """A `ProgressBar` for the work of a `with` block (None with `quiet`), closed however the
+    block ends."""
+    bar = None if quiet else ProgressBar(label)
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()

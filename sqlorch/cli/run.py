@@ -14,7 +14,7 @@ from sqlorch.backtest.engine import StrategyOrchestrator
 from sqlorch.backtest.results import OrchestratorResult
 from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.cli.main import check_directory, echo, err, quoted, reports_of, shown, suggested, writing_options
-from sqlorch.cli.progress import ProgressBar
+from sqlorch.cli.progress import progress_bar
 from sqlorch.cli.table import format_comparison
 from sqlorch.config.plan import RunPlan, read_plan
 from sqlorch.report.run import sql_literal, write_reports
@@ -50,15 +50,11 @@ def run(config: str | None, warehouse: str | None, log_dir: str | None, report_d
         orchestrator = StrategyOrchestrator([(s.strategy, s.weight) for s in plan.strategies], plan.config)
     for note in notes:
         err(f"Note: {note.message}")
-    progress = ProgressBar("backtest") if not quiet else None
     store = Warehouse(plan.config.warehouse, plan.config.lock_timeout, on_wait=err)
     with store.held():  # the run's writes, its summary and reports: one open of the file
-        try:
+        with progress_bar("backtest", quiet) as progress:
             result = orchestrator.run(bars, progress=progress, source=plan.source if config else "demo",
                                       warehouse=store)
-        finally:
-            if progress:
-                progress.close()
         _print_run(plan, result, None if no_report else Path(report_dir))
 
 

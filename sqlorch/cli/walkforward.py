@@ -11,7 +11,7 @@ import polars as pl
 
 from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.cli.main import check_directory, echo, err, quoted, reports_of, shown, suggested, writing_options
-from sqlorch.cli.progress import ProgressBar
+from sqlorch.cli.progress import progress_bar
 from sqlorch.cli.table import format_table
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.executors import EXECUTORS
@@ -71,12 +71,8 @@ def walkforward(config: str, train: str, test: str, step: str | None, anchored: 
                        address=address or plan.address, study=study or plan.study,
                        min_trades=min_trades if min_trades is not None else plan.min_trades or 0)
     bars = synthetic_bars(**vars(plan.synthetic)) if plan.synthetic else list(plan.paths)
-    progress = ProgressBar("folds") if not quiet else None
-    try:
+    with progress_bar("folds", quiet) as progress:
         result = walk.run(bars, progress=progress, on_wait=err, source=plan.source)
-    finally:
-        if progress:
-            progress.close()
     folds = result.folds
     echo(f"walk-forward {shown(result.run_id)}: {folds['fold'].n_unique()} folds, train {shown(train)}, test "
          f"{shown(test)}{', anchored' if anchored else ''}; parameters chosen by {shown(result.metric)}")
