@@ -19,6 +19,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -156,12 +157,14 @@ class PboResult:
     logit: np.ndarray
 
 
+@functools.lru_cache(maxsize=4)
 def splits(blocks: int) -> np.ndarray:
     """[C(S, S/2), S] booleans: every choice of half the `blocks` as the in-sample ones, in
-    `itertools.combinations` order."""
+    `itertools.combinations` order (made once per process and count; read-only)."""
     chosen = np.array(list(itertools.combinations(range(blocks), blocks // 2)), dtype=np.int64)
     mask = np.zeros((len(chosen), blocks), dtype=bool)
     np.put_along_axis(mask, chosen, True, axis=1)
+    mask.flags.writeable = False
     return mask
 
 
