@@ -22,6 +22,8 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -157,6 +159,10 @@ class PboResult:
     logit: np.ndarray
 
 
+CSCV_THREADS = max(1, min(4, os.cpu_count() or 1))
+"""Threads the PBO's splits are shared among (the compiled loop runs without the GIL)."""
+
+
 @functools.lru_cache(maxsize=4)
 def splits(blocks: int) -> np.ndarray:
     """[C(S, S/2), S] booleans: every choice of half the `blocks` as the in-sample ones, in
@@ -190,7 +196,15 @@ def pbo(sums: np.ndarray, excess: float = 0.0) -> PboResult:
         return PboResult(math.nan, best, in_sample, out_of_sample, rank, np.full(total, np.nan))
     assert (mask[::-1] == ~mask).all()
     chosen = np.nonzero(mask[:total // 2])[1].reshape(total // 2, blocks // 2).astype(np.int64)
-    _cscv(chosen, sums[0], sums[1], sums[2], float(excess), best, in_sample, out_of_sample, rank)
+    pairs = total // 2
+    bounds = np.linspace(0, pairs, min(CSCV_THREADS, pairs) + 1).astype(np.int64)
+
+    def part(k: int) -> None:  # the compiled loop releases the GIL: the parts run at once
+        _cscv(chosen[bounds[k]:bounds[k + 1]], bounds[k], pairs, sums[0], sums[1], sums[2], float(excess), best,
+              in_sample, out_of_sample, rank)
+
+    with ThreadPoolExecutor(len(bounds) - 1) as pool:
+        list(pool.map(part, range(len(bounds) - 1)))
     with np.errstate(divide="ignore", invalid="ignore"):
         w = rank / (trials + 1)
         logit = np.log(w / (1 - w))
@@ -200,11 +214,13 @@ def pbo(sums: np.ndarray, excess: float = 0.0) -> PboResult:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _cscv(chosen: np.ndarray, count: np.ndarray, total: np.ndarray, squares: np.ndarray, excess: float,
-          best: np.ndarray, in_sample: np.ndarray, out_of_sample: np.ndarray, rank: np.ndarray) -> None:
+def _cscv(chosen: np.ndarray, offset: int, total_pairs: int, count: np.ndarray, total: np.ndarray,
+          squares: np.ndarray, excess: float, best: np.ndarray, in_sample: np.ndarray, out_of_sample: np.ndarray,
+          rank: np.ndarray) -> None:
     """Fill `pbo`'s per-split arrays (best, in_sample, out_of_sample, rank; C = 2 P of them) from
-    the in-sample blocks `chosen` [P, S/2] of the first P splits and the block sums [S, N]: split
-    p and its complement C - 1 - p share their two halves' Sharpe ratios."""
+    the in-sample blocks `chosen` [pairs, S/2] of splits offset .. offset + pairs - 1 of the first
+    P = `total_pairs` and the block sums [S, N]: split p and its complement C - 1 - p share their
+    two halves' Sharpe ratios."""
     blocks, trials = count.shape
     pairs, half = chosen.shape
     all_count, all_total, all_squares = count.sum(axis=0), total.sum(axis=0), squares.sum(axis=0)
@@ -224,8 +240,8 @@ def _cscv(chosen: np.ndarray, count: np.ndarray, total: np.ndarray, squares: np.
             q[d + 1] = q[d] + squares[block]
         _sharpe(n[half], s[half], q[half], centre, excess, first)
         _sharpe(all_count - n[half], all_total - s[half], all_squares - q[half], centre, excess, second)
-        _best_ranked(first, second, p, best, in_sample, out_of_sample, rank)
-        _best_ranked(second, first, 2 * pairs - 1 - p, best, in_sample, out_of_sample, rank)
+        _best_ranked(first, second, offset + p, best, in_sample, out_of_sample, rank)
+        _best_ranked(second, first, 2 * total_pairs - 1 - offset - p, best, in_sample, out_of_sample, rank)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
