@@ -24,7 +24,8 @@ $(VENV)/.tested: $(VENV)/.installed
 # The compiled engine, in numba's cache beside its sources: compiled once here (about 20 s), so
 # the first run compiles nothing. numba notices changes to kernel.py alone, not to the modules
 # compiled into it, so a change to any of them recompiles it from scratch.
-KERNEL := sqlorch/engine/kernel.py sqlorch/engine/arith.py sqlorch/engine/layout.py sqlorch/engine/features.py
+KERNEL := sqlorch/engine/kernel.py sqlorch/engine/arith.py sqlorch/engine/layout.py sqlorch/engine/features.py \
+	sqlorch/grid/overfitting.py
 $(VENV)/.compiled: $(VENV)/.installed $(KERNEL)
 	rm -f sqlorch/engine/__pycache__/*.nbi sqlorch/engine/__pycache__/*.nbc
 	@echo "compiling the engine (about 20 s, once)"
