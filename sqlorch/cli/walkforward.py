@@ -15,7 +15,7 @@ from sqlorch.cli.progress import progress_bar
 from sqlorch.cli.table import format_table
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.executors import EXECUTORS
-from sqlorch.report.run import save, sql_literal
+from sqlorch.report.run import listing_sql, save
 
 if TYPE_CHECKING:
     from sqlorch.grid.walkforward import WalkForwardResult
@@ -96,7 +96,7 @@ def walkforward(config: str, train: str, test: str, step: str | None, anchored: 
     if reports:
         echo(f"report     {shown(reports['html'])}")
         echo(f"summary    {shown(reports['md'])}")
-    query = f"SELECT * FROM walkforward_folds WHERE run_id = {sql_literal(result.run_id)} ORDER BY strategy_id, fold"
+    query = listing_sql(result.run_id, "walkforward_folds", order="strategy_id, fold")
     echo(f"\nexplore    {shown(suggested(f'sql {quoted(query)}', plan.config.warehouse))}")
 
 

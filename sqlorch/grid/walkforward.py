@@ -295,9 +295,8 @@ def load_walkforward_result(warehouse: Warehouse, run_id: str) -> WalkForwardRes
     stitched curves and their metrics (the grid's numpy definition, over the test runs' equity,
     holdings and round trips together) and efficiencies."""
     with warehouse.connect(read_only=True) as con:
-        (metric, grids, initial_capital, ppy), = con.execute(
-            "SELECT metric, grids, initial_capital, periods_per_year FROM walkforward_runs WHERE run_id = ?",
-            [run_id]).fetchall()
+        (metric, grids, initial_capital, ppy), = con.execute(sql_text("queries", "walkforward_settings"),
+                                                              [run_id]).fetchall()
         folds = frame(con, sql_text("queries", "walkforward_fold_rows"), [run_id])
         curve = frame(con, sql_text("queries", "walkforward_curve"), [run_id])
         stats = {r["strategy_id"]: r for r in

@@ -29,7 +29,7 @@ def is_walkforward_run(warehouse: Warehouse, run_id: str) -> bool:
     """Whether `run_id` is a walk-forward in `warehouse` (False where it has no such table)."""
     with warehouse.connect(read_only=True) as con:
         try:
-            return bool(con.execute("SELECT count(*) FROM walkforward_runs WHERE run_id = ?", [run_id]).fetchone()[0])
+            return bool(con.execute(sql_text("queries", "stored_walkforward_run"), [run_id]).fetchone()[0])
         except Exception:  # a warehouse from before walk-forwards
             return False
 
