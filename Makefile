@@ -25,12 +25,13 @@ $(VENV)/.tested: $(VENV)/.installed
 # the first run compiles nothing. numba notices changes to kernel.py alone, not to the modules
 # compiled into it, so a change to any of them recompiles it from scratch.
 KERNEL := sqlorch/engine/kernel.py sqlorch/engine/arith.py sqlorch/engine/layout.py sqlorch/engine/features.py \
-	sqlorch/grid/overfitting.py
+	sqlorch/grid/overfitting.py sqlorch/backtest/kernels.py
 $(VENV)/.compiled: $(VENV)/.installed $(KERNEL)
 	rm -f sqlorch/engine/__pycache__/*.nbi sqlorch/engine/__pycache__/*.nbc
 	@echo "compiling the engine (about 20 s, once)"
 	$(BIN)/python -m sqlorch.engine.warm
 	$(BIN)/python -m sqlorch.grid.overfitting
+	$(BIN)/python -c 'import sqlorch.backtest.kernels as k; k.warm()'
 	touch $@
 
 run: $(VENV)/.compiled

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
+from sqlorch.backtest.kernels import curve_returns, curve_statistics, largest_position, replay_equity, replay_trades
 from sqlorch.backtest.results import METRIC_NAMES
 from sqlorch.engine import layout as L
 from sqlorch.money import MICRO, PICO
@@ -67,39 +68,20 @@ def equity_curves(marks: np.ndarray, fills: np.ndarray, capitals: Sequence[int])
 
 
 _LIMIT = 2**62  # stays clear of int64 overflow
-_CELLS = 20_000_000  # bars x sleeves x symbols held at once by `_all_at_once`
 
 
 def _all_at_once(marks_micro: np.ndarray, fills: np.ndarray, capitals: Sequence[int]) -> tuple | None:
-    """`equity_curves` for every sleeve in one pass, where every quantity is whole shares, every
-    amount stays within int64 and the positions of all sleeves at every bar fit in `_CELLS`
-    (a grid's many sleeves of few symbols); else None."""
-    bars, symbols, sleeves = marks_micro.shape[0], marks_micro.shape[1], len(capitals)
-    quantity = fills[:, L.FL_QUANTITY]
-    if bars * sleeves * symbols > _CELLS or (quantity % MICRO).any():
+    """`equity_curves` for every sleeve in one compiled pass (`replay_equity`), where every
+    quantity is whole shares, the fills come in bar order and every amount stays within int64;
+    else None."""
+    symbols, sleeves = marks_micro.shape[1], len(capitals)
+    if (fills[:, L.FL_QUANTITY] % MICRO).any() or (np.diff(fills[:, L.FL_BAR]) < 0).any():
         return None
-    shares = np.zeros((bars, sleeves, symbols), dtype=np.int64)
-    np.add.at(shares, (fills[:, L.FL_BAR], fills[:, L.FL_SLEEVE], fills[:, L.FL_SYMBOL]), quantity // MICRO)
-    np.cumsum(shares, axis=0, out=shares)
-    amounts = np.abs(shares).max(initial=0) * float(marks_micro.max(initial=0)) * symbols
-    cash = np.abs(fills[:, L.FL_CASH]).max(initial=0)
-    if amounts >= _LIMIT or max(cash, max(capitals, default=0)) >= _LIMIT:
+    cash = max(int(np.abs(fills[:, L.FL_CASH]).max(initial=0)), max(capitals, default=0))
+    amounts = largest_position(fills, sleeves, symbols) * float(marks_micro.max(initial=0)) * symbols
+    if amounts >= _LIMIT or cash >= _LIMIT:
         return None
-    # the cash in force: the last fill's of each (bar, sleeve) with fills, carried forward
-    booked = np.zeros((bars, sleeves), dtype=bool)
-    cash_at = np.zeros((bars, sleeves), dtype=np.int64)
-    cash_at[0] = capitals
-    last = np.lexsort((np.arange(len(fills)), fills[:, L.FL_BAR], fills[:, L.FL_SLEEVE]))
-    order = fills[last]
-    ends = np.flatnonzero(np.diff(order[:, L.FL_BAR] + order[:, L.FL_SLEEVE] * bars, append=-1) != 0)
-    cash_at[order[ends, L.FL_BAR], order[ends, L.FL_SLEEVE]] = order[ends, L.FL_CASH]
-    booked[order[ends, L.FL_BAR], order[ends, L.FL_SLEEVE]] = True
-    booked[0] = True
-    since = np.maximum.accumulate(np.where(booked, np.arange(bars)[:, None], 0), axis=0)
-    cash_in_force = np.take_along_axis(cash_at, since, axis=0)
-    value = np.einsum("bij,bj->bi", shares, marks_micro)
-    equity = (cash_in_force + value).astype(np.float64) / MICRO
-    return equity, (shares != 0).any(axis=2)
+    return replay_equity(marks_micro, np.ascontiguousarray(fills), np.array(capitals, dtype=np.int64))
 
 
 def _exact_equity(quantities: np.ndarray, marks_micro: np.ndarray, cash: list[tuple[int, int]]) -> np.ndarray:
@@ -128,9 +110,7 @@ def bar_returns(equity: np.ndarray) -> np.ndarray:
     """[sleeves, bars - 1]: each sleeve's (a column of `equity` [bars, sleeves]) returns
     r_t = E_t / E_(t-1) - 1 from the second bar on, a sleeve per row (its sums do not depend on
     the others); NaN where undefined (0 / 0), skipped like NULL."""
-    curves = np.ascontiguousarray(equity.T)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return ratio(curves[:, 1:], curves[:, :-1]) - 1
+    return curve_returns(np.ascontiguousarray(equity, dtype=np.float64))
 
 
 def per_bar_rate(risk_free_rate: float, periods_per_year: int) -> float:
@@ -143,6 +123,11 @@ def trade_stats(fills: np.ndarray, capitals: Sequence[int]) -> list[tuple[int, i
     amounts in micro units, from sleeves that only fills change (isolated). A trade runs from a
     position leaving zero to its return to zero; its P&L is what its fills did to the cash,
     commissions included. Open trades count, but are neither won nor lost."""
+    cash = max(int(np.abs(fills[:, L.FL_CASH]).max(initial=0)), max(capitals, default=0))
+    if 2 * cash * (len(fills) + 1) < _LIMIT:  # every flow, and any sum of them, within int64
+        symbols = int(fills[:, L.FL_SYMBOL].max(initial=0)) + 1
+        return [tuple(row) for row in replay_trades(np.ascontiguousarray(fills), np.array(capitals, dtype=np.int64),
+                                                     symbols).tolist()]
     stats = [[0, 0, 0, 0, 0] for _ in capitals]
     open_trades: dict[tuple[int, int], list[int]] = {}  # (sleeve, symbol) -> [position, pnl]
     cash = list(capitals)
@@ -178,17 +163,9 @@ def sleeve_metrics(equity: np.ndarray, held: np.ndarray, capitals: Sequence[int]
     bars, sleeves = equity.shape
     ppy = float(periods_per_year)
     rf = per_bar_rate(risk_free_rate, periods_per_year)
-    returns = bar_returns(equity) if returns is None else returns
-    with np.errstate(invalid="ignore", divide="ignore"):
-        n = (~np.isnan(returns)).sum(axis=1)
-        mean = np.where(n > 0, np.nansum(returns, axis=1) / np.maximum(n, 1), np.nan)
-        sd = np.where(n > 1, np.sqrt(np.nansum((returns - mean[:, None]) ** 2, axis=1) / np.maximum(n - 1, 1)),
-                      np.nan)
-        losses = np.minimum(np.nan_to_num(returns - rf, nan=0.0), 0.0)
-        downside = np.sqrt((losses ** 2).mean(axis=1)) if bars > 1 else np.full(sleeves, np.nan)
-        drawdown = ratio(equity, np.maximum.accumulate(equity, axis=0)) - 1
-    max_drawdown = np.where(np.isnan(drawdown), np.inf, drawdown).min(axis=0)
-    max_drawdown[max_drawdown == np.inf] = np.nan
+    returns = bar_returns(equity) if returns is None else np.ascontiguousarray(returns, dtype=np.float64)
+    n, mean, sd, downside, max_drawdown = curve_statistics(np.ascontiguousarray(equity, dtype=np.float64), returns, rf)
+    n = n.astype(np.int64)
     first, last = equity[0], equity[-1]
     sharpe = ratio(mean - rf, sd) * math.sqrt(ppy)
     sortino = ratio((mean - rf) * ppy, downside * math.sqrt(ppy))

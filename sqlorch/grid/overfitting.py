@@ -95,35 +95,61 @@ def block_bounds(count: int, blocks: int) -> np.ndarray:
 def trial_statistics(returns: np.ndarray,
                      blocks: int | None = None) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]:
     """`return_moments(returns)` and, with `blocks`, `block_sums(returns, blocks)` (None if the
-    rows have fewer returns than blocks), from one pass over `returns` [trials, bars]."""
-    returns = np.asarray(returns, dtype=np.float64)
-    defined = ~np.isnan(returns)
-    complete = bool(defined.all())
-    count = np.full(returns.shape[0], returns.shape[1]) if complete else defined.sum(axis=1)
+    rows have fewer returns than blocks), from one compiled pass over `returns` [trials, bars]."""
+    returns = np.ascontiguousarray(returns, dtype=np.float64)
+    summed = blocks is not None and returns.shape[1] >= blocks
+    bounds = block_bounds(returns.shape[1], blocks) if summed else np.zeros(2, dtype=np.int64)
+    moments, sums = _trial_sums(returns, bounds)
+    count, mean, m2, m3, m4 = moments
     with np.errstate(invalid="ignore", divide="ignore"):
-        total = (returns if complete else np.where(defined, returns, 0.0)).sum(axis=1)
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        centred = returns - mean[:, None]
-        if not complete:
-            centred[~defined] = 0.0
-        squares = centred * centred
-        m2 = squares.sum(axis=1) / np.maximum(count, 1)
-        m3 = np.einsum("ij,ij->i", squares, centred) / np.maximum(count, 1)
-        m4 = np.einsum("ij,ij->i", squares, squares) / np.maximum(count, 1)
         stdev = np.where(count > 1, np.sqrt(m2 * count / np.maximum(count - 1, 1)), np.nan)
         flat = ~(m2 > 0)
         skewness = np.where(flat, np.nan, m3 / np.where(flat, 1.0, m2) ** 1.5)
         kurtosis = np.where(flat, np.nan, m4 / np.where(flat, 1.0, m2) ** 2)
-    moments = (count, mean, stdev, skewness, kurtosis)
-    if blocks is None or returns.shape[1] < blocks:
-        return moments, None
-    starts = block_bounds(returns.shape[1], blocks)[:-1]
-    sums = np.empty((3, blocks, returns.shape[0]))
-    sums[0] = np.diff(block_bounds(returns.shape[1], blocks))[:, None] if complete else \
-        np.add.reduceat(defined, starts, axis=1, dtype=np.float64).T
-    sums[1] = np.add.reduceat(centred, starts, axis=1).T
-    sums[2] = np.add.reduceat(squares, starts, axis=1).T
-    sums[1] += sums[0] * np.nan_to_num(mean)  # sums of the returns themselves; the squares stay centred
+    return (count.astype(np.int64), mean, stdev, skewness, kurtosis), sums if summed else None
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _trial_sums(returns: np.ndarray, bounds: np.ndarray) -> tuple:
+    """([5, trials]: count of defined returns, mean, and the population central moments m2, m3,
+    m4 (NaN returns skipped); [3, blocks, trials]: per block between `bounds`, the count of
+    defined returns, their sum and the sum of their squared deviations from the trial's mean)."""
+    trials, bars = returns.shape
+    blocks = bounds.shape[0] - 1
+    moments = np.full((5, trials), np.nan)
+    sums = np.zeros((3, blocks, trials))
+    for i in range(trials):
+        row = returns[i]
+        count, total = 0, 0.0
+        for r in row:
+            if r == r:
+                count += 1
+                total += r
+        mean = total / count if count > 0 else np.nan
+        m2 = m3 = m4 = 0.0
+        for b in range(blocks + 1):  # the blocks, then any returns after them (none when summed)
+            first, last = (bounds[b], bounds[b + 1]) if b < blocks else (bounds[blocks], bars)
+            defined, part, squares = 0, 0.0, 0.0
+            for t in range(first, last):
+                r = row[t]
+                if r == r:
+                    centred = r - mean
+                    square = centred * centred
+                    defined += 1
+                    part += centred
+                    squares += square
+                    m3 += square * centred
+                    m4 += square * square
+            m2 += squares
+            if b < blocks:
+                sums[0, b, i], sums[1, b, i], sums[2, b, i] = defined, part, squares
+        moments[0, i] = count
+        moments[1, i] = mean
+        scale = max(count, 1)
+        moments[2, i], moments[3, i], moments[4, i] = m2 / scale, m3 / scale, m4 / scale
+        if mean == mean:
+            for b in range(blocks):  # sums of the returns themselves; the squares stay centred
+                sums[1, b, i] += sums[0, b, i] * mean
     return moments, sums
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import hashlib
 import itertools
 import os
@@ -377,14 +378,25 @@ def install_schema(con: duckdb.DuckDBPyConnection) -> None:
     current = con.execute(sql_text("queries", "schema_fingerprint")).fetchall()
     if current == [(fingerprint,)]:
         return
-    _rename_former_objects(con)
-    for group in SCHEMA_GROUPS:
-        for path in sql_files(group):
-            con.execute(path.read_text(encoding="utf-8"))
-    for (run_id,) in con.execute(sql_text("queries", "runs_without_books")).fetchall():
-        materialize(con, run_id)
+    if not con.execute(sql_text("queries", "existing_tables"), [list(TABLES)]).fetchall():
+        con.execute(fresh_schema())  # a new database: the tables as they are now, in one statement list
+    else:
+        _rename_former_objects(con)
+        for group in SCHEMA_GROUPS:
+            for path in sql_files(group):
+                con.execute(path.read_text(encoding="utf-8"))
+        for (run_id,) in con.execute(sql_text("queries", "runs_without_books")).fetchall():
+            materialize(con, run_id)
     con.execute(sql_text("queries", "delete_schema_fingerprint"))
     con.execute(sql_text("queries", "insert_schema_fingerprint"), [fingerprint])
+
+
+@functools.cache
+def fresh_schema() -> str:
+    """The schema of a new database as one script: the tables (whose files hold every column
+    the migrations add to older warehouses), the macros and the views."""
+    return "\n".join(path.read_text(encoding="utf-8") for group in SCHEMA_GROUPS if group != "migrations"
+                     for path in sql_files(group))
 
 
 def _rename_former_objects(con: duckdb.DuckDBPyConnection) -> None:

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from sqlorch import BacktestConfig, BacktestEngine, GridSearch
-from sqlorch.backtest.metrics import final_amount, ratio
+from sqlorch.backtest.metrics import final_amount, ratio, trade_stats
 from sqlorch.backtest.results import METRIC_NAMES
 from sqlorch.bars.synthetic import synthetic_bars
-from sqlorch.money import isclose
+from sqlorch.engine.layout import FL_BAR, FL_CASH, FL_COLUMNS, FL_QUANTITY, FL_SLEEVE, FL_SYMBOL
+from sqlorch.money import MICRO, isclose
 from sqlorch.strategies import SMACross
 
 
@@ -56,3 +57,21 @@ def test_one_bar_and_no_trade_grids(fill):
         assert (isinstance(alone[name], float) and math.isnan(alone[name]) and math.isnan(row[name])) \
             or row[name] == alone[name], name
     assert result.best_params == {} and result.table["rank"].is_null().all()
+
+
+def test_trade_stats_count_round_trips_alike_compiled_or_in_python_integers():
+    """Hand-made fills (quantities in shares, cash in units; a trade's P&L is what its fills did
+    to the cash): sleeve 0 wins 50 on symbol 0 and keeps symbol 1 open, sleeve 1 loses 10. Cash
+    shifted by 2^61 micro units takes the exact Python path (its sums could pass int64); the
+    flows, and so the statistics, are the same."""
+    rows = [  # sleeve, bar, symbol, quantity, cash after
+        (0, 0, 0, 10, 900), (1, 0, 0, 2, 480), (0, 1, 1, 5, 850), (0, 2, 0, -10, 1000), (1, 3, 0, -2, 490)]
+    fills = np.zeros((len(rows), FL_COLUMNS), dtype=np.int64)
+    for k, (sleeve, bar, symbol, quantity, cash) in enumerate(rows):
+        fills[k, [FL_SLEEVE, FL_BAR, FL_SYMBOL, FL_QUANTITY, FL_CASH]] = sleeve, bar, symbol, quantity * MICRO, \
+            cash * MICRO
+    expected = [(2, 1, 1, 50 * MICRO, 0), (1, 1, 0, 0, 10 * MICRO)]
+    assert trade_stats(fills, [1000 * MICRO, 500 * MICRO]) == expected
+    shifted = fills.copy()
+    shifted[:, FL_CASH] += 2**61
+    assert trade_stats(shifted, [1000 * MICRO + 2**61, 500 * MICRO + 2**61]) == expected

@@ -28,7 +28,9 @@ from sqlorch import (
 )
 from sqlorch.backtest.runner import HANDOVER_SECONDS, quick_gil_handover
 from sqlorch.engine.records import Coded, Columns
+from sqlorch.resources import sql_files
 from sqlorch.store.warehouse import (
+    SCHEMA_GROUPS,
     TABLES,
     Warehouse,
     _lock_holder,
@@ -86,6 +88,22 @@ def test_install_schema_is_idempotent_and_keeps_data():
     assert _objects(con) == first
     assert con.execute("SELECT value FROM sqlorch_meta WHERE key = 'schema'").fetchall() == [(schema_fingerprint(),)]
     assert con.execute("SELECT run_id FROM runs").fetchall() == [("r1",)]
+
+
+def test_new_database_schema_equals_the_migrated_one():
+    """A new database gets the tables' files in one script, without the migrations: every column
+    (name, position, type), view and macro must be what the migrations give an older warehouse."""
+    fresh, migrated = duckdb.connect(), duckdb.connect()
+    install_schema(fresh)
+    for group in SCHEMA_GROUPS:
+        for path in sql_files(group):
+            migrated.execute(path.read_text(encoding="utf-8"))
+    queries = ("SELECT table_name, column_index, column_name, data_type FROM duckdb_columns() ORDER BY ALL",
+               "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal ORDER BY ALL",
+               "SELECT function_name, macro_definition FROM duckdb_functions() WHERE NOT internal ORDER BY ALL")
+    for query in queries:
+        assert fresh.execute(query).fetchall() == migrated.execute(query).fetchall()
+    assert len(fresh.execute(queries[0]).fetchall()) > 500
 
 
 def test_in_memory_warehouse_keeps_one_connection():
