@@ -70,12 +70,13 @@ from sqlorch.grid.overfitting import (
 from sqlorch.grid.search import _import_root, _split_columns, best_trial_row, rank_column, worker_config
 from sqlorch.grid.storage import fail_grid, finish_grid, register_grid
 from sqlorch.money import MICRO
-from sqlorch.store.warehouse import Warehouse
+from sqlorch.store.warehouse import Warehouse, decimal_column, insert, timestamp_column
 
 DEFAULT_POLICIES = ("equal",)
 MOST_TRIALS = 1_000_000  # subsets x policies one search may try
 STRATEGY = "combination"  # grid_results.strategy_id of every trial of a combination search
 SLOTS_WORK = 64  # re-runs worth starting worker processes for
+SMALL_WORK = 5_000_000  # single runs x bars x symbols worth starting worker processes for
 WEIGHT_PLACES = Decimal(10) ** -18  # scaled weights are rounded down to this: their sum never passes 1
 
 Progress = Callable[[int, int], None]
@@ -230,7 +231,8 @@ class CombinationSearch:
             "grids": self._line_up_json(), "config": config_json(config), "study": self.study,
             "min_trades": self.min_trades, "pbo_blocks": self.pbo_blocks})
         try:
-            rows, assembled = self._rows(data, panel, executor, progress)
+            rows, assembled, alone = self._rows(data, panel, executor, progress)
+            self._store_curves(warehouse, run_id, alone, panel)
             return self._finish(warehouse, run_id, rows, assembled, ppy, started)
         except BaseException as exc:  # interrupted, or a worker died: the search is not complete
             fail_grid(warehouse, run_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
@@ -242,16 +244,21 @@ class CombinationSearch:
     # -- the work ---------------------------------------------------------------------------------
 
     def _rows(self, data: CombineData, panel: Any, executor: Executor,
-              progress: Progress | None) -> tuple[dict[int, tuple], set[int]]:
-        """Every trial's row (number, status, error, *measured fields) and which were assembled."""
+              progress: Progress | None) -> tuple[dict[int, tuple], set[int], list[SingleRun]]:
+        """Every trial's row (number, status, error, *measured fields), which were assembled, and
+        each line-up strategy's run alone with the whole capital."""
         rows: dict[int, tuple] = {n: (n, "skipped", why) for n, why in self.skipped.items()}
         capital = int(self.config.initial_capital * MICRO)
         candidates = [t for t in self.trials if t.number not in rows and self._may_assemble(t)]
         capitals = self._capitals(candidates)
-        needed = list(dict.fromkeys((m, c) for t in candidates for m, c in zip(t.members, capitals[t.weights])))
+        whole = self._capitals([Trial(0, (m,), (Decimal(1),), "fixed") for m in range(len(self.ids))])
+        alone = [(m, whole[(Decimal(1),)][0]) for m in range(len(self.ids))]  # for the members' correlations
+        needed = list(dict.fromkeys([*alone, *((m, c) for t in candidates
+                                               for m, c in zip(t.members, capitals[t.weights]))]))
         singles: dict[tuple[int, Decimal], SingleRun] = {}
-        if needed:
-            parts = _split(needed, min(executor.slots(), max(1, len(needed) // 48)))
+        if needed:  # in this process unless there is enough work to pay for starting workers
+            cells = len(needed) * len(panel) * len(panel.symbols)
+            parts = _split(needed, executor.slots() if cells >= SMALL_WORK else 1)
             with executor.map(run_singles, data, parts) as running:
                 for index, runs in running:
                     singles.update(zip(parts[index], runs))
@@ -283,7 +290,7 @@ class CombinationSearch:
                     rows.update((row[0], row) for row in part_rows)
                     if progress:
                         progress(len(rows), self.size)
-        return rows, {t.number for t in assembled}
+        return rows, {t.number for t in assembled}, [singles[key] for key in alone]
 
     def _may_assemble(self, trial: Trial) -> bool:
         """Whether no capital moves between the trial's sleeves (so it may be assembled if its
@@ -322,6 +329,19 @@ class CombinationSearch:
             common = np.intersect1d(keys[a], keys[b], assume_unique=True)
             clash[a, b] = clash[b, a] = bool(common.size) and (same is None or not same[common].all())
         return clash
+
+    def _store_curves(self, warehouse: Warehouse, run_id: str, alone: Sequence[SingleRun], panel: Any) -> None:
+        """Each line-up strategy's equity alone with the whole capital, into `combination_curves`."""
+        bars = len(panel)
+        equity = np.concatenate([single.equity for single in alone])
+        with warehouse.transaction() as con:
+            insert(con, "combination_curves", {
+                "run_id": [run_id] * len(equity), "strategy_id": [sid for sid in self.ids for _ in range(bars)],
+                "position": np.repeat(np.arange(1, len(self.ids) + 1), bars),
+                "bar_index": np.tile(np.arange(bars), len(self.ids)),
+                "ts": timestamp_column(np.tile(np.arange(bars), len(self.ids)),
+                                       panel.timestamps.astype("datetime64[us]")),
+                "equity": decimal_column(equity, 6)})
 
     # -- the result -------------------------------------------------------------------------------
 
