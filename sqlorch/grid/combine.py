@@ -409,8 +409,8 @@ class CombinationSearch:
         table = pl.DataFrame(columns)
         ranked = table.with_columns(pl.lit(STRATEGY).alias("strategy"))
         table = table.with_columns(rank_column(ranked, self.metric, self.min_trades))
-        params = [{"strategies": m, "policy": t.policy, "weights": [str(w) for w in t.weights]}
-                  for m, t in zip(members, self.trials)]
+        params = [{"strategies": m, "policy": t.policy, "weights": [str(w) for w in t.weights],
+                   "assembled": t.number in assembled} for m, t in zip(members, self.trials)]
         completed = [r["block_sums"] for r in ordered if r["status"] == "completed"]
         sums = np.stack(completed, axis=2) if len(completed) > 1 and all(b is not None for b in completed) \
             else None
