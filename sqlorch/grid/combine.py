@@ -389,7 +389,7 @@ class CombinationSearch:
             "strategies": pl.Series(members, dtype=pl.List(pl.String)),
             "policy": pl.Series([t.policy for t in self.trials], dtype=pl.String),
             "size": pl.Series([len(t.members) for t in self.trials], dtype=pl.Int64),
-            "weights": pl.Series([[str(w) for w in t.weights] for t in self.trials], dtype=pl.List(pl.String)),
+            "weights": pl.Series([[f"{w:f}" for w in t.weights] for t in self.trials], dtype=pl.List(pl.String)),
         }
         for name in METRIC_NAMES:
             columns[name] = pl.Series(name, [r[name] for r in ordered],
@@ -409,7 +409,7 @@ class CombinationSearch:
         table = pl.DataFrame(columns)
         ranked = table.with_columns(pl.lit(STRATEGY).alias("strategy"))
         table = table.with_columns(rank_column(ranked, self.metric, self.min_trades))
-        params = [{"strategies": m, "policy": t.policy, "weights": [str(w) for w in t.weights],
+        params = [{"strategies": m, "policy": t.policy, "weights": [f"{w:f}" for w in t.weights],
                    "assembled": t.number in assembled} for m, t in zip(members, self.trials)]
         completed = [r["block_sums"] for r in ordered if r["status"] == "completed"]
         sums = np.stack(completed, axis=2) if len(completed) > 1 and all(b is not None for b in completed) \
@@ -431,7 +431,8 @@ def scaled_weights(weights: Sequence[Decimal | None]) -> tuple[Decimal, ...]:
     if any(w is None for w in weights):
         weights = [Decimal(1)] * len(weights)
     total = sum(weights, Decimal(0))
-    return tuple((w / total).quantize(WEIGHT_PLACES, rounding=ROUND_DOWN) for w in weights)  # type: ignore[operator]
+    return tuple((w / total).quantize(WEIGHT_PLACES, rounding=ROUND_DOWN).normalize()  # type: ignore[operator]
+                 for w in weights)
 
 
 def _orchestrator_config(config: Any, problems: list[str]) -> OrchestratorConfig:
