@@ -23,6 +23,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from sqlorch.bars.panel import MARK
 from sqlorch.config.settings import OrchestratorConfig
 from sqlorch.engine import layout as L
 from sqlorch.engine.events import EventLog
-from sqlorch.engine.stepper import Stepper
+from sqlorch.engine.stepper import Stepper, compiled
 from sqlorch.engine.strategy import own_id
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.batch import GridData, prepare
@@ -77,15 +78,34 @@ class Trial:
     policy: str
 
 
+class Unlogged(EventLog):
+    """An event log that numbers events and keeps none: a combination's runs leave their numbers
+    in the warehouse, not an audit trail (encoding each rebalance's event costs a tenth of a
+    re-run)."""
+
+    def emit(self, name: str, *, bar_index: int | None = None, flush: bool = False, hold: bool = False,
+             **fields: Any) -> None:
+        self.seq += 1
+
+    def add(self, name: str, seq: int, now: int, stamp: str, *, bar_index: int | None = None, **fields: Any) -> None:
+        pass
+
+
+def fresh(strategy: object) -> object:
+    """A copy of a line-up's strategy for one run: a compiled `Rule` as it is (the engine keeps
+    its state, never the rule), any other a deep copy (a Python strategy may keep state)."""
+    return strategy if compiled(strategy) else copy.deepcopy(strategy)
+
+
 def run_singles(data: CombineData, item: Sequence[tuple[int, Decimal]]) -> list[SingleRun]:
     """Run each (line-up position, capital) of `item` alone, all in one pass over the bars as
     isolated sleeves; one `SingleRun` each, in order."""
     prepared = prepare(data)
-    strategies = [copy.deepcopy(data.strategies[member]) for member, _ in item]
+    strategies = [fresh(data.strategies[member]) for member, _ in item]
     with gc_paused():
         stepper = Stepper(prepared.full, [(own_id(s), s) for s in strategies], [capital for _, capital in item],
                           [Decimal(1)] * len(item), data.config.engine_settings(isolated=True),
-                          EventLog("combine", "backtest"))
+                          Unlogged("combine", "backtest"))
         outcome = stepper.run()
     errors: dict[int, str] = {}
     stopped = dict(outcome.failed)
@@ -128,14 +148,14 @@ def rerun(data: CombineData, item: Sequence[Trial]) -> list[tuple]:
     for trial in item:
         config = subset_settings(data.orchestrator, trial.policy)
         try:
-            sleeves = plan_sleeves([(copy.deepcopy(data.strategies[m]), w) for m, w in zip(trial.members,
-                                                                                           trial.weights)], config)
+            sleeves = plan_sleeves([(fresh(data.strategies[m]), w) for m, w in zip(trial.members, trial.weights)],
+                                   config)
         except SqlorchError as exc:
             rows.append((trial.number, "failed", str(exc)))
             continue
         with gc_paused():
             stepper = Stepper(prepared.full, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals,
-                              sleeves.weights, config.engine_settings(), EventLog("combine", "orchestrator"))
+                              sleeves.weights, config.engine_settings(), Unlogged("combine", "orchestrator"))
             outcome = stepper.run()
         if outcome.failure:
             failure = outcome.failure
@@ -154,16 +174,17 @@ def rerun(data: CombineData, item: Sequence[Trial]) -> list[tuple]:
     return rows
 
 
-def flows(fills: np.ndarray) -> list[int]:
-    """Each fill's cash flow (micro units): -notional - commission for a buy, notional -
-    commission for a sale, the notional |quantity| x price / 1e6 rounded half to even."""
-    out = []
-    for quantity, price, commission in fills[:, [L.FL_QUANTITY, L.FL_PRICE, L.FL_COMMISSION]].tolist():
-        whole, rest = divmod(abs(quantity) * price, MICRO)
-        if rest * 2 > MICRO or (rest * 2 == MICRO and whole % 2):
-            whole += 1
-        out.append((whole if quantity < 0 else -whole) - commission)
-    return out
+def flows(fills: np.ndarray) -> np.ndarray:
+    """Each fill's cash flow (int64 micro units): -notional - commission for a buy, notional -
+    commission for a sale, the notional |quantity| x price / 1e6 rounded half to even (in int64
+    where the products fit, else in Python integers)."""
+    quantity, price, commission = (fills[:, c] for c in (L.FL_QUANTITY, L.FL_PRICE, L.FL_COMMISSION))
+    size = np.abs(quantity)
+    if len(fills) and float(size.max()) * float(price.max()) >= 2.0 ** 62:
+        size, price = size.astype(object), price.astype(object)
+    whole, rest = np.divmod(size * price, MICRO)
+    whole = (whole + ((rest * 2 > MICRO) | ((rest * 2 == MICRO) & (whole % 2 == 1)))).astype(np.int64)
+    return np.where(quantity < 0, whole, -whole) - commission
 
 
 def portfolio_book(marks: np.ndarray, fills: np.ndarray, capitals: Sequence[int],
@@ -172,7 +193,7 @@ def portfolio_book(marks: np.ndarray, fills: np.ndarray, capitals: Sequence[int]
     units: `capital` plus every fill's flow, plus the positions at their marks), whether any sleeve
     held a position, and the sum of its sleeves' `trade_stats` (each sleeve's cash rebuilt from its
     own flows, so that capital moved in or out is no trade's P&L). `capitals` are the sleeves'."""
-    flow = np.array(flows(fills), dtype=np.int64)
+    flow = flows(fills)
     book = fills.copy()
     book[:, L.FL_SLEEVE] = 0
     book[:, L.FL_CASH] = capital + np.cumsum(flow)
