@@ -33,28 +33,34 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--policies", default="equal", show_default=True,
-              help="Allocation policies to try each subset under, comma-separated, e.g. fixed,equal,risk_parity.")
-@click.option("--max-size", type=int, help="Most strategies in a subset [default: all of them].")
-@click.option("--metric", default="sharpe_ratio", show_default=True, help="Metric that ranks the subsets.")
-@click.option("--top", type=int, default=10, show_default=True, help="Best subsets to show.")
-@click.option("--min-trades", type=int, default=0, show_default=True,
-              help="Leave subsets with fewer closed trades unranked (they stay trials).")
+@click.option("--policies", help="Allocation policies to try each subset under, comma-separated, e.g. "
+                                 "fixed,equal,risk_parity [default: the config's [combine] policies, else equal].")
+@click.option("--max-size", type=int, help="Most strategies in a subset [default: the config's [combine] max_size, "
+                                           "else all of them].")
+@click.option("--metric", help="Metric that ranks the subsets [default: the config's [combine] metric, else "
+                               "sharpe_ratio].")
+@click.option("--top", type=int, help="Best subsets to show [default: the config's [combine] top, else 10].")
+@click.option("--min-trades", type=int, help="Leave subsets with fewer closed trades unranked (they stay trials) "
+                                             "[default: the config's [combine] min_trades, else 0].")
 @click.option("--study", help="Study this search adds its trials to, for the deflated Sharpe ratio "
-                              "[default: the search alone].")
-@click.option("--pbo-blocks", type=int, default=PBO_BLOCKS, show_default=True,
-              help="Blocks S of the PBO's cross-validation, an even number from 2 to 20.")
-@click.option("--workers", type=int, help="Worker processes re-running subsets at once [default: every core].")
+                              "[default: the config's [combine] study, else the search alone].")
+@click.option("--pbo-blocks", type=int, help="Blocks S of the PBO's cross-validation, an even number from 2 to 20 "
+                                             "[default: the config's [combine] pbo_blocks, else 16].")
+@click.option("--workers", type=int, help="Worker processes re-running subsets at once [default: the config's "
+                                          "[combine] workers, else every core].")
 @writing_options
-def combine(config: str, policies: str, max_size: int | None, metric: str, top: int, min_trades: int,
-            study: str | None, pbo_blocks: int, workers: int | None, warehouse: str | None, report_dir: str,
-            no_report: bool, lock_timeout: float | None, quiet: bool) -> None:
+def combine(config: str, policies: str | None, max_size: int | None, metric: str | None, top: int | None,
+            min_trades: int | None, study: str | None, pbo_blocks: int | None, workers: int | None,
+            warehouse: str | None, report_dir: str, no_report: bool, lock_timeout: float | None,
+            quiet: bool) -> None:
     """Run every subset of CONFIG's strategies under each allocation policy and rank them.
 
     CONFIG is a run configuration (TOML, as for `sqlorch run`): its [[strategies]] are the line-up,
     its other settings (costs, conflicts, [allocation] lookback, every and bounds) apply to every
-    subset, which trades the whole capital with its members' weights scaled to sum to 1. Each
-    subset's numbers are those of its orchestrated run; where its sleeves cannot interact it is
+    subset, and an optional [combine] section (policies, max_size, metric, top, min_trades, study,
+    pbo_blocks, workers) sets defaults for the options. Each subset trades the whole capital with
+    its members' weights scaled to sum to 1, and its numbers are those of its orchestrated run;
+    where its sleeves cannot interact it is
     assembled from the strategies' runs alone (the same numbers, much faster). A subset whose
     weight bounds cannot hold under a policy is skipped. Prints the best subsets with their trade
     counts and how much of the best is luck; the results go to the warehouse tables grid_runs
@@ -62,18 +68,25 @@ def combine(config: str, policies: str, max_size: int | None, metric: str, top: 
 
     Example: sqlorch combine config.toml --policies fixed,equal,risk_parity --max-size 3 --top 5
     """
-    from sqlorch.config.plan import read_plan
-    from sqlorch.grid.combine import CombinationSearch
+    from sqlorch.grid.combine import DEFAULT_POLICIES, CombinationSearch
+    from sqlorch.grid.combine_plan import read_combine_plan
 
     overrides = {key: value for key, value in
                  {"warehouse": warehouse, "lock_timeout": lock_timeout}.items() if value is not None}
-    plan = read_plan(config, overrides)
+    read = read_combine_plan(config, overrides)
+    plan, file = read.run, read.options
+    given = {"policies": policies, "max_size": max_size, "metric": metric, "top": top, "min_trades": min_trades,
+             "study": study, "pbo_blocks": pbo_blocks, "workers": workers}
+    chosen = {key: value if value is not None else file.get(key) for key, value in given.items()}
     if not no_report:
         check_directory(Path(report_dir), "--report-dir")
+    top = chosen["top"] if chosen["top"] is not None else 10
     check_top(top)
     search = CombinationSearch([(s.strategy, s.weight) for s in plan.strategies], plan.config,
-                               policies=policies, max_size=max_size, metric=metric, min_trades=min_trades,
-                               study=study, pbo_blocks=pbo_blocks, workers=workers)
+                               policies=chosen["policies"] or DEFAULT_POLICIES, max_size=chosen["max_size"],
+                               metric=chosen["metric"] or "sharpe_ratio", min_trades=chosen["min_trades"] or 0,
+                               study=chosen["study"], pbo_blocks=chosen["pbo_blocks"] or PBO_BLOCKS,
+                               workers=chosen["workers"])
     bars = synthetic_bars(**vars(plan.synthetic)) if plan.synthetic else list(plan.paths)
     with progress_bar("combine", quiet) as progress:
         result = search.run(bars, progress=progress, on_wait=err, source=plan.source)

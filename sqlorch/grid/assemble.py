@@ -34,7 +34,7 @@ from sqlorch.config.settings import OrchestratorConfig
 from sqlorch.engine import layout as L
 from sqlorch.engine.events import EventLog
 from sqlorch.engine.stepper import Stepper, compiled
-from sqlorch.engine.strategy import own_id
+from sqlorch.engine.strategy import own_id, strategy_ids
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.batch import GridData, prepare
 from sqlorch.grid.overfitting import trial_statistics
@@ -131,9 +131,13 @@ def run_singles(data: CombineData, item: Sequence[tuple[int, Decimal]]) -> list[
     return runs
 
 
-def subset_settings(config: OrchestratorConfig, policy: str) -> OrchestratorConfig:
-    """The settings of a subset's orchestrated run under `policy`."""
-    return dataclasses.replace(config, allocation=policy)
+def subset_settings(config: OrchestratorConfig, policy: str, ids: Sequence[str] | None = None) -> OrchestratorConfig:
+    """The settings of a subset's orchestrated run under `policy`: the configuration's, its
+    `priorities` kept for the strategies of the subset (`ids`, their ids in its run) only."""
+    priorities = config.priorities
+    if priorities and ids is not None:
+        priorities = {sid: rank for sid, rank in priorities.items() if sid in ids} or None
+    return dataclasses.replace(config, allocation=policy, priorities=priorities)
 
 
 def rerun(data: CombineData, item: Sequence[Trial]) -> list[tuple]:
@@ -146,10 +150,10 @@ def rerun(data: CombineData, item: Sequence[Trial]) -> list[tuple]:
     rows: list[tuple] = []
     curves, helds, trades, numbers = [], [], [], []
     for trial in item:
-        config = subset_settings(data.orchestrator, trial.policy)
+        members = [fresh(data.strategies[m]) for m in trial.members]
         try:
-            sleeves = plan_sleeves([(fresh(data.strategies[m]), w) for m, w in zip(trial.members, trial.weights)],
-                                   config)
+            config = subset_settings(data.orchestrator, trial.policy, strategy_ids(members))
+            sleeves = plan_sleeves(list(zip(members, trial.weights)), config)
         except SqlorchError as exc:
             rows.append((trial.number, "failed", str(exc)))
             continue

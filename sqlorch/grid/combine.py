@@ -301,7 +301,7 @@ class CombinationSearch:
     def _capitals(self, trials: Sequence[Trial]) -> dict[tuple[Decimal, ...], list[Decimal]]:
         """The sleeves' capitals of each distinct weighting, as the orchestrated run computes them."""
         capitals: dict[tuple[Decimal, ...], list[Decimal]] = {}
-        fixed = subset_settings(self.config, "fixed")
+        fixed = subset_settings(self.config, "fixed", ())  # capitals depend on the weights only
         for trial in trials:
             if trial.weights not in capitals:
                 pairs = [(self.strategies[m], w) for m, w in zip(trial.members, trial.weights)]

@@ -118,3 +118,26 @@ def test_a_bad_config_is_a_clear_error(here: Path) -> None:
     (here / "bad.toml").write_text("[[strategies]]\nclass = \"sma_cros\"\nweight = \"0.5\"\n")
     result = invoke("combine", "bad.toml")
     assert result.exit_code == 1 and "sma_cros" in result.output and "Traceback" not in result.output
+
+
+def test_the_file_sets_the_defaults_and_options_win(here: Path) -> None:
+    text = (here / "mix.toml").read_text()
+    (here / "file.toml").write_text(text + '\n[combine]\npolicies = ["fixed"]\nmax_size = 1\ntop = 2\n'
+                                    'metric = "total_return"\nstudy = "filed"\n')
+    result = invoke("combine", "file.toml", "--quiet", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert "3 subsets and policies of 3 strategies" in result.stdout and "ranked by total_return" in result.stdout
+    assert "of study filed" in result.stdout
+    result = invoke("combine", "file.toml", "--quiet", "--no-report", "--max-size", "2", "--study", "cli")
+    assert "6 subsets and policies of 3 strategies" in result.stdout and "of study cli" in result.stdout
+
+
+def test_a_bad_combine_table_is_a_clear_error(here: Path) -> None:
+    text = (here / "mix.toml").read_text()
+    (here / "bad.toml").write_text(text + '\n[combine]\npolicy = ["fixed"]\ntop = "ten"\n')
+    result = invoke("combine", "bad.toml")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "[combine] policy: unknown key (did you mean 'policies'?)" in result.output
+    assert "[combine] top: must be a whole number, got 'ten'" in result.output
+    ran = invoke("run", "file.toml" if (here / "file.toml").exists() else "bad.toml", "--quiet", "--no-report")
+    assert ran.exit_code == 1 and "combine" in ran.output  # `sqlorch run` knows no [combine] table

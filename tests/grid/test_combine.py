@@ -126,6 +126,19 @@ def test_interacting_members_are_re_run(bars, settings, assembled):
                               cfg, bars) == 7
 
 
+def test_priorities_apply_to_the_subsets_holding_their_strategies(bars):
+    """first_wins with priorities naming one strategy: a subset without it runs (its orchestrated
+    run could not name it), one with it equals the orchestrated run with those priorities."""
+    cfg = config(conflict_mode="first_wins", priorities={"buy_and_hold_2": 1})
+    table = CombinationSearch(twins(), cfg, policies=["fixed", "equal"], workers=1).run(bars).table
+    assert (table["status"] == "completed").all()
+    both = table.filter(pl.col("strategies").list.contains("buy_and_hold_2")
+                        & pl.col("strategies").list.contains("buy_and_hold"))
+    assert both.height == 4 and not both["assembled"].any()  # the twins' orders meet: re-run
+    assert check_against_runs(both, lambda: dict(zip(["buy_and_hold", "momentum", "buy_and_hold_2"], twins())),
+                              cfg, bars) == 4
+
+
 def test_bounds_that_cannot_hold_skip_the_subset(bars):
     """max_weight 0.4: a subset of one or two strategies cannot hold it under a moving policy (it is
     skipped and no trial), under fixed it runs; three strategies can."""
