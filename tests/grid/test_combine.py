@@ -242,3 +242,16 @@ def test_the_result_shows_and_lists_its_best(bars):
     assert result.best_trial == top["combination"][0]
     assert "CombinationResult" in repr(result) and "ranked by sharpe_ratio" in repr(result)
     assert "<svg" in result._repr_html_()
+
+
+def test_worker_processes_give_the_same_table(bars):
+    """Enough re-runs (120 subsets of 7 strategies under equal) to go to two worker processes: the
+    same table as in this process."""
+    def seven() -> list:
+        return [SMACross(fast=5, slow=20), SMACross(fast=10, slow=40), Momentum(lookback=10), Momentum(lookback=30),
+                RSIStrategy(), RSIStrategy(period=7), BuyAndHold()]
+
+    here = CombinationSearch(seven(), config(), policies=["equal"], workers=1).run(bars).table
+    there = CombinationSearch(seven(), config(), policies=["equal"], workers=2).run(bars).table
+    assert here.height == 127 and int((~here["assembled"]).sum()) == 120
+    assert here.drop("error").equals(there.drop("error"))
