@@ -185,8 +185,10 @@ def test_a_warehouse_from_before_combinations_gains_the_kind_column(bars, tmp_pa
         con.execute("ALTER TABLE grid_runs DROP COLUMN kind")
         con.execute("UPDATE sqlorch_meta SET value = 'older' WHERE key = 'schema'")
     CombinationSearch(line_up(), cfg, policies=["fixed"], max_size=1, workers=1).run(bars)
+    GridSearch(SMACross, {"fast": [5, 10], "slow": [30]}, cfg, workers=1).run(bars)  # a grid search says nothing
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
-        assert con.execute("SELECT kind FROM grid_runs ORDER BY started_at").fetchall() == [("grid",), ("combination",)]
+        assert con.execute("SELECT kind FROM grid_runs ORDER BY started_at").fetchall() == [
+            ("grid",), ("combination",), ("grid",)]
 
 
 class Fails:
