@@ -29,7 +29,8 @@ def _present(how: str):
 
 _PRESENTERS.update(html=_present("html"), report=_present("report"))
 
-_LAZY = {"Grid": "sqlorch.grid.spec", "GridResult": "sqlorch.grid.search", "GridSearch": "sqlorch.grid.search",
+_LAZY = {"CombinationResult": "sqlorch.grid.combine", "CombinationSearch": "sqlorch.grid.combine",
+         "Grid": "sqlorch.grid.spec", "GridResult": "sqlorch.grid.search", "GridSearch": "sqlorch.grid.search",
          "WalkForward": "sqlorch.grid.walkforward", "WalkForwardResult": "sqlorch.grid.walkforward"}
 
 
@@ -42,7 +43,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'sqlorch' has no attribute {name!r}")
 
 __all__ = [
-    "AllocationWindow", "BacktestConfig", "BacktestEngine", "BacktestResult", "Bar", "BarContext", "ConfigError",
+    "AllocationWindow", "BacktestConfig", "BacktestEngine", "BacktestResult", "Bar", "BarContext",
+    "CombinationResult", "CombinationSearch", "ConfigError",
     "ConflictMode", "DataError", "DecisionKind", "Grid", "GridResult", "GridSearch", "IStrategy", "OrchestratorConfig",
     "OrchestratorResult", "PerformanceMetrics", "Rule", "Side", "Signal", "SqlorchError",
     "StrategyAllocation", "StrategyError", "StrategyOrchestrator", "WalkForward", "WalkForwardResult",

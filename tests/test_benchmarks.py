@@ -82,3 +82,15 @@ def test_minute_bars_round_highs_and_lows_to_cents(bench):
         assert bars[column].equals(bars[column].round(2)), column
     peers = _script("peers")
     assert peers.workload(0, 0, None, 2000).equals(bars)  # the peers' M is run.py's
+
+
+def test_the_combination_benchmark_writes_a_valid_configuration(tmp_path):
+    """benchmarks/combine.py: its configuration of n strategies at equal weights reads as a
+    combination search's line-up."""
+    from sqlorch.grid.combine_plan import read_combine_plan
+
+    combine = _script("combine")
+    config = tmp_path / "c.toml"
+    config.write_text(combine.config_text(tmp_path / "bars.parquet", tmp_path, 12))
+    plan = read_combine_plan(config).run
+    assert len(plan.strategies) == 12 and len({s.weight for s in plan.strategies}) == 1

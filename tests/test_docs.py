@@ -121,12 +121,13 @@ def toml_keys() -> dict[str, tuple[str, ...]]:
     """Every table of a configuration file and the keys the readers accept in it, from the
     tuples they check keys against: {"[data]": (...), "[data] synthetic": (...), ...}."""
     from sqlorch.config import plan
+    from sqlorch.grid import combine_plan
     from sqlorch.grid import plan as grid_plan
 
     tables = {"[data]": plan.DATA_KEYS, "[data] synthetic": plan.SYNTHETIC_KEYS, "[backtest]": plan.BACKTEST_KEYS,
               "[[strategies]]": tuple(dict.fromkeys((*plan.STRATEGY_KEYS, *grid_plan.STRATEGY_KEYS))),
               "[allocation]": plan.ALLOCATION_KEYS, "[grid]": grid_plan.GRID_KEYS,
-              "range (grid params)": grid_plan.RANGE_KEYS}
+              "range (grid params)": grid_plan.RANGE_KEYS, "[combine]": combine_plan.COMBINE_KEYS}
     sections = {f"[[{s}]]" if s == "strategies" else f"[{s}]" for s in (*plan.SECTIONS, "grid")}
     assert sections <= set(tables), f"a section the readers accept has no entry here: {sections - set(tables)}"
     return tables

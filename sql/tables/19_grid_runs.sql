@@ -2,7 +2,9 @@
 -- makes: grid_runs, one row per parameter grid search: status (running, completed, failed),
 --        the data and settings, how it ran, how many combinations ran, failed or were dropped
 --        by a constraint, the best parameters of each strategy by the ranking metric, and how
---        much of the best is luck: its study, trials, deflated and probabilistic Sharpe ratios, PBO
+--        much of the best is luck: its study, trials, deflated and probabilistic Sharpe ratios, PBO;
+--        and its kind: a parameter grid search ('grid') or a combination search ('combination',
+--        every subset of a line-up of strategies under each allocation policy)
 CREATE TABLE IF NOT EXISTS grid_runs (
     run_id            VARCHAR,
     status            VARCHAR,        -- running, completed, failed (a run that stopped, not a combination)
@@ -38,5 +40,7 @@ CREATE TABLE IF NOT EXISTS grid_runs (
     trials                     BIGINT,  -- N: the study's completed trials when it finished, its own included
     deflated_sharpe_ratio      DOUBLE,  -- of the best trial, against N trials; NULL if undefined
     probabilistic_sharpe_ratio DOUBLE,  -- PSR(0) of the best trial
-    pbo                        DOUBLE   -- probability of backtest overfitting of its completed trials (CSCV)
+    pbo                        DOUBLE,  -- probability of backtest overfitting of its completed trials (CSCV)
+    -- after pbo: as migration 010 adds it
+    kind                       VARCHAR DEFAULT 'grid' -- grid, or combination (sqlorch combine)
 );

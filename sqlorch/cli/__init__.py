@@ -6,10 +6,10 @@ One module per command: `sqlorch <name>` lives in `sqlorch/cli/<name>.py`; the g
 escaping in `table.py`, the progress bar in `progress.py`.
 """
 
-from sqlorch.cli import grid, ingest, report, run, runs, sql, trials, walkforward
+from sqlorch.cli import combine, grid, ingest, report, run, runs, sql, trials, walkforward
 from sqlorch.cli.main import cli
 
-for _command in (run.run, grid.grid, walkforward.walkforward, report.report, ingest.ingest, runs.runs,
+for _command in (run.run, grid.grid, combine.combine, walkforward.walkforward, report.report, ingest.ingest, runs.runs,
                  sql.sql_command, trials.trials):
     cli.add_command(_command)
 

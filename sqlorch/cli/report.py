@@ -10,6 +10,7 @@ import click
 from sqlorch.cli.main import check_top, echo, err, shown, warehouse_option
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.storage import is_grid_run
+from sqlorch.report.combine import is_combination_run
 from sqlorch.report.run import (
     FORMATS,
     check_target,
@@ -35,10 +36,12 @@ from sqlorch.store.warehouse import Warehouse
               help="File to write [default: reports/<run_id>.<format>].")
 @click.option("--force", is_flag=True, help="Overwrite -o even if it is not a sqlorch report.")
 @click.option("--top", type=int, default=10, show_default=True,
-              help="Best combinations listed per strategy (grid runs).")
+              help="Best combinations listed per strategy (grid runs), or best subsets (combination searches).")
 def report(run_id: str | None, warehouse: str, fmt: str | None, output: str | None, force: bool, top: int) -> None:
     """Write the report of RUN_ID (default: the latest finished run) from the warehouse views.
     A grid run (`sqlorch grid`) gets its grid report: heatmaps, top combinations, sensitivity;
+    a combination search (`sqlorch combine`) its top subsets, return-versus-volatility map and
+    correlations;
     a walk-forward (`sqlorch walkforward`) its folds and stitched out-of-sample curves.
     An existing file is replaced only if it is a sqlorch report (or with --force).
 
@@ -59,6 +62,12 @@ def report(run_id: str | None, warehouse: str, fmt: str | None, output: str | No
     check_target(path, force)
     if path.exists() and store.path is not None and store.path.exists() and path.samefile(store.path):
         raise SqlorchError(f"-o {path} is the warehouse the report is read from; choose another file")
+    if grid and is_combination_run(store, run_id):
+        from sqlorch.report.combine import combination_report_context, write_combination_report
+
+        context = combination_report_context(store, run_id, top)
+        echo(f"report     {shown(write_combination_report(context, path, fmt, force))}")
+        return
     if grid:
         from sqlorch.report.grid import grid_report_context, write_grid_report  # grid code only when needed
 

@@ -130,7 +130,9 @@ class _Prepared:
 _prepared: _Prepared | None = None  # one dataset per worker process, reused by its batches
 
 
-def _prepare(data: GridData) -> _Prepared:
+def prepare(data: GridData) -> _Prepared:
+    """This process's copy of `data`'s bars (made on the first call, kept for the next ones of the
+    same search; a combination search's tasks use it too)."""
     global _prepared
     if _prepared is None or (_prepared.dataset_id, _prepared.warmup_id) != (data.dataset_id, data.warmup_id):
         _prepared = None  # free the previous dataset first
@@ -142,7 +144,7 @@ def run_batch(data: GridData, batch: Batch) -> list[tuple]:
     """Run every combination of `batch` over the grid's bars; one row per combination
     (fields `RESULT_FIELDS`): status `completed` with its metrics and final equity, or
     `failed` with the error."""
-    prepared = _prepare(data)
+    prepared = prepare(data)
     failed: dict[int, str] = {}
     numbers, strategies = [], []
     for number, params in batch.combinations:

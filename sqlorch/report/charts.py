@@ -685,3 +685,91 @@ def scatter_chart(xs: Sequence[float], ys: Sequence[float], title: str, x_name: 
     out.append(_text(left + 4, top + size.font, y_name, "start", AXIS))
     out.append(Markup("</svg>"))
     return Markup("").join(out)
+
+
+# -- combination search ----------------------------------------------------------------------------
+
+TOP_COLOR, ALONE_COLOR = "#D55E00", "#1a1a1a"
+
+
+def risk_return_chart(points: Sequence[tuple[float, float]], top: Sequence[tuple[float, float, str]],
+                      alone: Sequence[tuple[float, float, str]], title: str, x_name: str, y_name: str,
+                      size: Size = WIDE) -> Markup:
+    """Every subset as a point (x volatility, y return), points on the same spot of the drawing
+    drawn once, darker the more of them (thousands of subsets stay a small picture); the `top`
+    subsets as numbered orange dots and the strategies `alone` as labelled black squares, each
+    (x, y, label) with its label on hover."""
+    def finite(x: float | None, y: float | None) -> bool:
+        return x is not None and y is not None and math.isfinite(x) and math.isfinite(y)
+
+    every = [(float(x), float(y)) for x, y in points if finite(x, y)]
+    marked = [(float(x), float(y), label) for x, y, label in [*top, *alone] if finite(x, y)]
+    if not every and not marked:
+        return empty_chart(title, size)
+    xs = [p[0] for p in every] + [p[0] for p in marked]
+    ys = [p[1] for p in every] + [p[1] for p in marked]
+    x_ticks = nice_ticks(min(min(xs), 0.0), max(xs), size.x_ticks)
+    y_ticks = nice_ticks(min(ys), max(ys), size.y_ticks)
+    x_low, x_high = min(x_ticks[0], min(xs)), max(x_ticks[-1], max(xs))
+    y_low, y_high = min(y_ticks[0], min(ys)), max(y_ticks[-1], max(ys))
+    x_low, x_high = (x_low - 1, x_high + 1) if x_high == x_low else (x_low, x_high)
+    y_low, y_high = (y_low - 1, y_high + 1) if y_high == y_low else (y_low, y_high)
+    x_show, y_show = percent_axis(x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 0.01), \
+        percent_axis(y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 0.01)
+    left = max(_text_width(y_show(t), size.font) for t in y_ticks) + 14
+    top_gap, bottom, right = 10, size.font * 2 + 24, 12
+    plot_w, plot_h = size.width - left - right, size.height - top_gap - bottom
+
+    def px(x: float) -> float:
+        return left + (x - x_low) / (x_high - x_low) * plot_w
+
+    def py(y: float) -> float:
+        return top_gap + (y_high - y) / (y_high - y_low) * plot_h
+
+    out = [_svg_open(size, title)]
+    for tick in y_ticks:
+        out.append(Markup('<line x1="{:.0f}" y1="{:.1f}" x2="{:.0f}" y2="{:.1f}" stroke="{}"/>').format(
+            left, py(tick), left + plot_w, py(tick), AXIS if tick == 0 else GRID))
+        out.append(_text(left - 6, py(tick) + size.font * 0.35, y_show(tick), "end", extra=Markup(' class="tick"')))
+    for tick in x_ticks:
+        out.append(Markup('<line x1="{0:.1f}" y1="{1:.0f}" x2="{0:.1f}" y2="{2:.0f}" stroke="{3}"/>').format(
+            px(tick), top_gap, top_gap + plot_h, AXIS if tick == 0 else GRID))
+        out.append(_text(px(tick), top_gap + plot_h + size.font + 6, x_show(tick), "middle",
+                         extra=Markup(' class="tick"')))
+    spots: dict[tuple[int, int], int] = {}
+    for x, y in every:
+        spot = (round(px(x) / SPOT), round(py(y) / SPOT))
+        spots[spot] = spots.get(spot, 0) + 1
+    if spots:
+        most = max(spots.values())
+        out.append(Markup('<g fill="{}">').format(PALETTE[0]))
+        for (sx, sy), count in spots.items():
+            out.append(Markup('<circle cx="{}" cy="{}" r="2.5" fill-opacity="{:.1f}"/>').format(
+                sx * SPOT, sy * SPOT, 0.25 + 0.6 * math.log1p(count) / math.log1p(most)))
+        out.append(Markup("</g>"))
+    placed: list[tuple[float, float, float, float]] = []  # label boxes drawn: a label never covers another
+    labels: list[Markup] = []  # drawn last, over the points
+
+    def label_at(x: float, y: float, text: str, color: str) -> None:
+        box = (x, y - size.font, x + _text_width(text, size.font), y + 2)
+        if box[2] > size.width or any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                                      for b in placed):
+            return  # crowded: the point keeps its name on hover
+        placed.append(box)
+        labels.append(_text(x, y, text, fill=color, extra=Markup(' class="tick"')))
+
+    ranked = [(rank, px(x), py(y), label) for rank, (x, y, label) in enumerate(top, start=1) if finite(x, y)]
+    for _, cx, cy, _ in ranked[:1]:
+        label_at(cx + 7, cy + size.font * 0.35, "#1", TOP_COLOR)
+    for x, y, label in [(x, y, label) for x, y, label in alone if finite(x, y)]:
+        out.append(Markup('<rect x="{:.1f}" y="{:.1f}" width="7" height="7" fill="{}"><title>{}</title></rect>').format(
+            px(x) - 3.5, py(y) - 3.5, ALONE_COLOR, label))
+        label_at(px(x) + 6, py(y) - 4, shorten(label, size.label_chars // 2), ALONE_COLOR)
+    for rank, cx, cy, label in reversed(ranked):
+        out.append(Markup('<circle cx="{:.1f}" cy="{:.1f}" r="5" fill="{}" stroke="#ffffff"><title>#{} {}</title>'
+                          '</circle>').format(cx, cy, TOP_COLOR, rank, label))
+    out += labels
+    out.append(_text(left + plot_w / 2, size.height - 6, x_name, "middle", AXIS))
+    out.append(_text(left + 4, top_gap + size.font, y_name, "start", AXIS))
+    out.append(Markup("</svg>"))
+    return Markup("").join(out)

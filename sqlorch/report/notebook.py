@@ -3,7 +3,8 @@
 `html(result)` is what Jupyter shows for a BacktestResult, OrchestratorResult or GridResult
 (`_repr_html_`): a run's comparison table and its equity chart as inline SVG (the report's own
 table columns and chart), a grid's best combinations and first heatmap per strategy, a
-walk-forward's folds and stitched out-of-sample curve per strategy. `report(result, path)`
+walk-forward's folds and stitched out-of-sample curve per strategy, a combination search's best
+subsets and its return-versus-volatility map. `report(result, path)`
 writes the full report (HTML, or Markdown for a .md path) and returns its path. Results call
 these through `sqlorch.backtest.results.PRESENTERS`, which the package fills in when imported
 (backtest and grid know nothing of the reports).
@@ -27,6 +28,8 @@ def html(result: Any) -> str:
     walk-forward's."""
     if hasattr(result, "efficiency_by_strategy"):
         return _walkforward_html(result)
+    if hasattr(result, "line_up"):
+        return _combination_html(result)
     if hasattr(result, "best_by_strategy"):
         return _grid_html(result)
     context = report_context(result.warehouse, result.run_id)
@@ -46,6 +49,14 @@ def _grid_html(result: Any) -> str:
     context = grid_report_context(result.warehouse, result.run_id, TOP)
     return environment().get_template("notebook_grid.html.j2").render(
         {**context, "charts": chart_markup(context), "titles": TITLES, "show": metric_text})
+
+
+def _combination_html(result: Any) -> str:
+    from sqlorch.report.combine import chart_markup, combination_report_context, metric_text  # only for these
+
+    context = combination_report_context(result.warehouse, result.run_id, TOP)
+    return environment().get_template("notebook_combine.html.j2").render(
+        {**context, "charts": chart_markup(context), "show": metric_text})
 
 
 def _walkforward_html(result: Any) -> str:
@@ -68,6 +79,10 @@ def report(result: Any, path: str | Path | None = None) -> Path:
 
         return write_walkforward_report(walkforward_report_context(
             result.warehouse, result.run_id, result), target, fmt)
+    if hasattr(result, "line_up"):
+        from sqlorch.report.combine import combination_report_context, write_combination_report
+
+        return write_combination_report(combination_report_context(result.warehouse, result.run_id), target, fmt)
     if hasattr(result, "best_by_strategy"):
         from sqlorch.report.grid import grid_report_context, write_grid_report
 

@@ -56,7 +56,7 @@ READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.E
 SUMMARIZE) and EXPLAIN; MULTI is how DuckDB parses a PIVOT whose columns come from the data."""
 TABLES = ("datasets", "bars", "runs", "run_strategies", "signals", "decisions", "fills", "logged_events",
           "conflicts", "conflict_orders", "transfers", "rebalances", "allocation_targets", "grid_runs", "grid_results",
-          "benchmarks", "grid_pbo_splits", "walkforward_runs", "walkforward_folds")
+          "benchmarks", "grid_pbo_splits", "walkforward_runs", "walkforward_folds", "combination_curves")
 BOOKS = ("trades", "equity", "portfolio_books", "metrics")  # derived per run, in this order, by sql/load
 JOINS_AS_WRITTEN = {"equity"}
 """Books whose hash joins build on their right side as written. DuckDB estimates the open

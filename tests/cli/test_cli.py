@@ -329,7 +329,7 @@ def test_runs_on_an_empty_warehouse(here: Path) -> None:
 
 def test_every_command_has_help_with_an_example() -> None:
     commands = dict(cli.commands)
-    assert set(commands) == {"run", "grid", "walkforward", "ingest", "runs", "sql", "report", "trials"}
+    assert set(commands) == {"run", "grid", "combine", "walkforward", "ingest", "runs", "sql", "report", "trials"}
     assert "Example:" in invoke("--help").stdout
     for name in commands:
         result = invoke(name, "--help")

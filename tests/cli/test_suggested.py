@@ -69,3 +69,30 @@ def test_the_printed_explore_command_runs_from_a_fresh_shell(tmp_path: Path) -> 
     shown = subprocess.run(["/bin/sh", "-c", explore], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert shown.returncode == 0, shown.stderr
     assert "momentum" in shown.stdout
+
+
+@pytest.mark.skipif(not SQLORCH.exists(), reason="needs the sqlorch console script of this environment")
+def test_the_combine_explore_command_runs_from_a_fresh_shell(tmp_path: Path) -> None:
+    """`sqlorch combine` prints a query of the best subsets that runs as printed in a fresh shell."""
+    (tmp_path / "mix.toml").write_text(textwrap.dedent("""
+        [data]
+        synthetic = { symbols = 2, years = 1 }
+        [backtest]
+        warehouse = "mine/runs.duckdb"
+        log_dir = "logs"
+        [[strategies]]
+        class = "momentum"
+        weight = "0.5"
+        [[strategies]]
+        class = "sma_cross"
+        weight = "0.5"
+    """), encoding="utf-8")
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(SQLORCH), "combine", "mix.toml", "--policies", "fixed", "--no-report", "--quiet"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    (explore,) = [line.split(maxsplit=1)[1] for line in done.stdout.splitlines() if line.startswith("explore")]
+    assert "--warehouse mine/runs.duckdb" in explore
+    shown = subprocess.run(["/bin/sh", "-c", explore], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    ranked = [line.split()[0] for line in shown.stdout.splitlines()[2:]]
+    assert ranked == ["1", "2", "3"] and "momentum" in shown.stdout and "sma_cross" in shown.stdout

@@ -321,3 +321,36 @@ def test_walkforward_report_fits(browser: WebDriver, walkforward_report: Path, t
     assert [e for e in browser.console() if e.get("level") == "SEVERE"] == []
     png = browser.screenshot(tmp_path / f"walkforward-{width}.png")
     assert png.read_bytes().startswith(PNG)
+
+
+@pytest.fixture(scope="module")
+def combination_report(tmp_path_factory) -> Path:
+    """The HTML report of a combination search of five strategies (one with a hostile name) under
+    two policies."""
+    from sqlorch import CombinationSearch
+    from sqlorch.report.combine import write_combination_reports
+
+    home = tmp_path_factory.mktemp("combine")
+    config = OrchestratorConfig(warehouse=str(home / "w.duckdb"), log_dir=None, allocation_lookback=20)
+    line_up = [BuyAndHold(), SMACross(fast=5, slow=20), Momentum(lookback=10), Momentum(lookback=40), Named()]
+    result = CombinationSearch(line_up, config, policies=["fixed", "risk_parity"], workers=1).run(
+        synthetic_bars(symbols=6, years=1, seed=3))
+    return write_combination_reports(result.warehouse, result.run_id, home / "reports", formats=("html",))["html"]
+
+
+@pytest.mark.parametrize("width", [1400, 420])
+def test_combination_report_fits(browser: WebDriver, combination_report: Path, tmp_path: Path, width: int) -> None:
+    """The top subsets, the map of every subset and the correlations, at laptop and phone widths."""
+    browser.emulate(width, 900, mobile=width < 640)
+    browser.open(combination_report.as_uri())
+    assert browser.run("return document.title;").startswith("sqlorch combinations ")  # no injected script ran
+    assert browser.run("return document.documentElement.scrollWidth - window.innerWidth;") <= 0
+    assert _fits(browser, "table.top") == [0]
+    shown = browser.run("return [...document.querySelectorAll('svg.chart')]"
+                        ".filter(s => s.getBoundingClientRect().width > 0).map(s => s.getAttribute('aria-label'));")
+    assert shown == ["CAGR against volatility of every subset and policy",
+                     "correlation of the strategies' daily returns alone"]
+    assert [e for e in browser.console() if e.get("level") == "SEVERE"] == []
+    assert browser.run("return performance.getEntriesByType('resource').length;") == 0
+    png = browser.screenshot(tmp_path / f"combine-{width}.png")
+    assert png.read_bytes().startswith(PNG) and len(png.read_bytes()) > 20_000
