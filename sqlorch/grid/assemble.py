@@ -38,7 +38,7 @@ from sqlorch.engine.strategy import own_id, strategy_ids
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.batch import GridData, prepare
 from sqlorch.grid.overfitting import trial_statistics
-from sqlorch.money import MICRO, from_micro
+from sqlorch.money import MICRO, from_micro, round_half_even_array
 
 CHUNK = 2048  # subsets measured at once (bars x CHUNK floats per array)
 EXACT = 2.0 ** 52  # below this, sums of integer amounts held as floats are exact
@@ -186,8 +186,7 @@ def flows(fills: np.ndarray) -> np.ndarray:
     size = np.abs(quantity)
     if len(fills) and float(size.max()) * float(price.max()) >= 2.0 ** 62:
         size, price = size.astype(object), price.astype(object)
-    whole, rest = np.divmod(size * price, MICRO)
-    whole = (whole + ((rest * 2 > MICRO) | ((rest * 2 == MICRO) & (whole % 2 == 1)))).astype(np.int64)
+    whole = round_half_even_array(size * price, MICRO).astype(np.int64)
     return np.where(quantity < 0, whole, -whole) - commission
 
 
