@@ -862,7 +862,15 @@ def pay_out(sleeves, counters, transfers, payees, rebalance, sender, amount, t):
 
 @hot
 def record_transfer(counters, transfers, rebalance, t, sleeve, amount):
+    """Book `amount` moved into `sleeve` by `rebalance` at bar t: one row per rebalance, bar and
+    sleeve (a rebalance's sales at one open pay out many times; their sum is what moved)."""
     n = counters[CT_TRANSFERS]
+    k = n - 1
+    while k >= 0 and transfers[k, TR_BAR] == t:
+        if transfers[k, TR_REBALANCE] == rebalance and transfers[k, TR_SLEEVE] == sleeve:
+            transfers[k, TR_AMOUNT] += amount
+            return
+        k -= 1
     counters[CT_TRANSFERS] += 1
     transfers[n, TR_REBALANCE] = rebalance
     transfers[n, TR_BAR] = t

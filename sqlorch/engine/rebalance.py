@@ -24,7 +24,7 @@ import numpy as np
 
 from sqlorch.engine.events import EventLog
 from sqlorch.engine.records import Rebalance
-from sqlorch.engine.sleeve import SleeveView
+from sqlorch.engine.sleeve import SleeveView, marks_micro, value_at
 from sqlorch.money import MICRO, round_half_even
 
 
@@ -68,7 +68,7 @@ class Planner:
         lacks = np.zeros(len(sleeves), dtype=np.int64)
         for i in needs:
             lacks[i] = max(needs[i] - moved[i], 0)
-        orders: list[tuple[int, int, int]] = []
+        orders: list[np.ndarray] = []
         trades = [0] * len(sleeves)
         for i, g in enumerate(gap):
             if g < 0 and -g > given[i] * MICRO:
@@ -82,30 +82,28 @@ class Planner:
                       before={sid: e / total for sid, e in zip(ids, equity)},
                       after={sid: float(w) for sid, w in zip(ids, self.targets)},
                       transfers={sid: m / MICRO for sid, m in zip(ids, moved) if m})
-        plan = np.array(orders, dtype=np.int64).reshape(-1, 3)
+        plan = np.concatenate(orders).astype(np.int64) if orders else np.zeros((0, 3), dtype=np.int64)
         return plan, np.array(moved, dtype=np.int64), lacks, rebalance_id
 
-    def _trade(self, i: int, value: int, marks: np.ndarray, orders: list[tuple[int, int, int]]) -> int:
+    def _trade(self, i: int, value: int, marks: np.ndarray, orders: list[np.ndarray]) -> int:
         """Order `value` (pico units) of sleeve i's long positions, in proportion: sell if value
-        < 0. Returns the value ordered (at the close, pico units)."""
+        < 0; the orders go to `orders` as rows (sleeve, symbol, quantity). Returns the value
+        ordered (at the close, pico units)."""
         positions = self.sleeves[i].positions
         held = np.flatnonzero(positions > 0)
-        quantities = positions[held].tolist()  # Python ints: the products below are exact
-        marks_micro = np.rint(marks[held] * MICRO).astype(np.int64).tolist()  # half even, as round() does
-        worth = sum(q * m for q, m in zip(quantities, marks_micro))
+        prices = marks_micro(marks[held])
+        worth = value_at(positions[held], prices)
         if worth <= 0:
             return 0
         share = min(abs(value), worth)
-        ordered = 0
-        lot = self.lot
-        for j, held_quantity, mark in zip(held.tolist(), quantities, marks_micro):
-            quantity = held_quantity * share // worth // lot * lot
-            if not quantity:
-                continue
-            quantity = quantity if value > 0 else -quantity
-            orders.append((i, j, quantity))
-            ordered += quantity * mark
-        return ordered
+        # held x share can pass 64 bits: Python integers, element by element in numpy's loop
+        quantities = (positions[held].astype(object) * share // worth // self.lot * self.lot).astype(np.int64)
+        kept = np.flatnonzero(quantities)
+        if not kept.size:
+            return 0
+        quantities = quantities[kept] if value > 0 else -quantities[kept]
+        orders.append(np.column_stack((np.full(kept.size, i), held[kept], quantities)))
+        return value_at(quantities, prices[kept])
 
 
 def _pro_rata(amount: int, weights: dict[int, int]) -> Iterator[tuple[int, int]]:

@@ -64,9 +64,28 @@ class SleeveView:
     def equity(self, marks: np.ndarray) -> int:
         """Exact cash plus positions valued at `marks` (prices with 6 places), in pico units."""
         held = np.flatnonzero(self._positions)
-        marks_micro = np.rint(marks[held] * MICRO).astype(np.int64).tolist()
-        return self.cash * MICRO + sum(q * m for q, m in zip(self._positions[held].tolist(), marks_micro))
+        return self.cash * MICRO + value_at(self._positions[held], marks_micro(marks[held]))
 
     def equity_decimal(self, marks: np.ndarray) -> Decimal:
         """`equity` as a Decimal amount."""
         return from_pico(self.equity(marks))
+
+
+def marks_micro(marks: np.ndarray) -> np.ndarray:
+    """Prices with 6 places in micro units (int64), rounded half to even as round() does."""
+    return np.rint(marks * MICRO).astype(np.int64)
+
+
+_WIDE = 2**62  # int64 sums below this cannot overflow
+
+
+def value_at(quantities: np.ndarray, prices: np.ndarray) -> int:
+    """sum(quantity x price) exactly, in pico units: `quantities` in micro-shares, `prices` in
+    micro units (int64 arrays); in int64 where whole shares keep every sum small, else in
+    Python integers."""
+    if not len(quantities):
+        return 0
+    shares, parts = np.divmod(quantities, MICRO)
+    if not parts.any() and float(np.abs(shares).max()) * float(np.abs(prices).max()) * len(shares) < _WIDE:
+        return int(shares @ prices) * MICRO
+    return sum(q * p for q, p in zip(quantities.tolist(), prices.tolist()))
