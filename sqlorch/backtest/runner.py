@@ -42,7 +42,7 @@ from sqlorch.engine.allocation import AllocationError, bounds_problem
 from sqlorch.engine.domain import OverweightPolicy
 from sqlorch.engine.events import EventLog, encode
 from sqlorch.engine.features import declared
-from sqlorch.engine.records import Amount, Coded, Columns, Nullable, Records
+from sqlorch.engine.records import Amount, Coded, Columns, Lists, Nullable, Records
 from sqlorch.engine.stepper import StepOutcome, Stepper
 from sqlorch.engine.strategy import strategy_ids, warmup_bars, warmup_of
 from sqlorch.errors import ConfigError, SqlorchError, StrategyError, did_you_mean
@@ -54,6 +54,7 @@ from sqlorch.store.warehouse import (
     decimal_column,
     insert,
     instant_column,
+    list_column,
     materialize,
     plain_column,
     register_dataset,
@@ -421,6 +422,8 @@ def _arrow(name: str, values: Any) -> pa.Array:
         return decimal_column(values.values, values.scale, values.valid)
     if isinstance(values, Coded):
         return coded_column(values.indexes, values.names)
+    if isinstance(values, Lists):
+        return list_column(values.bounds, values.names.tolist())
     if isinstance(values, Nullable):
         return pl.Series(values.values).set(pl.Series(~values.valid), None).to_arrow()  # type: ignore[arg-type]
     if name in INSTANT_COLUMNS:

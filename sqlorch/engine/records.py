@@ -43,6 +43,22 @@ class Amount:
 
 
 @dataclass(frozen=True)
+class Lists:
+    """A column of lists of names: row k holds `names[bounds[k]:bounds[k + 1]]` (an object array
+    of str), written as one flat column and its offsets, with no list made per row."""
+
+    bounds: np.ndarray
+    names: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def decoded(self) -> list[list[str]]:
+        """The lists, one per row."""
+        return [self.names[a:b].tolist() for a, b in zip(self.bounds[:-1].tolist(), self.bounds[1:].tolist())]
+
+
+@dataclass(frozen=True)
 class Nullable:
     """A column of integers, NULL where `valid` is False."""
 
@@ -87,7 +103,7 @@ class Columns:
 
 
 def _plain(column) -> list:
-    if isinstance(column, Coded):
+    if isinstance(column, (Coded, Lists)):
         return column.decoded()
     if isinstance(column, (Amount, Nullable)):
         valid = column.valid if column.valid is not None else np.ones(len(column), dtype=bool)
@@ -216,27 +232,29 @@ class Records:
             realized_pnl=Amount(f[:, L.FL_REALIZED], 6))
 
     def _conflicts(self) -> Columns:
-        """One row per conflict: its amounts as columns of the engine's table, its lists and
-        texts made in Python (each strategy id quoted once)."""
+        """One row per conflict: its amounts as columns of the engine's table, its lists of
+        strategies as Arrow lists and its texts built column-wise (each strategy id quoted once)."""
         c = self.rows_of("conflicts")
-        members = self._conflict_members()
-        ids = self.strategy_ids
-        quoted = [_json(sid) for sid in ids]
-        strategies, standing, listed, outcomes = [], [], [], []
-        for row, orders in zip(c.tolist(), members):
-            names = [ids[sleeve] for sleeve, _, _, _ in orders]
-            stood = [ids[sleeve] for sleeve, _, _, kept in orders if kept]
-            strategies.append(names)
-            standing.append(stood)
-            listed.append("[" + ",".join(f'{{"strategy_id":{quoted[sleeve]},"order_id":{order + 1},'
-                                         f'"quantity":{quantity / 1_000_000!r}}}'
-                                         for sleeve, order, quantity, _ in orders) + "]")
-            outcomes.append(conflict_outcome(row, names, stood))
+        co = self.rows_of("conflict_orders")
+        co = co[np.argsort(co[:, L.CO_CONFLICT], kind="stable")]
+        bounds = np.searchsorted(co[:, L.CO_CONFLICT], np.arange(len(c) + 1))
+        names = np.array(self.strategy_ids + [""], dtype=object)[co[:, L.CO_SLEEVE]]
+        stood = co[:, L.CO_STOOD] == 1
+        standing_bounds = np.concatenate(([0], np.cumsum(stood)))[bounds]
+        quoted = np.array([_json(sid) for sid in self.strategy_ids] + [""], dtype=object)[co[:, L.CO_SLEEVE]]
+        quantities = (self.orders[co[:, L.CO_ORDER], L.OD_QUANTITY] / 1_000_000).tolist()
+        fragments = [f'{{"strategy_id":{q},"order_id":{o},"quantity":{n!r}}}'
+                     for q, o, n in zip(quoted.tolist(), (co[:, L.CO_ORDER] + 1).tolist(), quantities)]
+        spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+        listed = ["[" + ",".join(fragments[a:b]) + "]" for a, b in spans]
+        outcomes = [netted(row) if row[L.CF_NETS] else conflict_outcome(row, names[a:b].tolist(),
+                                                                          names[a:b][stood[a:b]].tolist())
+                    for row, (a, b) in zip(c.tolist(), spans)]
         return Columns.of(
             conflict_id=np.arange(1, len(c) + 1), bar_index=c[:, L.CF_BAR],
-            symbol=Coded(c[:, L.CF_SYMBOL], self.symbols), mode=[self.mode] * len(c), strategies=strategies,
-            standing=standing, orders=listed, outcome=outcomes,
-            net_quantity=Amount(c[:, L.CF_NET], 6), crossed_quantity=Amount(c[:, L.CF_CROSSED], 6),
+            symbol=Coded(c[:, L.CF_SYMBOL], self.symbols), mode=[self.mode] * len(c),
+            strategies=Lists(bounds, names), standing=Lists(standing_bounds, names[stood]), orders=listed,
+            outcome=outcomes, net_quantity=Amount(c[:, L.CF_NET], 6), crossed_quantity=Amount(c[:, L.CF_CROSSED], 6),
             commission=Amount(c[:, L.CF_COMMISSION], 6), commission_standalone=Amount(c[:, L.CF_STANDALONE], 6),
             commission_saved=Amount(c[:, L.CF_SAVED], 6), event_seq=c[:, L.CF_EVENT],
             logged_at=np.full(len(c), self.logged_at, dtype=np.int64))
@@ -341,13 +359,19 @@ def conflict_outcome(row: Sequence[int], strategies: list[str], standing: list[s
     """A conflict's outcome in words: netted (with what crossed and what went to the market),
     which orders stood, or all cancelled."""
     if row[L.CF_NETS]:
-        net, crossed, price = row[L.CF_NET], row[L.CF_CROSSED], row[L.CF_PRICE]
-        verb = "bought" if net > 0 else "sold" if net < 0 else "sent"
-        return f"netted: {2 * crossed / 1e6:g} crossed internally, {abs(net) / 1e6:g} {verb} at {price / 1e6:g}"
+        return netted(row)
     if standing:
         cancelled = ", ".join(s for s in strategies if s not in standing) or "none"
         return f"{', '.join(standing)} stood; {cancelled} cancelled"
     return "all cancelled"
+
+
+def netted(row: Sequence[int]) -> str:
+    """A netted conflict's outcome: what crossed internally and what went to the market."""
+    net = row[L.CF_NET]
+    verb = "bought" if net > 0 else "sold" if net < 0 else "sent"
+    return f"netted: {2 * row[L.CF_CROSSED] / 1e6:g} crossed internally, {abs(net) / 1e6:g} {verb} at " \
+           f"{row[L.CF_PRICE] / 1e6:g}"
 
 
 def _json(text: str) -> str:

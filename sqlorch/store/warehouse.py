@@ -491,8 +491,13 @@ def _list_array(values: list[list]) -> pa.Array:
     """Lists as one flat column and its offsets (fifty times faster than inferring each list)."""
     offsets = np.zeros(len(values) + 1, dtype=np.int64)
     np.cumsum([len(v) for v in values], out=offsets[1:])
-    flat = pl.Series(list(itertools.chain.from_iterable(values)), strict=False).to_arrow()
-    return pa.LargeListArray.from_arrays(pl.Series(offsets).to_arrow(), flat)  # (pa.array imports pandas)
+    return list_column(offsets, list(itertools.chain.from_iterable(values)))
+
+
+def list_column(offsets: np.ndarray, flat: list) -> pa.Array:
+    """A column of lists: row k holds `flat[offsets[k]:offsets[k + 1]]`."""
+    return pa.LargeListArray.from_arrays(pl.Series(np.asarray(offsets, dtype=np.int64)).to_arrow(),
+                                         pl.Series(flat, strict=False).to_arrow())  # (pa.array imports pandas)
 
 
 def decimal_column(values: list[int | None] | np.ndarray, scale: int, valid: np.ndarray | None = None) -> pa.Array:
