@@ -632,6 +632,76 @@ SPOT = 5
 """Points of a scatter chart closer than this (in drawing units) are drawn as one."""
 
 
+@dataclass(frozen=True)
+class _Plane:
+    """A scatter chart's drawing area: data (x, y) to drawing units by `px` and `py`."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    x_low: float
+    x_high: float
+    y_low: float
+    y_high: float
+
+    def px(self, x: float) -> float:
+        return self.left + (x - self.x_low) / (self.x_high - self.x_low) * self.width
+
+    def py(self, y: float) -> float:
+        return self.top + (self.y_high - y) / (self.y_high - self.y_low) * self.height
+
+
+def _plane(xs: Sequence[float], ys: Sequence[float], x_ticks: list[float], y_ticks: list[float],
+           x_show: Callable[[float], str], y_show: Callable[[float], str], size: Size,
+           title: str) -> tuple[_Plane, list[Markup]]:
+    """The plane holding every (x, y) and the ticks, and the chart's opening: the grid, the axes
+    through 0 where in range, the tick labels."""
+    x_low, x_high = min(x_ticks[0], min(xs)), max(x_ticks[-1], max(xs))
+    y_low, y_high = min(y_ticks[0], min(ys)), max(y_ticks[-1], max(ys))
+    x_low, x_high = (x_low - 1, x_high + 1) if x_high == x_low else (x_low, x_high)
+    y_low, y_high = (y_low - 1, y_high + 1) if y_high == y_low else (y_low, y_high)
+    left = max(_text_width(y_show(t), size.font) for t in y_ticks) + 14
+    top, bottom, right = 10, size.font * 2 + 24, 12
+    plane = _Plane(left, top, size.width - left - right, size.height - top - bottom, x_low, x_high, y_low, y_high)
+    px, py = plane.px, plane.py
+    out = [_svg_open(size, title)]
+    for tick in y_ticks:
+        out.append(Markup('<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}"/>').format(
+            left, py(tick), left + plane.width, py(tick), AXIS if tick == 0 else GRID))
+        out.append(_text(left - 6, py(tick) + size.font * 0.35, y_show(tick), "end", extra=Markup(' class="tick"')))
+    for tick in x_ticks:
+        out.append(Markup('<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="{3}"/>').format(
+            px(tick), top, top + plane.height, AXIS if tick == 0 else GRID))
+        out.append(_text(px(tick), top + plane.height + size.font + 6, x_show(tick), "middle",
+                         extra=Markup(' class="tick"')))
+    return plane, out
+
+
+def _density(points: Sequence[tuple[float, float]], plane: _Plane, radius: float, faint: float,
+             span: float) -> list[Markup]:
+    """`points` as dots, those on the same spot of the drawing drawn once, darker the more of them
+    (opacity `faint` for one, up to `faint` + `span`): many thousands stay a small picture."""
+    spots: dict[tuple[int, int], int] = {}
+    for x, y in points:
+        spot = (round(plane.px(x) / SPOT), round(plane.py(y) / SPOT))
+        spots[spot] = spots.get(spot, 0) + 1
+    if not spots:
+        return []
+    most = max(spots.values())
+    out = [Markup('<g fill="{}">').format(PALETTE[0])]
+    for (sx, sy), count in spots.items():
+        out.append(Markup('<circle cx="{}" cy="{}" r="{}" fill-opacity="{:.1f}"/>').format(
+            sx * SPOT, sy * SPOT, radius, faint + span * math.log1p(count) / math.log1p(most)))
+    out.append(Markup("</g>"))
+    return out
+
+
+def _axis_names(plane: _Plane, size: Size, x_name: str, y_name: str) -> list[Markup]:
+    return [_text(plane.left + plane.width / 2, size.height - 6, x_name, "middle", AXIS),
+            _text(plane.left + 4, plane.top + size.font, y_name, "start", AXIS), Markup("</svg>")]
+
+
 def scatter_chart(xs: Sequence[float], ys: Sequence[float], title: str, x_name: str, y_name: str,
                   size: Size = WIDE, value_format: Callable[[float], str] | None = None) -> Markup:
     """Points (x, y) with both axes through 0 where in range and the line y = x dashed; points
@@ -642,48 +712,16 @@ def scatter_chart(xs: Sequence[float], ys: Sequence[float], title: str, x_name: 
     if not points:
         return empty_chart(title, size)
     show = value_format or (lambda v: f"{v:.2f}")
-    x_ticks = nice_ticks(min(p[0] for p in points), max(p[0] for p in points), size.x_ticks)
-    y_ticks = nice_ticks(min(p[1] for p in points), max(p[1] for p in points), size.y_ticks)
-    x_low, x_high = min(x_ticks[0], min(p[0] for p in points)), max(x_ticks[-1], max(p[0] for p in points))
-    y_low, y_high = min(y_ticks[0], min(p[1] for p in points)), max(y_ticks[-1], max(p[1] for p in points))
-    x_low, x_high = (x_low - 1, x_high + 1) if x_high == x_low else (x_low, x_high)
-    y_low, y_high = (y_low - 1, y_high + 1) if y_high == y_low else (y_low, y_high)
-    left = max(_text_width(show(t), size.font) for t in y_ticks) + 14
-    top, bottom, right = 10, size.font * 2 + 24, 12
-    plot_w, plot_h = size.width - left - right, size.height - top - bottom
-
-    def px(x: float) -> float:
-        return left + (x - x_low) / (x_high - x_low) * plot_w
-
-    def py(y: float) -> float:
-        return top + (y_high - y) / (y_high - y_low) * plot_h
-
-    out = [_svg_open(size, title)]
-    for tick in y_ticks:
-        out.append(Markup('<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}"/>').format(
-            left, py(tick), left + plot_w, py(tick), AXIS if tick == 0 else GRID))
-        out.append(_text(left - 6, py(tick) + size.font * 0.35, show(tick), "end", extra=Markup(' class="tick"')))
-    for tick in x_ticks:
-        out.append(Markup('<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="{3}"/>').format(
-            px(tick), top, top + plot_h, AXIS if tick == 0 else GRID))
-        out.append(_text(px(tick), top + plot_h + size.font + 6, show(tick), "middle", extra=Markup(' class="tick"')))
-    low, high = max(x_low, y_low), min(x_high, y_high)
+    px_all, py_all = [p[0] for p in points], [p[1] for p in points]
+    plane, out = _plane(px_all, py_all, nice_ticks(min(px_all), max(px_all), size.x_ticks),
+                        nice_ticks(min(py_all), max(py_all), size.y_ticks), show, show, size, title)
+    low, high = max(plane.x_low, plane.y_low), min(plane.x_high, plane.y_high)
     if low < high:
         out.append(Markup('<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}" '
-                          'stroke-dasharray="4 3"/>').format(px(low), py(low), px(high), py(high), AXIS))
-    spots: dict[tuple[int, int], int] = {}
-    for x, y in points:
-        spot = (round(px(x) / SPOT), round(py(y) / SPOT))
-        spots[spot] = spots.get(spot, 0) + 1
-    most = max(spots.values())
-    out.append(Markup('<g fill="{}">').format(PALETTE[0]))
-    for (sx, sy), count in spots.items():
-        out.append(Markup('<circle cx="{}" cy="{}" r="3" fill-opacity="{:.1f}"/>').format(
-            sx * SPOT, sy * SPOT, 0.3 + 0.7 * math.log1p(count) / math.log1p(most)))
-    out.append(Markup("</g>"))
-    out.append(_text(left + plot_w / 2, size.height - 6, x_name, "middle", AXIS))
-    out.append(_text(left + 4, top + size.font, y_name, "start", AXIS))
-    out.append(Markup("</svg>"))
+                          'stroke-dasharray="4 3"/>').format(plane.px(low), plane.py(low), plane.px(high),
+                                                              plane.py(high), AXIS))
+    out += _density(points, plane, 3, 0.3, 0.7)
+    out += _axis_names(plane, size, x_name, y_name)
     return Markup("").join(out)
 
 
@@ -710,43 +748,10 @@ def risk_return_chart(points: Sequence[tuple[float, float]], top: Sequence[tuple
     ys = [p[1] for p in every] + [p[1] for p in marked]
     x_ticks = nice_ticks(min(min(xs), 0.0), max(xs), size.x_ticks)
     y_ticks = nice_ticks(min(ys), max(ys), size.y_ticks)
-    x_low, x_high = min(x_ticks[0], min(xs)), max(x_ticks[-1], max(xs))
-    y_low, y_high = min(y_ticks[0], min(ys)), max(y_ticks[-1], max(ys))
-    x_low, x_high = (x_low - 1, x_high + 1) if x_high == x_low else (x_low, x_high)
-    y_low, y_high = (y_low - 1, y_high + 1) if y_high == y_low else (y_low, y_high)
-    x_show, y_show = percent_axis(x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 0.01), \
-        percent_axis(y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 0.01)
-    left = max(_text_width(y_show(t), size.font) for t in y_ticks) + 14
-    top_gap, bottom, right = 10, size.font * 2 + 24, 12
-    plot_w, plot_h = size.width - left - right, size.height - top_gap - bottom
-
-    def px(x: float) -> float:
-        return left + (x - x_low) / (x_high - x_low) * plot_w
-
-    def py(y: float) -> float:
-        return top_gap + (y_high - y) / (y_high - y_low) * plot_h
-
-    out = [_svg_open(size, title)]
-    for tick in y_ticks:
-        out.append(Markup('<line x1="{:.0f}" y1="{:.1f}" x2="{:.0f}" y2="{:.1f}" stroke="{}"/>').format(
-            left, py(tick), left + plot_w, py(tick), AXIS if tick == 0 else GRID))
-        out.append(_text(left - 6, py(tick) + size.font * 0.35, y_show(tick), "end", extra=Markup(' class="tick"')))
-    for tick in x_ticks:
-        out.append(Markup('<line x1="{0:.1f}" y1="{1:.0f}" x2="{0:.1f}" y2="{2:.0f}" stroke="{3}"/>').format(
-            px(tick), top_gap, top_gap + plot_h, AXIS if tick == 0 else GRID))
-        out.append(_text(px(tick), top_gap + plot_h + size.font + 6, x_show(tick), "middle",
-                         extra=Markup(' class="tick"')))
-    spots: dict[tuple[int, int], int] = {}
-    for x, y in every:
-        spot = (round(px(x) / SPOT), round(py(y) / SPOT))
-        spots[spot] = spots.get(spot, 0) + 1
-    if spots:
-        most = max(spots.values())
-        out.append(Markup('<g fill="{}">').format(PALETTE[0]))
-        for (sx, sy), count in spots.items():
-            out.append(Markup('<circle cx="{}" cy="{}" r="2.5" fill-opacity="{:.1f}"/>').format(
-                sx * SPOT, sy * SPOT, 0.25 + 0.6 * math.log1p(count) / math.log1p(most)))
-        out.append(Markup("</g>"))
+    plane, out = _plane(xs, ys, x_ticks, y_ticks, percent_axis(x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 0.01),
+                        percent_axis(y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 0.01), size, title)
+    px, py = plane.px, plane.py
+    out += _density(every, plane, 2.5, 0.25, 0.6)
     placed: list[tuple[float, float, float, float]] = []  # label boxes drawn: a label never covers another
     labels: list[Markup] = []  # drawn last, over the points
 
@@ -769,7 +774,5 @@ def risk_return_chart(points: Sequence[tuple[float, float]], top: Sequence[tuple
         out.append(Markup('<circle cx="{:.1f}" cy="{:.1f}" r="5" fill="{}" stroke="#ffffff"><title>#{} {}</title>'
                           '</circle>').format(cx, cy, TOP_COLOR, rank, label))
     out += labels
-    out.append(_text(left + plot_w / 2, size.height - 6, x_name, "middle", AXIS))
-    out.append(_text(left + 4, top_gap + size.font, y_name, "start", AXIS))
-    out.append(Markup("</svg>"))
+    out += _axis_names(plane, size, x_name, y_name)
     return Markup("").join(out)
