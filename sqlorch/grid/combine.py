@@ -60,14 +60,16 @@ from sqlorch.errors import ConfigError, did_you_mean
 from sqlorch.grid.assemble import CombineData, SingleRun, Trial, assemble, rerun, run_singles, subset_settings
 from sqlorch.grid.batch import TRIAL_FIELDS
 from sqlorch.grid.executors import EXECUTORS, Executor, make_executor
-from sqlorch.grid.overfitting import (
-    PBO_BLOCKS,
-    check_trial_options,
-    deflated_sharpe_ratio,
-    pbo,
-    probabilistic_sharpe_ratio,
+from sqlorch.grid.overfitting import PBO_BLOCKS, check_trial_options, deflated_sharpe_ratio, pbo
+from sqlorch.grid.search import (
+    _import_root,
+    _split_columns,
+    best_trial_row,
+    block_sums_of,
+    rank_column,
+    trial_columns,
+    worker_config,
 )
-from sqlorch.grid.search import _import_root, _split_columns, best_trial_row, rank_column, worker_config
 from sqlorch.grid.storage import fail_grid, finish_grid, register_grid
 from sqlorch.money import MICRO
 from sqlorch.store.warehouse import Warehouse, decimal_column, insert, timestamp_column
@@ -391,30 +393,14 @@ class CombinationSearch:
             "size": pl.Series([len(t.members) for t in self.trials], dtype=pl.Int64),
             "weights": pl.Series([[f"{w:f}" for w in t.weights] for t in self.trials], dtype=pl.List(pl.String)),
         }
-        for name in METRIC_NAMES:
-            columns[name] = pl.Series(name, [r[name] for r in ordered],
-                                      dtype=pl.Int64 if name == "trade_count" else pl.Float64, strict=False)
-        columns["final_equity"] = pl.Series([r["final_equity"] for r in ordered], dtype=pl.Decimal(38, 6))
-        for name in TRIAL_FIELDS:
-            columns[name] = pl.Series(name, [r[name] for r in ordered], strict=False,
-                                      dtype=pl.Int64 if name in ("closed_trade_count", "return_count") else pl.Float64)
-        root = math.sqrt(ppy)
-        columns["probabilistic_sharpe_ratio"] = pl.Series([
-            None if r["status"] != "completed" else probabilistic_sharpe_ratio(
-                _float(r["sharpe_ratio"]) / root, r["return_count"], _float(r["skewness"]), _float(r["kurtosis"]))
-            for r in ordered], dtype=pl.Float64)
-        columns["status"] = pl.Series([r["status"] for r in ordered], dtype=pl.String)
-        columns["error"] = pl.Series([r["error"] for r in ordered], dtype=pl.String)
+        columns.update(trial_columns(ordered, ppy))
         columns["assembled"] = pl.Series([t.number in assembled for t in self.trials], dtype=pl.Boolean)
         table = pl.DataFrame(columns)
         ranked = table.with_columns(pl.lit(STRATEGY).alias("strategy"))
         table = table.with_columns(rank_column(ranked, self.metric, self.min_trades))
         params = [{"strategies": m, "policy": t.policy, "weights": [f"{w:f}" for w in t.weights],
                    "assembled": t.number in assembled} for m, t in zip(members, self.trials)]
-        completed = [r["block_sums"] for r in ordered if r["status"] == "completed"]
-        sums = np.stack(completed, axis=2) if len(completed) > 1 and all(b is not None for b in completed) \
-            else None
-        return table, params, sums
+        return table, params, block_sums_of(ordered)
 
     def _line_up_json(self) -> str:
         """The line-up and the search's settings, as grid_runs.grids keeps them."""

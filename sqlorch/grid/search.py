@@ -336,25 +336,36 @@ class GridSearch:
         }
         for name in names:
             columns[name] = pl.Series(name, [p.get(name) for p in params], strict=False)
-        for name in METRIC_NAMES:
-            dtype = pl.Int64 if name == "trade_count" else pl.Float64
-            columns[name] = pl.Series(name, [r[name] for r in ordered], dtype=dtype, strict=False)
-        columns["final_equity"] = pl.Series([r["final_equity"] for r in ordered], dtype=pl.Decimal(38, 6))
-        for name in TRIAL_FIELDS:
-            dtype = pl.Int64 if name in ("closed_trade_count", "return_count") else pl.Float64
-            columns[name] = pl.Series(name, [r[name] for r in ordered], dtype=dtype, strict=False)
-        root = math.sqrt(periods_per_year)
-        columns["probabilistic_sharpe_ratio"] = pl.Series([
-            None if r["status"] != "completed" else probabilistic_sharpe_ratio(
-                _float(r["sharpe_ratio"]) / root, r["return_count"], _float(r["skewness"]), _float(r["kurtosis"]))
-            for r in ordered], dtype=pl.Float64)
-        columns["status"] = pl.Series([r["status"] for r in ordered], dtype=pl.String)
-        columns["error"] = pl.Series([r["error"] for r in ordered], dtype=pl.String)
-        table = pl.DataFrame(columns)
-        completed = [r["block_sums"] for r in ordered if r["status"] == "completed"]
-        sums = np.stack(completed, axis=2) if len(completed) > 1 and all(b is not None for b in completed) \
-            else None
-        return table.with_columns(rank_column(table, self.metric, self.min_trades)), params, sums
+        table = pl.DataFrame({**columns, **trial_columns(ordered, periods_per_year)})
+        return table.with_columns(rank_column(table, self.metric, self.min_trades)), params, block_sums_of(ordered)
+
+
+def trial_columns(ordered: Sequence[Mapping[str, Any]], periods_per_year: int) -> dict[str, pl.Series]:
+    """A search's result columns after its own: the metrics, final equity, the trial's fields,
+    each completed trial's PSR, status and error, from rows (dicts) in the search's order."""
+    columns: dict[str, pl.Series] = {}
+    for name in METRIC_NAMES:
+        dtype = pl.Int64 if name == "trade_count" else pl.Float64
+        columns[name] = pl.Series(name, [r[name] for r in ordered], dtype=dtype, strict=False)
+    columns["final_equity"] = pl.Series([r["final_equity"] for r in ordered], dtype=pl.Decimal(38, 6))
+    for name in TRIAL_FIELDS:
+        dtype = pl.Int64 if name in ("closed_trade_count", "return_count") else pl.Float64
+        columns[name] = pl.Series(name, [r[name] for r in ordered], dtype=dtype, strict=False)
+    root = math.sqrt(periods_per_year)
+    columns["probabilistic_sharpe_ratio"] = pl.Series([
+        None if r["status"] != "completed" else probabilistic_sharpe_ratio(
+            _float(r["sharpe_ratio"]) / root, r["return_count"], _float(r["skewness"]), _float(r["kurtosis"]))
+        for r in ordered], dtype=pl.Float64)
+    columns["status"] = pl.Series([r["status"] for r in ordered], dtype=pl.String)
+    columns["error"] = pl.Series([r["error"] for r in ordered], dtype=pl.String)
+    return columns
+
+
+def block_sums_of(ordered: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
+    """The block sums [3, S, N] of the N completed rows, in order (None if fewer than 2, or any
+    lacks them)."""
+    completed = [r["block_sums"] for r in ordered if r["status"] == "completed"]
+    return np.stack(completed, axis=2) if len(completed) > 1 and all(b is not None for b in completed) else None
 
 
 def rank_column(table: pl.DataFrame, metric: str, min_trades: int = 0) -> pl.Series:
