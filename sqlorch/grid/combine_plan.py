@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlorch.config.plan import RunPlan, parse_plan, read_document
-from sqlorch.errors import ConfigError, did_you_mean
+from sqlorch.errors import ConfigError
+from sqlorch.grid.plan import table_options
 
 COMBINE_KEYS = ("policies", "max_size", "metric", "top", "min_trades", "study", "pbo_blocks", "workers")
 WHOLE_KEYS = ("max_size", "top", "min_trades", "pbo_blocks", "workers")
@@ -49,13 +50,7 @@ def read_combine_plan(path: str | Path, overrides: dict[str, Any] | None = None)
 
 
 def _options(section: Any, problems: list[str]) -> dict[str, Any]:
-    if not isinstance(section, dict):
-        problems.append("[combine] must be a table, like [combine] on its own line")
-        return {}
-    for key in section:
-        if key not in COMBINE_KEYS:
-            problems.append(f"[combine] {key}: unknown key{did_you_mean(key, COMBINE_KEYS)}")
-    options = {k: v for k, v in section.items() if k in COMBINE_KEYS}
+    options = table_options(section, "combine", COMBINE_KEYS, problems)
     policies = options.get("policies")
     if policies is not None and not (isinstance(policies, str) or
                                      (isinstance(policies, list) and all(isinstance(p, str) for p in policies))):

@@ -11,6 +11,7 @@ An optional [grid] section sets `metric`, `top`, `workers`, `executor`, `address
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,14 +75,20 @@ def parse_grid_plan(document: dict[str, Any], base: Path, source: str, overrides
     return GridPlan(paths, synthetic, config, tuple(grids), source, **options)
 
 
-def _options(section: Any, problems: list[str]) -> dict[str, Any]:
+def table_options(section: Any, table: str, keys: Sequence[str], problems: list[str]) -> dict[str, Any]:
+    """The known `keys` of the TOML table `[table]` (`section`); each unknown key, or a section
+    that is not a table, is a problem."""
     if not isinstance(section, dict):
-        problems.append("[grid] must be a table, like [grid] on its own line")
+        problems.append(f"[{table}] must be a table, like [{table}] on its own line")
         return {}
     for key in section:
-        if key not in GRID_KEYS:
-            problems.append(f"[grid] {key}: unknown key{did_you_mean(key, GRID_KEYS)}")
-    options = {k: v for k, v in section.items() if k in GRID_KEYS}
+        if key not in keys:
+            problems.append(f"[{table}] {key}: unknown key{did_you_mean(key, keys)}")
+    return {k: v for k, v in section.items() if k in keys}
+
+
+def _options(section: Any, problems: list[str]) -> dict[str, Any]:
+    options = table_options(section, "grid", GRID_KEYS, problems)
     metric = options.get("metric")
     if metric is not None and metric not in METRIC_NAMES:
         problems.append(f"[grid] metric: {metric!r} is not a metric{did_you_mean(str(metric), METRIC_NAMES)}; "
