@@ -29,7 +29,7 @@ from sqlorch.errors import SqlorchError
 from sqlorch.grid.search import LOWER_IS_BETTER, best_trial_row
 from sqlorch.report import charts
 from sqlorch.report.grid import TITLES, metric_text
-from sqlorch.report.run import REPORT_DIR_HINT, check_target, environment, id_path, listing_sql, run_row, save
+from sqlorch.report.run import environment, listing_sql, run_row, save, write_formats
 from sqlorch.resources import sql_text
 from sqlorch.store.warehouse import Warehouse, frame
 
@@ -188,10 +188,5 @@ def write_combination_reports(warehouse: Warehouse, run_id: str, directory: Path
                               formats: tuple[str, ...] = ("html", "md")) -> dict[str, Path]:
     """`<run_id>.<fmt>` in `directory` for each format, reading the warehouse once; never over a
     file that is not a sqlorch report."""
-    paths = {fmt: id_path(directory, run_id, "." + fmt) for fmt in formats}
-    for path in paths.values():
-        check_target(path, hint=REPORT_DIR_HINT)
-    context = combination_report_context(warehouse, run_id, top)
-    html = paths["html"].name if "html" in paths else None
-    return {fmt: save(path, render_combination(context, fmt, html), hint=REPORT_DIR_HINT)
-            for fmt, path in paths.items()}
+    return write_formats(run_id, directory, formats, lambda: combination_report_context(warehouse, run_id, top),
+                         render_combination)

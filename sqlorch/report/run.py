@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -395,11 +395,21 @@ def write_reports(warehouse: Warehouse, run_id: str, directory: Path, formats: t
                   comparison: pl.DataFrame | None = None) -> dict[str, Path]:
     """Render `<run_id>.<fmt>` into `directory` for each format, reading the warehouse once
     (`comparison`: see `report_context`); never over a file that is not a sqlorch report."""
+    return write_formats(run_id, directory, formats, lambda: report_context(warehouse, run_id, comparison),
+                         lambda context, fmt, html: render(context, fmt))
+
+
+def write_formats(run_id: str, directory: Path, formats: tuple[str, ...], context_of: Callable[[], Mapping],
+                  render_as: Callable[[Mapping, str, str | None], str]) -> dict[str, Path]:
+    """`<run_id>.<fmt>` in `directory` for each format: every target checked first, then the
+    context read once (`context_of()`) and rendered per format (`render_as(context, fmt, name
+    of the HTML file or None)`); never over a file that is not a sqlorch report."""
     paths = {fmt: id_path(directory, run_id, "." + fmt) for fmt in formats}
     for path in paths.values():
         check_target(path, hint=REPORT_DIR_HINT)
-    context = report_context(warehouse, run_id, comparison)
-    return {fmt: save(path, render(context, fmt), hint=REPORT_DIR_HINT) for fmt, path in paths.items()}
+    context = context_of()
+    html = paths["html"].name if "html" in paths else None
+    return {fmt: save(path, render_as(context, fmt, html), hint=REPORT_DIR_HINT) for fmt, path in paths.items()}
 
 
 # -- files ----------------------------------------------------------------------------------------
