@@ -100,20 +100,28 @@ def _risk_parity(cov: np.ndarray, budget: float, tol: float, max_iter: int) -> n
             alpha *= 0.5
         if decrement > 1e-14:  # backtrack (below this, f's rounding hides any decrease: full steps then)
             f0 = 0.5 * y @ sy - np.log(y).sum() / n
+            now = _contribution_error(s, y)
             while alpha > 1e-20:
                 z = y - alpha * step
-                if 0.5 * z @ s @ z - np.log(z).sum() / n <= f0 - 0.25 * alpha * decrement:
+                # f decreases enough, or (where f's rounding hides its decrease) the contributions draw closer
+                if 0.5 * z @ s @ z - np.log(z).sum() / n <= f0 - 0.25 * alpha * decrement \
+                        or _contribution_error(s, z) < now:
                     break
                 alpha *= 0.5
         y = y - alpha * step
         if not np.all(np.isfinite(y)) or y.sum() > 1e15:  # running off to a riskless direction
             return None
-        error = float(np.max(np.abs(y * (s @ y) * n - 1.0)))
+        error = _contribution_error(s, y)
         if error < best_error:
             best, best_error = y, error
         if error < tol:
             break
     return budget * best / best.sum()
+
+
+def _contribution_error(s: np.ndarray, y: np.ndarray) -> float:
+    """How far the risk contributions y_i (S y)_i are from 1/n each, relative: max |n y_i (S y)_i - 1|."""
+    return float(np.max(np.abs(y * (s @ y) * len(y) - 1.0)))
 
 
 def min_variance(cov: np.ndarray, budget: float, lower: float, upper: float, max_iter: int = 0) -> np.ndarray:
