@@ -1,0 +1,231 @@
+"""Parity with backtrader (SPEC §8, issue 26): brackets with absolute prices on real daily bars.
+
+The same strategy is written twice, once for each engine, from the same description and sharing
+no code: on every bar from the 21st, a flat book buys when the close is above every close of
+the 20 bars before (a breakout), with a protective stop at round(close x 0.95, 2) and a
+take-profit at round(close x 1.08, 2), both absolute prices fixed at the signal's bar; a held
+position is sold by a signal when the close is below every close of the 10 bars before. The
+order is sized at the signal's bar as floor(0.95 x equity / close) whole shares.
+
+sqlorch: `Signal.buy(symbol, 0.95, stop_loss_price=..., take_profit_price=...)` and
+`Signal.exit(symbol)`. backtrader: `buy_bracket(exectype=Market, stopprice=..., limitprice=...)`
+with the size computed the same way from the broker's value, and on an exit signal the
+strategy cancels the bracket's children itself before `close()` (backtrader does not).
+
+SPEC §8's parity conditions: `on_insufficient_capital = "reject"` (backtrader refuses an entry
+it cannot pay, never clips it), no slippage (a take-profit is set), backtrader's default broker
+(no cheat-on-open, no cheat-on-close), the same commission: 10 bps of notional in sqlorch and
+backtrader's percentage commission of 0.001.
+
+What is compared: every fill (bar, signed quantity, price, and its order type: backtrader's
+Market, Stop and Limit are sqlorch's market, stop_loss and take_profit), and the equity at
+every bar. sqlorch keeps money exactly (micro units, each commission rounded half to even to a
+micro unit) while backtrader keeps floats and unrounded commissions, so the equities may differ
+by half a micro unit per fill booked so far, plus float noise of FLOAT_TOLERANCE relative;
+nothing larger passes.
+
+Run alone on one file and as two sleeves of an orchestrated run (at 0.6 and 0.4 of the capital,
+each trading its own file's symbol) against two backtrader runs at each sleeve's capital, summed
+bar by bar; each on the real Yahoo files of ../shared/data beside the repository (NVDA and ORCL
+from 1999-01-22, from where both have the same dates: skipped, saying so, where they are absent)
+and on generated bars written as Yahoo CSV files (so the comparison runs on every machine).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, StrategyOrchestrator, load_bars
+from sqlorch.bars.synthetic import synthetic_bars
+from sqlorch.money import FLOAT_TOLERANCE
+
+bt = pytest.importorskip("backtrader", reason="backtrader is not installed (it is in the test extra: "
+                                              "pip install -e '.[test]')")
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # ../shared/data beside the repository
+NVDA, ORCL = "nvda-1999-2014", "orcl-1995-2014"
+COMMON_START = dt.date(1999, 1, 22)  # NVDA's first bar; from here on both files have the same dates
+CAPITAL = Decimal("100000")
+ENTRY_LOOKBACK, EXIT_LOOKBACK = 20, 10
+STOP, TARGET = 0.95, 1.08  # of the signal bar's close, rounded to cents
+WEIGHT = 0.95
+COMMISSION_BPS = 10.0
+PER_FILL = 5e-7  # half a micro unit: the most sqlorch's rounding of one commission moves equity
+BT_ORDER_TYPES = {"Market": "market", "Stop": "stop_loss", "Limit": "take_profit"}
+
+
+@pytest.fixture(params=["real", "generated"])
+def files(request, tmp_path) -> tuple[list[Path], dt.date | None]:
+    """Two Yahoo CSV files and the first day to trade: NVDA and ORCL from ../shared/data, or two
+    symbols of generated bars (8 years)."""
+    if request.param == "real":
+        paths = [DATA / f"{stem}.csv" for stem in (NVDA, ORCL)]
+        if not all(path.exists() for path in paths):
+            pytest.skip(f"the real Yahoo files are not on this machine ({DATA} lacks {NVDA}.csv or {ORCL}.csv); "
+                        "the backtrader parity test on real data needs ../shared/data beside the repository")
+        return paths, COMMON_START
+    paths = []
+    for (symbol,), bars in synthetic_bars(symbols=2, years=8, seed=26).partition_by("symbol", as_dict=True).items():
+        path = tmp_path / f"{symbol.lower()}.csv"
+        bars.select(pl.col("ts").dt.strftime("%Y-%m-%d").alias("Date"), pl.col("open").alias("Open"),
+                    pl.col("high").alias("High"), pl.col("low").alias("Low"), pl.col("close").alias("Close"),
+                    pl.col("close").alias("Adj Close"), pl.col("volume").alias("Volume")).write_csv(path)
+        paths.append(path)
+    return sorted(paths), None
+
+
+# -- backtrader ------------------------------------------------------------------------------
+
+
+class BacktraderBracket(bt.Strategy):
+    """The breakout with a bracket, for backtrader: records the broker's value at every bar and
+    every completed order as (date, signed size, price, exectype name)."""
+
+    def __init__(self):
+        self.values: list[tuple[dt.date, float]] = []
+        self.fills: list[tuple[dt.date, int, float, str]] = []
+        self.children: list = []
+
+    def notify_order(self, order):
+        if order.status == order.Completed:
+            self.fills.append((bt.num2date(order.executed.dt).date(), int(order.executed.size),
+                               order.executed.price, order.getordername()))
+
+    def next(self):
+        data = self.data
+        self.values.append((data.datetime.date(0), self.broker.getvalue()))
+        if len(data) <= ENTRY_LOOKBACK:
+            return
+        closes = list(data.close.get(size=ENTRY_LOOKBACK + 1))
+        close, before = closes[-1], closes[:-1]
+        held = self.getposition(data).size
+        if held and close < min(before[-EXIT_LOOKBACK:]):
+            for child in self.children:  # backtrader leaves a bracket's children live after close()
+                self.cancel(child)
+            self.close(data)
+        elif not held and close > max(before):
+            size = math.floor(WEIGHT * self.broker.getvalue() / close)
+            _, stop, target = self.buy_bracket(data=data, size=size, exectype=bt.Order.Market,
+                                               stopprice=round(close * STOP, 2), limitprice=round(close * TARGET, 2))
+            self.children = [stop, target]
+
+
+def run_backtrader(path: Path, cash: Decimal, start: dt.date | None) -> BacktraderBracket:
+    """One backtrader run of the bracket breakout on `path` from `start`, default broker."""
+    cerebro = bt.Cerebro(stdstats=False)
+    since = {"fromdate": dt.datetime.combine(start, dt.time())} if start else {}
+    cerebro.adddata(bt.feeds.GenericCSVData(dataname=str(path), dtformat="%Y-%m-%d", datetime=0, open=1, high=2,
+                                            low=3, close=4, volume=6, openinterest=-1, **since))
+    cerebro.broker.setcash(float(cash))
+    cerebro.broker.setcommission(commission=COMMISSION_BPS / 10_000)
+    cerebro.addstrategy(BacktraderBracket)
+    strategy, = cerebro.run()
+    return strategy
+
+
+# -- sqlorch ---------------------------------------------------------------------------------
+
+
+class SqlorchBracket:
+    """The breakout with a bracket, for sqlorch, trading one symbol."""
+
+    def __init__(self, symbol: str, name: str):
+        self.symbol, self.name = symbol, name
+
+    def on_bar(self, ctx):
+        closes = ctx.history(self.symbol, "close", ENTRY_LOOKBACK + 1)
+        if len(closes) <= ENTRY_LOOKBACK:
+            return None
+        close, before = float(closes[-1]), closes[:-1]
+        held = ctx.position(self.symbol)
+        if held and close < before[-EXIT_LOOKBACK:].min():
+            return Signal.exit(self.symbol, reason="breakdown")
+        if not held and close > before.max():
+            return Signal.buy(self.symbol, WEIGHT, reason="breakout",
+                              stop_loss_price=round(close * STOP, 2), take_profit_price=round(close * TARGET, 2))
+        return None
+
+
+def settings(tmp_path: Path) -> dict:
+    return dict(initial_capital=CAPITAL, commission_bps=COMMISSION_BPS, slippage_bps=0.0,
+                on_insufficient_capital="reject", warehouse=str(tmp_path / "parity.duckdb"),
+                log_dir=str(tmp_path / "logs"))
+
+
+def order_types(result, strategy_id: str) -> list[str]:
+    """The order type of each of a sleeve's fills, in booking order (from the warehouse)."""
+    with result.warehouse.connect(read_only=True) as con:
+        rows = con.execute("SELECT order_type FROM fills WHERE run_id = ? AND strategy_id = ? ORDER BY fill_id",
+                           [result.run_id, strategy_id]).fetchall()
+    return [row[0] for row in rows]
+
+
+# -- comparison ------------------------------------------------------------------------------
+
+
+def assert_same_fills(sleeve, types: list[str], reference: BacktraderBracket) -> None:
+    ours = [(ts.date(), int(q), float(p), kind) for (ts, q, p), kind in
+            zip(sleeve.fills.select("ts", "quantity", "price").iter_rows(), types)]
+    theirs = [(day, size, round(price, 6), BT_ORDER_TYPES[name]) for day, size, price, name in reference.fills]
+    first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+    assert ours == theirs, (f"fills differ from fill {first + 1} on: sqlorch {ours[first:first + 3]}, "
+                            f"backtrader {theirs[first:first + 3]} ({len(ours)} and {len(theirs)} fills)")
+    kinds = {kind for *_, kind in ours}
+    assert kinds == {"market", "stop_loss", "take_profit"}, f"the data must exercise every exit: {kinds}"
+
+
+def assert_same_equity(days: list[dt.date], ours: np.ndarray, theirs: np.ndarray, fills_so_far: np.ndarray) -> None:
+    allowed = fills_so_far * PER_FILL + FLOAT_TOLERANCE * np.abs(theirs)
+    off = np.abs(ours - theirs) > allowed
+    if off.any():
+        i = int(np.argmax(off))
+        pytest.fail(f"equity differs first on {days[i]}: sqlorch {ours[i]!r}, backtrader {theirs[i]!r} "
+                    f"(allowed {allowed[i]:.3g} after {fills_so_far[i]} fills); {int(off.sum())} bars differ")
+
+
+def fills_by_bar(days: list[dt.date], fill_days: list[dt.date]) -> np.ndarray:
+    """How many fills were booked up to and including each day."""
+    return np.searchsorted(np.array(sorted(fill_days), dtype="datetime64[D]"),
+                           np.array(days, dtype="datetime64[D]"), side="right")
+
+
+def test_one_symbol_brackets_match_backtrader_at_every_bar(files, tmp_path):
+    (path, _), start = files
+    reference = run_backtrader(path, CAPITAL, start)
+    sid = "bracket"
+    result = BacktestEngine(SqlorchBracket(path.stem, sid),
+                            BacktestConfig(**settings(tmp_path))).run(load_bars(path, start=start))
+
+    assert_same_fills(result, order_types(result, sid), reference)
+    curve = result.equity_curve
+    days = [ts.date() for ts in curve["ts"]]
+    assert days == [day for day, _ in reference.values]
+    assert_same_equity(days, curve["equity"].cast(float).to_numpy(), np.array([v for _, v in reference.values]),
+                       fills_by_bar(days, [day for day, *_ in reference.fills]))
+    assert len(reference.fills) > 100  # dozens of round trips: the comparison is not a handful of bars
+
+
+def test_two_sleeves_match_two_backtrader_runs_summed(files, tmp_path):
+    paths, start = files
+    weights = dict(zip(paths, (Decimal("0.6"), Decimal("0.4"))))
+    references = {path: run_backtrader(path, CAPITAL * weights[path], start) for path in paths}
+    names = {path: f"bracket_{i}" for i, path in enumerate(paths)}
+    pairs = [(SqlorchBracket(path.stem, names[path]), weights[path]) for path in paths]
+    result = StrategyOrchestrator(pairs, OrchestratorConfig(**settings(tmp_path))).run(load_bars(paths, start=start))
+
+    for path, reference in references.items():
+        assert_same_fills(result.strategy_results[names[path]], order_types(result, names[path]), reference)
+    curve = result.equity_curve
+    days = [ts.date() for ts in curve["ts"]]
+    for reference in references.values():
+        assert [day for day, _ in reference.values] == days
+    summed = sum(np.array([v for _, v in reference.values]) for reference in references.values())
+    all_fills = [day for reference in references.values() for day, *_ in reference.fills]
+    assert_same_equity(days, curve["equity"].cast(float).to_numpy(), summed, fills_by_bar(days, all_fills))
