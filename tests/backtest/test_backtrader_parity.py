@@ -1,16 +1,25 @@
-"""Parity with backtrader (SPEC §8, issue 26): brackets with absolute prices on real daily bars.
+"""Parity with backtrader (SPEC §8, issue 26): stops and targets on real daily bars.
 
-The same strategy is written twice, once for each engine, from the same description and sharing
-no code: on every bar from the 21st, a flat book buys when the close is above every close of
-the 20 bars before (a breakout), with a protective stop at round(close x 0.95, 2) and a
-take-profit at round(close x 1.08, 2), both absolute prices fixed at the signal's bar; a held
-position is sold by a signal when the close is below every close of the 10 bars before. The
-order is sized at the signal's bar as floor(0.95 x equity / close) whole shares.
+The same strategy is written for each engine, from the same description and sharing no code:
+on every bar from the 21st, a flat book buys when the close is above every close of the 20
+bars before (a breakout), with a protective stop and a take-profit; a held position is sold by
+a signal when the close is below every close of the 10 bars before. The order is sized at the
+signal's bar as floor(0.95 x equity / close) whole shares. Three forms of the orders:
 
-sqlorch: `Signal.buy(symbol, 0.95, stop_loss_price=..., take_profit_price=...)` and
-`Signal.exit(symbol)`. backtrader: `buy_bracket(exectype=Market, stopprice=..., limitprice=...)`
-with the size computed the same way from the broker's value, and on an exit signal the
-strategy cancels the bracket's children itself before `close()` (backtrader does not).
+- "prices" (what SPEC §8 promises parity for): absolute prices fixed at the signal's bar, a
+  stop at round(close x 0.95, 2) and a target at round(close x 1.08, 2). sqlorch:
+  `Signal.buy(symbol, 0.95, stop_loss_price=..., take_profit_price=...)`; backtrader:
+  `buy_bracket(exectype=Market, stopprice=..., limitprice=...)`, the size computed the same
+  way from the broker's value, and on an exit signal the strategy cancels the bracket's
+  children itself before `close()` (backtrader does not).
+- "fractions": a 5% stop and a 10% target of the entry's fill price. sqlorch:
+  `Signal.buy(symbol, 0.95, stop_loss=0.05, take_profit=0.10)`; backtrader: a market buy, and
+  once it fills (in `notify_order`, so they are live from the next bar, as a bracket's children)
+  a stop and a limit sell, one cancelling the other, at the fill price x 0.95 and x 1.10 rounded
+  half to even to a micro unit, as SPEC §8 derives them.
+- "rule": the same as a `Rule(entry=close > highest(20, of="close", lag=1), exit=close <
+  lowest(10, of="close", lag=1), weight=0.95, stop_loss=0.05, take_profit=0.10)`, run entirely
+  in the compiled engine, against the backtrader strategy of "fractions".
 
 SPEC §8's parity conditions: `on_insufficient_capital = "reject"` (backtrader refuses an entry
 it cannot pay, never clips it), no slippage (a take-profit is set), backtrader's default broker
@@ -24,26 +33,28 @@ micro unit) while backtrader keeps floats and unrounded commissions, so the equi
 by half a micro unit per fill booked so far, plus float noise of FLOAT_TOLERANCE relative;
 nothing larger passes.
 
-Run alone on one file and as two sleeves of an orchestrated run (at 0.6 and 0.4 of the capital,
-each trading its own file's symbol) against two backtrader runs at each sleeve's capital, summed
-bar by bar; each on the real Yahoo files of ../shared/data beside the repository (NVDA and ORCL
-from 1999-01-22, from where both have the same dates: skipped, saying so, where they are absent)
-and on generated bars written as Yahoo CSV files (so the comparison runs on every machine).
+Run alone on one file (every form) and as two sleeves of an orchestrated run (at 0.6 and 0.4 of
+the capital, each trading its own file's symbol; the Python forms, as a Rule trades every
+symbol of the run) against two backtrader runs at each sleeve's capital, summed bar by bar.
+Each on the real Yahoo files of ../shared/data beside the repository (NVDA and ORCL from
+1999-01-22, from where both have the same dates: skipped, saying so, where they are absent) and
+on generated bars written as Yahoo CSV files (so the comparison runs on every machine).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Signal, StrategyOrchestrator, load_bars
+from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Rule, Signal, StrategyOrchestrator, load_bars
 from sqlorch.bars.synthetic import synthetic_bars
+from sqlorch.features import field, highest, lowest
 from sqlorch.money import FLOAT_TOLERANCE
 
 bt = pytest.importorskip("backtrader", reason="backtrader is not installed (it is in the test extra: "
@@ -54,7 +65,8 @@ NVDA, ORCL = "nvda-1999-2014", "orcl-1995-2014"
 COMMON_START = dt.date(1999, 1, 22)  # NVDA's first bar; from here on both files have the same dates
 CAPITAL = Decimal("100000")
 ENTRY_LOOKBACK, EXIT_LOOKBACK = 20, 10
-STOP, TARGET = 0.95, 1.08  # of the signal bar's close, rounded to cents
+STOP, TARGET = 0.95, 1.08  # "prices": of the signal bar's close, rounded to cents
+STOP_LOSS, TAKE_PROFIT = 0.05, 0.10  # "fractions" and "rule": of the entry's fill price
 WEIGHT = 0.95
 COMMISSION_BPS = 10.0
 PER_FILL = 5e-7  # half a micro unit: the most sqlorch's rounding of one commission moves equity
@@ -84,19 +96,32 @@ def files(request, tmp_path) -> tuple[list[Path], dt.date | None]:
 # -- backtrader ------------------------------------------------------------------------------
 
 
+def micro(value: Decimal) -> float:
+    """`value` rounded half to even to a micro unit, as a float for backtrader."""
+    return float(value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN))
+
+
 class BacktraderBracket(bt.Strategy):
-    """The breakout with a bracket, for backtrader: records the broker's value at every bar and
-    every completed order as (date, signed size, price, exectype name)."""
+    """The breakout with a stop and a target, for backtrader: with absolute prices in a bracket
+    (`fractional` False), or as fractions of the entry's fill price in two orders placed once it
+    fills. Records the broker's value at every bar and every completed order as (date, signed
+    size, price, exectype name)."""
+
+    params = (("fractional", False),)
 
     def __init__(self):
         self.values: list[tuple[dt.date, float]] = []
         self.fills: list[tuple[dt.date, int, float, str]] = []
         self.children: list = []
+        self.entry = self.filled = None  # the fractional entry, pending and filled
 
     def notify_order(self, order):
-        if order.status == order.Completed:
-            self.fills.append((bt.num2date(order.executed.dt).date(), int(order.executed.size),
-                               order.executed.price, order.getordername()))
+        if order.status != order.Completed:
+            return
+        self.fills.append((bt.num2date(order.executed.dt).date(), int(order.executed.size), order.executed.price,
+                           order.getordername()))
+        if self.entry is not None and order.ref == self.entry.ref:  # (what is notified is a copy)
+            self.entry, self.filled = None, order
 
     def next(self):
         data = self.data
@@ -110,22 +135,39 @@ class BacktraderBracket(bt.Strategy):
             for child in self.children:  # backtrader leaves a bracket's children live after close()
                 self.cancel(child)
             self.close(data)
+            self.filled = None
+        elif self.filled is not None:
+            # the entry filled on this bar: its stop and target at fractions of the fill price (6
+            # decimals, as every price here), one cancelling the other, live from the next bar. Placed
+            # here rather than in notify_order, where an exit signal on this bar could not cancel them
+            # (backtrader accepts, so cancels, an order only from the next bar)
+            price, size = Decimal(f"{self.filled.executed.price:.6f}"), self.filled.executed.size
+            stop = self.sell(data=data, size=size, exectype=bt.Order.Stop,
+                             price=micro(price * (1 - Decimal(str(STOP_LOSS)))))
+            target = self.sell(data=data, size=size, exectype=bt.Order.Limit,
+                               price=micro(price * (1 + Decimal(str(TAKE_PROFIT)))), oco=stop)
+            self.children, self.filled = [stop, target], None
         elif not held and close > max(before):
             size = math.floor(WEIGHT * self.broker.getvalue() / close)
-            _, stop, target = self.buy_bracket(data=data, size=size, exectype=bt.Order.Market,
-                                               stopprice=round(close * STOP, 2), limitprice=round(close * TARGET, 2))
-            self.children = [stop, target]
+            if self.p.fractional:
+                self.entry = self.buy(data=data, size=size)
+            else:
+                _, stop, target = self.buy_bracket(data=data, size=size, exectype=bt.Order.Market,
+                                                   stopprice=round(close * STOP, 2),
+                                                   limitprice=round(close * TARGET, 2))
+                self.children = [stop, target]
 
 
-def run_backtrader(path: Path, cash: Decimal, start: dt.date | None) -> BacktraderBracket:
-    """One backtrader run of the bracket breakout on `path` from `start`, default broker."""
+def run_backtrader(path: Path, cash: Decimal, start: dt.date | None, form: str) -> BacktraderBracket:
+    """One backtrader run of the breakout on `path` from `start` (default broker), its orders
+    given as `form` says."""
     cerebro = bt.Cerebro(stdstats=False)
     since = {"fromdate": dt.datetime.combine(start, dt.time())} if start else {}
     cerebro.adddata(bt.feeds.GenericCSVData(dataname=str(path), dtformat="%Y-%m-%d", datetime=0, open=1, high=2,
                                             low=3, close=4, volume=6, openinterest=-1, **since))
     cerebro.broker.setcash(float(cash))
     cerebro.broker.setcommission(commission=COMMISSION_BPS / 10_000)
-    cerebro.addstrategy(BacktraderBracket)
+    cerebro.addstrategy(BacktraderBracket, fractional=form != "prices")
     strategy, = cerebro.run()
     return strategy
 
@@ -134,10 +176,11 @@ def run_backtrader(path: Path, cash: Decimal, start: dt.date | None) -> Backtrad
 
 
 class SqlorchBracket:
-    """The breakout with a bracket, for sqlorch, trading one symbol."""
+    """The breakout with a stop and a target, for sqlorch, trading one symbol: absolute prices
+    (`fractional` False) or fractions of the entry's fill price."""
 
-    def __init__(self, symbol: str, name: str):
-        self.symbol, self.name = symbol, name
+    def __init__(self, symbol: str, name: str, fractional: bool = False):
+        self.symbol, self.name, self.fractional = symbol, name, fractional
 
     def on_bar(self, ctx):
         closes = ctx.history(self.symbol, "close", ENTRY_LOOKBACK + 1)
@@ -148,9 +191,21 @@ class SqlorchBracket:
         if held and close < before[-EXIT_LOOKBACK:].min():
             return Signal.exit(self.symbol, reason="breakdown")
         if not held and close > before.max():
+            if self.fractional:
+                return Signal.buy(self.symbol, WEIGHT, reason="breakout", stop_loss=STOP_LOSS, take_profit=TAKE_PROFIT)
             return Signal.buy(self.symbol, WEIGHT, reason="breakout",
                               stop_loss_price=round(close * STOP, 2), take_profit_price=round(close * TARGET, 2))
         return None
+
+
+def sqlorch_strategy(form: str, symbol: str, name: str):
+    """The breakout in sqlorch, its orders given as `form` says ("rule": a Rule, which trades
+    every symbol of its run)."""
+    if form == "rule":
+        return Rule(entry=field("close") > highest(ENTRY_LOOKBACK, of="close", lag=1),
+                    exit=field("close") < lowest(EXIT_LOOKBACK, of="close", lag=1), weight=WEIGHT,
+                    stop_loss=STOP_LOSS, take_profit=TAKE_PROFIT, name=name)
+    return SqlorchBracket(symbol, name, fractional=form == "fractions")
 
 
 def settings(tmp_path: Path) -> dict:
@@ -159,20 +214,12 @@ def settings(tmp_path: Path) -> dict:
                 log_dir=str(tmp_path / "logs"))
 
 
-def order_types(result, strategy_id: str) -> list[str]:
-    """The order type of each of a sleeve's fills, in booking order (from the warehouse)."""
-    with result.warehouse.connect(read_only=True) as con:
-        rows = con.execute("SELECT order_type FROM fills WHERE run_id = ? AND strategy_id = ? ORDER BY fill_id",
-                           [result.run_id, strategy_id]).fetchall()
-    return [row[0] for row in rows]
-
-
 # -- comparison ------------------------------------------------------------------------------
 
 
-def assert_same_fills(sleeve, types: list[str], reference: BacktraderBracket) -> None:
-    ours = [(ts.date(), int(q), float(p), kind) for (ts, q, p), kind in
-            zip(sleeve.fills.select("ts", "quantity", "price").iter_rows(), types)]
+def assert_same_fills(sleeve, reference: BacktraderBracket) -> None:
+    ours = [(ts.date(), int(q), float(p), kind) for ts, q, p, kind in
+            sleeve.fills.select("ts", "quantity", "price", "order_type").iter_rows()]
     theirs = [(day, size, round(price, 6), BT_ORDER_TYPES[name]) for day, size, price, name in reference.fills]
     first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
     assert ours == theirs, (f"fills differ from fill {first + 1} on: sqlorch {ours[first:first + 3]}, "
@@ -196,14 +243,14 @@ def fills_by_bar(days: list[dt.date], fill_days: list[dt.date]) -> np.ndarray:
                            np.array(days, dtype="datetime64[D]"), side="right")
 
 
-def test_one_symbol_brackets_match_backtrader_at_every_bar(files, tmp_path):
+@pytest.mark.parametrize("form", ["prices", "fractions", "rule"])
+def test_one_symbol_matches_backtrader_at_every_bar(files, form, tmp_path):
     (path, _), start = files
-    reference = run_backtrader(path, CAPITAL, start)
-    sid = "bracket"
-    result = BacktestEngine(SqlorchBracket(path.stem, sid),
+    reference = run_backtrader(path, CAPITAL, start, form)
+    result = BacktestEngine(sqlorch_strategy(form, path.stem, "bracket"),
                             BacktestConfig(**settings(tmp_path))).run(load_bars(path, start=start))
 
-    assert_same_fills(result, order_types(result, sid), reference)
+    assert_same_fills(result, reference)
     curve = result.equity_curve
     days = [ts.date() for ts in curve["ts"]]
     assert days == [day for day, _ in reference.values]
@@ -212,16 +259,17 @@ def test_one_symbol_brackets_match_backtrader_at_every_bar(files, tmp_path):
     assert len(reference.fills) > 100  # dozens of round trips: the comparison is not a handful of bars
 
 
-def test_two_sleeves_match_two_backtrader_runs_summed(files, tmp_path):
+@pytest.mark.parametrize("form", ["prices", "fractions"])
+def test_two_sleeves_match_two_backtrader_runs_summed(files, form, tmp_path):
     paths, start = files
     weights = dict(zip(paths, (Decimal("0.6"), Decimal("0.4"))))
-    references = {path: run_backtrader(path, CAPITAL * weights[path], start) for path in paths}
+    references = {path: run_backtrader(path, CAPITAL * weights[path], start, form) for path in paths}
     names = {path: f"bracket_{i}" for i, path in enumerate(paths)}
-    pairs = [(SqlorchBracket(path.stem, names[path]), weights[path]) for path in paths]
+    pairs = [(sqlorch_strategy(form, path.stem, names[path]), weights[path]) for path in paths]
     result = StrategyOrchestrator(pairs, OrchestratorConfig(**settings(tmp_path))).run(load_bars(paths, start=start))
 
     for path, reference in references.items():
-        assert_same_fills(result.strategy_results[names[path]], order_types(result, names[path]), reference)
+        assert_same_fills(result.strategy_results[names[path]], reference)
     curve = result.equity_curve
     days = [ts.date() for ts in curve["ts"]]
     for reference in references.values():
