@@ -17,6 +17,12 @@ signal's bar as floor(0.95 x equity / close) whole shares. Three forms of the or
   once it fills (in `notify_order`, so they are live from the next bar, as a bracket's children)
   a stop and a limit sell, one cancelling the other, at the fill price x 0.95 and x 1.10 rounded
   half to even to a micro unit, as SPEC §8 derives them.
+- "short": "prices" mirrored, with `allow_short`: a flat book sells short below every close of
+  the 20 bars before, with a stop at round(close x 1.05, 2) and a target at round(close x
+  0.92, 2), and buys back above every close of the 10 bars before (`sell_bracket`). At 0.5 of
+  the equity rather than 0.95: sqlorch reserves a short's notional from the cash (SPEC §3) and
+  rejects a short that a gap makes cost more than the cash, where backtrader credits the sale
+  to the cash and never refuses one (at 0.95, NVDA has such a gap in 1999).
 - "rule": the same as a `Rule(entry=close > highest(20, of="close", lag=1), exit=close <
   lowest(10, of="close", lag=1), weight=0.95, stop_loss=0.05, take_profit=0.10)`, run entirely
   in the compiled engine, against the backtrader strategy of "fractions".
@@ -66,8 +72,10 @@ COMMON_START = dt.date(1999, 1, 22)  # NVDA's first bar; from here on both files
 CAPITAL = Decimal("100000")
 ENTRY_LOOKBACK, EXIT_LOOKBACK = 20, 10
 STOP, TARGET = 0.95, 1.08  # "prices": of the signal bar's close, rounded to cents
+SHORT_STOP, SHORT_TARGET = 1.05, 0.92  # "short": the same mirrored
 STOP_LOSS, TAKE_PROFIT = 0.05, 0.10  # "fractions" and "rule": of the entry's fill price
 WEIGHT = 0.95
+SHORT_WEIGHT = 0.5
 COMMISSION_BPS = 10.0
 PER_FILL = 5e-7  # half a micro unit: the most sqlorch's rounding of one commission moves equity
 BT_ORDER_TYPES = {"Market": "market", "Stop": "stop_loss", "Limit": "take_profit"}
@@ -107,7 +115,7 @@ class BacktraderBracket(bt.Strategy):
     fills. Records the broker's value at every bar and every completed order as (date, signed
     size, price, exectype name)."""
 
-    params = (("fractional", False),)
+    params = (("fractional", False), ("short", False))
 
     def __init__(self):
         self.values: list[tuple[dt.date, float]] = []
@@ -131,7 +139,10 @@ class BacktraderBracket(bt.Strategy):
         closes = list(data.close.get(size=ENTRY_LOOKBACK + 1))
         close, before = closes[-1], closes[:-1]
         held = self.getposition(data).size
-        if held and close < min(before[-EXIT_LOOKBACK:]):
+        short = self.p.short
+        breakout = close < min(before) if short else close > max(before)
+        breakdown = close > max(before[-EXIT_LOOKBACK:]) if short else close < min(before[-EXIT_LOOKBACK:])
+        if held and breakdown:
             for child in self.children:  # backtrader leaves a bracket's children live after close()
                 self.cancel(child)
             self.close(data)
@@ -147,14 +158,15 @@ class BacktraderBracket(bt.Strategy):
             target = self.sell(data=data, size=size, exectype=bt.Order.Limit,
                                price=micro(price * (1 + Decimal(str(TAKE_PROFIT)))), oco=stop)
             self.children, self.filled = [stop, target], None
-        elif not held and close > max(before):
-            size = math.floor(WEIGHT * self.broker.getvalue() / close)
+        elif not held and breakout:
+            size = math.floor((SHORT_WEIGHT if short else WEIGHT) * self.broker.getvalue() / close)
             if self.p.fractional:
                 self.entry = self.buy(data=data, size=size)
             else:
-                _, stop, target = self.buy_bracket(data=data, size=size, exectype=bt.Order.Market,
-                                                   stopprice=round(close * STOP, 2),
-                                                   limitprice=round(close * TARGET, 2))
+                bracket, stop_at, target_at = ((self.sell_bracket, SHORT_STOP, SHORT_TARGET) if short
+                                               else (self.buy_bracket, STOP, TARGET))
+                _, stop, target = bracket(data=data, size=size, exectype=bt.Order.Market,
+                                          stopprice=round(close * stop_at, 2), limitprice=round(close * target_at, 2))
                 self.children = [stop, target]
 
 
@@ -167,7 +179,7 @@ def run_backtrader(path: Path, cash: Decimal, start: dt.date | None, form: str) 
                                             low=3, close=4, volume=6, openinterest=-1, **since))
     cerebro.broker.setcash(float(cash))
     cerebro.broker.setcommission(commission=COMMISSION_BPS / 10_000)
-    cerebro.addstrategy(BacktraderBracket, fractional=form != "prices")
+    cerebro.addstrategy(BacktraderBracket, fractional=form in ("fractions", "rule"), short=form == "short")
     strategy, = cerebro.run()
     return strategy
 
@@ -179,8 +191,8 @@ class SqlorchBracket:
     """The breakout with a stop and a target, for sqlorch, trading one symbol: absolute prices
     (`fractional` False) or fractions of the entry's fill price."""
 
-    def __init__(self, symbol: str, name: str, fractional: bool = False):
-        self.symbol, self.name, self.fractional = symbol, name, fractional
+    def __init__(self, symbol: str, name: str, fractional: bool = False, short: bool = False):
+        self.symbol, self.name, self.fractional, self.short = symbol, name, fractional, short
 
     def on_bar(self, ctx):
         closes = ctx.history(self.symbol, "close", ENTRY_LOOKBACK + 1)
@@ -188,6 +200,13 @@ class SqlorchBracket:
             return None
         close, before = float(closes[-1]), closes[:-1]
         held = ctx.position(self.symbol)
+        if self.short:
+            if held and close > before[-EXIT_LOOKBACK:].max():
+                return Signal.exit(self.symbol, reason="breakout")
+            if not held and close < before.min():
+                return Signal.sell(self.symbol, SHORT_WEIGHT, reason="breakdown", stop_loss_price=round(
+                    close * SHORT_STOP, 2), take_profit_price=round(close * SHORT_TARGET, 2))
+            return None
         if held and close < before[-EXIT_LOOKBACK:].min():
             return Signal.exit(self.symbol, reason="breakdown")
         if not held and close > before.max():
@@ -205,11 +224,11 @@ def sqlorch_strategy(form: str, symbol: str, name: str):
         return Rule(entry=field("close") > highest(ENTRY_LOOKBACK, of="close", lag=1),
                     exit=field("close") < lowest(EXIT_LOOKBACK, of="close", lag=1), weight=WEIGHT,
                     stop_loss=STOP_LOSS, take_profit=TAKE_PROFIT, name=name)
-    return SqlorchBracket(symbol, name, fractional=form == "fractions")
+    return SqlorchBracket(symbol, name, fractional=form == "fractions", short=form == "short")
 
 
-def settings(tmp_path: Path) -> dict:
-    return dict(initial_capital=CAPITAL, commission_bps=COMMISSION_BPS, slippage_bps=0.0,
+def settings(tmp_path: Path, form: str) -> dict:
+    return dict(initial_capital=CAPITAL, commission_bps=COMMISSION_BPS, slippage_bps=0.0, allow_short=form == "short",
                 on_insufficient_capital="reject", warehouse=str(tmp_path / "parity.duckdb"),
                 log_dir=str(tmp_path / "logs"))
 
@@ -243,12 +262,12 @@ def fills_by_bar(days: list[dt.date], fill_days: list[dt.date]) -> np.ndarray:
                            np.array(days, dtype="datetime64[D]"), side="right")
 
 
-@pytest.mark.parametrize("form", ["prices", "fractions", "rule"])
+@pytest.mark.parametrize("form", ["prices", "fractions", "rule", "short"])
 def test_one_symbol_matches_backtrader_at_every_bar(files, form, tmp_path):
     (path, _), start = files
     reference = run_backtrader(path, CAPITAL, start, form)
     result = BacktestEngine(sqlorch_strategy(form, path.stem, "bracket"),
-                            BacktestConfig(**settings(tmp_path))).run(load_bars(path, start=start))
+                            BacktestConfig(**settings(tmp_path, form))).run(load_bars(path, start=start))
 
     assert_same_fills(result, reference)
     curve = result.equity_curve
@@ -266,7 +285,8 @@ def test_two_sleeves_match_two_backtrader_runs_summed(files, form, tmp_path):
     references = {path: run_backtrader(path, CAPITAL * weights[path], start, form) for path in paths}
     names = {path: f"bracket_{i}" for i, path in enumerate(paths)}
     pairs = [(sqlorch_strategy(form, path.stem, names[path]), weights[path]) for path in paths]
-    result = StrategyOrchestrator(pairs, OrchestratorConfig(**settings(tmp_path))).run(load_bars(paths, start=start))
+    config = OrchestratorConfig(**settings(tmp_path, form))
+    result = StrategyOrchestrator(pairs, config).run(load_bars(paths, start=start))
 
     for path, reference in references.items():
         assert_same_fills(result.strategy_results[names[path]], reference)
