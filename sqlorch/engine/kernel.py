@@ -58,6 +58,7 @@ from sqlorch.engine.layout import (
     CT_CONFLICTS,
     CT_DEFERRED,
     CT_EVENT,
+    CT_EXTRAS,
     CT_FILLS,
     CT_HELD,
     CT_OPTIONS,
@@ -73,6 +74,11 @@ from sqlorch.engine.layout import (
     CT_TRANSFERS,
     CT_WAITING,
     DONE,
+    EX_EXPIRES,
+    EX_PRICE,
+    EX_SPEC,
+    EX_TRIGGER,
+    EX_TYPE,
     EXIT,
     EXPIRED,
     FAILED,
@@ -95,19 +101,14 @@ from sqlorch.engine.layout import (
     OD_ALLOCATED,
     OD_DECIDED,
     OD_EVENT,
-    OD_EXPIRES,
     OD_FILLED,
     OD_KIND,
-    OD_PRICE,
     OD_QUANTITY,
     OD_REASON,
     OD_REBALANCE,
     OD_RESOLVED,
     OD_SLEEVE,
-    OD_SPEC,
     OD_SYMBOL,
-    OD_TRIGGER,
-    OD_TYPE,
     OD_USED,
     OP_EXPIRES,
     OP_PRICE,
@@ -317,6 +318,30 @@ def decide(orders, row, t, kind, reason, a1):
 
 
 @hot
+def order_type(orders, extras, row) -> int:
+    """Order `row`'s type (OT_*): a market order unless its extras say otherwise."""
+    r = orders[row, OD_REBALANCE]
+    return extras[-2 - r, EX_TYPE] if r <= -2 else OT_MARKET
+
+
+@hot
+def order_extra(orders, extras, row, column) -> int:
+    """Column `column` of order `row`'s extras (0 if it has none)."""
+    r = orders[row, OD_REBALANCE]
+    return extras[-2 - r, column] if r <= -2 else 0
+
+
+@hot
+def give_extras(orders, extras, counters, row, kind) -> int:
+    """A row of `extras` for order `row` (a strategy's order), of type `kind`; returns it."""
+    e = counters[CT_EXTRAS]
+    counters[CT_EXTRAS] += 1
+    extras[e, EX_TYPE] = kind
+    orders[row, OD_REBALANCE] = -2 - e
+    return e
+
+
+@hot
 def unqueue(sleeves, pending, queue, counters, i, j):
     """Take sleeve i's pending order on symbol j off its queue (keeping the others' order)."""
     n = sleeves[i, SL_PENDING]
@@ -364,13 +389,13 @@ def place(orders, sleeves, pending, queue, counters, i, j, quantity, t, rebalanc
 
 
 @hot
-def drop_pending(orders, sleeves, pending, queue, counters, i, t, kind, reason, a1):
+def drop_pending(orders, extras, sleeves, pending, queue, counters, i, t, kind, reason, a1):
     """Decide every order sleeve i has pending as `kind` (in queue order)."""
     n = sleeves[i, SL_PENDING]
     for k in range(n):
         j = queue[i, k]
         row = pending[i, j]
-        if kind == EXPIRED and orders[row, OD_TYPE] != OT_MARKET:  # a limit or stop never reached
+        if kind == EXPIRED and order_type(orders, extras, row) != OT_MARKET:  # a limit or stop never reached
             decide(orders, row, t, kind, R_UNFILLED, -1)
         else:
             decide(orders, row, t, kind, reason, a1)
@@ -446,31 +471,31 @@ def protect_position(protect, spec, sleeves, counters, i, j, price, live):
 
 
 @hot
-def follow_position(protect, spec, sleeves, qty, counters, orders, row, i, j, price, t):
+def follow_position(protect, spec, sleeves, qty, counters, orders, extras, row, i, j, price, t):
     """After a fill of order `row` on sleeve i's position in symbol j: the order's protective
     orders attached if it carries some and the position is on their side (fractions of this fill's
     price, live from the next bar); else the position's protective orders cancelled if it closed or
     turned to the other side (while it stays open they cover whatever it holds)."""
     held = qty[i, j]
     side = 1 if held > 0 else -1 if held < 0 else 0
-    if orders[row, OD_SPEC] and side != 0 and side == spec[i, j, SP_SIDE]:
+    if order_extra(orders, extras, row, EX_SPEC) and side != 0 and side == spec[i, j, SP_SIDE]:
         protect_position(protect, spec, sleeves, counters, i, j, price, t + 1)
     elif protect[i, j, PR_SIDE] != 0 and side != protect[i, j, PR_SIDE]:
         unprotect(protect, sleeves, counters, i, j)
 
 
 @hot
-def entry_price(orders, row, ohlc, t, j, s_num, s_den, at_close) -> int:
+def entry_price(orders, extras, row, ohlc, t, j, s_num, s_den, at_close) -> int:
     """The price a limit or stop entry fills at on bar t, or 0 if it does not (SPEC §8). A limit
     buy: at the open if the open is at or below the limit, else at the limit if the low reaches
     it; a stop buy: at the open if the open is at or above the stop, else at the stop if the
     high reaches it (slipped, never beyond the high); mirrored for sells. `at_close`: tried at
     the close only (close mode, on the signal's own bar)."""
-    level = orders[row, OD_TRIGGER]
+    level = order_extra(orders, extras, row, EX_TRIGGER)
     buying = orders[row, OD_QUANTITY] > 0
     high, low = micro_price(ohlc, t, HIGH, j), micro_price(ohlc, t, LOW, j)
     first = micro_price(ohlc, t, CLOSE if at_close else OPEN, j)
-    if orders[row, OD_TYPE] == OT_LIMIT:
+    if order_type(orders, extras, row) == OT_LIMIT:
         if buying:
             if first <= level:
                 return first
@@ -488,8 +513,8 @@ def entry_price(orders, row, ohlc, t, j, s_num, s_den, at_close) -> int:
 
 
 @hot
-def trigger_protective(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, protect, ohlc, has_bar,
-                       s_num, s_den, c_num, c_den, fee, close_mode, deferred) -> int:
+def trigger_protective(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, protect, ohlc,
+                       has_bar, s_num, s_den, c_num, c_den, fee, close_mode, deferred) -> int:
     """The protective orders that fire on bar t (SPEC §8), each filled on its own at its price:
     the stop (stop-loss or trailing) first, at the open if the open is at or beyond it, else at
     its price if the low (a short: the high) reaches it, slipped; else the take-profit, at the
@@ -516,7 +541,7 @@ def trigger_protective(t, key, orders, sleeves, qty, basis, pending, queue, coun
             if side == 0 or not has_bar[t, j] or protect[i, j, PR_LIVE] > t:
                 continue
             waiting = pending[i, j]
-            if (not deferred and waiting >= 0 and not close_mode and orders[waiting, OD_TYPE] == OT_MARKET
+            if (not deferred and waiting >= 0 and not close_mode and order_type(orders, extras, waiting) == OT_MARKET
                     and (orders[waiting, OD_QUANTITY] > 0) != (side > 0)):
                 protect[i, j, PR_DEFER] = waiting + 1  # a market order reduces it at this open: it fills first
                 counters[CT_DEFERRED] += 1
@@ -563,8 +588,7 @@ def trigger_protective(t, key, orders, sleeves, qty, basis, pending, queue, coun
                 _sleeve_limit(key, i, t, over)
                 return 3
             row = new_order(orders, counters, i, j, quantity, t, -1)
-            orders[row, OD_TYPE] = kind
-            orders[row, OD_TRIGGER] = level
+            extras[give_extras(orders, extras, counters, row, kind), EX_TRIGGER] = level
             paid = commission_of(quantity, price, c_num, c_den, fee)
             realized = apply_fill(sleeves, qty, basis, i, j, quantity, price, paid)
             orders[row, OD_FILLED] = quantity
@@ -616,22 +640,22 @@ def record_fill(fills, counters, row, i, t, j, quantity, price, paid, realized, 
 
 
 @hot
-def take_options(orders, opts, o, row, spec, i, j, t):
+def take_options(orders, extras, counters, opts, o, row, spec, i, j, t):
     """Give order `row` (sleeve i, symbol j, decided at t) the options of row `o` of `opts`:
     its entry type, price and expiry, and the protective orders it attaches when it fills."""
-    orders[row, OD_TYPE] = opts[o, OP_TYPE]
-    orders[row, OD_TRIGGER] = opts[o, OP_PRICE]
-    orders[row, OD_EXPIRES] = t + opts[o, OP_EXPIRES] + 1 if opts[o, OP_EXPIRES] > 0 else 0
+    e = give_extras(orders, extras, counters, row, opts[o, OP_TYPE])
+    extras[e, EX_TRIGGER] = opts[o, OP_PRICE]
+    extras[e, EX_EXPIRES] = t + opts[o, OP_EXPIRES] + 1 if opts[o, OP_EXPIRES] > 0 else 0
     if opts[o, OP_PROTECT]:
-        orders[row, OD_SPEC] = 1
+        extras[e, EX_SPEC] = 1
         for c in range(SP_COLUMNS):
             spec[i, j, c] = opts[o, OP_SPEC + c]
 
 
 @hot
-def take_signals(key, orders, signals, signal_floats, sleeves, qty, basis, pending, queue, counters, marks_f, t, i,
-                 symbols, sides, weights, reasons, count, allow_short, lot, equity_at, equity, opts, n_opts, protect,
-                 spec) -> int:
+def take_signals(key, orders, extras, signals, signal_floats, sleeves, qty, basis, pending, queue, counters, marks_f,
+                 t, i, symbols, sides, weights, reasons, count, allow_short, lot, equity_at, equity, opts, n_opts,
+                 protect, spec) -> int:
     """Turn sleeve i's `count` signals at bar t into orders; records every signal. The first
     `n_opts` rows of `opts` are the order options of some of them (in signal order). Returns 0,
     or 2 if the sleeve's equity passed its bound (the signals so far are kept)."""
@@ -657,7 +681,7 @@ def take_signals(key, orders, signals, signal_floats, sleeves, qty, basis, pendi
             row = place(orders, sleeves, pending, queue, counters, i, j, target - qty[i, j], t, -1)
             if options >= 0:
                 if row >= 0:
-                    take_options(orders, opts, options, row, spec, i, j, t)
+                    take_options(orders, extras, counters, opts, options, row, spec, i, j, t)
                 elif opts[options, OP_PROTECT] and qty[i, j] != 0 and (qty[i, j] > 0) == (
                         opts[options, OP_SPEC + SP_SIDE] > 0):  # held as asked: its protection replaced,
                     for c in range(SP_COLUMNS):  # of the position's average price
@@ -803,14 +827,14 @@ def stop_bar(key, orders, ready, count, counters, t, i, amount) -> int:
 
 
 @hot
-def on(orders, row, j) -> bool:
+def on(orders, extras, row, j) -> bool:
     """Whether order `row` is a market order on symbol j: what conflicts group and net (orders
     with a price condition fill on their own)."""
-    return orders[row, OD_SYMBOL] == j and orders[row, OD_TYPE] == OT_MARKET
+    return orders[row, OD_SYMBOL] == j and order_type(orders, extras, row) == OT_MARKET
 
 
 @hot
-def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
+def fill_ready(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
                transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip, isolated, mode, nets, ranks,
                weights, payees, scratch, group, protect, spec, ohlc, s_num, s_den, close_mode, at_close) -> int:
     """Fill every pending order that fills at this point of bar t (the open, or the close
@@ -832,16 +856,17 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
             j = queue[i, k]
             row = pending[i, j]
             take = False
-            if orders[row, OD_TYPE] == OT_MARKET:
+            if orders[row, OD_REBALANCE] > -2 or order_type(orders, extras, row) == OT_MARKET:
                 take = has_bar[t, j] and at_close == close_mode
             else:
                 price = 0
                 if has_bar[t, j] and (not at_close or orders[row, OD_DECIDED] == t):
-                    price = entry_price(orders, row, ohlc, t, j, s_num, s_den, at_close)
+                    price = entry_price(orders, extras, row, ohlc, t, j, s_num, s_den, at_close)
+                e = -2 - orders[row, OD_REBALANCE]
                 if price > 0:
-                    orders[row, OD_PRICE] = price
+                    extras[e, EX_PRICE] = price
                     take = True
-                elif not at_close and orders[row, OD_EXPIRES] > 0 and t + 1 >= orders[row, OD_EXPIRES]:
+                elif not at_close and extras[e, EX_EXPIRES] > 0 and t + 1 >= extras[e, EX_EXPIRES]:
                     decide(orders, row, t, EXPIRED, R_UNFILLED, t)
                     pending[i, j] = -1
                     continue
@@ -867,27 +892,27 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
     group_symbols = scratch[4]
     if not isolated:
         for k in range(count):
-            if orders[ready[k], OD_TYPE] == OT_MARKET:
+            if order_type(orders, extras, ready[k]) == OT_MARKET:
                 seen[orders[ready[k], OD_SYMBOL]] += 1
         for k in range(count):
             j = orders[ready[k], OD_SYMBOL]
-            if seen[j] > 1 and first[j] == 0 and orders[ready[k], OD_TYPE] == OT_MARKET:
+            if seen[j] > 1 and first[j] == 0 and order_type(orders, extras, ready[k]) == OT_MARKET:
                 group_symbols[groups] = j
                 groups += 1
                 first[j] = groups
         for g in range(groups):
-            stand(t, key, group_symbols[g], ready, count, stands, orders, mode, ranks, weights, group)
+            stand(t, key, group_symbols[g], ready, count, stands, orders, extras, mode, ranks, weights, group)
     nets_group = scratch[5]
     for g in range(groups):
         j = group_symbols[g]
         stood = 0
         for k in range(count):
-            if on(orders, ready[k], j) and stands[k]:
+            if on(orders, extras, ready[k], j) and stands[k]:
                 stood += 1
         nets_group[g] = 1 if nets and stood > 1 else 0
         if stood < seen[j]:
             for k in range(count):
-                if on(orders, ready[k], j) and not stands[k]:
+                if on(orders, extras, ready[k], j) and not stands[k]:
                     decide(orders, ready[k], t, CANCELLED, R_CONFLICT, counters[CT_CONFLICTS] + g)
     # 2. legs in booking order: rebalancing sales first, then each sleeve's reducing legs before
     # its increasing ones
@@ -944,7 +969,9 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         charge = fee if leg_fee[m] else 0
         leg_commission[m] = -1
         if leg_reduces[m]:
-            price = orders[row, OD_PRICE] if orders[row, OD_PRICE] > 0 else buy[t, j] if buying else sell[t, j]
+            price = order_extra(orders, extras, row, EX_PRICE)
+            if price == 0:
+                price = buy[t, j] if buying else sell[t, j]
             over = beyond(sleeves[i, SL_CASH], quantity, price)
             if over > 0.0:
                 return stop_bar(key, orders, ready, count, counters, t, i, over)
@@ -963,8 +990,9 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
                             known[receiver] = 1
                         available[receiver] += share
             continue
-        price = orders[row, OD_PRICE] if orders[row, OD_PRICE] > 0 else buy[t, j]  # a short sale reserves at
-        # most the buying price
+        price = order_extra(orders, extras, row, EX_PRICE)  # a triggered entry's own price, else:
+        if price == 0:
+            price = buy[t, j]  # a short sale reserves at most the buying price
         if abs(quantity) / MICRO * (price / MICRO) < 0.8 * MAX_SLEEVE:  # its cost fits in 64 bits
             cost = notional(quantity, price) + commission_of(quantity, price, c_num, c_den, charge)
         else:  # more than any sleeve holds: unaffordable, its cost only said
@@ -998,7 +1026,7 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         net = 0
         gross = 0
         for m in range(legs):
-            if on(orders, leg_row[m], j) and leg_qty[m] != 0:
+            if on(orders, extras, leg_row[m], j) and leg_qty[m] != 0:
                 net += leg_qty[m]
                 gross += abs(leg_qty[m])
         price = (buy[t, j] if net > 0 else sell[t, j]) if net != 0 else base[t, j]
@@ -1006,13 +1034,13 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         total = commission_of(net, price, c_num, c_den, fee) if net != 0 else 0
         given = 0
         for m in range(legs):
-            if on(orders, leg_row[m], j) and leg_qty[m] != 0:
+            if on(orders, extras, leg_row[m], j) and leg_qty[m] != 0:
                 shares[m] = floor_share(total, abs(leg_qty[m]), gross)
                 given += shares[m]
         for _ in range(total - given):  # the micro-unit dust goes where it stays within the standalone commission
             best, room = -1, -1
             for m in range(legs):
-                if on(orders, leg_row[m], j) and leg_qty[m] != 0:
+                if on(orders, extras, leg_row[m], j) and leg_qty[m] != 0:
                     alone = commission_of(leg_qty[m], price, c_num, c_den, fee if leg_fee[m] else 0)
                     if alone - shares[m] > room:
                         best, room = m, alone - shares[m]
@@ -1025,14 +1053,16 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         row = leg_row[m]
         i, j = orders[row, OD_SLEEVE], orders[row, OD_SYMBOL]
         charge = fee if leg_fee[m] else 0
-        g = first[j] - 1 if not isolated and orders[row, OD_TYPE] == OT_MARKET else -1
+        g = first[j] - 1 if not isolated and order_type(orders, extras, row) == OT_MARKET else -1
         if g >= 0 and nets_group[g]:
             price = net_price[g]
             paid = shares[m] if shares[m] >= 0 else commission_of(quantity, price, c_num, c_den, charge)
         elif leg_commission[m] >= 0:
             price, paid = leg_price[m], leg_commission[m]
         else:
-            price = orders[row, OD_PRICE] if orders[row, OD_PRICE] > 0 else buy[t, j] if quantity > 0 else sell[t, j]
+            price = order_extra(orders, extras, row, EX_PRICE)
+            if price == 0:
+                price = buy[t, j] if quantity > 0 else sell[t, j]
             paid = commission_of(quantity, price, c_num, c_den, charge)
         cash_before = sleeves[i, SL_CASH]
         over = beyond(cash_before, quantity, price)
@@ -1042,10 +1072,10 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         leg_price[m], leg_commission[m] = price, paid
         orders[row, OD_FILLED] += quantity
         record_fill(fills, counters, row, i, t, j, quantity, price, paid, realized, sleeves[i, SL_CASH])
-        if orders[row, OD_SPEC] or sleeves[i, SL_PROTECTED] > 0:
-            follow_position(protect, spec, sleeves, qty, counters, orders, row, i, j, price, t)
-        if orders[row, OD_TYPE] != OT_MARKET:  # filled bars after its signal: the strategy is due
-            sleeves[i, SL_RECHECK] = 1
+        if orders[row, OD_REBALANCE] <= -2 or sleeves[i, SL_PROTECTED] > 0:
+            follow_position(protect, spec, sleeves, qty, counters, orders, extras, row, i, j, price, t)
+            if order_type(orders, extras, row) != OT_MARKET:  # filled bars after its signal: the strategy is due
+                sleeves[i, SL_RECHECK] = 1
         rebalance = orders[row, OD_REBALANCE]
         if rebalance >= 0 and leg_reduces[m]:
             pay_out(sleeves, counters, transfers, payees, rebalance, i, sleeves[i, SL_CASH] - cash_before, t)
@@ -1063,7 +1093,7 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         for m in range(legs):
             row = leg_row[m]
             quantity = leg_qty[m]
-            if on(orders, row, j) and quantity != 0:
+            if on(orders, extras, row, j) and quantity != 0:
                 net += quantity
                 gross += abs(quantity)
                 each = commission_of(quantity, price if price >= 0 else (buy[t, j] if quantity > 0 else sell[t, j]),
@@ -1081,7 +1111,7 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         conflicts[c, CF_NETS] = nets_group[g]
         for k in range(count):
             row = ready[k]
-            if on(orders, row, j):
+            if on(orders, extras, row, j):
                 n = counters[CT_CONFLICT_ORDERS]
                 counters[CT_CONFLICT_ORDERS] += 1
                 conflict_orders[n, CO_CONFLICT] = c
@@ -1115,7 +1145,7 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
 
 
 @hot
-def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights, group):
+def stand(t, key, j, ready, count, stands, orders, extras, mode, ranks, weights, group):
     """Which of the ready orders on symbol j stand (`stands`), by the configured mode."""
     if mode == NET_SIGNAL:
         return
@@ -1123,10 +1153,10 @@ def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights, group):
         best, rank = -1, 1 << 62
         for k in range(count):
             row = ready[k]
-            if on(orders, row, j) and ranks[orders[row, OD_SLEEVE]] < rank:
+            if on(orders, extras, row, j) and ranks[orders[row, OD_SLEEVE]] < rank:
                 best, rank = k, ranks[orders[row, OD_SLEEVE]]
         for k in range(count):
-            if on(orders, ready[k], j):
+            if on(orders, extras, ready[k], j):
                 stands[k] = 1 if k == best else 0
         return
     if mode == CANCEL_BOTH or mode == WEIGHTED:
@@ -1134,7 +1164,7 @@ def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights, group):
         selling = 0
         for k in range(count):
             row = ready[k]
-            if on(orders, row, j):
+            if on(orders, extras, row, j):
                 if orders[row, OD_QUANTITY] > 0:
                     buying += weights[orders[row, OD_SLEEVE]]
                 else:
@@ -1149,19 +1179,19 @@ def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights, group):
             keep_sells = not keep_buys
         for k in range(count):
             row = ready[k]
-            if on(orders, row, j):
+            if on(orders, extras, row, j):
                 stands[k] = 1 if (keep_buys if orders[row, OD_QUANTITY] > 0 else keep_sells) else 0
         return
     n = 0  # the orders on j, for a Python resolver: it says in the last column which stand
     for k in range(count):
         row = ready[k]
-        if on(orders, row, j):
+        if on(orders, extras, row, j):
             group[n, 0], group[n, 1], group[n, 2] = row, orders[row, OD_SLEEVE], orders[row, OD_QUANTITY]
             n += 1
     _resolve(key, t, j, n)
     m = 0
     for k in range(count):
-        if on(orders, ready[k], j):
+        if on(orders, extras, ready[k], j):
             stands[k] = group[m, 3]
             m += 1
 
@@ -1243,13 +1273,13 @@ def short(table, used, more) -> bool:
 
 
 @hot
-def fills_fit(needs, counters, sleeves, orders, fills, conflicts, conflict_orders, transfers, scratch) -> bool:
+def fills_fit(needs, counters, sleeves, orders, extras, fills, conflicts, conflict_orders, transfers, scratch) -> bool:
     """Whether the records and scratch have room for the fills of every pending order and
     protective order; if not, `needs` says how much."""
     need = sleeves[:, SL_PENDING].sum()
     n_sleeves = sleeves.shape[0]
     protected = counters[CT_PROTECTED]
-    if protected > 0 and (short(orders, counters[CT_ORDERS], protected)
+    if protected > 0 and (short(orders, counters[CT_ORDERS], protected) or short(extras, counters[CT_EXTRAS], protected)
                           or short(fills, counters[CT_FILLS], 2 * need + protected)):
         needs[N_ORDERS], needs[N_FILLS] = protected, 2 * need + protected
         return False
@@ -1263,9 +1293,11 @@ def fills_fit(needs, counters, sleeves, orders, fills, conflicts, conflict_order
 
 
 @hot
-def orders_fit(needs, counters, orders, signals, signal_floats, count) -> bool:
-    """Whether the orders and signals have room for `count` more signals (one order each)."""
-    if (short(orders, counters[CT_ORDERS], count) or short(signals, counters[CT_SIGNALS], count)
+def orders_fit(needs, counters, orders, extras, signals, signal_floats, count) -> bool:
+    """Whether the orders (and their extras) and signals have room for `count` more signals (one
+    order each)."""
+    if (short(orders, counters[CT_ORDERS], count) or short(extras, counters[CT_EXTRAS], count)
+            or short(signals, counters[CT_SIGNALS], count)
             or short(signal_floats, counters[CT_SIGNALS], count)):
         needs[N_ORDERS], needs[N_SIGNALS] = count, count
         return False
@@ -1276,27 +1308,27 @@ ROOM = -1  # what `fill_bar` says when a record table lacks room (LIMIT: a sleev
 
 
 @hot
-def fill_bar(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
+def fill_bar(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
              transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip, isolated, mode, nets, ranks, weights,
              payees, scratch, group, needs, protect, spec, ohlc, s_num, s_den, close_mode, at_close) -> int:
     """The fills of one point of bar t, the open or (`at_close`) the close: at the open the
     protective orders that trigger, then the pending orders that fill there (see fill_ready).
     0 when done, ROOM when the records lack room for them (`needs` says how much; nothing was
     filled), LIMIT when a fill would take a sleeve past its bound (the run stops at t)."""
-    if not fills_fit(needs, counters, sleeves, orders, fills, conflicts, conflict_orders, transfers, scratch):
+    if not fills_fit(needs, counters, sleeves, orders, extras, fills, conflicts, conflict_orders, transfers, scratch):
         return ROOM
     done = 0
     if not at_close and counters[CT_PROTECTED] > 0:
-        done = trigger_protective(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, protect,
+        done = trigger_protective(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, protect,
                                   ohlc, has_bar, s_num, s_den, c_num, c_den, fee, close_mode, False)
     if done == 0 and counters[CT_WAITING] > 0:
-        done = fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+        done = fill_ready(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
                           conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
                           isolated, mode, nets, ranks, weights, payees, scratch, group, protect, spec, ohlc, s_num,
                           s_den, close_mode, at_close)
     if done == 0 and counters[CT_DEFERRED] > 0:  # what market orders reduced at this open, inside the bar
         counters[CT_DEFERRED] = 0
-        done = trigger_protective(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, protect,
+        done = trigger_protective(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, protect,
                                   ohlc, has_bar, s_num, s_den, c_num, c_den, fee, close_mode, True)
     if done == 3:
         counters[CT_STATUS] = LIMIT
@@ -1316,9 +1348,10 @@ def pause(counters, t, phase, sleeve) -> int:
 def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
          rule_exit_reason, conditions, has_bar, marks_f, buy, sell, base, c_num, c_den, fee, lot, clip,
          allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
-         pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
-         payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, equity_at, equity, scratch,
-         group, needs, alloc_due, alloc_equity, alloc_flow, ohlc, s_num, s_den, protect, spec, opts, rule_opts) -> int:
+         pending, queue, counters, orders, extras, signals, signal_floats, fills, conflicts, conflict_orders,
+         transfers, payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, equity_at, equity,
+         scratch, group, needs, alloc_due, alloc_equity, alloc_flow, ohlc, s_num, s_den, protect, spec, opts,
+         rule_opts) -> int:
     """Step bars from `start` (from the part of it counters[CT_PHASE] names) until `stop`, a
     failure (counters[CT_STATUS]) or a record table without room for the next part of a bar:
     then `needs` says what to grow, and stepping resumes there. Returns the bar it stopped at.
@@ -1333,7 +1366,7 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
             if t % PROGRESS_EVERY == 0 and t > 0:
                 _progress(key, t)
             if counters[CT_WAITING] > 0 or counters[CT_PROTECTED] > 0:
-                done = fill_bar(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+                done = fill_bar(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
                                 conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
                                 isolated, mode, nets, ranks, weights, payees, scratch, group, needs, protect, spec,
                                 ohlc, s_num, s_den, close_mode, False)
@@ -1359,7 +1392,8 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
                 if held < 0:
                     if sleeves[i, SL_FAILED] or not (due[t, i] or sleeves[i, SL_RECHECK]):
                         continue
-                    if kinds[i] == RULE and not orders_fit(needs, counters, orders, signals, signal_floats, n_symbols):
+                    if kinds[i] == RULE and not orders_fit(needs, counters, orders, extras, signals, signal_floats,
+                                                           n_symbols):
                         return pause(counters, t, P_STRATEGIES, i)
                     sleeves[i, SL_RECHECK] = 0
                     counters[CT_OPTIONS] = 0
@@ -1377,15 +1411,15 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
                 if kinds[i] != RULE:  # its signals are in symbols, sides, sig_weights and reasons
                     failed = count < 0  # the strategy raised (after `-count - 1` valid signals)
                     valid = -count - 1 if failed else count
-                    if not orders_fit(needs, counters, orders, signals, signal_floats, valid):
+                    if not orders_fit(needs, counters, orders, extras, signals, signal_floats, valid):
                         counters[CT_HELD] = count
                         return pause(counters, t, P_STRATEGIES, i)
                     count = valid
                 state = 0
                 if count > 0:
                     sleeves[i, SL_RECHECK] = 1
-                    state = take_signals(key, orders, signals, signal_floats, sleeves, qty, basis, pending, queue,
-                                         counters, marks_f, t, i, symbols, sides, sig_weights, reasons, count,
+                    state = take_signals(key, orders, extras, signals, signal_floats, sleeves, qty, basis, pending,
+                                         queue, counters, marks_f, t, i, symbols, sides, sig_weights, reasons, count,
                                          allow_short, lot, equity_at, equity, opts, counters[CT_OPTIONS], protect,
                                          spec)
                     if state == 2:
@@ -1394,7 +1428,8 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
                     if isolated:
                         sleeves[i, SL_FAILED] = 1
                         sleeves[i, SL_RECHECK] = 0
-                        drop_pending(orders, sleeves, pending, queue, counters, i, t, CANCELLED, R_SLEEVE_FAILED, i)
+                        drop_pending(orders, extras, sleeves, pending, queue, counters, i, t, CANCELLED,
+                                     R_SLEEVE_FAILED, i)
                         for j in range(n_symbols):
                             unprotect(protect, sleeves, counters, i, j)
                         continue
@@ -1405,7 +1440,7 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
             phase = P_CLOSE
         # fills at the close
         if close_mode and counters[CT_WAITING] > 0:
-            done = fill_bar(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+            done = fill_bar(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
                             conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
                             isolated, mode, nets, ranks, weights, payees, scratch, group, needs, protect, spec,
                             ohlc, s_num, s_den, close_mode, True)
@@ -1480,14 +1515,15 @@ def drifted(sleeves, qty, marks_f, targets, threshold, t) -> bool:
 def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
         rule_exit_reason, conditions, has_bar, marks_f, buy, sell, base, c_num, c_den, fee, lot, clip,
         allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
-        pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
-        payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, group, alloc_due, alloc_equity,
-        alloc_flow, ohlc, s_num, s_den, protect, spec, opts, rule_opts):
+        pending, queue, counters, orders, extras, signals, signal_floats, fills, conflicts, conflict_orders,
+        transfers, payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, group, alloc_due,
+        alloc_equity, alloc_flow, ohlc, s_num, s_den, protect, spec, opts, rule_opts):
     """Step bars start..stop-1 (see the module docstring and `step`); the records, grown as
-    needed, are returned in the order given. `counters[CT_STATUS]` says how it ended: DONE, or
-    FAILED / LIMIT at `counters[CT_STOP_BAR]` for `counters[CT_STOP_SLEEVE]`. Where `book_cash`
-    has rows, each sleeve's cash, equity and positions at the end of every bar stepped are kept
-    in `book_cash`, `book_equity` and `book_qty` (see keep_books). The caller's buffers: a due
+    needed, are returned in the order given (`extras`, the orders' extras, last).
+    `counters[CT_STATUS]` says how it ended: DONE, or FAILED / LIMIT at `counters[CT_STOP_BAR]`
+    for `counters[CT_STOP_SLEEVE]`. Where `book_cash` has rows, each sleeve's cash, equity and
+    positions at the end of every bar stepped are kept in `book_cash`, `book_equity` and
+    `book_qty` (see keep_books). The caller's buffers: a due
     strategy's signals (`symbols`, `sides`, `sig_weights`, `reasons`: room for the most one call
     may return, written by Python strategies themselves) and a conflict's orders for a Python
     resolver (`group` [sleeves, 4]: order row, sleeve, quantity, and whether it stands). With an
@@ -1511,14 +1547,15 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
         t = step(key, t, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
                  rule_exit_reason, conditions, has_bar, marks_f, buy, sell, base, c_num, c_den, fee, lot,
                  clip, allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets,
-                 sleeves, qty, basis, pending, queue, counters, orders, signals, signal_floats, fills, conflicts,
-                 conflict_orders, transfers, payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights,
-                 reasons, equity_at, equity, scratch, group, needs, alloc_due, alloc_equity, alloc_flow, ohlc, s_num,
-                 s_den, protect, spec, opts, rule_opts)
+                 sleeves, qty, basis, pending, queue, counters, orders, extras, signals, signal_floats, fills,
+                 conflicts, conflict_orders, transfers, payees, book_cash, book_equity, book_qty, symbols, sides,
+                 sig_weights, reasons, equity_at, equity, scratch, group, needs, alloc_due, alloc_equity, alloc_flow,
+                 ohlc, s_num, s_den, protect, spec, opts, rule_opts)
         if counters[CT_STATUS] != 0 or t >= stop:
             break
         # make the room `step` asked for
         orders = grown(orders, counters[CT_ORDERS], 2 * needs[N_ORDERS])
+        extras = grown(extras, counters[CT_EXTRAS], 2 * needs[N_ORDERS])
         signals = grown(signals, counters[CT_SIGNALS], needs[N_SIGNALS])
         signal_floats = grown(signal_floats, counters[CT_SIGNALS], needs[N_SIGNALS])
         fills = grown(fills, counters[CT_FILLS], needs[N_FILLS])
@@ -1545,15 +1582,15 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
         counters[CT_BARS] = stop
         # what is still pending expires
         for i in range(n_sleeves):
-            drop_pending(orders, sleeves, pending, queue, counters, i, -1, EXPIRED, R_EXPIRED, 0)
+            drop_pending(orders, extras, sleeves, pending, queue, counters, i, -1, EXPIRED, R_EXPIRED, 0)
     else:
         if book_cash.shape[0] > 0:  # the bar it stopped at, as far as it went
             keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t)
         counters[CT_BARS] = counters[CT_STOP_BAR] + 1
         for i in range(n_sleeves):
-            drop_pending(orders, sleeves, pending, queue, counters, i, -1, CANCELLED, R_RUN_STOPPED,
+            drop_pending(orders, extras, sleeves, pending, queue, counters, i, -1, CANCELLED, R_RUN_STOPPED,
                          counters[CT_STOP_SLEEVE])
-    return orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers, payees
+    return orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers, payees, extras
 
 
 forget_stale(globals(), [arith.__file__, layout.__file__])

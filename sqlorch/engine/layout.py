@@ -38,14 +38,20 @@ SL_CASH, SL_ALLOCATED, SL_USED, SL_INITIAL, SL_TRADES, SL_FAILED, SL_RECHECK, SL
 SL_COLUMNS = 9
 
 # orders: the decisions table, one row per order (order_id = row + 1)
-# OD_TYPE: an order type (OT_*); OD_TRIGGER: a limit or stop entry's price, or the price a protective
-# order triggered at (micro); OD_EXPIRES: the last bar a limit or stop entry may fill at + 1 (0: until
-# filled); OD_PRICE: the price a triggered entry fills at this bar (0: the market's); OD_SPEC: 1 if it
-# attaches protective orders (sleeve and symbol's row of `spec`) when it fills
+# OD_REBALANCE: the rebalance that placed it (>= 0); NO_REBALANCE for a strategy's market order without
+# options; for an order with options or a protective order, -2 - its row of `extras`
 (OD_SLEEVE, OD_SYMBOL, OD_QUANTITY, OD_DECIDED, OD_RESOLVED, OD_FILLED, OD_KIND, OD_REASON, OD_A1, OD_A2,
- OD_A3, OD_A4, OD_REBALANCE, OD_EVENT, OD_USED, OD_ALLOCATED, OD_TYPE, OD_TRIGGER, OD_EXPIRES, OD_PRICE,
- OD_SPEC) = range(21)
-OD_COLUMNS = 21
+ OD_A3, OD_A4, OD_REBALANCE, OD_EVENT, OD_USED, OD_ALLOCATED) = range(16)
+OD_COLUMNS = 16  # 128 bytes a row: a wider row costs every run a cache line per order
+NO_REBALANCE = -1
+
+# the extras of the orders that have some (SPEC §8), one row each ([rows, EX_COLUMNS]; an order
+# without is a market order): EX_TYPE its order type (OT_*); EX_TRIGGER a limit or stop entry's
+# price, or the price a protective order triggered at (micro); EX_EXPIRES the last bar a limit or
+# stop entry may fill at + 1 (0: until filled); EX_PRICE the price a triggered entry fills at this
+# bar; EX_SPEC 1 if it attaches protective orders (its sleeve and symbol's row of `spec`) when it fills
+EX_TYPE, EX_TRIGGER, EX_EXPIRES, EX_PRICE, EX_SPEC = range(5)
+EX_COLUMNS = 5
 
 # protective orders of a position, per sleeve and symbol ([sleeves, symbols, PR_COLUMNS]):
 # PR_SIDE 1 long, -1 short, 0 none; live from bar PR_LIVE; the stop (PR_STOP micro, 0 none, of type
@@ -88,10 +94,11 @@ CO_COLUMNS = 5
 # counters
 (CT_ORDERS, CT_SIGNALS, CT_FILLS, CT_CONFLICTS, CT_CONFLICT_ORDERS, CT_TRANSFERS, CT_REBALANCES, CT_EVENT,
  CT_WAITING, CT_STATUS, CT_STOP_BAR, CT_STOP_SLEEVE, CT_BARS, CT_PHASE, CT_SLEEVE_AT, CT_HELD, CT_PROTECTED,
- CT_OPTIONS, CT_DEFERRED) = range(19)
-CT_COLUMNS = 19
+ CT_OPTIONS, CT_DEFERRED, CT_EXTRAS) = range(20)
+CT_COLUMNS = 20
 # (CT_PROTECTED: positions with protective orders, all sleeves; CT_OPTIONS: rows of order options a
-# Python strategy's call wrote; CT_DEFERRED: positions whose protective orders wait for a market order)
+# Python strategy's call wrote; CT_DEFERRED: positions whose protective orders wait for a market order;
+# CT_EXTRAS: rows of `extras`)
 # (CT_PHASE, CT_SLEEVE_AT, CT_HELD: where the kernel resumes a bar after making room for records)
 
 # statuses of a run (CT_STATUS)

@@ -143,7 +143,8 @@ class Records:
     (`strategy_ids`, `symbols`, `reasons` of signals, `mode` of the conflicts) and the rarer
     rows kept in Python (`rebalances`, `allocation_targets`). `logged_at` is the wall-clock time (microseconds since
     the epoch) the engine's events are stamped with. `signal_orders` (signal row -> JSON) and
-    `rule_orders` (sleeve -> JSON, on each of its entries) are the order options signals carried."""
+    `rule_orders` (sleeve -> JSON, on each of its entries) are the order options signals carried;
+    `extras` the orders' types and trigger prices where they have some (see `order_types`)."""
 
     strategy_ids: Sequence[str]
     symbols: Sequence[str]
@@ -162,6 +163,7 @@ class Records:
     allocation_targets: list[AllocationTarget] = field(default_factory=list)
     signal_orders: dict[int, str] = field(default_factory=dict)
     rule_orders: dict[int, str] = field(default_factory=dict)
+    extras: np.ndarray | None = None  # the orders' extras (layout EX_*), rows up to counters[CT_EXTRAS]
 
     def count(self, table: str) -> int:
         """How many rows a table of the engine has."""
@@ -227,8 +229,8 @@ class Records:
             requested_quantity=Amount(o[:, L.OD_QUANTITY], 6), filled_quantity=Amount(o[:, L.OD_FILLED], 6),
             kind=Coded(o[:, L.OD_KIND], L.KINDS), reason=self.decision_reasons(),
             rebalance_id=Nullable(o[:, L.OD_REBALANCE], o[:, L.OD_REBALANCE] >= 0),
-            order_type=Coded(o[:, L.OD_TYPE], L.ORDER_TYPES),
-            trigger_price=Amount(o[:, L.OD_TRIGGER], 6, o[:, L.OD_KIND] == L.TRIGGERED))
+            order_type=Coded(self.order_types(o), L.ORDER_TYPES),
+            trigger_price=Amount(self._extra_column(o, L.EX_TRIGGER), 6, o[:, L.OD_KIND] == L.TRIGGERED))
 
     def _fills(self) -> Columns:
         f = self.rows_of("fills")
@@ -238,7 +240,20 @@ class Records:
             symbol=Coded(f[:, L.FL_SYMBOL], self.symbols), quantity=Amount(f[:, L.FL_QUANTITY], 6),
             price=Amount(f[:, L.FL_PRICE], 6), commission=Amount(f[:, L.FL_COMMISSION], 6),
             realized_pnl=Amount(f[:, L.FL_REALIZED], 6),
-            order_type=Coded(self.orders[f[:, L.FL_ORDER], L.OD_TYPE], L.ORDER_TYPES))
+            order_type=Coded(self.order_types(self.orders[f[:, L.FL_ORDER]]), L.ORDER_TYPES))
+
+    def order_types(self, rows: np.ndarray) -> np.ndarray:
+        """The order type (an index into layout.ORDER_TYPES) of each of these order rows."""
+        return self._extra_column(rows, L.EX_TYPE)
+
+    def _extra_column(self, rows: np.ndarray, column: int) -> np.ndarray:
+        """A column of the extras of these order rows (0 where an order has none)."""
+        values = np.zeros(len(rows), dtype=np.int64)
+        rebalance = rows[:, L.OD_REBALANCE]
+        has = rebalance <= -2
+        if has.any() and self.extras is not None:
+            values[has] = self.extras[-2 - rebalance[has], column]
+        return values
 
     def _conflicts(self) -> Columns:
         """One row per conflict: its amounts as columns of the engine's table, its lists and

@@ -198,6 +198,7 @@ class Stepper:
                 self.sleeve_rows, self.positions,
                 np.zeros((n, symbols), dtype=np.int64), np.full((n, symbols), -1, dtype=np.int64),
                 np.zeros((n, max(symbols, 1)), dtype=np.int64), counters, _table(64, L.OD_COLUMNS),
+                _table(8, L.EX_COLUMNS),
                 _table(64, L.SG_COLUMNS), np.zeros((64, 2)), _table(64, L.FL_COLUMNS), _table(8, L.CF_COLUMNS),
                 _table(8, L.CO_COLUMNS), _table(8, 4), _table(1, max(n, 1)), books.cash, books.equity,
                 books.positions, *self._signals, self._group, self._alloc_due, self._alloc_equity, self._alloc_flow,
@@ -207,11 +208,11 @@ class Stepper:
         finally:
             bridge.unregister(key)
         self.log.seq = int(counters[L.CT_EVENT])
-        orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers, _ = out
+        orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers, _, extras = out
         reasons = list(self.reasons)
         records = Records(self.ids, panel.symbols, orders, signals, signal_floats, fills, conflicts, conflict_orders,
                           transfers, counters, reasons, settings.conflict_mode, logged_at, self.planner.rebalances,
-                          self.allocation_targets, self.signal_orders, self.rule_orders)
+                          self.allocation_targets, self.signal_orders, self.rule_orders, extras)
         failure = self._failure(counters)
         failed = {i: f for i, f in self.failures.items() if settings.isolated} if failure is None else {}
         processed = int(counters[L.CT_BARS])

@@ -5,47 +5,33 @@ symbol's exit condition holds. The engine asks them only on the bars where one o
 conditions turned true, or right after they signalled (they would return nothing elsewhere: the
 two conditions exclude each other).
 
-Each takes the order options of a Rule as keyword arguments, `stop_loss`, `take_profit` and
-`trail` (fractions of each entry's fill price, SPEC §8), so that a configuration file can set
-them and a grid search them like any other parameter; 0 or None means none (a grid can compare
-a stop with none). `params` lists the ones given.
+Each takes the order options of a `Rule` as keywords (SPEC §8): `stop_loss`, `take_profit` and
+`trail`, fractions of each entry's fill price (e.g. `SMACross(10, 30, stop_loss=0.05)`, or
+`params = { fast = 10, slow = 30, stop_loss = 0.05 }` in TOML); given ones join `params`, so a
+grid searches them like any other parameter.
 """
 
 from __future__ import annotations
 
 from sqlorch.engine import features as ft
-from sqlorch.engine.domain import Orders, Side
 from sqlorch.engine.rule import Rule
 from sqlorch.errors import ConfigError
 
 
-def _check(problems: list[tuple[bool, str]], options: dict[str, object] | None = None) -> None:
-    """Raise one ConfigError listing the failed checks and any problem of the order `options`."""
+def _check(problems: list[tuple[bool, str]]) -> None:
     failed = [message for ok, message in problems if not ok]
-    try:
-        Orders.of(Side.BUY, **_given(options or {}))
-    except ValueError as exc:
-        failed.append(str(exc))
     if failed:
         raise ConfigError(failed)
 
 
+def _orders(stop_loss: float | None, take_profit: float | None, trail: float | None) -> dict[str, float]:
+    """The order options given (not None), by name."""
+    return {name: value for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit), ("trail", trail))
+            if value is not None}
+
+
 def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _given(options: dict[str, object]) -> dict[str, object]:
-    """The order options that ask for an order: neither None nor 0."""
-    return {name: value for name, value in options.items()
-            if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                          and value == 0)}
-
-
-def _params(strategy: Rule, params: dict[str, object], options: dict[str, object]) -> dict[str, object]:
-    """Set `strategy.params` to `params` and the order options that are not None (0 included: what
-    was asked); return the options a Rule takes."""
-    strategy.params = {**params, **{name: value for name, value in options.items() if value is not None}}
-    return _given(options)
 
 
 class BuyAndHold(Rule):
@@ -53,9 +39,9 @@ class BuyAndHold(Rule):
 
     def __init__(self, *, stop_loss: float | None = None, take_profit: float | None = None,
                  trail: float | None = None) -> None:
-        options = {"stop_loss": stop_loss, "take_profit": take_profit, "trail": trail}
-        _check([], options)
-        super().__init__(ft.first_bar(), None, **_params(self, {}, options))
+        orders = _orders(stop_loss, take_profit, trail)
+        self.params = {**orders}
+        super().__init__(ft.first_bar(), None, **orders)
 
 
 class SMACross(Rule):
@@ -64,14 +50,14 @@ class SMACross(Rule):
 
     def __init__(self, fast: int = 10, slow: int = 30, *, stop_loss: float | None = None,
                  take_profit: float | None = None, trail: float | None = None) -> None:
-        options = {"stop_loss": stop_loss, "take_profit": take_profit, "trail": trail}
         _check([(_whole(fast), f"sma_cross fast must be a whole number >= 1, got {fast!r}"),
                 (_whole(slow), f"sma_cross slow must be a whole number >= 1, got {slow!r}"),
                 (not (_whole(fast) and _whole(slow)) or fast < slow,
-                 f"sma_cross fast ({fast}) must be less than slow ({slow})")], options)
+                 f"sma_cross fast ({fast}) must be less than slow ({slow})")])
         self.fast, self.slow = fast, slow
-        super().__init__(ft.sma(fast) > ft.sma(slow), ft.sma(fast) < ft.sma(slow),
-                         **_params(self, {"fast": fast, "slow": slow}, options))
+        orders = _orders(stop_loss, take_profit, trail)
+        self.params = {"fast": fast, "slow": slow, **orders}
+        super().__init__(ft.sma(fast) > ft.sma(slow), ft.sma(fast) < ft.sma(slow), **orders)
 
 
 class Momentum(Rule):
@@ -79,11 +65,11 @@ class Momentum(Rule):
 
     def __init__(self, lookback: int = 20, *, stop_loss: float | None = None, take_profit: float | None = None,
                  trail: float | None = None) -> None:
-        options = {"stop_loss": stop_loss, "take_profit": take_profit, "trail": trail}
-        _check([(_whole(lookback), f"momentum lookback must be a whole number >= 1, got {lookback!r}")], options)
+        _check([(_whole(lookback), f"momentum lookback must be a whole number >= 1, got {lookback!r}")])
         self.lookback = lookback
-        super().__init__(ft.change(lookback) > 0, ft.change(lookback) <= 0,
-                         **_params(self, {"lookback": lookback}, options))
+        orders = _orders(stop_loss, take_profit, trail)
+        self.params = {"lookback": lookback, **orders}
+        super().__init__(ft.change(lookback) > 0, ft.change(lookback) <= 0, **orders)
 
 
 class RSIStrategy(Rule):
@@ -92,13 +78,13 @@ class RSIStrategy(Rule):
 
     def __init__(self, period: int = 14, low: float = 30, high: float = 70, *, stop_loss: float | None = None,
                  take_profit: float | None = None, trail: float | None = None) -> None:
-        options = {"stop_loss": stop_loss, "take_profit": take_profit, "trail": trail}
         _check([(_whole(period), f"rsi period must be a whole number >= 1, got {period!r}"),
                 (isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 < low < high < 100,
-                 f"rsi needs 0 < low < high < 100, got low={low!r}, high={high!r}")], options)
+                 f"rsi needs 0 < low < high < 100, got low={low!r}, high={high!r}")])
         self.period, self.low, self.high = period, low, high
-        super().__init__(ft.rsi(period) < low, ft.rsi(period) > high,
-                         **_params(self, {"period": period, "low": low, "high": high}, options))
+        orders = _orders(stop_loss, take_profit, trail)
+        self.params = {"period": period, "low": low, "high": high, **orders}
+        super().__init__(ft.rsi(period) < low, ft.rsi(period) > high, **orders)
 
 
 class DonchianBreakout(Rule):
@@ -107,9 +93,9 @@ class DonchianBreakout(Rule):
 
     def __init__(self, period: int = 20, *, stop_loss: float | None = None, take_profit: float | None = None,
                  trail: float | None = None) -> None:
-        options = {"stop_loss": stop_loss, "take_profit": take_profit, "trail": trail}
-        _check([(_whole(period), f"donchian period must be a whole number >= 1, got {period!r}")], options)
+        _check([(_whole(period), f"donchian period must be a whole number >= 1, got {period!r}")])
         self.period = period
+        orders = _orders(stop_loss, take_profit, trail)
+        self.params = {"period": period, **orders}
         super().__init__(ft.field("close") > ft.highest(period, "high", lag=1),
-                         ft.field("close") < ft.lowest(period, "low", lag=1),
-                         **_params(self, {"period": period}, options))
+                         ft.field("close") < ft.lowest(period, "low", lag=1), **orders)

@@ -388,3 +388,23 @@ def test_a_partial_market_sale_at_the_open_goes_first(run_engine, make_bars, scr
     run = run_engine(script(plan), bars, initial_capital=D(10000))
     assert _fills(run)[1:] == [(2, D(-50), D(94), "market")]
     assert _equity(run)[-1] == 8950.0
+
+
+def test_a_short_trailing_stop_falls_with_the_closes(run_engine, make_bars, script):
+    # short 50 at 100 (bar 1) with trail 10%: the stop starts at 110; bar 1 closes 95: 104.5;
+    # bar 2 (high 99 < 104.5) closes 90: 99; bar 3 opens 95 below it and its high 100 reaches 99:
+    # bought back at 99. cash 10,000 + 5,000 - 4,950 = 10,050
+    bars = _bars(make_bars, FLAT, (100, 101, 94, 95), (96, 99, 90, 90), (95, 100, 94, 97))
+    run = run_engine(script({0: [Signal.sell("A", 0.5, trail=0.10)]}), bars, initial_capital=D(10000),
+                     allow_short=True)
+    assert _fills(run) == [(1, D(-50), D(100), "market"), (3, D(50), D(99), "trailing_stop")]
+    assert _equity(run)[-1] == 10050.0
+
+
+def test_a_stop_entry_expires_in_close_mode(run_engine, make_bars, script):
+    # close mode: a stop buy at 105 may fill at the close of bar 0 (100: no) or inside bars 1..2
+    # (highs 104, 104.5: no); it expires at bar 2, and bar 3's open of 106 fills nothing
+    bars = _bars(make_bars, FLAT, (101, 104, 100, 103), (103, 104.5, 102, 104), (106, 107, 105, 106))
+    run = run_engine(script({0: [Signal.buy("A", 0.5, stop=105, expires=2)]}), bars, initial_capital=D(10000),
+                     fill="close")
+    assert _decisions(run) == [(0, 2, D(50), D(0), "expired", "stop", None)]

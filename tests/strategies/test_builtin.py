@@ -279,9 +279,8 @@ def test_builtins_run_through_the_engine(make_bars):
     (lambda: RSIStrategy(high=100), ["rsi needs 0 < low < high < 100, got low=30, high=100"]),
     (lambda: RSIStrategy(low="30"), ["rsi needs 0 < low < high < 100, got low='30', high=70"]),
     (lambda: DonchianBreakout(period=1.0), ["donchian period must be a whole number >= 1, got 1.0"]),
-    # order options are checked with the other parameters, every problem at once
-    (lambda: SMACross(fast=0, stop_loss=2), ["sma_cross fast must be a whole number >= 1, got 0",
-                                             "stop_loss is a fraction of the entry price below 1 (0.05 = 5%), got 2"]),
+    # order options, checked as a Rule checks them
+    (lambda: SMACross(stop_loss=2), ["stop_loss is a fraction of the entry price below 1 (0.05 = 5%), got 2"]),
     (lambda: Momentum(stop_loss=0.05, trail=0.1), ["give one stop per position, not stop_loss and trail"]),
     (lambda: BuyAndHold(take_profit=-0.1), ["take_profit must be a finite number > 0, got -0.1"]),
     (lambda: RSIStrategy(trail="x"), ["trail must be a finite number > 0, got 'x'"]),
@@ -299,8 +298,7 @@ def test_defaults_names_and_repr():
     assert DonchianBreakout().period == 20
     assert repr(SMACross(fast=3, slow=5)) == "SMACross(fast=3, slow=5)"
     assert repr(BuyAndHold()) == "BuyAndHold()"
-    assert repr(SMACross(fast=3, slow=5, stop_loss=0.05, take_profit=0)) == \
-        "SMACross(fast=3, slow=5, stop_loss=0.05, take_profit=0)"
+    assert repr(SMACross(fast=3, slow=5, stop_loss=0.05)) == "SMACross(fast=3, slow=5, stop_loss=0.05)"
     assert BUILTINS == {"buy_and_hold": BuyAndHold, "sma_cross": SMACross, "momentum": Momentum,
                         "rsi": RSIStrategy, "donchian": DonchianBreakout}
 
@@ -313,7 +311,7 @@ def test_builtins_take_a_rules_order_options():
         strategy = make(stop_loss=0.05, take_profit=0.1)
         assert (strategy.orders.stop_loss, strategy.orders.take_profit) == (0.05, 0.1)
         assert make(trail=0.08).orders.trail == 0.08
-        assert make().orders is None and make(stop_loss=0, take_profit=None).orders is None  # 0: none
+        assert make().orders is None and make(stop_loss=None).orders is None
 
 
 def test_sma_cross_with_a_stop_loss_through_the_engine(make_bars):
