@@ -120,3 +120,30 @@ def test_migration_009_derives_exit_types_for_the_trades_of_earlier_warehouses(t
     assert exits == {"a AAA 1": "signal", "a AAA 2": "signal", "a BBB 1": "signal", "a CCC 1": "signal",
                      "b AAA 1": "rebalance", "b AAA 2": "open", "b BBB 1": "signal", "b BBB 2": "signal",
                      "b CCC 1": "signal"}
+
+
+def test_a_run_whose_sleeve_an_allocation_winds_down_ends_its_trade_as_a_rebalance(tmp_path):
+    """End to end: the momentum policy gives a sleeve whose return over the lookback is not
+    positive a weight of 0 (SPEC §7), so its whole position is sold by the rebalance: that trade
+    ends as 'rebalance'; the other sleeve, never sold, holds an 'open' trade."""
+    from sqlorch import OrchestratorConfig, Signal, StrategyOrchestrator
+    from sqlorch.bars.synthetic import synthetic_bars
+
+    class Hold:
+        def __init__(self, name: str, symbol: str):
+            self.name, self.symbol = name, symbol
+
+        def on_bar(self, ctx):
+            return Signal.buy(self.symbol, 0.9) if ctx.t == 0 else None
+
+    config = OrchestratorConfig(warehouse=str(tmp_path / "w.duckdb"), log_dir=None, allocation="momentum",
+                                allocation_lookback=20, allocation_every="monthly")
+    result = StrategyOrchestrator([(Hold("a", "ALFA"), Decimal("0.5")), (Hold("b", "BRVO"), Decimal("0.5"))],
+                                  config).run(synthetic_bars(symbols=2, years=1, seed=11))
+    with duckdb.connect(config.warehouse, read_only=True) as con:
+        trades = con.execute("SELECT strategy_id, status, exit_type FROM trades WHERE run_id = ? ORDER BY ALL",
+                             [result.run_id]).fetchall()
+        targets = dict(con.execute("SELECT strategy_id, min(target) FROM allocation_targets WHERE run_id = ? "
+                                   "GROUP BY ALL", [result.run_id]).fetchall())
+    assert targets["b"] == 0 and targets["a"] > 0  # what the fixture is for: b wound down
+    assert trades == [("a", "open", "open"), ("b", "closed", "rebalance")]
