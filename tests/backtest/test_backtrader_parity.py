@@ -29,6 +29,9 @@ signal's bar as floor(0.95 x equity / close) whole shares. Three forms of the or
   stop, cancelled and placed again there (so live from the next bar), all rounded half to even
   to a micro unit: SPEC §8's trailing stop, which backtrader's own StopTrail is not (it trails
   from the price at its creation, in floats).
+- "limit": "fractions" entered by a limit order at round(close x 0.98, 2), good until filled or
+  replaced by the next breakout's (`Signal.buy(..., limit=...)`); backtrader: a limit buy at
+  that price, cancelled and placed again at each later breakout while it is pending.
 - "rule": the same as a `Rule(entry=close > highest(20, of="close", lag=1), exit=close <
   lowest(10, of="close", lag=1), weight=0.95, stop_loss=0.05, take_profit=0.10)`, run entirely
   in the compiled engine, against the backtrader strategy of "fractions".
@@ -81,6 +84,7 @@ STOP, TARGET = 0.95, 1.08  # "prices": of the signal bar's close, rounded to cen
 SHORT_STOP, SHORT_TARGET = 1.05, 0.92  # "short": the same mirrored
 STOP_LOSS, TAKE_PROFIT = 0.05, 0.10  # "fractions" and "rule": of the entry's fill price
 TRAIL = Decimal("0.08")  # "trail": below the fill price, then below each higher close
+LIMIT = 0.98  # "limit": of the signal bar's close, rounded to cents
 WEIGHT = 0.95
 SHORT_WEIGHT = 0.5
 COMMISSION_BPS = 10.0
@@ -121,7 +125,7 @@ class BacktraderBracket(bt.Strategy):
     fills, or a trailing stop (`trail`). Records the broker's value at every bar and every
     completed order as (date, signed size, price, sqlorch's name of its order type)."""
 
-    params = (("fractional", False), ("short", False), ("trail", False))
+    params = (("fractional", False), ("short", False), ("trail", False), ("limit", False))
 
     def __init__(self):
         self.values: list[tuple[dt.date, float]] = []
@@ -133,11 +137,12 @@ class BacktraderBracket(bt.Strategy):
     def notify_order(self, order):
         if order.status != order.Completed:
             return
-        kind = {"Market": "market", "Limit": "take_profit",
+        entry = self.entry is not None and order.ref == self.entry.ref  # (what is notified is a copy)
+        kind = {"Market": "market", "Limit": "limit" if entry else "take_profit",
                 "Stop": "trailing_stop" if self.p.trail else "stop_loss"}[order.getordername()]
         self.fills.append((bt.num2date(order.executed.dt).date(), int(order.executed.size), order.executed.price,
                            kind))
-        if self.entry is not None and order.ref == self.entry.ref:  # (what is notified is a copy)
+        if entry:
             self.entry, self.filled = None, order
 
     def next(self):
@@ -178,7 +183,11 @@ class BacktraderBracket(bt.Strategy):
             self.children = [self.sell(data=data, size=held, exectype=bt.Order.Stop, price=self.level)]
         elif not held and breakout:
             size = math.floor((SHORT_WEIGHT if short else WEIGHT) * self.broker.getvalue() / close)
-            if self.p.fractional:
+            if self.p.limit:  # a newer signal replaces a pending entry
+                if self.entry is not None:
+                    self.cancel(self.entry)
+                self.entry = self.buy(data=data, size=size, exectype=bt.Order.Limit, price=round(close * LIMIT, 2))
+            elif self.p.fractional:
                 self.entry = self.buy(data=data, size=size)
             else:
                 bracket, stop_at, target_at = ((self.sell_bracket, SHORT_STOP, SHORT_TARGET) if short
@@ -197,8 +206,8 @@ def run_backtrader(path: Path, cash: Decimal, start: dt.date | None, form: str) 
                                             low=3, close=4, volume=6, openinterest=-1, **since))
     cerebro.broker.setcash(float(cash))
     cerebro.broker.setcommission(commission=COMMISSION_BPS / 10_000)
-    cerebro.addstrategy(BacktraderBracket, fractional=form in ("fractions", "rule", "trail"), short=form == "short",
-                        trail=form == "trail")
+    cerebro.addstrategy(BacktraderBracket, fractional=form in ("fractions", "rule", "trail", "limit"),
+                        short=form == "short", trail=form == "trail", limit=form == "limit")
     strategy, = cerebro.run()
     return strategy
 
@@ -210,8 +219,8 @@ class SqlorchBracket:
     """The breakout with a stop and a target, for sqlorch, trading one symbol: absolute prices
     (`fractional` False) or fractions of the entry's fill price."""
 
-    def __init__(self, symbol: str, name: str, fractional: bool = False, short: bool = False, trail: bool = False):
-        self.symbol, self.name, self.fractional, self.short, self.trail = symbol, name, fractional, short, trail
+    def __init__(self, symbol: str, name: str, form: str = "prices"):
+        self.symbol, self.name, self.form = symbol, name, form
 
     def on_bar(self, ctx):
         closes = ctx.history(self.symbol, "close", ENTRY_LOOKBACK + 1)
@@ -219,7 +228,7 @@ class SqlorchBracket:
             return None
         close, before = float(closes[-1]), closes[:-1]
         held = ctx.position(self.symbol)
-        if self.short:
+        if self.form == "short":
             if held and close > before[-EXIT_LOOKBACK:].max():
                 return Signal.exit(self.symbol, reason="breakout")
             if not held and close < before.min():
@@ -229,9 +238,12 @@ class SqlorchBracket:
         if held and close < before[-EXIT_LOOKBACK:].min():
             return Signal.exit(self.symbol, reason="breakdown")
         if not held and close > before.max():
-            if self.trail:
+            if self.form == "trail":
                 return Signal.buy(self.symbol, WEIGHT, reason="breakout", trail=float(TRAIL))
-            if self.fractional:
+            if self.form == "limit":
+                return Signal.buy(self.symbol, WEIGHT, reason="breakout", limit=round(close * LIMIT, 2),
+                                  stop_loss=STOP_LOSS, take_profit=TAKE_PROFIT)
+            if self.form == "fractions":
                 return Signal.buy(self.symbol, WEIGHT, reason="breakout", stop_loss=STOP_LOSS, take_profit=TAKE_PROFIT)
             return Signal.buy(self.symbol, WEIGHT, reason="breakout",
                               stop_loss_price=round(close * STOP, 2), take_profit_price=round(close * TARGET, 2))
@@ -245,7 +257,7 @@ def sqlorch_strategy(form: str, symbol: str, name: str):
         return Rule(entry=field("close") > highest(ENTRY_LOOKBACK, of="close", lag=1),
                     exit=field("close") < lowest(EXIT_LOOKBACK, of="close", lag=1), weight=WEIGHT,
                     stop_loss=STOP_LOSS, take_profit=TAKE_PROFIT, name=name)
-    return SqlorchBracket(symbol, name, fractional=form == "fractions", short=form == "short", trail=form == "trail")
+    return SqlorchBracket(symbol, name, form)
 
 
 def settings(tmp_path: Path, form: str) -> dict:
@@ -265,7 +277,8 @@ def assert_same_fills(sleeve, reference: BacktraderBracket) -> None:
     assert ours == theirs, (f"fills differ from fill {first + 1} on: sqlorch {ours[first:first + 3]}, "
                             f"backtrader {theirs[first:first + 3]} ({len(ours)} and {len(theirs)} fills)")
     kinds = {kind for *_, kind in ours}
-    assert kinds in ({"market", "stop_loss", "take_profit"}, {"market", "trailing_stop"}), \
+    assert kinds in ({"market", "stop_loss", "take_profit"}, {"market", "trailing_stop"},
+                     {"limit", "market", "stop_loss", "take_profit"}), \
         f"the data must exercise every exit: {kinds}"
 
 
@@ -284,7 +297,7 @@ def fills_by_bar(days: list[dt.date], fill_days: list[dt.date]) -> np.ndarray:
                            np.array(days, dtype="datetime64[D]"), side="right")
 
 
-@pytest.mark.parametrize("form", ["prices", "fractions", "rule", "short", "trail"])
+@pytest.mark.parametrize("form", ["prices", "fractions", "rule", "short", "trail", "limit"])
 def test_one_symbol_matches_backtrader_at_every_bar(files, form, tmp_path):
     (path, _), start = files
     reference = run_backtrader(path, CAPITAL, start, form)
@@ -298,6 +311,11 @@ def test_one_symbol_matches_backtrader_at_every_bar(files, form, tmp_path):
     assert_same_equity(days, curve["equity"].cast(float).to_numpy(), np.array([v for _, v in reference.values]),
                        fills_by_bar(days, [day for day, *_ in reference.fills]))
     assert len(reference.fills) > 50  # dozens of round trips: the comparison is not a handful of bars
+    if form == "limit":  # some pending entries were replaced by a newer breakout's, unfilled
+        with result.warehouse.connect(read_only=True) as con:
+            replaced = con.execute("SELECT count(*) FROM decisions WHERE run_id = ? AND order_type = 'limit' "
+                                   "AND kind = 'cancelled'", [result.run_id]).fetchone()[0]
+        assert replaced > 0
 
 
 @pytest.mark.parametrize("form", ["prices", "fractions"])
