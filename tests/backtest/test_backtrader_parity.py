@@ -50,7 +50,9 @@ nothing larger passes.
 
 Run alone on one file (every form) and as two sleeves of an orchestrated run (at 0.6 and 0.4 of
 the capital, each trading its own file's symbol; the Python forms, as a Rule trades every
-symbol of the run) against two backtrader runs at each sleeve's capital, summed bar by bar.
+symbol of the run) against two backtrader runs at each sleeve's capital, summed bar by bar;
+and as two sleeves on one symbol ("prices" and "fractions"), whose market orders net in
+conflicts while each keeps its own stops (without commission there, as netting shares one).
 Each on the real Yahoo files of ../shared/data beside the repository (NVDA and ORCL from
 1999-01-22, from where both have the same dates: skipped, saying so, where they are absent) and
 on generated bars written as Yahoo CSV files (so the comparison runs on every machine).
@@ -197,7 +199,8 @@ class BacktraderBracket(bt.Strategy):
                 self.children = [stop, target]
 
 
-def run_backtrader(path: Path, cash: Decimal, start: dt.date | None, form: str) -> BacktraderBracket:
+def run_backtrader(path: Path, cash: Decimal, start: dt.date | None, form: str,
+                   commission_bps: float = COMMISSION_BPS) -> BacktraderBracket:
     """One backtrader run of the breakout on `path` from `start` (default broker), its orders
     given as `form` says."""
     cerebro = bt.Cerebro(stdstats=False)
@@ -205,7 +208,7 @@ def run_backtrader(path: Path, cash: Decimal, start: dt.date | None, form: str) 
     cerebro.adddata(bt.feeds.GenericCSVData(dataname=str(path), dtformat="%Y-%m-%d", datetime=0, open=1, high=2,
                                             low=3, close=4, volume=6, openinterest=-1, **since))
     cerebro.broker.setcash(float(cash))
-    cerebro.broker.setcommission(commission=COMMISSION_BPS / 10_000)
+    cerebro.broker.setcommission(commission=commission_bps / 10_000)
     cerebro.addstrategy(BacktraderBracket, fractional=form in ("fractions", "rule", "trail", "limit"),
                         short=form == "short", trail=form == "trail", limit=form == "limit")
     strategy, = cerebro.run()
@@ -334,6 +337,30 @@ def test_two_sleeves_match_two_backtrader_runs_summed(files, form, tmp_path):
     days = [ts.date() for ts in curve["ts"]]
     for reference in references.values():
         assert [day for day, _ in reference.values] == days
+    summed = sum(np.array([v for _, v in reference.values]) for reference in references.values())
+    all_fills = [day for reference in references.values() for day, *_ in reference.fills]
+    assert_same_equity(days, curve["equity"].cast(float).to_numpy(), summed, fills_by_bar(days, all_fills))
+
+
+def test_two_sleeves_on_one_symbol_keep_their_own_stops(files, tmp_path):
+    """Two sleeves trading the same symbol, one with absolute prices and one with fractions: their
+    market orders meet in conflicts and net (without commission, so netting moves no price or
+    cost), while each sleeve's stops and targets stay its own and fill at their own prices. Each
+    sleeve equals its own backtrader run at its capital, and the portfolio their sum."""
+    (path, _), start = files
+    forms = ("prices", "fractions")
+    references = {form: run_backtrader(path, CAPITAL / 2, start, form, commission_bps=0.0) for form in forms}
+    config = OrchestratorConfig(**{**settings(tmp_path, "prices"), "commission_bps": 0.0})
+    result = StrategyOrchestrator([(sqlorch_strategy(form, path.stem, form), Decimal("0.5")) for form in forms],
+                                  config).run(load_bars(path, start=start))
+
+    for form, reference in references.items():
+        assert_same_fills(result.strategy_results[form], reference)
+    with result.warehouse.connect(read_only=True) as con:
+        conflicts = con.execute("SELECT count(*) FROM conflicts WHERE run_id = ?", [result.run_id]).fetchone()[0]
+    assert conflicts > 10  # the sleeves' entries and exits met on the same bars
+    curve = result.equity_curve
+    days = [ts.date() for ts in curve["ts"]]
     summed = sum(np.array([v for _, v in reference.values]) for reference in references.values())
     all_fills = [day for reference in references.values() for day, *_ in reference.fills]
     assert_same_equity(days, curve["equity"].cast(float).to_numpy(), summed, fills_by_bar(days, all_fills))
