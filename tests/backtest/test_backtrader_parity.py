@@ -32,6 +32,8 @@ signal's bar as floor(0.95 x equity / close) whole shares. Three forms of the or
 - "limit": "fractions" entered by a limit order at round(close x 0.98, 2), good until filled or
   replaced by the next breakout's (`Signal.buy(..., limit=...)`); backtrader: a limit buy at
   that price, cancelled and placed again at each later breakout while it is pending.
+- "stop": "fractions" entered by a stop order at round(close x 1.02, 2) (`Signal.buy(...,
+  stop=...)`), replaced in the same way; backtrader: a stop buy.
 - "rule": the same as a `Rule(entry=close > highest(20, of="close", lag=1), exit=close <
   lowest(10, of="close", lag=1), weight=0.95, stop_loss=0.05, take_profit=0.10)`, run entirely
   in the compiled engine, against the backtrader strategy of "fractions".
@@ -86,7 +88,7 @@ STOP, TARGET = 0.95, 1.08  # "prices": of the signal bar's close, rounded to cen
 SHORT_STOP, SHORT_TARGET = 1.05, 0.92  # "short": the same mirrored
 STOP_LOSS, TAKE_PROFIT = 0.05, 0.10  # "fractions" and "rule": of the entry's fill price
 TRAIL = Decimal("0.08")  # "trail": below the fill price, then below each higher close
-LIMIT = 0.98  # "limit": of the signal bar's close, rounded to cents
+LIMIT, STOP_ENTRY = 0.98, 1.02  # "limit" and "stop": of the signal bar's close, rounded to cents
 WEIGHT = 0.95
 SHORT_WEIGHT = 0.5
 COMMISSION_BPS = 10.0
@@ -127,7 +129,7 @@ class BacktraderBracket(bt.Strategy):
     fills, or a trailing stop (`trail`). Records the broker's value at every bar and every
     completed order as (date, signed size, price, sqlorch's name of its order type)."""
 
-    params = (("fractional", False), ("short", False), ("trail", False), ("limit", False))
+    params = (("fractional", False), ("short", False), ("trail", False), ("entry", "market"))
 
     def __init__(self):
         self.values: list[tuple[dt.date, float]] = []
@@ -141,7 +143,7 @@ class BacktraderBracket(bt.Strategy):
             return
         entry = self.entry is not None and order.ref == self.entry.ref  # (what is notified is a copy)
         kind = {"Market": "market", "Limit": "limit" if entry else "take_profit",
-                "Stop": "trailing_stop" if self.p.trail else "stop_loss"}[order.getordername()]
+                "Stop": "stop" if entry else "trailing_stop" if self.p.trail else "stop_loss"}[order.getordername()]
         self.fills.append((bt.num2date(order.executed.dt).date(), int(order.executed.size), order.executed.price,
                            kind))
         if entry:
@@ -185,10 +187,11 @@ class BacktraderBracket(bt.Strategy):
             self.children = [self.sell(data=data, size=held, exectype=bt.Order.Stop, price=self.level)]
         elif not held and breakout:
             size = math.floor((SHORT_WEIGHT if short else WEIGHT) * self.broker.getvalue() / close)
-            if self.p.limit:  # a newer signal replaces a pending entry
+            if self.p.entry != "market":  # a newer signal replaces a pending entry
                 if self.entry is not None:
                     self.cancel(self.entry)
-                self.entry = self.buy(data=data, size=size, exectype=bt.Order.Limit, price=round(close * LIMIT, 2))
+                exectype, at = (bt.Order.Limit, LIMIT) if self.p.entry == "limit" else (bt.Order.Stop, STOP_ENTRY)
+                self.entry = self.buy(data=data, size=size, exectype=exectype, price=round(close * at, 2))
             elif self.p.fractional:
                 self.entry = self.buy(data=data, size=size)
             else:
@@ -209,8 +212,9 @@ def run_backtrader(path: Path, cash: Decimal, start: dt.date | None, form: str,
                                             low=3, close=4, volume=6, openinterest=-1, **since))
     cerebro.broker.setcash(float(cash))
     cerebro.broker.setcommission(commission=commission_bps / 10_000)
-    cerebro.addstrategy(BacktraderBracket, fractional=form in ("fractions", "rule", "trail", "limit"),
-                        short=form == "short", trail=form == "trail", limit=form == "limit")
+    cerebro.addstrategy(BacktraderBracket, fractional=form in ("fractions", "rule", "trail", "limit", "stop"),
+                        short=form == "short", trail=form == "trail",
+                        entry=form if form in ("limit", "stop") else "market")
     strategy, = cerebro.run()
     return strategy
 
@@ -245,6 +249,9 @@ class SqlorchBracket:
                 return Signal.buy(self.symbol, WEIGHT, reason="breakout", trail=float(TRAIL))
             if self.form == "limit":
                 return Signal.buy(self.symbol, WEIGHT, reason="breakout", limit=round(close * LIMIT, 2),
+                                  stop_loss=STOP_LOSS, take_profit=TAKE_PROFIT)
+            if self.form == "stop":
+                return Signal.buy(self.symbol, WEIGHT, reason="breakout", stop=round(close * STOP_ENTRY, 2),
                                   stop_loss=STOP_LOSS, take_profit=TAKE_PROFIT)
             if self.form == "fractions":
                 return Signal.buy(self.symbol, WEIGHT, reason="breakout", stop_loss=STOP_LOSS, take_profit=TAKE_PROFIT)
@@ -281,7 +288,7 @@ def assert_same_fills(sleeve, reference: BacktraderBracket) -> None:
                             f"backtrader {theirs[first:first + 3]} ({len(ours)} and {len(theirs)} fills)")
     kinds = {kind for *_, kind in ours}
     assert kinds in ({"market", "stop_loss", "take_profit"}, {"market", "trailing_stop"},
-                     {"limit", "market", "stop_loss", "take_profit"}), \
+                     {"limit", "market", "stop_loss", "take_profit"}, {"stop", "market", "stop_loss", "take_profit"}), \
         f"the data must exercise every exit: {kinds}"
 
 
@@ -300,7 +307,7 @@ def fills_by_bar(days: list[dt.date], fill_days: list[dt.date]) -> np.ndarray:
                            np.array(days, dtype="datetime64[D]"), side="right")
 
 
-@pytest.mark.parametrize("form", ["prices", "fractions", "rule", "short", "trail", "limit"])
+@pytest.mark.parametrize("form", ["prices", "fractions", "rule", "short", "trail", "limit", "stop"])
 def test_one_symbol_matches_backtrader_at_every_bar(files, form, tmp_path):
     (path, _), start = files
     reference = run_backtrader(path, CAPITAL, start, form)
@@ -314,10 +321,10 @@ def test_one_symbol_matches_backtrader_at_every_bar(files, form, tmp_path):
     assert_same_equity(days, curve["equity"].cast(float).to_numpy(), np.array([v for _, v in reference.values]),
                        fills_by_bar(days, [day for day, *_ in reference.fills]))
     assert len(reference.fills) > 50  # dozens of round trips: the comparison is not a handful of bars
-    if form == "limit":  # some pending entries were replaced by a newer breakout's, unfilled
+    if form in ("limit", "stop"):  # some pending entries were replaced by a newer breakout's, unfilled
         with result.warehouse.connect(read_only=True) as con:
-            replaced = con.execute("SELECT count(*) FROM decisions WHERE run_id = ? AND order_type = 'limit' "
-                                   "AND kind = 'cancelled'", [result.run_id]).fetchone()[0]
+            replaced = con.execute("SELECT count(*) FROM decisions WHERE run_id = ? AND order_type = ? "
+                                   "AND kind = 'cancelled'", [result.run_id, form]).fetchone()[0]
         assert replaced > 0
 
 
