@@ -107,9 +107,9 @@ class Orders:
 
     Build with `Orders.of(side, **options)`, which raises one ValueError listing every problem:
     an unknown option (with a suggestion), a value that is not a finite number > 0 (fractions
-    of a stop below 1), two stops (`stop_loss`, `stop_loss_price`, `trail`), two take-profits,
-    both `limit` and `stop`, `expires` that is not a whole number >= 1 or without `limit` or
-    `stop`."""
+    of a stop below 1, prices from 0.000001 to 1e9), two stops (`stop_loss`, `stop_loss_price`,
+    `trail`), two take-profits, both `limit` and `stop`, `expires` that is not a whole number
+    >= 1 or without `limit` or `stop`."""
 
     stop_loss: float | None = None
     stop_loss_price: Decimal | None = None
@@ -157,8 +157,8 @@ class Orders:
                 values[name] = number
             else:
                 price = value if isinstance(value, Decimal) else Decimal(repr(number))
-                if price > MAX_PRICE:
-                    problems.append(f"{name} must be at most {MAX_PRICE}, got {value!r}")
+                if not MIN_PRICE <= price <= MAX_PRICE:
+                    problems.append(f"{name} must be from {MIN_PRICE} to {MAX_PRICE}, got {value!r}")
                     continue
                 values[name] = price
         stops = [n for n in ("stop_loss", "stop_loss_price", "trail") if n in values]
@@ -192,7 +192,7 @@ class Orders:
                 if (v := getattr(self, name)) is not None}
 
 
-MAX_PRICE = Decimal(10**9)  # SPEC §3: the largest price the engine holds
+MIN_PRICE, MAX_PRICE = Decimal("0.000001"), Decimal(10**9)  # SPEC §3: the prices the engine holds
 
 
 @dataclass(frozen=True, slots=True)

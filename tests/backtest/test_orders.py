@@ -335,6 +335,8 @@ def test_a_rule_with_a_stop_loss_and_a_take_profit(run_engine, make_bars):
     ({"trail": float("nan")}, "trail must be a finite number > 0"),
     ({"take_profit_price": float("inf")}, "take_profit_price must be a finite number > 0"),
     ({"limit": 0}, "limit must be a finite number > 0"),
+    ({"limit": 0.0000004}, "limit must be from 0.000001 to 1000000000"),
+    ({"stop_loss_price": 2e9}, "stop_loss_price must be from 0.000001 to 1000000000"),
     ({"stop_loss": 1.0}, "fraction of the entry price below 1"),
     ({"limit": 10, "stop": 11}, "limit or stop"),
     ({"limit": 10, "expires": 0}, "expires must be a whole number of bars >= 1"),
@@ -408,3 +410,24 @@ def test_a_stop_entry_expires_in_close_mode(run_engine, make_bars, script):
     run = run_engine(script({0: [Signal.buy("A", 0.5, stop=105, expires=2)]}), bars, initial_capital=D(10000),
                      fill="close")
     assert _decisions(run) == [(0, 2, D(50), D(0), "expired", "stop", None)]
+
+
+def test_a_rule_with_options_decides_in_compiled_code_as_in_python():
+    # the same rule, once compiled and once with its on_bar run in Python (a subclass overriding
+    # it), on synthetic bars with costs: the same fills, order types included
+    from sqlorch import BacktestConfig, BacktestEngine
+    from sqlorch.bars.synthetic import synthetic_bars
+    from sqlorch.features import sma
+
+    class InPython(Rule):
+        def on_bar(self, ctx):
+            return Rule.on_bar(self, ctx)
+
+    bars = synthetic_bars(symbols=3, years=2, seed=4)
+    config = BacktestConfig(warehouse=None, log_dir=None, commission_bps=3.0, slippage_bps=5.0)
+    for options in ({"stop_loss": 0.03, "take_profit": 0.06}, {"trail": 0.04}):
+        runs = [BacktestEngine(cls(sma(5) > sma(20), sma(5) < sma(20), name="r", **options), config).run(bars)
+                for cls in (Rule, InPython)]
+        compiled, python = (r.fills.drop("order_id") for r in runs)
+        assert compiled.equals(python)
+        assert set(compiled["order_type"]) > {"market"}
