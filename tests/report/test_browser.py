@@ -321,4 +321,3 @@ def test_walkforward_report_fits(browser: WebDriver, walkforward_report: Path, t
     assert [e for e in browser.console() if e.get("level") == "SEVERE"] == []
     png = browser.screenshot(tmp_path / f"walkforward-{width}.png")
     assert png.read_bytes().startswith(PNG)
-
