@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sqlorch import Signal
+from sqlorch import Rule, Signal
+from sqlorch.features import sma
 from sqlorch.strategies import SMACross
 
 
@@ -90,3 +91,26 @@ def die(shared, item):
     import os
 
     os._exit(3)
+
+
+class StoppedCross(Rule):
+    """An SMA cross whose entries carry a stop-loss and an optional take-profit: the grid's order
+    parameters, run by the compiled engine as a Rule (a take-profit of 0: none)."""
+
+    def __init__(self, fast: int = 5, slow: int = 20, stop_loss: float = 0.05, take_profit: float = 0.0):
+        super().__init__(sma(fast) > sma(slow), sma(fast) < sma(slow), stop_loss=stop_loss,
+                         take_profit=take_profit or None)
+        self.params = {"fast": fast, "slow": slow, "stop_loss": stop_loss, "take_profit": take_profit}
+
+
+class StoppedBuyer:
+    """A Python strategy called on every bar: buys every symbol it does not hold at `weight`,
+    with a stop-loss of `stop_loss` (a fraction), or a trailing stop instead when `trail` is not 0."""
+
+    def __init__(self, stop_loss: float = 0.05, trail: float = 0.0, weight: float = 0.3):
+        self.stop_loss, self.trail, self.weight = stop_loss, trail, weight
+
+    def on_bar(self, ctx):
+        options = {"trail": self.trail} if self.trail else {"stop_loss": self.stop_loss}
+        return [Signal.buy(s, self.weight, **options) for s, held, here in zip(ctx.symbols, ctx.positions, ctx.has_bar)
+                if held == 0 and here]

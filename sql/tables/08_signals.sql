@@ -15,5 +15,6 @@ CREATE TABLE IF NOT EXISTS signals (
     order_id          BIGINT,         -- NULL when the target equalled the position
     event_seq         BIGINT,         -- the seq of its strategy_signal event in the run's audit trail
     logged_at         TIMESTAMP,      -- when that event was logged (wall clock, UTC)
-    capital_available DOUBLE          -- the sleeve's available capital then, as logged
+    capital_available DOUBLE,         -- the sleeve's available capital then, as logged
+    orders            VARCHAR         -- its order options as JSON ({"stop_loss":0.05,...}); NULL if none
 );

@@ -1,5 +1,6 @@
 -- reads: nothing
--- makes: decisions, the fate of every order: accepted, clipped, rejected, expired, cancelled
+-- makes: decisions, the fate of every order: accepted, clipped, rejected, expired, cancelled, or
+--        triggered (a protective order that fired and filled)
 CREATE TABLE IF NOT EXISTS decisions (
     run_id             VARCHAR,
     order_id           BIGINT,
@@ -13,5 +14,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     filled_quantity    DECIMAL(18, 6),
     kind               VARCHAR,
     reason             VARCHAR,
-    rebalance_id       BIGINT          -- the rebalance that placed the order; NULL for strategies
+    rebalance_id       BIGINT,         -- the rebalance that placed the order; NULL for strategies
+    order_type         VARCHAR,        -- market, limit, stop, stop_loss, take_profit, trailing_stop
+    trigger_price      DECIMAL(18, 6)  -- a triggered protective order's stop or take-profit price; else NULL
 );

@@ -11,5 +11,6 @@ CREATE TABLE IF NOT EXISTS fills (
     quantity     DECIMAL(18, 6),
     price        DECIMAL(18, 6),
     commission   DECIMAL(18, 6),
-    realized_pnl DECIMAL(38, 12)    -- on the reduced part, before commission (average cost)
+    realized_pnl DECIMAL(38, 12),   -- on the reduced part, before commission (average cost)
+    order_type   VARCHAR            -- its order's: market, limit, stop, stop_loss, take_profit, trailing_stop
 );

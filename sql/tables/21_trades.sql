@@ -1,7 +1,7 @@
 -- reads: nothing (filled by load/trades.sql when a run is written; earlier versions had a view
 --        trades, which install_schema drops first)
 -- makes: trades, one row per round trip of a sleeve in a symbol: direction, open or closed,
---        entry and exit, quantity, average prices, commission, P&L and return
+--        entry and exit, quantity, average prices, commission, P&L and return, and how it ended
 CREATE TABLE IF NOT EXISTS trades (
     run_id      VARCHAR,
     strategy_id VARCHAR,
@@ -20,5 +20,6 @@ CREATE TABLE IF NOT EXISTS trades (
     commission  DECIMAL(38, 6),
     pnl         DECIMAL(38, 12), -- after commissions; an open trade at the last mark
     return      DOUBLE,          -- pnl / entry value
-    fill_count  BIGINT
+    fill_count  BIGINT,
+    exit_type   VARCHAR          -- signal, stop_loss, take_profit, trailing_stop, rebalance; open while open
 );

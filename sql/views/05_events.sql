@@ -1,7 +1,8 @@
 -- reads: logged_events, signals, conflicts, runs
 -- makes: events, a run's audit trail: the same records, in the same order (seq), as
 --        logs/backtest/<run_id>.jsonl, payload being the JSON line. Signal and conflict events
---        are built from the signals and conflicts they record, exactly as the JSONL writes them.
+--        are built from the signals and conflicts they record, exactly as the JSONL writes them;
+--        a signal with order options (SPEC §8) carries them as "orders".
 CREATE OR REPLACE VIEW events AS
 WITH names AS (
     SELECT run_id, prefix || '.strategy_signal' AS signal_event, prefix || '.conflict_detected' AS conflict_event
@@ -14,7 +15,8 @@ SELECT s.run_id, s.event_seq, s.logged_at, n.signal_event, s.strategy_id, s.bar_
        event_head(n.signal_event, s.logged_at, s.run_id)
        || '"strategy_id":' || to_json(s.strategy_id) || ',"signal_type":' || to_json(s.side)
        || ',"symbol":' || to_json(s.symbol) || ',"bar_date":"' || iso_text(s.ts)
-       || '","capital_available":' || s.capital_available::VARCHAR || '}'
+       || '","capital_available":' || s.capital_available::VARCHAR
+       || coalesce(',"orders":' || s.orders, '') || '}'
 FROM signals s
 JOIN names n USING (run_id)
 WHERE s.event_seq IS NOT NULL

@@ -113,7 +113,8 @@ class BacktestResult(Presentable):
     @cached_property
     def fills(self) -> pl.DataFrame:
         """ts, strategy_id, symbol, quantity (signed), price, commission, realized_pnl,
-        order_id: one row per fill, in the order they were booked."""
+        order_id, order_type (market, limit, stop, stop_loss, take_profit, trailing_stop): one row
+        per fill, in the order they were booked."""
         return self.warehouse.query(sql_text("queries", "strategy_fills"), [self.run_id, self.strategy_id])
 
     @cached_property

@@ -71,7 +71,8 @@ class _Builtin:
         ranks = np.array([o.priority for o in orders], dtype=np.int64)
         weights = np.array([int(o.weight * L.WEIGHT_SCALE) for o in orders], dtype=np.int64)
         stands = np.ones(n, dtype=np.int64)
-        kernel.stand(0, 0, 0, np.arange(n, dtype=np.int64), n, stands, rows, self.mode, ranks, weights,
+        extras = np.zeros((1, L.EX_COLUMNS), dtype=np.int64)  # market orders: they have none
+        kernel.stand(0, 0, 0, np.arange(n, dtype=np.int64), n, stands, rows, extras, self.mode, ranks, weights,
                      np.zeros((n, 4), dtype=np.int64))
         return [o for o, stood in zip(orders, stands) if stood]
 

@@ -27,6 +27,7 @@ import math
 import numpy as np
 from numba import njit, objmode
 
+from sqlorch.bars.panel import CLOSE, HIGH, LOW, OPEN
 from sqlorch.engine import arith, bridge, layout
 from sqlorch.engine.arith import commission as commission_of
 from sqlorch.engine.arith import floor_share, notional, scaled
@@ -55,11 +56,15 @@ from sqlorch.engine.layout import (
     CT_BARS,
     CT_CONFLICT_ORDERS,
     CT_CONFLICTS,
+    CT_DEFERRED,
     CT_EVENT,
+    CT_EXTRAS,
     CT_FILLS,
     CT_HELD,
+    CT_OPTIONS,
     CT_ORDERS,
     CT_PHASE,
+    CT_PROTECTED,
     CT_REBALANCES,
     CT_SIGNALS,
     CT_SLEEVE_AT,
@@ -69,6 +74,11 @@ from sqlorch.engine.layout import (
     CT_TRANSFERS,
     CT_WAITING,
     DONE,
+    EX_EXPIRES,
+    EX_PRICE,
+    EX_SPEC,
+    EX_TRIGGER,
+    EX_TYPE,
     EXIT,
     EXPIRED,
     FAILED,
@@ -100,7 +110,27 @@ from sqlorch.engine.layout import (
     OD_SLEEVE,
     OD_SYMBOL,
     OD_USED,
+    OP_EXPIRES,
+    OP_PRICE,
+    OP_PROTECT,
+    OP_SIGNAL,
+    OP_SPEC,
+    OP_TYPE,
+    OT_LIMIT,
+    OT_MARKET,
+    OT_STOP_LOSS,
+    OT_TAKE_PROFIT,
+    OT_TRAILING_STOP,
     PENDING,
+    PR_DEFER,
+    PR_LIVE,
+    PR_SIDE,
+    PR_STOP,
+    PR_STOP_TYPE,
+    PR_TAKE,
+    PR_TRAIL_DEN,
+    PR_TRAIL_NUM,
+    R_CLOSED,
     R_CONFLICT,
     R_EXPIRED,
     R_NEWER_SIGNAL,
@@ -110,6 +140,8 @@ from sqlorch.engine.layout import (
     R_RUN_STOPPED,
     R_SHORTFALL,
     R_SLEEVE_FAILED,
+    R_TRIGGERED,
+    R_UNFILLED,
     REJECTED,
     RULE,
     SELL,
@@ -128,9 +160,21 @@ from sqlorch.engine.layout import (
     SL_CASH,
     SL_FAILED,
     SL_PENDING,
+    SL_PROTECTED,
     SL_RECHECK,
     SL_TRADES,
     SL_USED,
+    SP_COLUMNS,
+    SP_SIDE,
+    SP_STOP_DEN,
+    SP_STOP_NUM,
+    SP_STOP_PRICE,
+    SP_TAKE_DEN,
+    SP_TAKE_NUM,
+    SP_TAKE_PRICE,
+    SP_TRAIL_DEN,
+    SP_TRAIL_NUM,
+    TRIGGERED,
     WEIGHTED,
 )
 
@@ -274,6 +318,30 @@ def decide(orders, row, t, kind, reason, a1):
 
 
 @hot
+def order_type(orders, extras, row) -> int:
+    """Order `row`'s type (OT_*): a market order unless its extras say otherwise."""
+    r = orders[row, OD_REBALANCE]
+    return extras[-2 - r, EX_TYPE] if r <= -2 else OT_MARKET
+
+
+@hot
+def order_extra(orders, extras, row, column) -> int:
+    """Column `column` of order `row`'s extras (0 if it has none)."""
+    r = orders[row, OD_REBALANCE]
+    return extras[-2 - r, column] if r <= -2 else 0
+
+
+@hot
+def give_extras(orders, extras, counters, row, kind) -> int:
+    """A row of `extras` for order `row` (a strategy's order), of type `kind`; returns it."""
+    e = counters[CT_EXTRAS]
+    counters[CT_EXTRAS] += 1
+    extras[e, EX_TYPE] = kind
+    orders[row, OD_REBALANCE] = -2 - e
+    return e
+
+
+@hot
 def unqueue(sleeves, pending, queue, counters, i, j):
     """Take sleeve i's pending order on symbol j off its queue (keeping the others' order)."""
     n = sleeves[i, SL_PENDING]
@@ -321,30 +389,288 @@ def place(orders, sleeves, pending, queue, counters, i, j, quantity, t, rebalanc
 
 
 @hot
-def drop_pending(orders, sleeves, pending, queue, counters, i, t, kind, reason, a1):
+def drop_pending(orders, extras, sleeves, pending, queue, counters, i, t, kind, reason, a1):
     """Decide every order sleeve i has pending as `kind` (in queue order)."""
     n = sleeves[i, SL_PENDING]
     for k in range(n):
         j = queue[i, k]
-        decide(orders, pending[i, j], t, kind, reason, a1)
+        row = pending[i, j]
+        if kind == EXPIRED and order_type(orders, extras, row) != OT_MARKET:  # a limit or stop never reached
+            decide(orders, row, t, kind, R_UNFILLED, -1)
+        else:
+            decide(orders, row, t, kind, reason, a1)
         pending[i, j] = -1
     sleeves[i, SL_PENDING] = 0
     if n > 0:
         counters[CT_WAITING] -= 1
 
 
+# -- order options: protective orders and conditional entries (SPEC §8) ------------------------------
+
+
 @hot
-def take_signals(key, orders, signals, signal_floats, sleeves, qty, pending, queue, counters, marks_f, t, i,
-                 symbols, sides, weights, reasons, count, allow_short, lot, equity_at, equity) -> int:
-    """Turn sleeve i's `count` signals at bar t into orders; records every signal. Returns 0,
+def micro_price(ohlc, t, field, j) -> int:
+    """A bar's price in micro units, rounded half even as the fill prices are (costs._micro)."""
+    return np.int64(np.rint(ohlc[t, field, j] * MICRO))
+
+
+@hot
+def slipped(price, buying, high, low, s_num, s_den) -> int:
+    """`price` moved against the trader by slippage, rounded half even, never beyond the bar's
+    high (buys) or low (sells): what a market or stop fill pays or gets."""
+    if s_num == 0:
+        return min(price, high) if buying else max(price, low)
+    if buying:
+        return min(scaled(price, s_den + s_num, s_den), high)
+    return max(scaled(price, max(s_den - s_num, 0), s_den), low)
+
+
+@hot
+def unprotect(protect, sleeves, counters, i, j):
+    """Cancel the protective orders of sleeve i's position in symbol j (if it has any)."""
+    protect[i, j, PR_DEFER] = 0
+    if protect[i, j, PR_SIDE] != 0:
+        protect[i, j, PR_SIDE] = 0
+        sleeves[i, SL_PROTECTED] -= 1
+        counters[CT_PROTECTED] -= 1
+
+
+@hot
+def protect_position(protect, spec, sleeves, counters, i, j, price, live):
+    """Give sleeve i's position in symbol j the protective orders `spec[i, j]` describes, their
+    fractions of `price` (the entry's fill price) rounded half even, live from bar `live`;
+    replacing any it had."""
+    side = spec[i, j, SP_SIDE]
+    if protect[i, j, PR_SIDE] == 0:
+        sleeves[i, SL_PROTECTED] += 1
+        counters[CT_PROTECTED] += 1
+    protect[i, j, PR_SIDE] = side
+    protect[i, j, PR_LIVE] = live
+    protect[i, j, PR_DEFER] = 0
+    protect[i, j, PR_STOP_TYPE] = OT_STOP_LOSS
+    protect[i, j, PR_TRAIL_NUM], protect[i, j, PR_TRAIL_DEN] = 0, 0
+    stop = 0
+    if spec[i, j, SP_STOP_PRICE] > 0:
+        stop = spec[i, j, SP_STOP_PRICE]
+    elif spec[i, j, SP_STOP_DEN] > 0:
+        num, den = spec[i, j, SP_STOP_NUM], spec[i, j, SP_STOP_DEN]
+        stop = scaled(price, den - num if side > 0 else den + num, den)
+    elif spec[i, j, SP_TRAIL_DEN] > 0:
+        num, den = spec[i, j, SP_TRAIL_NUM], spec[i, j, SP_TRAIL_DEN]
+        stop = scaled(price, den - num if side > 0 else den + num, den)
+        protect[i, j, PR_STOP_TYPE] = OT_TRAILING_STOP
+        protect[i, j, PR_TRAIL_NUM], protect[i, j, PR_TRAIL_DEN] = num, den
+    take = 0
+    if spec[i, j, SP_TAKE_PRICE] > 0:
+        take = spec[i, j, SP_TAKE_PRICE]
+    elif spec[i, j, SP_TAKE_DEN] > 0:
+        num, den = spec[i, j, SP_TAKE_NUM], spec[i, j, SP_TAKE_DEN]
+        take = scaled(price, den + num if side > 0 else den - num, den)
+    protect[i, j, PR_STOP] = max(stop, 0)
+    protect[i, j, PR_TAKE] = max(take, 0)
+
+
+@hot
+def follow_position(protect, spec, sleeves, qty, counters, orders, extras, row, i, j, price, t):
+    """After a fill of order `row` on sleeve i's position in symbol j: the order's protective
+    orders attached if it carries some and the position is on their side (fractions of this fill's
+    price, live from the next bar); else the position's protective orders cancelled if it closed or
+    turned to the other side (while it stays open they cover whatever it holds)."""
+    held = qty[i, j]
+    side = 1 if held > 0 else -1 if held < 0 else 0
+    if order_extra(orders, extras, row, EX_SPEC) and side != 0 and side == spec[i, j, SP_SIDE]:
+        protect_position(protect, spec, sleeves, counters, i, j, price, t + 1)
+    elif protect[i, j, PR_SIDE] != 0 and side != protect[i, j, PR_SIDE]:
+        unprotect(protect, sleeves, counters, i, j)
+
+
+@hot
+def entry_price(orders, extras, row, ohlc, t, j, s_num, s_den, at_close) -> int:
+    """The price a limit or stop entry fills at on bar t, or 0 if it does not (SPEC §8). A limit
+    buy: at the open if the open is at or below the limit, else at the limit if the low reaches
+    it; a stop buy: at the open if the open is at or above the stop, else at the stop if the
+    high reaches it (slipped, never beyond the high); mirrored for sells. `at_close`: tried at
+    the close only (close mode, on the signal's own bar)."""
+    level = order_extra(orders, extras, row, EX_TRIGGER)
+    buying = orders[row, OD_QUANTITY] > 0
+    high, low = micro_price(ohlc, t, HIGH, j), micro_price(ohlc, t, LOW, j)
+    first = micro_price(ohlc, t, CLOSE if at_close else OPEN, j)
+    if order_type(orders, extras, row) == OT_LIMIT:
+        if buying:
+            if first <= level:
+                return first
+            return level if not at_close and low <= level else 0
+        if first >= level:
+            return first
+        return level if not at_close and high >= level else 0
+    if buying:
+        if first >= level:
+            return slipped(first, True, high, low, s_num, s_den)
+        return slipped(level, True, high, low, s_num, s_den) if not at_close and high >= level else 0
+    if first <= level:
+        return slipped(first, False, high, low, s_num, s_den)
+    return slipped(level, False, high, low, s_num, s_den) if not at_close and low <= level else 0
+
+
+@hot
+def trigger_protective(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, protect, ohlc,
+                       has_bar, s_num, s_den, c_num, c_den, fee, close_mode, deferred) -> int:
+    """The protective orders that fire on bar t (SPEC §8), each filled on its own at its price:
+    the stop (stop-loss or trailing) first, at the open if the open is at or beyond it, else at
+    its price if the low (a short: the high) reaches it, slipped; else the take-profit, at the
+    open if the open is at or beyond it, else at its price if the high (a short: the low)
+    reaches it, never slipped. A position that a market order reduces at this open is left to
+    that order (deferred): once it filled (`deferred`), the protective orders of what is left
+    are cancelled if the open was at or beyond one of them, else tried inside the bar. Each
+    fill is a `triggered` order of the protective order's type; the position's other
+    protective orders are cancelled with it (one cancels the other), and so is a pending order
+    that would reduce the closed position. Returns 0, or 3 if a fill would take a sleeve past
+    its bound (the run stops at t). The sleeve's strategy is due at t (SL_RECHECK)."""
+    n_sleeves, n_symbols = qty.shape
+    for i in range(n_sleeves):
+        if sleeves[i, SL_PROTECTED] == 0 or sleeves[i, SL_FAILED]:
+            continue
+        for j in range(n_symbols):
+            side = protect[i, j, PR_SIDE]
+            market = -1  # the market order it was deferred to
+            if deferred:
+                if not protect[i, j, PR_DEFER]:
+                    continue
+                market = protect[i, j, PR_DEFER] - 1
+                protect[i, j, PR_DEFER] = 0
+            if side == 0 or not has_bar[t, j] or protect[i, j, PR_LIVE] > t:
+                continue
+            waiting = pending[i, j]
+            if (not deferred and waiting >= 0 and not close_mode and order_type(orders, extras, waiting) == OT_MARKET
+                    and (orders[waiting, OD_QUANTITY] > 0) != (side > 0)):
+                protect[i, j, PR_DEFER] = waiting + 1  # a market order reduces it at this open: it fills first
+                counters[CT_DEFERRED] += 1
+                continue
+            first, high, low = (micro_price(ohlc, t, OPEN, j), micro_price(ohlc, t, HIGH, j),
+                                micro_price(ohlc, t, LOW, j))
+            stop, take = protect[i, j, PR_STOP], protect[i, j, PR_TAKE]
+            at_open = ((stop > 0 and (first <= stop if side > 0 else first >= stop))
+                       or (take > 0 and (first >= take if side > 0 else first <= take)))
+            if market >= 0 and orders[market, OD_FILLED] != 0 and at_open:
+                unprotect(protect, sleeves, counters, i, j)  # it would have filled at the open: the market
+                continue  # order did, and they are cancelled
+            price, kind, level = 0, OT_MARKET, 0
+            if stop > 0:
+                if side > 0:
+                    if first <= stop:
+                        price = slipped(first, False, high, low, s_num, s_den)
+                    elif low <= stop:
+                        price = slipped(stop, False, high, low, s_num, s_den)
+                else:
+                    if first >= stop:
+                        price = slipped(first, True, high, low, s_num, s_den)
+                    elif high >= stop:
+                        price = slipped(stop, True, high, low, s_num, s_den)
+                kind, level = protect[i, j, PR_STOP_TYPE], stop
+            if price == 0 and take > 0:
+                if side > 0:
+                    if first >= take:
+                        price = first
+                    elif high >= take:
+                        price = take
+                else:
+                    if first <= take:
+                        price = first
+                    elif low <= take:
+                        price = take
+                kind, level = OT_TAKE_PROFIT, take
+            if price == 0:
+                continue
+            quantity = -qty[i, j]
+            over = beyond(sleeves[i, SL_CASH], quantity, price)
+            if over > 0.0:
+                counters[CT_STOP_SLEEVE] = i
+                _sleeve_limit(key, i, t, over)
+                return 3
+            row = new_order(orders, counters, i, j, quantity, t, -1)
+            extras[give_extras(orders, extras, counters, row, kind), EX_TRIGGER] = level
+            paid = commission_of(quantity, price, c_num, c_den, fee)
+            realized = apply_fill(sleeves, qty, basis, i, j, quantity, price, paid)
+            orders[row, OD_FILLED] = quantity
+            decide(orders, row, t, TRIGGERED, R_TRIGGERED, level)
+            record_fill(fills, counters, row, i, t, j, quantity, price, paid, realized, sleeves[i, SL_CASH])
+            unprotect(protect, sleeves, counters, i, j)
+            sleeves[i, SL_RECHECK] = 1  # its strategy is due: the position changed without a signal of its own
+            if waiting >= 0 and (orders[waiting, OD_QUANTITY] > 0) != (side > 0):  # nothing left to reduce
+                cancel_pending(orders, sleeves, pending, queue, counters, i, j, t, R_CLOSED)
+    return 0
+
+
+@hot
+def ratchet(t, protect, sleeves, ohlc, has_bar):
+    """Trailing stops after the close of bar t: a long's rises to (1 - f) x the close if that
+    is higher, a short's falls to (1 + f) x the close if that is lower (rounded half even)."""
+    for i in range(protect.shape[0]):
+        if sleeves[i, SL_PROTECTED] == 0:
+            continue
+        for j in range(protect.shape[1]):
+            side = protect[i, j, PR_SIDE]
+            if side == 0 or protect[i, j, PR_STOP_TYPE] != OT_TRAILING_STOP or not has_bar[t, j]:
+                continue
+            close = micro_price(ohlc, t, CLOSE, j)
+            num, den = protect[i, j, PR_TRAIL_NUM], protect[i, j, PR_TRAIL_DEN]
+            if side > 0:
+                level = scaled(close, den - num, den)
+                if level > protect[i, j, PR_STOP]:
+                    protect[i, j, PR_STOP] = level
+            else:
+                level = scaled(close, den + num, den)
+                if level < protect[i, j, PR_STOP]:
+                    protect[i, j, PR_STOP] = level
+
+
+@hot
+def record_fill(fills, counters, row, i, t, j, quantity, price, paid, realized, cash):
+    n = counters[CT_FILLS]
+    counters[CT_FILLS] += 1
+    fills[n, FL_ORDER] = row
+    fills[n, FL_SLEEVE] = i
+    fills[n, FL_BAR] = t
+    fills[n, FL_SYMBOL] = j
+    fills[n, FL_QUANTITY] = quantity
+    fills[n, FL_PRICE] = price
+    fills[n, FL_COMMISSION] = paid
+    fills[n, FL_REALIZED] = realized
+    fills[n, FL_CASH] = cash
+
+
+@hot
+def take_options(orders, extras, counters, opts, o, row, spec, i, j, t):
+    """Give order `row` (sleeve i, symbol j, decided at t) the options of row `o` of `opts`:
+    its entry type, price and expiry, and the protective orders it attaches when it fills."""
+    e = give_extras(orders, extras, counters, row, opts[o, OP_TYPE])
+    extras[e, EX_TRIGGER] = opts[o, OP_PRICE]
+    extras[e, EX_EXPIRES] = t + opts[o, OP_EXPIRES] + 1 if opts[o, OP_EXPIRES] > 0 else 0
+    if opts[o, OP_PROTECT]:
+        extras[e, EX_SPEC] = 1
+        for c in range(SP_COLUMNS):
+            spec[i, j, c] = opts[o, OP_SPEC + c]
+
+
+@hot
+def take_signals(key, orders, extras, signals, signal_floats, sleeves, qty, basis, pending, queue, counters, marks_f,
+                 t, i, symbols, sides, weights, reasons, count, allow_short, lot, equity_at, equity, opts, n_opts,
+                 protect, spec) -> int:
+    """Turn sleeve i's `count` signals at bar t into orders; records every signal. The first
+    `n_opts` rows of `opts` are the order options of some of them (in signal order). Returns 0,
     or 2 if the sleeve's equity passed its bound (the signals so far are kept)."""
     capital = (sleeves[i, SL_ALLOCATED] - sleeves[i, SL_USED]) / MICRO
+    o = 0  # the next row of options
     for k in range(count):
         j, side, weight = symbols[k], sides[k], weights[k]
         target, state = target_quantity(key, sleeves, qty, marks_f, t, i, j, side, weight, allow_short, lot,
                                         equity_at, equity)
         if state == 2:
             return 2
+        options = -1
+        if o < n_opts and opts[o, OP_SIGNAL] == k:
+            options = o
+            o += 1
         row = -1
         if state == 1:  # no price yet: rejected, but it replaces a pending order
             cancel_pending(orders, sleeves, pending, queue, counters, i, j, t, R_NEWER_SIGNAL)
@@ -353,6 +679,15 @@ def take_signals(key, orders, signals, signal_floats, sleeves, qty, pending, que
             row = rejected
         else:
             row = place(orders, sleeves, pending, queue, counters, i, j, target - qty[i, j], t, -1)
+            if options >= 0:
+                if row >= 0:
+                    take_options(orders, extras, counters, opts, options, row, spec, i, j, t)
+                elif opts[options, OP_PROTECT] and qty[i, j] != 0 and (qty[i, j] > 0) == (
+                        opts[options, OP_SPEC + SP_SIDE] > 0):  # held as asked: its protection replaced,
+                    for c in range(SP_COLUMNS):  # of the position's average price
+                        spec[i, j, c] = opts[options, OP_SPEC + c]
+                    average = scaled(abs(basis[i, j]), MICRO, abs(qty[i, j]))
+                    protect_position(protect, spec, sleeves, counters, i, j, average, t + 1)
         n = counters[CT_SIGNALS]
         counters[CT_SIGNALS] += 1
         signals[n, SG_SLEEVE] = i
@@ -391,6 +726,19 @@ def rule_signals(conditions, entry, exit_, short, weight, qty, t, i, symbols, si
             symbols[n], sides[n], weights[n], reasons[n] = j, SELL if short else BUY, weight, entry_reason
             n += 1
     return n
+
+
+@hot
+def rule_options(opts, rule_opts, i, sides, count, counters):
+    """Rule i's order options, on each of its `count` signals that is an entry (not an exit)."""
+    n = 0
+    for k in range(count):
+        if sides[k] != EXIT:
+            for c in range(opts.shape[1]):
+                opts[n, c] = rule_opts[i, c]
+            opts[n, OP_SIGNAL] = k
+            n += 1
+    counters[CT_OPTIONS] = n
 
 
 # -- fills ---------------------------------------------------------------------------------------
@@ -479,12 +827,23 @@ def stop_bar(key, orders, ready, count, counters, t, i, amount) -> int:
 
 
 @hot
-def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
+def on(orders, extras, row, j) -> bool:
+    """Whether order `row` is a market order on symbol j: what conflicts group and net (orders
+    with a price condition fill on their own)."""
+    return orders[row, OD_SYMBOL] == j and order_type(orders, extras, row) == OT_MARKET
+
+
+@hot
+def fill_ready(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
                transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip, isolated, mode, nets, ranks,
-               weights, payees, scratch, group) -> int:
-    """Fill every pending order whose symbol has a bar at t: conflicts resolved, legs sized
-    against each sleeve's capital, booked (netted where the resolver nets), decisions
-    recorded. Returns 0, or 3 if a fill would take a sleeve past its bound (see `stop_bar`)."""
+               weights, payees, scratch, group, protect, spec, ohlc, s_num, s_den, close_mode, at_close) -> int:
+    """Fill every pending order that fills at this point of bar t (the open, or the close
+    `at_close`): market orders whose symbol has a bar (at the open, or at the close in close
+    mode), limit and stop entries that trigger (intrabar at the open; at the close on their own
+    bar in close mode; an entry past its `expires` bars expires at the open): conflicts of
+    market orders resolved, legs sized against each sleeve's capital, booked (netted where the
+    resolver nets), protective orders attached or following the positions, decisions recorded.
+    Returns 0, or 3 if a fill would take a sleeve past its bound (see `stop_bar`)."""
     n_sleeves, n_symbols = qty.shape
     ready = scratch[0]
     count = 0
@@ -495,8 +854,24 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         kept = 0
         for k in range(n):
             j = queue[i, k]
-            if has_bar[t, j]:
-                ready[count] = pending[i, j]
+            row = pending[i, j]
+            take = False
+            if orders[row, OD_REBALANCE] > -2 or order_type(orders, extras, row) == OT_MARKET:
+                take = has_bar[t, j] and at_close == close_mode
+            else:
+                price = 0
+                if has_bar[t, j] and (not at_close or orders[row, OD_DECIDED] == t):
+                    price = entry_price(orders, extras, row, ohlc, t, j, s_num, s_den, at_close)
+                e = -2 - orders[row, OD_REBALANCE]
+                if price > 0:
+                    extras[e, EX_PRICE] = price
+                    take = True
+                elif not at_close and extras[e, EX_EXPIRES] > 0 and t + 1 >= extras[e, EX_EXPIRES]:
+                    decide(orders, row, t, EXPIRED, R_UNFILLED, t)
+                    pending[i, j] = -1
+                    continue
+            if take:
+                ready[count] = row
                 pending[i, j] = -1
                 count += 1
             else:
@@ -517,26 +892,27 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
     group_symbols = scratch[4]
     if not isolated:
         for k in range(count):
-            seen[orders[ready[k], OD_SYMBOL]] += 1
+            if order_type(orders, extras, ready[k]) == OT_MARKET:
+                seen[orders[ready[k], OD_SYMBOL]] += 1
         for k in range(count):
             j = orders[ready[k], OD_SYMBOL]
-            if seen[j] > 1 and first[j] == 0:
+            if seen[j] > 1 and first[j] == 0 and order_type(orders, extras, ready[k]) == OT_MARKET:
                 group_symbols[groups] = j
                 groups += 1
                 first[j] = groups
         for g in range(groups):
-            stand(t, key, group_symbols[g], ready, count, stands, orders, mode, ranks, weights, group)
+            stand(t, key, group_symbols[g], ready, count, stands, orders, extras, mode, ranks, weights, group)
     nets_group = scratch[5]
     for g in range(groups):
         j = group_symbols[g]
         stood = 0
         for k in range(count):
-            if orders[ready[k], OD_SYMBOL] == j and stands[k]:
+            if on(orders, extras, ready[k], j) and stands[k]:
                 stood += 1
         nets_group[g] = 1 if nets and stood > 1 else 0
         if stood < seen[j]:
             for k in range(count):
-                if orders[ready[k], OD_SYMBOL] == j and not stands[k]:
+                if on(orders, extras, ready[k], j) and not stands[k]:
                     decide(orders, ready[k], t, CANCELLED, R_CONFLICT, counters[CT_CONFLICTS] + g)
     # 2. legs in booking order: rebalancing sales first, then each sleeve's reducing legs before
     # its increasing ones
@@ -593,7 +969,9 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         charge = fee if leg_fee[m] else 0
         leg_commission[m] = -1
         if leg_reduces[m]:
-            price = buy[t, j] if buying else sell[t, j]
+            price = order_extra(orders, extras, row, EX_PRICE)
+            if price == 0:
+                price = buy[t, j] if buying else sell[t, j]
             over = beyond(sleeves[i, SL_CASH], quantity, price)
             if over > 0.0:
                 return stop_bar(key, orders, ready, count, counters, t, i, over)
@@ -612,7 +990,9 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
                             known[receiver] = 1
                         available[receiver] += share
             continue
-        price = buy[t, j]  # a short sale reserves at most the buying price
+        price = order_extra(orders, extras, row, EX_PRICE)  # a triggered entry's own price, else:
+        if price == 0:
+            price = buy[t, j]  # a short sale reserves at most the buying price
         if abs(quantity) / MICRO * (price / MICRO) < 0.8 * MAX_SLEEVE:  # its cost fits in 64 bits
             cost = notional(quantity, price) + commission_of(quantity, price, c_num, c_den, charge)
         else:  # more than any sleeve holds: unaffordable, its cost only said
@@ -646,7 +1026,7 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         net = 0
         gross = 0
         for m in range(legs):
-            if orders[leg_row[m], OD_SYMBOL] == j and leg_qty[m] != 0:
+            if on(orders, extras, leg_row[m], j) and leg_qty[m] != 0:
                 net += leg_qty[m]
                 gross += abs(leg_qty[m])
         price = (buy[t, j] if net > 0 else sell[t, j]) if net != 0 else base[t, j]
@@ -654,13 +1034,13 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         total = commission_of(net, price, c_num, c_den, fee) if net != 0 else 0
         given = 0
         for m in range(legs):
-            if orders[leg_row[m], OD_SYMBOL] == j and leg_qty[m] != 0:
+            if on(orders, extras, leg_row[m], j) and leg_qty[m] != 0:
                 shares[m] = floor_share(total, abs(leg_qty[m]), gross)
                 given += shares[m]
         for _ in range(total - given):  # the micro-unit dust goes where it stays within the standalone commission
             best, room = -1, -1
             for m in range(legs):
-                if orders[leg_row[m], OD_SYMBOL] == j and leg_qty[m] != 0:
+                if on(orders, extras, leg_row[m], j) and leg_qty[m] != 0:
                     alone = commission_of(leg_qty[m], price, c_num, c_den, fee if leg_fee[m] else 0)
                     if alone - shares[m] > room:
                         best, room = m, alone - shares[m]
@@ -673,14 +1053,16 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         row = leg_row[m]
         i, j = orders[row, OD_SLEEVE], orders[row, OD_SYMBOL]
         charge = fee if leg_fee[m] else 0
-        g = first[j] - 1 if not isolated else -1
+        g = first[j] - 1 if not isolated and order_type(orders, extras, row) == OT_MARKET else -1
         if g >= 0 and nets_group[g]:
             price = net_price[g]
             paid = shares[m] if shares[m] >= 0 else commission_of(quantity, price, c_num, c_den, charge)
         elif leg_commission[m] >= 0:
             price, paid = leg_price[m], leg_commission[m]
         else:
-            price = buy[t, j] if quantity > 0 else sell[t, j]
+            price = order_extra(orders, extras, row, EX_PRICE)
+            if price == 0:
+                price = buy[t, j] if quantity > 0 else sell[t, j]
             paid = commission_of(quantity, price, c_num, c_den, charge)
         cash_before = sleeves[i, SL_CASH]
         over = beyond(cash_before, quantity, price)
@@ -689,17 +1071,11 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         realized = apply_fill(sleeves, qty, basis, i, j, quantity, price, paid)
         leg_price[m], leg_commission[m] = price, paid
         orders[row, OD_FILLED] += quantity
-        n = counters[CT_FILLS]
-        counters[CT_FILLS] += 1
-        fills[n, FL_ORDER] = row
-        fills[n, FL_SLEEVE] = i
-        fills[n, FL_BAR] = t
-        fills[n, FL_SYMBOL] = j
-        fills[n, FL_QUANTITY] = quantity
-        fills[n, FL_PRICE] = price
-        fills[n, FL_COMMISSION] = paid
-        fills[n, FL_REALIZED] = realized
-        fills[n, FL_CASH] = sleeves[i, SL_CASH]
+        record_fill(fills, counters, row, i, t, j, quantity, price, paid, realized, sleeves[i, SL_CASH])
+        if orders[row, OD_REBALANCE] <= -2 or sleeves[i, SL_PROTECTED] > 0:
+            follow_position(protect, spec, sleeves, qty, counters, orders, extras, row, i, j, price, t)
+            if order_type(orders, extras, row) != OT_MARKET:  # filled bars after its signal: the strategy is due
+                sleeves[i, SL_RECHECK] = 1
         rebalance = orders[row, OD_REBALANCE]
         if rebalance >= 0 and leg_reduces[m]:
             pay_out(sleeves, counters, transfers, payees, rebalance, i, sleeves[i, SL_CASH] - cash_before, t)
@@ -717,7 +1093,7 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         for m in range(legs):
             row = leg_row[m]
             quantity = leg_qty[m]
-            if orders[row, OD_SYMBOL] == j and quantity != 0:
+            if on(orders, extras, row, j) and quantity != 0:
                 net += quantity
                 gross += abs(quantity)
                 each = commission_of(quantity, price if price >= 0 else (buy[t, j] if quantity > 0 else sell[t, j]),
@@ -735,7 +1111,7 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
         conflicts[c, CF_NETS] = nets_group[g]
         for k in range(count):
             row = ready[k]
-            if orders[row, OD_SYMBOL] == j:
+            if on(orders, extras, row, j):
                 n = counters[CT_CONFLICT_ORDERS]
                 counters[CT_CONFLICT_ORDERS] += 1
                 conflict_orders[n, CO_CONFLICT] = c
@@ -769,7 +1145,7 @@ def fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fi
 
 
 @hot
-def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights, group):
+def stand(t, key, j, ready, count, stands, orders, extras, mode, ranks, weights, group):
     """Which of the ready orders on symbol j stand (`stands`), by the configured mode."""
     if mode == NET_SIGNAL:
         return
@@ -777,10 +1153,10 @@ def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights, group):
         best, rank = -1, 1 << 62
         for k in range(count):
             row = ready[k]
-            if orders[row, OD_SYMBOL] == j and ranks[orders[row, OD_SLEEVE]] < rank:
+            if on(orders, extras, row, j) and ranks[orders[row, OD_SLEEVE]] < rank:
                 best, rank = k, ranks[orders[row, OD_SLEEVE]]
         for k in range(count):
-            if orders[ready[k], OD_SYMBOL] == j:
+            if on(orders, extras, ready[k], j):
                 stands[k] = 1 if k == best else 0
         return
     if mode == CANCEL_BOTH or mode == WEIGHTED:
@@ -788,7 +1164,7 @@ def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights, group):
         selling = 0
         for k in range(count):
             row = ready[k]
-            if orders[row, OD_SYMBOL] == j:
+            if on(orders, extras, row, j):
                 if orders[row, OD_QUANTITY] > 0:
                     buying += weights[orders[row, OD_SLEEVE]]
                 else:
@@ -803,19 +1179,19 @@ def stand(t, key, j, ready, count, stands, orders, mode, ranks, weights, group):
             keep_sells = not keep_buys
         for k in range(count):
             row = ready[k]
-            if orders[row, OD_SYMBOL] == j:
+            if on(orders, extras, row, j):
                 stands[k] = 1 if (keep_buys if orders[row, OD_QUANTITY] > 0 else keep_sells) else 0
         return
     n = 0  # the orders on j, for a Python resolver: it says in the last column which stand
     for k in range(count):
         row = ready[k]
-        if orders[row, OD_SYMBOL] == j:
+        if on(orders, extras, row, j):
             group[n, 0], group[n, 1], group[n, 2] = row, orders[row, OD_SLEEVE], orders[row, OD_QUANTITY]
             n += 1
     _resolve(key, t, j, n)
     m = 0
     for k in range(count):
-        if orders[ready[k], OD_SYMBOL] == j:
+        if on(orders, extras, ready[k], j):
             stands[k] = group[m, 3]
             m += 1
 
@@ -905,11 +1281,16 @@ def short(table, used, more) -> bool:
 
 
 @hot
-def fills_fit(needs, counters, sleeves, fills, conflicts, conflict_orders, transfers, scratch) -> bool:
-    """Whether the records and scratch have room for the fills of every pending order; if not,
-    `needs` says how much."""
+def fills_fit(needs, counters, sleeves, orders, extras, fills, conflicts, conflict_orders, transfers, scratch) -> bool:
+    """Whether the records and scratch have room for the fills of every pending order and
+    protective order; if not, `needs` says how much."""
     need = sleeves[:, SL_PENDING].sum()
     n_sleeves = sleeves.shape[0]
+    protected = counters[CT_PROTECTED]
+    if protected > 0 and (short(orders, counters[CT_ORDERS], protected) or short(extras, counters[CT_EXTRAS], protected)
+                          or short(fills, counters[CT_FILLS], 2 * need + protected)):
+        needs[N_ORDERS], needs[N_FILLS] = protected, 2 * need + protected
+        return False
     if (short(fills, counters[CT_FILLS], 2 * need) or short(conflicts, counters[CT_CONFLICTS], need)
             or short(conflict_orders, counters[CT_CONFLICT_ORDERS], need)
             or short(transfers, counters[CT_TRANSFERS], 2 * need * n_sleeves) or 2 * need + 2 > scratch.shape[1]):
@@ -920,9 +1301,11 @@ def fills_fit(needs, counters, sleeves, fills, conflicts, conflict_orders, trans
 
 
 @hot
-def orders_fit(needs, counters, orders, signals, signal_floats, count) -> bool:
-    """Whether the orders and signals have room for `count` more signals (one order each)."""
-    if (short(orders, counters[CT_ORDERS], count) or short(signals, counters[CT_SIGNALS], count)
+def orders_fit(needs, counters, orders, extras, signals, signal_floats, count) -> bool:
+    """Whether the orders (and their extras) and signals have room for `count` more signals (one
+    order each)."""
+    if (short(orders, counters[CT_ORDERS], count) or short(extras, counters[CT_EXTRAS], count)
+            or short(signals, counters[CT_SIGNALS], count)
             or short(signal_floats, counters[CT_SIGNALS], count)):
         needs[N_ORDERS], needs[N_SIGNALS] = count, count
         return False
@@ -933,17 +1316,29 @@ ROOM = -1  # what `fill_bar` says when a record table lacks room (LIMIT: a sleev
 
 
 @hot
-def fill_bar(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
+def fill_bar(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
              transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip, isolated, mode, nets, ranks, weights,
-             payees, scratch, group, needs) -> int:
-    """The fills of bar t (at the open, or at the close in close mode): 0 when done, ROOM when
-    the records lack room for them (`needs` says how much; nothing was filled), LIMIT when a
-    fill would take a sleeve past its bound (the run stops at t)."""
-    if not fills_fit(needs, counters, sleeves, fills, conflicts, conflict_orders, transfers, scratch):
+             payees, scratch, group, needs, protect, spec, ohlc, s_num, s_den, close_mode, at_close) -> int:
+    """The fills of one point of bar t, the open or (`at_close`) the close: at the open the
+    protective orders that trigger, then the pending orders that fill there (see fill_ready).
+    0 when done, ROOM when the records lack room for them (`needs` says how much; nothing was
+    filled), LIMIT when a fill would take a sleeve past its bound (the run stops at t)."""
+    if not fills_fit(needs, counters, sleeves, orders, extras, fills, conflicts, conflict_orders, transfers, scratch):
         return ROOM
-    if fill_ready(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts, conflict_orders,
-                  transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip, isolated, mode, nets, ranks,
-                  weights, payees, scratch, group) == 3:
+    done = 0
+    if not at_close and counters[CT_PROTECTED] > 0:
+        done = trigger_protective(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, protect,
+                                  ohlc, has_bar, s_num, s_den, c_num, c_den, fee, close_mode, False)
+    if done == 0 and counters[CT_WAITING] > 0:
+        done = fill_ready(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+                          conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
+                          isolated, mode, nets, ranks, weights, payees, scratch, group, protect, spec, ohlc, s_num,
+                          s_den, close_mode, at_close)
+    if done == 0 and counters[CT_DEFERRED] > 0:  # what market orders reduced at this open, inside the bar
+        counters[CT_DEFERRED] = 0
+        done = trigger_protective(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, protect,
+                                  ohlc, has_bar, s_num, s_den, c_num, c_den, fee, close_mode, True)
+    if done == 3:
         counters[CT_STATUS] = LIMIT
         counters[CT_STOP_BAR] = t
         return LIMIT
@@ -961,9 +1356,10 @@ def pause(counters, t, phase, sleeve) -> int:
 def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
          rule_exit_reason, conditions, has_bar, marks_f, buy, sell, base, c_num, c_den, fee, lot, clip,
          allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
-         pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
-         payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, equity_at, equity, scratch,
-         group, needs, alloc_due, alloc_equity, alloc_flow) -> int:
+         pending, queue, counters, orders, extras, signals, signal_floats, fills, conflicts, conflict_orders,
+         transfers, payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, equity_at, equity,
+         scratch, group, needs, alloc_due, alloc_equity, alloc_flow, ohlc, s_num, s_den, protect, spec, opts,
+         rule_opts) -> int:
     """Step bars from `start` (from the part of it counters[CT_PHASE] names) until `stop`, a
     failure (counters[CT_STATUS]) or a record table without room for the next part of a bar:
     then `needs` says what to grow, and stepping resumes there. Returns the bar it stopped at.
@@ -977,10 +1373,11 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
         if phase == P_OPEN:  # fills at the open
             if t % PROGRESS_EVERY == 0 and t > 0:
                 _progress(key, t)
-            if not close_mode and counters[CT_WAITING] > 0:
-                done = fill_bar(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+            if counters[CT_WAITING] > 0 or counters[CT_PROTECTED] > 0:
+                done = fill_bar(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
                                 conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
-                                isolated, mode, nets, ranks, weights, payees, scratch, group, needs)
+                                isolated, mode, nets, ranks, weights, payees, scratch, group, needs, protect, spec,
+                                ohlc, s_num, s_den, close_mode, False)
                 if done == ROOM:
                     return pause(counters, t, P_OPEN, 0)
                 if done == LIMIT:
@@ -1003,13 +1400,17 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
                 if held < 0:
                     if sleeves[i, SL_FAILED] or not (due[t, i] or sleeves[i, SL_RECHECK]):
                         continue
-                    if kinds[i] == RULE and not orders_fit(needs, counters, orders, signals, signal_floats, n_symbols):
+                    if kinds[i] == RULE and not orders_fit(needs, counters, orders, extras, signals, signal_floats,
+                                                           n_symbols):
                         return pause(counters, t, P_STRATEGIES, i)
                     sleeves[i, SL_RECHECK] = 0
+                    counters[CT_OPTIONS] = 0
                     if kinds[i] == RULE:
                         count = rule_signals(conditions, rule_entry[i], rule_exit[i], rule_short[i], rule_weight[i],
                                              qty, t, i, symbols, sides, sig_weights, reasons, rule_entry_reason[i],
                                              rule_exit_reason[i])
+                        if rule_opts[i, OP_SIGNAL] >= 0:  # a rule with order options: on each entry
+                            rule_options(opts, rule_opts, i, sides, count, counters)
                     else:
                         count = _call_strategy(key, i, t)
                 else:  # a Python strategy's signals, taken before `run` made room for them
@@ -1018,23 +1419,27 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
                 if kinds[i] != RULE:  # its signals are in symbols, sides, sig_weights and reasons
                     failed = count < 0  # the strategy raised (after `-count - 1` valid signals)
                     valid = -count - 1 if failed else count
-                    if not orders_fit(needs, counters, orders, signals, signal_floats, valid):
+                    if not orders_fit(needs, counters, orders, extras, signals, signal_floats, valid):
                         counters[CT_HELD] = count
                         return pause(counters, t, P_STRATEGIES, i)
                     count = valid
                 state = 0
                 if count > 0:
                     sleeves[i, SL_RECHECK] = 1
-                    state = take_signals(key, orders, signals, signal_floats, sleeves, qty, pending, queue,
-                                         counters, marks_f, t, i, symbols, sides, sig_weights, reasons, count,
-                                         allow_short, lot, equity_at, equity)
+                    state = take_signals(key, orders, extras, signals, signal_floats, sleeves, qty, basis, pending,
+                                         queue, counters, marks_f, t, i, symbols, sides, sig_weights, reasons, count,
+                                         allow_short, lot, equity_at, equity, opts, counters[CT_OPTIONS], protect,
+                                         spec)
                     if state == 2:
                         _sleeve_limit(key, i, t, equity[i])
                 if failed or state == 2:
                     if isolated:
                         sleeves[i, SL_FAILED] = 1
                         sleeves[i, SL_RECHECK] = 0
-                        drop_pending(orders, sleeves, pending, queue, counters, i, t, CANCELLED, R_SLEEVE_FAILED, i)
+                        drop_pending(orders, extras, sleeves, pending, queue, counters, i, t, CANCELLED,
+                                     R_SLEEVE_FAILED, i)
+                        for j in range(n_symbols):
+                            unprotect(protect, sleeves, counters, i, j)
                         continue
                     counters[CT_STATUS] = FAILED if failed else LIMIT
                     counters[CT_STOP_BAR] = t
@@ -1043,13 +1448,16 @@ def step(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_w
             phase = P_CLOSE
         # fills at the close
         if close_mode and counters[CT_WAITING] > 0:
-            done = fill_bar(t, key, orders, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
+            done = fill_bar(t, key, orders, extras, sleeves, qty, basis, pending, queue, counters, fills, conflicts,
                             conflict_orders, transfers, has_bar, buy, sell, base, c_num, c_den, fee, lot, clip,
-                            isolated, mode, nets, ranks, weights, payees, scratch, group, needs)
+                            isolated, mode, nets, ranks, weights, payees, scratch, group, needs, protect, spec,
+                            ohlc, s_num, s_den, close_mode, True)
             if done == ROOM:
                 return pause(counters, t, P_CLOSE, 0)
             if done == LIMIT:
                 return t
+        if counters[CT_PROTECTED] > 0:
+            ratchet(t, protect, sleeves, ohlc, has_bar)
         if book_cash.shape[0] > 0:
             keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t)
         if alloc_equity.shape[0] > 0:
@@ -1115,20 +1523,26 @@ def drifted(sleeves, qty, marks_f, targets, threshold, t) -> bool:
 def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
         rule_exit_reason, conditions, has_bar, marks_f, buy, sell, base, c_num, c_den, fee, lot, clip,
         allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets, sleeves, qty, basis,
-        pending, queue, counters, orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers,
-        payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, group, alloc_due, alloc_equity,
-        alloc_flow):
+        pending, queue, counters, orders, extras, signals, signal_floats, fills, conflicts, conflict_orders,
+        transfers, payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights, reasons, group, alloc_due,
+        alloc_equity, alloc_flow, ohlc, s_num, s_den, protect, spec, opts, rule_opts):
     """Step bars start..stop-1 (see the module docstring and `step`); the records, grown as
-    needed, are returned in the order given. `counters[CT_STATUS]` says how it ended: DONE, or
-    FAILED / LIMIT at `counters[CT_STOP_BAR]` for `counters[CT_STOP_SLEEVE]`. Where `book_cash`
-    has rows, each sleeve's cash, equity and positions at the end of every bar stepped are kept
-    in `book_cash`, `book_equity` and `book_qty` (see keep_books). The caller's buffers: a due
+    needed, are returned in the order given (`extras`, the orders' extras, last).
+    `counters[CT_STATUS]` says how it ended: DONE, or FAILED / LIMIT at `counters[CT_STOP_BAR]`
+    for `counters[CT_STOP_SLEEVE]`. Where `book_cash` has rows, each sleeve's cash, equity and
+    positions at the end of every bar stepped are kept in `book_cash`, `book_equity` and
+    `book_qty` (see keep_books). The caller's buffers: a due
     strategy's signals (`symbols`, `sides`, `sig_weights`, `reasons`: room for the most one call
     may return, written by Python strategies themselves) and a conflict's orders for a Python
     resolver (`group` [sleeves, 4]: order row, sleeve, quantity, and whether it stands). With an
     allocation policy, `alloc_due` says which bars are allocation dates (a rebalance to the
     targets Python sets then) and `alloc_equity` / `alloc_flow` [bars, sleeves] keep each sleeve's
-    equity and net transfers per bar (see track_sleeves); all three are empty without one."""
+    equity and net transfers per bar (see track_sleeves); all three are empty without one.
+    Order options (SPEC §8): `ohlc` the bars ([bar, field, symbol] floats, fields as
+    sqlorch.bars.panel), `s_num / s_den` the slippage rate, `protect` and `spec` the protective
+    orders of positions and of pending orders (layout PR_*, SP_*), `opts` a buffer for the order
+    options of a call's signals (Python strategies write rows there and their number in
+    counters[CT_OPTIONS]), `rule_opts` each rule's options (OP_SIGNAL -1: none)."""
     n_sleeves, n_symbols = qty.shape
     equity_at = np.full(n_sleeves, -1, dtype=np.int64)
     equity = np.zeros(n_sleeves, dtype=np.float64)
@@ -1141,13 +1555,15 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
         t = step(key, t, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_weight, rule_entry_reason,
                  rule_exit_reason, conditions, has_bar, marks_f, buy, sell, base, c_num, c_den, fee, lot,
                  clip, allow_short, close_mode, isolated, mode, nets, ranks, weights, threshold, every, targets,
-                 sleeves, qty, basis, pending, queue, counters, orders, signals, signal_floats, fills, conflicts,
-                 conflict_orders, transfers, payees, book_cash, book_equity, book_qty, symbols, sides, sig_weights,
-                 reasons, equity_at, equity, scratch, group, needs, alloc_due, alloc_equity, alloc_flow)
+                 sleeves, qty, basis, pending, queue, counters, orders, extras, signals, signal_floats, fills,
+                 conflicts, conflict_orders, transfers, payees, book_cash, book_equity, book_qty, symbols, sides,
+                 sig_weights, reasons, equity_at, equity, scratch, group, needs, alloc_due, alloc_equity, alloc_flow,
+                 ohlc, s_num, s_den, protect, spec, opts, rule_opts)
         if counters[CT_STATUS] != 0 or t >= stop:
             break
         # make the room `step` asked for
         orders = grown(orders, counters[CT_ORDERS], 2 * needs[N_ORDERS])
+        extras = grown(extras, counters[CT_EXTRAS], 2 * needs[N_ORDERS])
         signals = grown(signals, counters[CT_SIGNALS], needs[N_SIGNALS])
         signal_floats = grown(signal_floats, counters[CT_SIGNALS], needs[N_SIGNALS])
         fills = grown(fills, counters[CT_FILLS], needs[N_FILLS])
@@ -1174,15 +1590,15 @@ def run(key, start, stop, due, kinds, rule_entry, rule_exit, rule_short, rule_we
         counters[CT_BARS] = stop
         # what is still pending expires
         for i in range(n_sleeves):
-            drop_pending(orders, sleeves, pending, queue, counters, i, -1, EXPIRED, R_EXPIRED, 0)
+            drop_pending(orders, extras, sleeves, pending, queue, counters, i, -1, EXPIRED, R_EXPIRED, 0)
     else:
         if book_cash.shape[0] > 0:  # the bar it stopped at, as far as it went
             keep_books(book_cash, book_equity, book_qty, sleeves, qty, marks_f, t)
         counters[CT_BARS] = counters[CT_STOP_BAR] + 1
         for i in range(n_sleeves):
-            drop_pending(orders, sleeves, pending, queue, counters, i, -1, CANCELLED, R_RUN_STOPPED,
+            drop_pending(orders, extras, sleeves, pending, queue, counters, i, -1, CANCELLED, R_RUN_STOPPED,
                          counters[CT_STOP_SLEEVE])
-    return orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers, payees
+    return orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers, payees, extras
 
 
 forget_stale(globals(), [arith.__file__, layout.__file__])

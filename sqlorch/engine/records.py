@@ -158,7 +158,9 @@ class Records:
     `conflicts`, `conflict_orders`, `transfers`; rows up to `counters`), the names they index
     (`strategy_ids`, `symbols`, `reasons` of signals, `mode` of the conflicts) and the rarer
     rows kept in Python (`rebalances`, `allocation_targets`). `logged_at` is the wall-clock time (microseconds since
-    the epoch) the engine's events are stamped with."""
+    the epoch) the engine's events are stamped with. `signal_orders` (signal row -> JSON) and
+    `rule_orders` (sleeve -> JSON, on each of its entries) are the order options signals carried;
+    `extras` the orders' types and trigger prices where they have some (see `order_types`)."""
 
     strategy_ids: Sequence[str]
     symbols: Sequence[str]
@@ -175,6 +177,9 @@ class Records:
     logged_at: int = 0
     rebalances: list[Rebalance] = field(default_factory=list)
     allocation_targets: list[AllocationTarget] = field(default_factory=list)
+    signal_orders: dict[int, str] = field(default_factory=dict)
+    rule_orders: dict[int, str] = field(default_factory=dict)
+    extras: np.ndarray | None = None  # the orders' extras (layout EX_*), rows up to counters[CT_EXTRAS]
 
     def count(self, table: str) -> int:
         """How many rows a table of the engine has."""
@@ -210,7 +215,26 @@ class Records:
             reason=Coded(s[:, L.SG_REASON], self.reasons),
             target_quantity=Amount(s[:, L.SG_TARGET], 6, s[:, L.SG_HAS_TARGET] == 1),
             order_id=Nullable(s[:, L.SG_ORDER], s[:, L.SG_ORDER] > 0), event_seq=s[:, L.SG_EVENT],
-            logged_at=np.full(len(s), self.logged_at, dtype=np.int64), capital_available=f[:, L.SGF_CAPITAL])
+            logged_at=np.full(len(s), self.logged_at, dtype=np.int64), capital_available=f[:, L.SGF_CAPITAL],
+            orders=self._signal_options(s))
+
+    def _signal_options(self, s: np.ndarray) -> Coded:
+        """Each signal's order options as JSON (NULL where it had none): a rule's on its entries,
+        a Python strategy's as it gave them."""
+        names: list[str | None] = [None]
+        codes = np.zeros(len(s), dtype=np.int64)
+        for sleeve, text in self.rule_orders.items():
+            names.append(text)
+            codes[(s[:, L.SG_SLEEVE] == sleeve) & (s[:, L.SG_SIDE] != L.EXIT)] = len(names) - 1
+        if self.signal_orders:
+            index: dict[str, int] = {}
+            for row, text in self.signal_orders.items():
+                if row < len(s):
+                    if text not in index:
+                        index[text] = len(names)
+                        names.append(text)
+                    codes[row] = index[text]
+        return Coded(codes, names)
 
     def _decisions(self) -> Columns:
         o = self.rows_of("orders")
@@ -220,7 +244,9 @@ class Records:
             resolved_bar=Nullable(o[:, L.OD_RESOLVED], o[:, L.OD_RESOLVED] >= 0),
             requested_quantity=Amount(o[:, L.OD_QUANTITY], 6), filled_quantity=Amount(o[:, L.OD_FILLED], 6),
             kind=Coded(o[:, L.OD_KIND], L.KINDS), reason=self.decision_reasons(),
-            rebalance_id=Nullable(o[:, L.OD_REBALANCE], o[:, L.OD_REBALANCE] >= 0))
+            rebalance_id=Nullable(o[:, L.OD_REBALANCE], o[:, L.OD_REBALANCE] >= 0),
+            order_type=Coded(self.order_types(o), L.ORDER_TYPES),
+            trigger_price=Amount(self._extra_column(o, L.EX_TRIGGER), 6, o[:, L.OD_KIND] == L.TRIGGERED))
 
     def _fills(self) -> Columns:
         f = self.rows_of("fills")
@@ -229,7 +255,21 @@ class Records:
             strategy_id=Coded(f[:, L.FL_SLEEVE], self.strategy_ids), bar_index=f[:, L.FL_BAR],
             symbol=Coded(f[:, L.FL_SYMBOL], self.symbols), quantity=Amount(f[:, L.FL_QUANTITY], 6),
             price=Amount(f[:, L.FL_PRICE], 6), commission=Amount(f[:, L.FL_COMMISSION], 6),
-            realized_pnl=Amount(f[:, L.FL_REALIZED], 6))
+            realized_pnl=Amount(f[:, L.FL_REALIZED], 6),
+            order_type=Coded(self.order_types(self.orders[f[:, L.FL_ORDER]]), L.ORDER_TYPES))
+
+    def order_types(self, rows: np.ndarray) -> np.ndarray:
+        """The order type (an index into layout.ORDER_TYPES) of each of these order rows."""
+        return self._extra_column(rows, L.EX_TYPE)
+
+    def _extra_column(self, rows: np.ndarray, column: int) -> np.ndarray:
+        """A column of the extras of these order rows (0 where an order has none)."""
+        values = np.zeros(len(rows), dtype=np.int64)
+        rebalance = rows[:, L.OD_REBALANCE]
+        has = rebalance <= -2
+        if has.any() and self.extras is not None:
+            values[has] = self.extras[-2 - rebalance[has], column]
+        return values
 
     def _conflicts(self) -> Columns:
         """One row per conflict: its amounts as columns of the engine's table, its lists of
@@ -338,6 +378,12 @@ class Records:
             if value >= len(self.strategy_ids):
                 return "run stopped: the allocation policy failed"
             return f"run stopped: strategy {self.strategy_ids[value]!r} failed"
+        if code == L.R_TRIGGERED:
+            return f"triggered at {value / 1e6:g}"
+        if code == L.R_UNFILLED:
+            return "price not reached by the end of the run" if value < 0 else f"price not reached by bar {value}"
+        if code == L.R_CLOSED:
+            return f"the position was closed by a protective order at bar {value}"
         if code == L.R_SLEEVE_FAILED:
             return f"strategy {self.strategy_ids[value]!r} failed"
         if code == L.R_SHORTFALL:

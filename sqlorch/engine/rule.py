@@ -9,6 +9,11 @@ On every bar where `entry` is true for a symbol the sleeve does not hold, a buy 
 `side="short"`) of `weight` x sleeve equity ("equal" = 1 / the number of symbols); where `exit`
 is true for a held symbol, an exit. A symbol trades only on its own bars. `on_bar` gives the
 same signals in Python (what the engine would decide), for reading and for tests.
+
+Order options (SPEC §8) go on every entry: `Rule(entry, exit, stop_loss=0.05, take_profit=0.10)`
+or `trail=0.08`. A Rule takes only the fraction forms (`stop_loss`, `take_profit`, `trail`): it
+has no price of its own to give `stop_loss_price`, `take_profit_price`, `limit` or `stop`, and
+`expires` only applies to those; write a Python strategy for them.
 """
 
 from __future__ import annotations
@@ -19,18 +24,22 @@ from typing import Any
 import numpy as np
 
 from sqlorch.engine.context import BarContext
-from sqlorch.engine.domain import Signal, weight_number
+from sqlorch.engine.domain import ORDER_OPTIONS, Orders, Side, Signal, weight_number
 from sqlorch.engine.features import Feature, has_bar
 from sqlorch.errors import ConfigError
 
 SIDES = ("long", "short")
+RULE_OPTIONS = ("stop_loss", "take_profit", "trail")
+"""The order options a Rule takes: fractions of each entry's fill price."""
 
 
 class Rule:
     """A strategy from an `entry` and an optional `exit` condition (boolean features), a
     `weight` ("equal" or a number >= 0) and a `side` ("long" or "short"). `name` becomes the
-    strategy id (default: the class name in snake_case). Invalid arguments raise one
-    ConfigError listing every problem."""
+    strategy id (default: the class name in snake_case). `orders`: `stop_loss`, `take_profit`
+    and `trail`, fractions of each entry's fill price (SPEC §8), attached to every entry; the
+    price forms, `limit`, `stop` and `expires` are for Python strategies' signals (a Rule has no
+    price to give them). Invalid arguments raise one ConfigError listing every problem."""
 
     def __init__(self, entry: Feature, exit: Feature | None = None, weight: Any = "equal", side: str = "long",
                  name: str | None = None, **orders: Any):
@@ -47,8 +56,17 @@ class Rule:
             number = weight_number(weight)
             if number is None or not math.isfinite(number) or number < 0:
                 problems.append(f"weight must be \"equal\" or a finite number >= 0, got {weight!r}")
-        if orders:
-            problems.append(f"order options {', '.join(sorted(orders))} are not supported yet; give market rules")
+        self.orders: Orders | None = None
+        priced = [k for k in orders if k in ORDER_OPTIONS and k not in RULE_OPTIONS]
+        if priced:
+            problems.append(f"a Rule takes the order options {', '.join(RULE_OPTIONS)} (fractions of each entry's "
+                            f"fill price), not {', '.join(priced)}: a rule has no price to give them; write a Python "
+                            "strategy returning Signal.buy(..., limit=...) for prices")
+        elif orders:
+            try:
+                self.orders = Orders.of(Side.SELL if side == "short" else Side.BUY, **orders)
+            except ValueError as exc:
+                problems.append(str(exc))
         if name is not None and (not isinstance(name, str) or not name.strip()):
             problems.append("name must be a non-empty string")
         if problems:
@@ -90,9 +108,9 @@ class Rule:
         """Per symbol, the exit and the entry signal this rule sends: made once per run's
         symbols, and shared (signals are immutable)."""
         if self._signals[0] is not symbols and self._signals[0] != symbols:
-            weight, enter = self.weight_for(len(symbols)), Signal.sell if self.side == "short" else Signal.buy
+            weight, side = self.weight_for(len(symbols)), Side.SELL if self.side == "short" else Side.BUY
             self._signals = (symbols, [Signal.exit(s, reason=f"{self.label} exit") for s in symbols],
-                             [enter(s, weight, reason=f"{self.label} entry") for s in symbols])
+                             [Signal(s, side, weight, f"{self.label} entry", self.orders) for s in symbols])
         return self._signals
 
     def __repr__(self) -> str:

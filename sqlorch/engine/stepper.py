@@ -30,6 +30,7 @@ from sqlorch.engine.domain import Side, Signal
 from sqlorch.engine.events import EventLog
 from sqlorch.engine.features import Feature, FeatureSet, declared, wakes_on_rise
 from sqlorch.engine.market import Market
+from sqlorch.engine.orders import option_row, options_json
 from sqlorch.engine.rebalance import Planner
 from sqlorch.engine.records import AllocationTarget, Books, Records
 from sqlorch.engine.rule import Rule
@@ -133,6 +134,8 @@ class Stepper:
             self.allocation = allocation if allocation.active else None
         self.allocation_targets: list[AllocationTarget] = []
         self.reasons: dict[str, int] = {}
+        self.signal_orders: dict[int, str] = {}  # signal row -> its order options (JSON), Python strategies'
+        self.rule_orders: dict[int, str] = {}  # sleeve -> its rule's order options (JSON), on each entry
         self.failures: dict[int, Failure] = {}
         self._progressed = -PROGRESS_SECONDS  # the first call reports at once
 
@@ -156,13 +159,14 @@ class Stepper:
         panel, settings, costs = self.panel, self.settings, self.settings.costs
         data = panel.data
         n, symbols = len(self.strategies), len(panel.symbols)
-        kinds, entry, exit_, short, weight, entry_reason, exit_reason = self._rules()
+        kinds, entry, exit_, short, weight, entry_reason, exit_reason, rule_opts = self._rules()
         prices = FillPrices.of(panel, costs, settings.close_mode)
         marks = np.ascontiguousarray(data[:, MARK])  # one layout: one compiled signature
         self.marks_micro = np.rint(marks * MICRO).astype(np.int64)
         room = max(symbols, MAX_SIGNALS_PER_CALL if (kinds == L.PYTHON).any() else 1)
         self._signals = (np.zeros(room, dtype=np.int64), np.zeros(room, dtype=np.int64), np.zeros(room),
                          np.zeros(room, dtype=np.int64))  # what a strategy's call returned (see call_strategy)
+        self._options = np.zeros((room, L.OP_COLUMNS), dtype=np.int64)  # the order options among them
         self._group = np.zeros((max(n, 1), 4), dtype=np.int64)  # a conflict's orders (see resolve)
         resolver = get_resolver(settings.conflict_mode)
         priorities = settings.priorities
@@ -194,17 +198,21 @@ class Stepper:
                 self.sleeve_rows, self.positions,
                 np.zeros((n, symbols), dtype=np.int64), np.full((n, symbols), -1, dtype=np.int64),
                 np.zeros((n, max(symbols, 1)), dtype=np.int64), counters, _table(64, L.OD_COLUMNS),
+                _table(8, L.EX_COLUMNS),
                 _table(64, L.SG_COLUMNS), np.zeros((64, 2)), _table(64, L.FL_COLUMNS), _table(8, L.CF_COLUMNS),
                 _table(8, L.CO_COLUMNS), _table(8, 4), _table(1, max(n, 1)), books.cash, books.equity,
-                books.positions, *self._signals, self._group, self._alloc_due, self._alloc_equity, self._alloc_flow)
+                books.positions, *self._signals, self._group, self._alloc_due, self._alloc_equity, self._alloc_flow,
+                panel.data, costs.slippage_rate[0], costs.slippage_rate[1],
+                np.zeros((n, symbols, L.PR_COLUMNS), dtype=np.int64),
+                np.zeros((n, symbols, L.SP_COLUMNS), dtype=np.int64), self._options, rule_opts)
         finally:
             bridge.unregister(key)
         self.log.seq = int(counters[L.CT_EVENT])
-        orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers, _ = out
+        orders, signals, signal_floats, fills, conflicts, conflict_orders, transfers, _, extras = out
         reasons = list(self.reasons)
         records = Records(self.ids, panel.symbols, orders, signals, signal_floats, fills, conflicts, conflict_orders,
                           transfers, counters, reasons, settings.conflict_mode, logged_at, self.planner.rebalances,
-                          self.allocation_targets)
+                          self.allocation_targets, self.signal_orders, self.rule_orders, extras)
         failure = self._failure(counters)
         failed = {i: f for i, f in self.failures.items() if settings.isolated} if failure is None else {}
         processed = int(counters[L.CT_BARS])
@@ -214,8 +222,11 @@ class Stepper:
 
     def _rules(self) -> tuple[np.ndarray, ...]:
         """Per strategy: its kind (compiled rule or Python), and for rules the columns of their
-        entry and exit conditions, side, entry weight and reasons."""
+        entry and exit conditions, side, entry weight, reasons and order options (a row of
+        layout OP_* columns; OP_SIGNAL -1 where none)."""
         n = len(self.strategies)
+        options = np.zeros((n, L.OP_COLUMNS), dtype=np.int64)
+        options[:, L.OP_SIGNAL] = -1
         kinds = np.full(n, L.PYTHON, dtype=np.int64)
         entry, exit_ = np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
         short, weight = np.zeros(n, dtype=np.bool_), np.zeros(n)
@@ -232,7 +243,10 @@ class Stepper:
             weight[i] = strategy.weight_for(len(self.panel.symbols))
             entry_reason[i] = self._reason(f"{strategy.label} entry")
             exit_reason[i] = self._reason(f"{strategy.label} exit")
-        return kinds, entry, exit_, short, weight, entry_reason, exit_reason
+            if strategy.orders is not None:
+                options[i] = option_row(strategy.orders, Side.SELL if strategy.side == "short" else Side.BUY)
+                self.rule_orders[i] = options_json(strategy.orders)
+        return kinds, entry, exit_, short, weight, entry_reason, exit_reason, options
 
     def _reason(self, text: str) -> int:
         return self.reasons.setdefault(text, len(self.reasons))
@@ -258,6 +272,8 @@ class Stepper:
         ctx.at(now)
         symbols, sides, weights, reasons = self._signals
         taken = 0
+        options = 0
+        first_signal = int(self._counters[L.CT_SIGNALS])  # the row its first signal will have
         try:
             signals = call_on_bar(strategy, ctx, t)
             for count, signal in enumerate(signals or (), start=1):
@@ -271,6 +287,12 @@ class Stepper:
                     j = ctx.index(signal.symbol)  # raises, with a hint
                 symbols[taken], sides[taken], weights[taken] = j, _SIDES[signal.side], signal.weight
                 reasons[taken] = self._reason(signal.reason)
+                if signal.orders is not None:
+                    self._options[options] = option_row(signal.orders, signal.side)
+                    self._options[options, L.OP_SIGNAL] = taken
+                    self.signal_orders[first_signal + taken] = options_json(signal.orders)
+                    options += 1
+                    self._counters[L.CT_OPTIONS] = options
                 taken = count
         except (Exception, SystemExit) as exc:  # a user's strategy may raise anything, or exit
             self.failures[i] = Failure(strategy_id, t, exc)

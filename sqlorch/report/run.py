@@ -47,6 +47,9 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 _CONTROL = re.compile(r"([\x00-\x1f\x7f-\x9f])")
 _DECISION_KINDS = ("accepted", "clipped", "rejected", "expired", "cancelled")
+EXIT_TYPES = {"signal": "Signal", "stop_loss": "Stop-loss", "take_profit": "Take-profit",
+              "trailing_stop": "Trailing stop", "rebalance": "Rebalance", "open": "Still open"}
+"""How a trade ended (trades.exit_type), in the order the report shows them, with their labels."""
 
 
 def sql_literal(text: str) -> str:
@@ -128,6 +131,7 @@ def report_context(warehouse: Warehouse, run_id: str, comparison: pl.DataFrame |
             "conflict_pairs": ("run_conflict_pairs", [run_id]),
             "rebalances": ("rebalance_summary", [run_id]), "rebalance_sleeves": ("rebalance_sleeves", [run_id]),
             "trade_symbols": ("trades_by_symbol", [run_id]), "holding": ("holding_times", [run_id]),
+            "exits": ("trade_exits", [run_id]),
             "extremes": ("trade_extremes", {"run_id": run_id, "most": EXTREME_TRADES}),
             "benchmark": ("benchmark_curve_bucketed", bucket),
         }
@@ -229,6 +233,8 @@ def _shape(run: dict[str, Any], data: dict[str, Any], warehouse: Warehouse) -> d
         "trade_symbols": data["trade_symbols"],
         "holding": strategies.select("strategy_id", "position").join(data["holding"], on="strategy_id", how="inner")
         .sort("position"),
+        "exit_labels": EXIT_TYPES,
+        "exits": _exits_table(strategies, data["exits"]),
         "best_trades": data["extremes"].filter(pl.col("side") == "best"),
         "worst_trades": data["extremes"].filter(pl.col("side") == "worst"),
         "sql": listing_queries(run["run_id"]),
@@ -253,6 +259,22 @@ def _orders_table(strategies: pl.DataFrame, decisions: pl.DataFrame) -> list[dic
     counts = {(s, k): n for s, k, n, _ in decisions.iter_rows()}
     return [{"strategy_id": s, "counts": {k: counts.get((s, k), 0) for k in _DECISION_KINDS}}
             for s in strategies["strategy_id"]]
+
+
+def _exits_table(strategies: pl.DataFrame, exits: pl.DataFrame) -> dict[str, Any]:
+    """How trades ended: `rows`, one per exit type that occurs, in EXIT_TYPES order, {exit_type,
+    trades, closed, wins, pnl, counts: {strategy_id: trades}} summed over every strategy;
+    `strategies`, the strategies with trades, in line-up order."""
+    totals: dict[str, dict[str, Any]] = {}
+    for sid, exit_type, trades, wins, pnl in exits.iter_rows():
+        row = totals.setdefault(exit_type, {"exit_type": exit_type, "trades": 0, "wins": 0, "pnl": 0.0, "counts": {}})
+        row["trades"] += trades
+        row["wins"] += wins
+        row["pnl"] += pnl
+        row["counts"][sid] = trades
+    rows = [{**totals[e], "closed": 0 if e == "open" else totals[e]["trades"]} for e in EXIT_TYPES if e in totals]
+    traded = set(exits["strategy_id"])
+    return {"rows": rows, "strategies": [s for s in strategies["strategy_id"] if s in traded]}
 
 
 # -- charts ---------------------------------------------------------------------------------------

@@ -4,6 +4,11 @@ symbols in the run); a buy when a flat symbol's entry condition holds, an exit w
 symbol's exit condition holds. The engine asks them only on the bars where one of their
 conditions turned true, or right after they signalled (they would return nothing elsewhere: the
 two conditions exclude each other).
+
+Each takes the order options of a `Rule` as keywords (SPEC §8): `stop_loss`, `take_profit` and
+`trail`, fractions of each entry's fill price (e.g. `SMACross(10, 30, stop_loss=0.05)`, or
+`params = { fast = 10, slow = 30, stop_loss = 0.05 }` in TOML); given ones join `params`, so a
+grid searches them like any other parameter.
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ def _check(problems: list[tuple[bool, str]]) -> None:
         raise ConfigError(failed)
 
 
+def _orders(stop_loss: float | None, take_profit: float | None, trail: float | None) -> dict[str, float]:
+    """The order options given (not None), by name."""
+    return {name: value for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit), ("trail", trail))
+            if value is not None}
+
+
 def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
@@ -26,55 +37,65 @@ def _whole(value: object) -> bool:
 class BuyAndHold(Rule):
     """Buy every symbol (1/N of the sleeve each) at its first bar and hold it to the end."""
 
-    def __init__(self) -> None:
-        self.params = {}
-        super().__init__(ft.first_bar(), None)
+    def __init__(self, *, stop_loss: float | None = None, take_profit: float | None = None,
+                 trail: float | None = None) -> None:
+        orders = _orders(stop_loss, take_profit, trail)
+        self.params = {**orders}
+        super().__init__(ft.first_bar(), None, **orders)
 
 
 class SMACross(Rule):
     """Long while the `fast`-bar simple moving average of closes is above the `slow` one:
     enter when fast > slow, exit when fast < slow."""
 
-    def __init__(self, fast: int = 10, slow: int = 30) -> None:
+    def __init__(self, fast: int = 10, slow: int = 30, *, stop_loss: float | None = None,
+                 take_profit: float | None = None, trail: float | None = None) -> None:
         _check([(_whole(fast), f"sma_cross fast must be a whole number >= 1, got {fast!r}"),
                 (_whole(slow), f"sma_cross slow must be a whole number >= 1, got {slow!r}"),
                 (not (_whole(fast) and _whole(slow)) or fast < slow,
                  f"sma_cross fast ({fast}) must be less than slow ({slow})")])
         self.fast, self.slow = fast, slow
-        self.params = {"fast": fast, "slow": slow}
-        super().__init__(ft.sma(fast) > ft.sma(slow), ft.sma(fast) < ft.sma(slow))
+        orders = _orders(stop_loss, take_profit, trail)
+        self.params = {"fast": fast, "slow": slow, **orders}
+        super().__init__(ft.sma(fast) > ft.sma(slow), ft.sma(fast) < ft.sma(slow), **orders)
 
 
 class Momentum(Rule):
     """Long while the `lookback`-bar return (close_t / close_(t-lookback) - 1) is positive."""
 
-    def __init__(self, lookback: int = 20) -> None:
+    def __init__(self, lookback: int = 20, *, stop_loss: float | None = None, take_profit: float | None = None,
+                 trail: float | None = None) -> None:
         _check([(_whole(lookback), f"momentum lookback must be a whole number >= 1, got {lookback!r}")])
         self.lookback = lookback
-        self.params = {"lookback": lookback}
-        super().__init__(ft.change(lookback) > 0, ft.change(lookback) <= 0)
+        orders = _orders(stop_loss, take_profit, trail)
+        self.params = {"lookback": lookback, **orders}
+        super().__init__(ft.change(lookback) > 0, ft.change(lookback) <= 0, **orders)
 
 
 class RSIStrategy(Rule):
     """Wilder's RSI over `period` bars (see `sqlorch.engine.features.rsi`): enter below `low`, exit
     above `high`."""
 
-    def __init__(self, period: int = 14, low: float = 30, high: float = 70) -> None:
+    def __init__(self, period: int = 14, low: float = 30, high: float = 70, *, stop_loss: float | None = None,
+                 take_profit: float | None = None, trail: float | None = None) -> None:
         _check([(_whole(period), f"rsi period must be a whole number >= 1, got {period!r}"),
                 (isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 < low < high < 100,
                  f"rsi needs 0 < low < high < 100, got low={low!r}, high={high!r}")])
         self.period, self.low, self.high = period, low, high
-        self.params = {"period": period, "low": low, "high": high}
-        super().__init__(ft.rsi(period) < low, ft.rsi(period) > high)
+        orders = _orders(stop_loss, take_profit, trail)
+        self.params = {"period": period, "low": low, "high": high, **orders}
+        super().__init__(ft.rsi(period) < low, ft.rsi(period) > high, **orders)
 
 
 class DonchianBreakout(Rule):
     """Enter when the close breaks above the highest high of the prior `period` bars; exit
     when it breaks below their lowest low."""
 
-    def __init__(self, period: int = 20) -> None:
+    def __init__(self, period: int = 20, *, stop_loss: float | None = None, take_profit: float | None = None,
+                 trail: float | None = None) -> None:
         _check([(_whole(period), f"donchian period must be a whole number >= 1, got {period!r}")])
         self.period = period
-        self.params = {"period": period}
+        orders = _orders(stop_loss, take_profit, trail)
+        self.params = {"period": period, **orders}
         super().__init__(ft.field("close") > ft.highest(period, "high", lag=1),
-                      ft.field("close") < ft.lowest(period, "low", lag=1))
+                         ft.field("close") < ft.lowest(period, "low", lag=1), **orders)

@@ -26,6 +26,7 @@ from sqlorch import OrchestratorConfig, Rule, Signal
 from sqlorch.bars.panel import Panel
 from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.engine.conflicts import _REGISTRY, register_resolver
+from sqlorch.engine.domain import Orders
 from sqlorch.engine.events import EventLog
 from sqlorch.engine.features import sma
 from sqlorch.engine.stepper import Stepper
@@ -56,6 +57,43 @@ class Random:
             signals.append(Signal.buy(symbol, weight) if side == 0 else Signal.sell(symbol, weight) if side == 1
                            else Signal.exit(symbol))
         return signals
+
+
+class RandomOrders(Random):
+    """Random's signals, their buys and sells carrying random order options (SPEC §8): stops,
+    take-profits and trailing stops as fractions or prices, limit and stop entries, expiries."""
+
+    def on_start(self, ctx):
+        super().on_start(ctx)
+        self.options_rng = np.random.default_rng(self.seed + 1000)
+
+    def on_bar(self, ctx):
+        signals = super().on_bar(ctx)
+        rng, dressed = self.options_rng, []
+        for signal in signals:
+            mark = float(ctx.marks[ctx.index(signal.symbol)]) or 1.0
+            options = {}
+            if signal.side != "exit" and rng.random() < 0.7:
+                stop = rng.integers(4)
+                if stop == 1:
+                    options["stop_loss"] = float(rng.choice([0.01, 0.03, 0.1]))
+                elif stop == 2:
+                    options["trail"] = float(rng.choice([0.02, 0.05]))
+                elif stop == 3:
+                    options["stop_loss_price"] = round(mark * (0.97 if signal.side == "buy" else 1.03), 4)
+                take = rng.integers(3)
+                if take == 1:
+                    options["take_profit"] = float(rng.choice([0.02, 0.05, 0.2]))
+                elif take == 2:
+                    options["take_profit_price"] = round(mark * (1.04 if signal.side == "buy" else 0.96), 4)
+                entry = rng.integers(4)
+                if entry >= 2:
+                    options["limit" if entry == 2 else "stop"] = round(mark * float(rng.choice([0.98, 1.0, 1.02])), 4)
+                    if rng.random() < 0.5:
+                        options["expires"] = int(rng.integers(1, 4))
+            dressed.append(Signal(signal.symbol, signal.side, signal.weight, signal.reason,
+                                  Orders.of(signal.side, **options)) if options else signal)
+        return dressed
 
 
 class LargestWins:
@@ -129,6 +167,20 @@ def _runs() -> dict[str, tuple]:
                                        dict(initial_capital=D(10**12)), False)
     runs["cash beyond the bound"] = (boom, [(Script("a", {0: [Signal.buy("A")], 3: [Signal.exit("A")]}), D(1))],
                                      dict(initial_capital=D(10**12)), False)
+    # order options (SPEC §8): protective orders, limit and stop entries, in sleeves that meet on
+    # symbols, in both fill modes, with costs, shorts and rebalancing; a rule with a trailing stop
+    def ordered(seed):
+        return [(RandomOrders("a", seed), D("0.3")), (RandomOrders("b", seed + 1), D("0.3")),
+                (Rule(sma(2) > sma(5), sma(2) < sma(4), trail=0.03, take_profit=0.05, name="r"), D("0.2")),
+                (RandomOrders("c", seed + 2), D("0.2"))]
+
+    runs["orders, netted, shorts, costs"] = (synthetic(11), ordered(110), dict(
+        allow_short=True, commission_bps=5.0, commission_per_order=D("1.5"), slippage_bps=20.0), False)
+    runs["orders, close, rebalanced"] = (synthetic(12), ordered(120), dict(
+        fill="close", lot_size=10, rebalance_threshold=0.02, slippage_bps=10.0, on_insufficient_capital="reject"),
+        False)
+    runs["orders, isolated, first wins"] = (synthetic(13), ordered(130), dict(
+        conflict_mode="first_wins", allow_short=True, lot_size=0), True)
     runs["long enough for progress"] = (flat([10.0 + (t % 50) for t in range(4200)]),
                                         [(Rule(sma(3) > sma(9), sma(3) < sma(9)), D(1))], {}, False)
     return runs
@@ -178,6 +230,8 @@ def test_compiled_and_interpreted_engines_agree(tmp_path) -> None:
     assert compiled["cash beyond the bound"]["ended"][:2] == [5, BOUND.format("10,499,999,999,981")]
     assert compiled["long enough for progress"]["ended"][3] == [4096, 4200]  # the first report at once
     assert max(abs(f[6]) for f in compiled["a billion"]["fills"]) > 4_600_000
+    order_types = {row[-1] for name, found in compiled.items() if name.startswith("orders") for row in found["fills"]}
+    assert order_types == {"market", "limit", "stop", "stop_loss", "take_profit", "trailing_stop"}
 
 
 if __name__ == "__main__":

@@ -279,6 +279,11 @@ def test_builtins_run_through_the_engine(make_bars):
     (lambda: RSIStrategy(high=100), ["rsi needs 0 < low < high < 100, got low=30, high=100"]),
     (lambda: RSIStrategy(low="30"), ["rsi needs 0 < low < high < 100, got low='30', high=70"]),
     (lambda: DonchianBreakout(period=1.0), ["donchian period must be a whole number >= 1, got 1.0"]),
+    # order options, checked as a Rule checks them
+    (lambda: SMACross(stop_loss=2), ["stop_loss is a fraction of the entry price below 1 (0.05 = 5%), got 2"]),
+    (lambda: Momentum(stop_loss=0.05, trail=0.1), ["give one stop per position, not stop_loss and trail"]),
+    (lambda: BuyAndHold(take_profit=-0.1), ["take_profit must be a finite number > 0, got -0.1"]),
+    (lambda: RSIStrategy(trail="x"), ["trail must be a finite number > 0, got 'x'"]),
 ])
 def test_parameter_validation(make, messages):
     with pytest.raises(ConfigError) as info:
@@ -293,5 +298,33 @@ def test_defaults_names_and_repr():
     assert DonchianBreakout().period == 20
     assert repr(SMACross(fast=3, slow=5)) == "SMACross(fast=3, slow=5)"
     assert repr(BuyAndHold()) == "BuyAndHold()"
+    assert repr(SMACross(fast=3, slow=5, stop_loss=0.05)) == "SMACross(fast=3, slow=5, stop_loss=0.05)"
     assert BUILTINS == {"buy_and_hold": BuyAndHold, "sma_cross": SMACross, "momentum": Momentum,
                         "rsi": RSIStrategy, "donchian": DonchianBreakout}
+
+
+# ------------------------------------------------------------------------------ order options
+
+
+def test_builtins_take_a_rules_order_options():
+    for make in BUILTINS.values():
+        strategy = make(stop_loss=0.05, take_profit=0.1)
+        assert (strategy.orders.stop_loss, strategy.orders.take_profit) == (0.05, 0.1)
+        assert make(trail=0.08).orders.trail == 0.08
+        assert make().orders is None and make(stop_loss=None).orders is None
+
+
+def test_sma_cross_with_a_stop_loss_through_the_engine(make_bars):
+    bars = make_bars({"A": [*closes([10, 10, 10, 11]), (4, 12, 12, 12, 12), (5, 12, 13, 10.5, 12.5),
+                            *closes([13, 12, 10, 9, 9, 10, 12], start=6)]})
+    result = BacktestEngine(SMACross(fast=2, slow=3, stop_loss=0.10),
+                            BacktestConfig(initial_capital=D(1000), warehouse=None, log_dir=None)).run(bars)
+    # buy at bar 3 (SMA2 10.5 > SMA3 10.33): 83 at bar 4's open of 12 (clipped from 90; cash 4), stop
+    # 12 x 0.9 = 10.8, live from bar 5, whose low 10.5 reaches it: sold at 10.8 (cash 900.40). The
+    # entry still holds (12.25 > 11.83): 69 at bar 6's open of 13 (clipped from 72; cash 3.40), stop
+    # 11.70; bar 8 opens at 10, through it: sold at the open (cash 693.40). Buy at bar 11 (9.5 > 9.33):
+    # 57 at 12 (clipped from 69). Without the stop the first position is held to bar 9's open.
+    assert [(ts.day - 1, float(q), float(p), kind) for ts, q, p, kind in
+            result.fills.select("ts", "quantity", "price", "order_type").iter_rows()] == [
+        (4, 83, 12, "market"), (5, -83, 10.8, "stop_loss"), (6, 69, 13, "market"), (8, -69, 10, "stop_loss"),
+        (12, 57, 12, "market")]
