@@ -27,6 +27,7 @@ import polars as pl
 from markupsafe import Markup
 
 from sqlorch.backtest.correlation import DIVERSIFYING_BELOW, HIGH_ABOVE, unique_pairs, warning_lines
+from sqlorch.engine.domain import DecisionKind
 from sqlorch.errors import SqlorchError
 from sqlorch.grid.storage import has_grid_tables
 from sqlorch.report import charts
@@ -46,7 +47,7 @@ READERS = max(2, min(4, os.cpu_count() or 2))  # queries read at once (2 measure
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 _CONTROL = re.compile(r"([\x00-\x1f\x7f-\x9f])")
-_DECISION_KINDS = ("accepted", "clipped", "rejected", "expired", "cancelled")
+_DECISION_KINDS = tuple(kind.value for kind in DecisionKind)  # accepted ... triggered, as the engine names them
 EXIT_TYPES = {"signal": "Signal", "stop_loss": "Stop-loss", "take_profit": "Take-profit",
               "trailing_stop": "Trailing stop", "rebalance": "Rebalance", "open": "Still open"}
 """How a trade ended (trades.exit_type), in the order the report shows them, with their labels."""

@@ -8,7 +8,8 @@ two conditions exclude each other).
 Each takes the order options of a `Rule` as keywords (SPEC §8): `stop_loss`, `take_profit` and
 `trail`, fractions of each entry's fill price (e.g. `SMACross(10, 30, stop_loss=0.05)`, or
 `params = { fast = 10, slow = 30, stop_loss = 0.05 }` in TOML); given ones join `params`, so a
-grid searches them like any other parameter.
+grid searches them like any other parameter, 0 meaning none (`stop_loss = [0, 0.02, 0.05]` tries
+no stop too).
 """
 
 from __future__ import annotations
@@ -24,10 +25,16 @@ def _check(problems: list[tuple[bool, str]]) -> None:
         raise ConfigError(failed)
 
 
-def _orders(stop_loss: float | None, take_profit: float | None, trail: float | None) -> dict[str, float]:
-    """The order options given (not None), by name."""
+def _given(stop_loss: float | None, take_profit: float | None, trail: float | None) -> dict[str, float]:
+    """The order options given (not None), by name: the strategy's parameters. 0 is given too,
+    and means none (so that a grid can try a stop against no stop: `stop_loss = [0, 0.05]`)."""
     return {name: value for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit), ("trail", trail))
             if value is not None}
+
+
+def _orders(given: dict[str, float]) -> dict[str, float]:
+    """The order options of the Rule: those given other than 0."""
+    return {name: value for name, value in given.items() if not (type(value) in (int, float) and value == 0)}
 
 
 def _whole(value: object) -> bool:
@@ -39,9 +46,9 @@ class BuyAndHold(Rule):
 
     def __init__(self, *, stop_loss: float | None = None, take_profit: float | None = None,
                  trail: float | None = None) -> None:
-        orders = _orders(stop_loss, take_profit, trail)
-        self.params = {**orders}
-        super().__init__(ft.first_bar(), None, **orders)
+        given = _given(stop_loss, take_profit, trail)
+        self.params = {**given}
+        super().__init__(ft.first_bar(), None, **_orders(given))
 
 
 class SMACross(Rule):
@@ -55,9 +62,9 @@ class SMACross(Rule):
                 (not (_whole(fast) and _whole(slow)) or fast < slow,
                  f"sma_cross fast ({fast}) must be less than slow ({slow})")])
         self.fast, self.slow = fast, slow
-        orders = _orders(stop_loss, take_profit, trail)
-        self.params = {"fast": fast, "slow": slow, **orders}
-        super().__init__(ft.sma(fast) > ft.sma(slow), ft.sma(fast) < ft.sma(slow), **orders)
+        given = _given(stop_loss, take_profit, trail)
+        self.params = {"fast": fast, "slow": slow, **given}
+        super().__init__(ft.sma(fast) > ft.sma(slow), ft.sma(fast) < ft.sma(slow), **_orders(given))
 
 
 class Momentum(Rule):
@@ -67,9 +74,9 @@ class Momentum(Rule):
                  trail: float | None = None) -> None:
         _check([(_whole(lookback), f"momentum lookback must be a whole number >= 1, got {lookback!r}")])
         self.lookback = lookback
-        orders = _orders(stop_loss, take_profit, trail)
-        self.params = {"lookback": lookback, **orders}
-        super().__init__(ft.change(lookback) > 0, ft.change(lookback) <= 0, **orders)
+        given = _given(stop_loss, take_profit, trail)
+        self.params = {"lookback": lookback, **given}
+        super().__init__(ft.change(lookback) > 0, ft.change(lookback) <= 0, **_orders(given))
 
 
 class RSIStrategy(Rule):
@@ -82,9 +89,9 @@ class RSIStrategy(Rule):
                 (isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 < low < high < 100,
                  f"rsi needs 0 < low < high < 100, got low={low!r}, high={high!r}")])
         self.period, self.low, self.high = period, low, high
-        orders = _orders(stop_loss, take_profit, trail)
-        self.params = {"period": period, "low": low, "high": high, **orders}
-        super().__init__(ft.rsi(period) < low, ft.rsi(period) > high, **orders)
+        given = _given(stop_loss, take_profit, trail)
+        self.params = {"period": period, "low": low, "high": high, **given}
+        super().__init__(ft.rsi(period) < low, ft.rsi(period) > high, **_orders(given))
 
 
 class DonchianBreakout(Rule):
@@ -95,7 +102,7 @@ class DonchianBreakout(Rule):
                  trail: float | None = None) -> None:
         _check([(_whole(period), f"donchian period must be a whole number >= 1, got {period!r}")])
         self.period = period
-        orders = _orders(stop_loss, take_profit, trail)
-        self.params = {"period": period, **orders}
+        given = _given(stop_loss, take_profit, trail)
+        self.params = {"period": period, **given}
         super().__init__(ft.field("close") > ft.highest(period, "high", lag=1),
-                         ft.field("close") < ft.lowest(period, "low", lag=1), **orders)
+                         ft.field("close") < ft.lowest(period, "low", lag=1), **_orders(given))

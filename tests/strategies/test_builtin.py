@@ -328,3 +328,18 @@ def test_sma_cross_with_a_stop_loss_through_the_engine(make_bars):
             result.fills.select("ts", "quantity", "price", "order_type").iter_rows()] == [
         (4, 83, 12, "market"), (5, -83, 10.8, "stop_loss"), (6, 69, 13, "market"), (8, -69, 10, "stop_loss"),
         (12, 57, 12, "market")]
+
+
+def test_an_order_option_of_0_means_none(make_bars):
+    """So that a TOML grid can try no stop beside stops: the parameter is kept, the rule has none."""
+    strategy = SMACross(fast=2, slow=3, stop_loss=0, take_profit=0.0)
+    assert strategy.params == {"fast": 2, "slow": 3, "stop_loss": 0, "take_profit": 0.0}
+    assert strategy.orders is None and SMACross(stop_loss=0, trail=0.08).orders.trail == 0.08
+    bars = make_bars({"A": [*closes([10, 10, 10, 11]), (4, 12, 12, 12, 12), (5, 12, 13, 10.5, 12.5),
+                            *closes([13, 12, 10, 9, 9, 10, 12], start=6)]})
+    config = BacktestConfig(initial_capital=D(1000), warehouse=None, log_dir=None)
+    fills = [BacktestEngine(s, config).run(bars).fills.select("ts", "quantity", "price").rows()
+             for s in (strategy, SMACross(fast=2, slow=3))]
+    assert fills[0] == fills[1] and len(fills[0]) > 1
+    with pytest.raises(ConfigError, match="stop_loss"):
+        SMACross(stop_loss=False)
