@@ -330,10 +330,11 @@ class FeatureSet:
     Stepper side only: strategies see these values row by row through the market view.
     `numbers[t, k]` and `conditions[t, k]` hold, for every symbol at bar t, the feature
     whose column among its kind is k (see `market.feature_columns`); `changed[t, i]` whether
-    the i-th feature changed at t.
+    the i-th feature changed at t. `memo` (feature -> values over `panel`, see `compute`) may
+    carry values between runs over the same panel: they are computed once.
     """
 
-    def __init__(self, panel: Panel, features: list[Feature]):
+    def __init__(self, panel: Panel, features: list[Feature], memo: dict | None = None):
         self.features = tuple(dict.fromkeys(features))
         self.columns = feature_columns(self.features)
         conditions = sum(f.boolean for f in self.features)
@@ -341,7 +342,7 @@ class FeatureSet:
         self.numbers = np.empty((bars, len(self.features) - conditions, symbols))
         self.conditions = np.empty((bars, conditions, symbols), dtype=bool)
         self.changed = np.empty((bars, len(self.features)), dtype=bool)
-        memo: dict[Feature, np.ndarray] = {}
+        memo = {} if memo is None else memo
         for i, feature in enumerate(self.features):
             column = compute(feature, panel, memo)
             (self.conditions if feature.boolean else self.numbers)[:, self.columns[feature]] = column

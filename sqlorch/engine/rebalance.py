@@ -24,18 +24,19 @@ import numpy as np
 
 from sqlorch.engine.events import EventLog
 from sqlorch.engine.records import Rebalance
-from sqlorch.engine.sleeve import SleeveView, marks_micro, value_at
+from sqlorch.engine.sleeve import SleeveView, marks_micro, values_at
 from sqlorch.money import MICRO, round_half_even
 
 
 class Planner:
-    """Makes rebalancing plans for `sleeves` whose configured weights are `weights`: `lot` is
-    the lot in micro-shares, `marks[t]` each symbol's last close at bar t; each plan is
+    """Makes rebalancing plans for `sleeves` (holding `positions`) whose configured weights are
+    `weights`: `lot` is the lot in micro-shares, `marks[t]` each symbol's last close at bar t; each plan is
     recorded in `rebalances` and logged as an `orchestrator.rebalance` event."""
 
-    def __init__(self, sleeves: Sequence[SleeveView], weights: Sequence[Decimal], lot: int, marks: np.ndarray,
-                 log: EventLog, timestamps: Sequence[dt.datetime]):
+    def __init__(self, sleeves: Sequence[SleeveView], positions: np.ndarray, weights: Sequence[Decimal], lot: int,
+                 marks: np.ndarray, log: EventLog, timestamps: Sequence[dt.datetime]):
         self.sleeves = sleeves
+        self.positions = positions  # [sleeves, symbols] micro-shares: the rows the sleeves view
         total = sum(weights, Decimal(0))
         self.targets = [w / total for w in weights]
         self.lot = lot
@@ -51,9 +52,9 @@ class Planner:
         from the sales), the rebalance's id)."""
         self.count += 1
         rebalance_id = self.count
-        sleeves, marks = self.sleeves, self.marks[t]
+        sleeves, prices = self.sleeves, marks_micro(self.marks[t])
         ids = [s.strategy_id for s in sleeves]
-        equity = [sleeve.equity(marks) for sleeve in sleeves]  # pico units
+        equity = [s.cash * MICRO + v for s, v in zip(sleeves, values_at(self.positions, prices))]  # pico units
         total = sum(equity)
         target = [int(Decimal(total) * w) for w in self.targets]
         gap = [tgt - e for tgt, e in zip(target, equity)]  # > 0: underweight
@@ -68,13 +69,11 @@ class Planner:
         lacks = np.zeros(len(sleeves), dtype=np.int64)
         for i in needs:
             lacks[i] = max(needs[i] - moved[i], 0)
-        orders: list[np.ndarray] = []
-        trades = [0] * len(sleeves)
-        for i, g in enumerate(gap):
-            if g < 0 and -g > given[i] * MICRO:
-                trades[i] = self._trade(i, g + given[i] * MICRO, marks, orders)
-            elif g > 0:
-                trades[i] = self._trade(i, g, marks, orders)
+        longs = np.where(self.positions > 0, self.positions, 0)
+        worth = values_at(longs, prices)
+        values = [g + given[i] * MICRO if g < 0 and -g > given[i] * MICRO else g if g > 0 else 0
+                  for i, g in enumerate(gap)]  # pico units to buy (> 0) or sell of each sleeve's longs
+        plan, trades = self._trades(values, longs, worth, prices)
         for i in range(len(sleeves)):
             self.rebalances.append(Rebalance(rebalance_id, t, ids[i], equity[i], equity[i] / total,
                                              float(self.targets[i]), target[i], moved[i] * MICRO, trades[i]))
@@ -82,28 +81,27 @@ class Planner:
                       before={sid: e / total for sid, e in zip(ids, equity)},
                       after={sid: float(w) for sid, w in zip(ids, self.targets)},
                       transfers={sid: m / MICRO for sid, m in zip(ids, moved) if m})
-        plan = np.concatenate(orders).astype(np.int64) if orders else np.zeros((0, 3), dtype=np.int64)
         return plan, np.array(moved, dtype=np.int64), lacks, rebalance_id
 
-    def _trade(self, i: int, value: int, marks: np.ndarray, orders: list[np.ndarray]) -> int:
-        """Order `value` (pico units) of sleeve i's long positions, in proportion: sell if value
-        < 0; the orders go to `orders` as rows (sleeve, symbol, quantity). Returns the value
-        ordered (at the close, pico units)."""
-        positions = self.sleeves[i].positions
-        held = np.flatnonzero(positions > 0)
-        prices = marks_micro(marks[held])
-        worth = value_at(positions[held], prices)
-        if worth <= 0:
-            return 0
-        share = min(abs(value), worth)
-        # held x share can pass 64 bits: Python integers, element by element in numpy's loop
-        quantities = (positions[held].astype(object) * share // worth // self.lot * self.lot).astype(np.int64)
-        kept = np.flatnonzero(quantities)
-        if not kept.size:
-            return 0
-        quantities = quantities[kept] if value > 0 else -quantities[kept]
-        orders.append(np.column_stack((np.full(kept.size, i), held[kept], quantities)))
-        return value_at(quantities, prices[kept])
+    def _trades(self, values: list[int], longs: np.ndarray, worth: list[int],
+                prices: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """Each sleeve i orders `values[i]` (pico units) of its long positions `longs[i]` (worth
+        `worth[i]` at `prices`), in proportion: sells if < 0. Returns the orders [k, 3] of (sleeve,
+        symbol, quantity), in sleeve then symbol order, and the value each sleeve ordered (at the
+        close, pico units)."""
+        trading = [i for i, (v, w) in enumerate(zip(values, worth)) if v and w > 0]
+        trades = [0] * len(values)
+        if not trading:
+            return np.zeros((0, 3), dtype=np.int64), trades
+        share = np.array([min(abs(values[i]), worth[i]) for i in trading], dtype=object)[:, None]
+        whole = np.array([worth[i] for i in trading], dtype=object)[:, None]
+        # longs x share can pass 64 bits: Python integers, element by element in numpy's loop
+        quantities = (longs[trading].astype(object) * share // whole // self.lot * self.lot).astype(np.int64)
+        quantities *= np.where(np.array([values[i] for i in trading]) > 0, 1, -1)[:, None]
+        for k, value in enumerate(values_at(quantities, prices)):
+            trades[trading[k]] = value
+        rows, symbols = np.nonzero(quantities)
+        return np.column_stack((np.array(trading)[rows], symbols, quantities[rows, symbols])).astype(np.int64), trades
 
 
 def _pro_rata(amount: int, weights: dict[int, int]) -> Iterator[tuple[int, int]]:

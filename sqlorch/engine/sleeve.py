@@ -64,7 +64,7 @@ class SleeveView:
     def equity(self, marks: np.ndarray) -> int:
         """Exact cash plus positions valued at `marks` (prices with 6 places), in pico units."""
         held = np.flatnonzero(self._positions)
-        return self.cash * MICRO + value_at(self._positions[held], marks_micro(marks[held]))
+        return self.cash * MICRO + values_at(self._positions[None, held], marks_micro(marks[held]))[0]
 
     def equity_decimal(self, marks: np.ndarray) -> Decimal:
         """`equity` as a Decimal amount."""
@@ -79,13 +79,13 @@ def marks_micro(marks: np.ndarray) -> np.ndarray:
 _WIDE = 2**62  # int64 sums below this cannot overflow
 
 
-def value_at(quantities: np.ndarray, prices: np.ndarray) -> int:
-    """sum(quantity x price) exactly, in pico units: `quantities` in micro-shares, `prices` in
-    micro units (int64 arrays); in int64 where whole shares keep every sum small, else in
-    Python integers."""
-    if not len(quantities):
-        return 0
+def values_at(quantities: np.ndarray, prices: np.ndarray) -> list[int]:
+    """Per row of `quantities` [rows, symbols] (micro-shares), sum(quantity x price) exactly, in
+    pico units, `prices` in micro units (int64 arrays): in int64 where whole shares keep every sum
+    small, else in Python integers."""
+    if not quantities.size:
+        return [0] * len(quantities)
     shares, parts = np.divmod(quantities, MICRO)
-    if not parts.any() and float(np.abs(shares).max()) * float(np.abs(prices).max()) * len(shares) < _WIDE:
-        return int(shares @ prices) * MICRO
-    return sum(q * p for q, p in zip(quantities.tolist(), prices.tolist()))
+    if not parts.any() and float(np.abs(shares).max()) * float(np.abs(prices).max()) * shares.shape[1] < _WIDE:
+        return [v * MICRO for v in (shares @ prices).tolist()]
+    return [sum(q * p for q, p in zip(row, prices.tolist())) for row in quantities.tolist()]

@@ -82,7 +82,8 @@ class Stepper:
     The panel's warm-up bars (before `panel.first`) feed the features and are revealed to Python
     strategies (`ctx.history`, `ctx.window`) as the first traded bar is, but are never stepped:
     no strategy is called, nothing fills and no record is kept for them. Records number bars on
-    the traded clock (`panel.traded()`: bar 0 is the first traded bar).
+    the traded clock (`panel.traded()`: bar 0 is the first traded bar). `memo` shares computed
+    features between runs over the same panel (see `FeatureSet`).
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class Stepper:
         on_progress: Callable[[int], None] | None = None,
         use_wake: bool = True,
         books: bool = False,
+        memo: dict | None = None,
     ):
         self.full = panel  # warm-up included: what features and Python strategies see
         self.first = panel.first
@@ -108,7 +110,8 @@ class Stepper:
         self.books = books
         self.timestamps = panel.timestamps.astype("datetime64[us]").tolist()
         declarations = [declared(strategy) for _, strategy in self.strategies]
-        self.feature_set = FeatureSet(self.full, [f for features, wake in declarations for f in features + wake])
+        self.feature_set = FeatureSet(self.full, [f for features, wake in declarations for f in features + wake],
+                                      memo)
         python = any(not compiled(strategy) for _, strategy in self.strategies)
         # the market Python strategies read, bar by bar (Rules need none: it holds a copy of the panel)
         clock = self.full.timestamps.astype("datetime64[us]").tolist() if self.first else self.timestamps
@@ -125,7 +128,7 @@ class Stepper:
         self.contexts = [BarContext(sid, self.market.view(), s, self.first) if not compiled(strategy) else None
                          for (sid, strategy), s in zip(self.strategies, self.sleeves)]
         self.weights = list(weights)
-        self.planner = Planner(self.sleeves, self.weights, settings.costs.lot, panel.data[:, MARK], log,
+        self.planner = Planner(self.sleeves, self.positions, self.weights, settings.costs.lot, panel.data[:, MARK], log,
                                self.timestamps)
         self.allocation = None  # the policy, when capital moves between sleeves (not `fixed`)
         if len(self.ids) >= 2 and not settings.isolated:

@@ -159,7 +159,8 @@ def rerun(data: CombineData, item: Sequence[Trial]) -> list[tuple]:
             continue
         with gc_paused():
             stepper = Stepper(prepared.full, list(zip(sleeves.ids, sleeves.strategies)), sleeves.capitals,
-                              sleeves.weights, config.engine_settings(), Unlogged("combine", "orchestrator"))
+                              sleeves.weights, config.engine_settings(), Unlogged("combine", "orchestrator"),
+                              memo=prepared.features)
             outcome = stepper.run()
         if outcome.failure:
             failure = outcome.failure

@@ -118,6 +118,7 @@ class _Prepared:
         self.timestamps = self.panel.timestamps.astype("datetime64[us]")
         self._bars = data.traded_bars()
         self._warehouse: Warehouse | None = None
+        self.features: dict = {}  # features computed over `full`, shared by the runs of this worker
 
     def warehouse(self) -> Warehouse:
         if self._warehouse is None:
