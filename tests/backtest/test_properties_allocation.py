@@ -22,7 +22,7 @@ import numpy as np
 from hypothesis import event, given
 from hypothesis import strategies as st
 from test_properties import configs, examples, is_whole_lots, markets, run_orchestrated, scripts, weight_lists
-from test_properties_rebalance import CHECK_SQL
+from test_properties_rebalance import CHECK_SQL, assert_books_add_up
 
 from sqlorch import register_allocator
 
@@ -83,15 +83,7 @@ def test_invariants_under_every_policy(tmp_path_factory, case) -> None:
         aimed = dict(((bar, sid), share) for bar, sid, share in con.execute(
             "SELECT bar_index, strategy_id, target_share FROM rebalances WHERE run_id = ?", [run]).fetchall())
         budget = float(con.execute("SELECT sum(weight) FROM run_strategies WHERE run_id = ?", [run]).fetchall()[0][0])
-    by_bar: dict[int, list] = {}
-    for strategy_id, bar, cash, equity, view_cash, view_equity, portfolio, unallocated in rows:
-        assert (cash, equity) == (view_cash, view_equity), (strategy_id, bar)
-        if not cfg["allow_short"] and not cfg["commission_per_order"]:
-            assert cash >= 0, (strategy_id, bar, cash)
-        by_bar.setdefault(bar, [portfolio, unallocated, Decimal(0)])[2] += equity
-    for bar, (portfolio, unallocated, sleeves) in by_bar.items():
-        assert portfolio == sleeves + unallocated, bar
-    assert len(by_bar) == len(market.clock)
+    assert_books_add_up(rows, cfg, len(market.clock))
     assert all(total == 0 for _, total in transfers)
     assert all(is_whole_lots(q, cfg["lot_size"]) for (q,) in quantities)
     assert bought_new == []

@@ -22,7 +22,7 @@ import duckdb
 from hypothesis import given
 from hypothesis import strategies as st
 from test_properties import configs, examples, is_whole_lots, markets, weight_lists
-from test_properties_rebalance import CHECK_SQL
+from test_properties_rebalance import CHECK_SQL, assert_books_add_up
 
 from sqlorch import OrchestratorConfig, Signal, StrategyOrchestrator
 
@@ -125,15 +125,7 @@ def test_invariants_with_order_options(tmp_path_factory, case) -> None:
                                     OR (d.kind = 'triggered') != (d.order_type IN ('stop_loss', 'take_profit',
                                                                                    'trailing_stop'))
                                     OR (d.trigger_price IS NOT NULL) != (d.kind = 'triggered'))""", [run]).fetchall()
-    by_bar: dict[int, list] = {}
-    for strategy_id, bar, cash, equity, view_cash, view_equity, portfolio, unallocated in rows:
-        assert (cash, equity) == (view_cash, view_equity), (strategy_id, bar)
-        if not cfg["allow_short"] and not cfg["commission_per_order"]:
-            assert cash >= 0, (strategy_id, bar, cash)
-        by_bar.setdefault(bar, [portfolio, unallocated, Decimal(0)])[2] += equity
-    for bar, (portfolio, unallocated, sleeves) in by_bar.items():
-        assert portfolio == sleeves + unallocated, bar
-    assert len(by_bar) == len(market.clock)
+    assert_books_add_up(rows, cfg, len(market.clock))
     assert all(is_whole_lots(q, cfg["lot_size"]) for (q,) in quantities)
     for order_type, has_trigger, fill_type, left in triggered:
         assert order_type in ("stop_loss", "take_profit", "trailing_stop") and has_trigger

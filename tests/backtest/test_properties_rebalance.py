@@ -73,6 +73,21 @@ ORDER BY s.bar_index, s.strategy_id
 """
 
 
+def assert_books_add_up(rows: list[tuple], cfg: dict, bars: int) -> None:
+    """The rows of CHECK_SQL: every sleeve's cash and equity as the views give them, no negative
+    cash (long only, without a per-order fee), and at every one of the `bars` bars the
+    portfolio's equity exactly its sleeves' plus the unallocated cash."""
+    by_bar: dict[int, list] = {}
+    for strategy_id, bar, cash, equity, view_cash, view_equity, portfolio, unallocated in rows:
+        assert (cash, equity) == (view_cash, view_equity), (strategy_id, bar)
+        if not cfg["allow_short"] and not cfg["commission_per_order"]:
+            assert cash >= 0, (strategy_id, bar, cash)
+        by_bar.setdefault(bar, [portfolio, unallocated, Decimal(0)])[2] += equity
+    for bar, (portfolio, unallocated, sleeves) in by_bar.items():
+        assert portfolio == sleeves + unallocated, bar
+    assert len(by_bar) == bars
+
+
 @examples(25)
 @given(case=rebalancing_cases())
 def test_invariants_with_rebalancing(tmp_path_factory, case) -> None:
@@ -93,15 +108,7 @@ def test_invariants_with_rebalancing(tmp_path_factory, case) -> None:
               AND NOT EXISTS (SELECT 1 FROM fills f WHERE f.run_id = $run AND f.strategy_id = d.strategy_id
                               AND f.symbol = d.symbol AND f.bar_index <= d.decided_bar)""",
                                  {"run": result.run_id}).fetchall()
-    by_bar: dict[int, list] = {}
-    for strategy_id, bar, cash, equity, view_cash, view_equity, portfolio, unallocated in rows:
-        assert (cash, equity) == (view_cash, view_equity), (strategy_id, bar)
-        if not cfg["allow_short"] and not cfg["commission_per_order"]:
-            assert cash >= 0, (strategy_id, bar, cash)
-        by_bar.setdefault(bar, [portfolio, unallocated, Decimal(0)])[2] += equity
-    for bar, (portfolio, unallocated, sleeves) in by_bar.items():
-        assert portfolio == sleeves + unallocated, bar
-    assert len(by_bar) == len(market.clock)
+    assert_books_add_up(rows, cfg, len(market.clock))
     assert all(total == 0 for _, total in transfers)
     assert all(is_whole_lots(q, cfg["lot_size"]) for (q,) in quantities)
     assert bought_new == []
