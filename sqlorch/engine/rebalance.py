@@ -62,6 +62,8 @@ class Planner:
         given = [min(-g, max(sleeve.available, 0) * MICRO) // MICRO if g < 0 else 0
                  for g, sleeve in zip(gap, sleeves)]  # micro units
         needs = {i: g // MICRO for i, g in enumerate(gap) if g >= MICRO}  # micro units (a whole one at least)
+        if not needs:  # no sleeve lacks a whole micro unit: cash has nowhere to go
+            given = [0] * len(gap)
         moved = [-amount for amount in given]
         if needs:
             for i, amount in _pro_rata(sum(given), needs):

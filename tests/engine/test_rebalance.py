@@ -15,10 +15,16 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
 from sqlorch import OrchestratorConfig, Signal, StrategyOrchestrator
+from sqlorch.engine import layout as L
+from sqlorch.engine.events import EventLog
+from sqlorch.engine.rebalance import Planner
+from sqlorch.engine.sleeve import SleeveView
+from sqlorch.money import MICRO
 
 DAYS = [dt.datetime(2024, 1, 1) + dt.timedelta(days=d) for d in range(6)]
 X_OPEN = [100, 100, 100, 200, 200, 200]
@@ -119,3 +125,19 @@ def test_rebalance_every_checks_only_every_n_bars(tmp_path: Path, every: int, ba
     result, _ = run(tmp_path, rebalance_threshold=0.1, rebalance_every=every)
     moved = result.fills.filter(pl.col("ts") > DAYS[1])
     assert moved["ts"].unique().to_list() == [DAYS[bar]]
+
+
+def test_cash_moves_only_to_a_sleeve_lacking_a_whole_micro_unit() -> None:
+    """Cash of 1,000,002 / 1,000,000 / 1,000,000 micro units against a third each (1,000,000.67):
+    the first is 1.33 micro units over, the others 0.67 under, less than the whole micro unit cash
+    moves in: nothing moves (a hypothesis case gave the 1 micro unit away to no sleeve at all)."""
+    rows = np.zeros((3, L.SL_COLUMNS), dtype=np.int64)
+    rows[:, L.SL_CASH] = rows[:, L.SL_ALLOCATED] = [1_000_002, 1_000_000, 1_000_000]
+    positions = np.zeros((3, 1), dtype=np.int64)
+    sleeves = [SleeveView(sid, rows[i], positions[i]) for i, sid in enumerate("abc")]
+    planner = Planner(sleeves, positions, [D(1)] * 3, MICRO, np.ones((1, 1)), EventLog("t", "test"),
+                      [dt.datetime(2024, 1, 1)])
+    orders, moved, lacks, _ = planner.plan(0)
+    assert moved.tolist() == [0, 0, 0] and lacks.tolist() == [0, 0, 0] and orders.shape == (0, 3)
+    rows[0, L.SL_CASH] = rows[0, L.SL_ALLOCATED] = 1_000_004  # 2.67 over, 1.33 under each: they get 1 each
+    assert planner.plan(0)[1].tolist() == [-2, 1, 1]
