@@ -89,10 +89,10 @@ def load_matrix(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
 def pearson(returns: np.ndarray) -> np.ndarray:
     """[n, n] Pearson correlation of the rows of `returns` [n, days]; NaN where a row is flat or
     there are fewer than two days (as SQL's corr)."""
-    centred = returns - returns.mean(axis=1, keepdims=True)
-    sums = centred @ centred.T
-    scale = np.sqrt(np.diag(sums))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # an infinite return (from 0 equity) makes NaN
+        centred = returns - returns.mean(axis=1, keepdims=True)
+        sums = centred @ centred.T
+        scale = np.sqrt(np.diag(sums))
         rho = sums / np.outer(scale, scale)
     flat = (scale == 0) | (returns.shape[1] < 2)
     rho[flat, :] = np.nan
