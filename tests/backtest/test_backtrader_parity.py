@@ -71,16 +71,18 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from shared_data import real_data, unavailable
 
 from sqlorch import BacktestConfig, BacktestEngine, OrchestratorConfig, Rule, Signal, StrategyOrchestrator, load_bars
 from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.features import field, highest, lowest
 from sqlorch.money import FLOAT_TOLERANCE
 
-bt = pytest.importorskip("backtrader", reason="backtrader is not installed (it is in the test extra: "
-                                              "pip install -e '.[test]')")
+try:
+    import backtrader as bt
+except ImportError:  # in the test extra: CI has it, and fails without it (SQLORCH_REQUIRE_DATA)
+    unavailable("backtrader is not installed (it is in the test extra: pip install -e '.[test]')")
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # ../shared/data beside the repository
 NVDA, ORCL = "nvda-1999-2014", "orcl-1995-2014"
 COMMON_START = dt.date(1999, 1, 22)  # NVDA's first bar; from here on both files have the same dates
 CAPITAL = Decimal("100000")
@@ -101,11 +103,7 @@ def files(request, tmp_path) -> tuple[list[Path], dt.date | None]:
     """Two Yahoo CSV files and the first day to trade: NVDA and ORCL from ../shared/data, or two
     symbols of generated bars (8 years)."""
     if request.param == "real":
-        paths = [DATA / f"{stem}.csv" for stem in (NVDA, ORCL)]
-        if not all(path.exists() for path in paths):
-            pytest.skip(f"the real Yahoo files are not on this machine ({DATA} lacks {NVDA}.csv or {ORCL}.csv); "
-                        "the backtrader parity test on real data needs ../shared/data beside the repository")
-        return paths, COMMON_START
+        return real_data(f"{NVDA}.csv", f"{ORCL}.csv"), COMMON_START
     paths = []
     for (symbol,), bars in synthetic_bars(symbols=2, years=8, seed=26).partition_by("symbol", as_dict=True).items():
         path = tmp_path / f"{symbol.lower()}.csv"

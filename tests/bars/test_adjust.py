@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from shared_data import real_data
 
 from sqlorch.bars.load import load_bars
 from sqlorch.errors import ConfigError, DataError
@@ -109,9 +110,7 @@ def test_unknown_adjust_value_is_a_config_error_listing_the_choices(tmp_path):
 
 
 def test_real_yahoo_file_adjusts_to_the_last_close():
-    path = Path("/work/shared/data/nvda-1999-2014.csv")
-    if not path.exists():
-        pytest.skip("the real Yahoo files in /work/shared/data are not on this machine")
+    (path,) = real_data("nvda-1999-2014.csv")
     raw, adjusted = load_bars(path), load_bars(path, adjust="adjusted")
     assert raw.height == adjusted.height
     first = pl.read_csv(path).row(0, named=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import math
 import os
 import textwrap
@@ -12,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pytest
+from shared_data import all_real_files
 
 from sqlorch.bars.load import BAR_COLUMNS, MAX_LISTED, PRICE_DECIMALS, load_bars
 from sqlorch.errors import DataError, SqlorchError
@@ -408,8 +408,8 @@ def test_a_file_with_many_different_problems_reports_all_at_once(tmp_path):
 # --- real data, when present -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob("/work/shared/data/*.csv")) +
-                         [str(FIXTURES / "aaa-yahoo.csv")], ids=os.path.basename)
+@pytest.mark.parametrize("path", [str(p) for p in all_real_files()] + [str(FIXTURES / "aaa-yahoo.csv")],
+                         ids=os.path.basename)
 def test_real_yahoo_files_load_clean(path):
     bars = load_bars(path)
     assert bars["symbol"].unique().to_list() == [Path(path).stem]
