@@ -12,20 +12,11 @@ import click
 import duckdb
 import pytest
 from click.testing import CliRunner
+from clitools import invoke
 
 from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.cli import cli
 from sqlorch.cli.progress import ProgressBar
-
-
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 def write_bars(directory: Path, symbols: int = 3) -> None:

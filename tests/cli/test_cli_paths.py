@@ -11,17 +11,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import CliRunner
+from clitools import invoke
 
 from sqlorch.backtest import runner
-from sqlorch.cli import cli
 from sqlorch.errors import SqlorchError
 from sqlorch.grid import search as grid_module
 from sqlorch.report.run import MARKERS, id_path, is_report
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

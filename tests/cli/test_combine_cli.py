@@ -10,9 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import CliRunner
-
-from sqlorch.cli import cli
+from clitools import invoke
 
 CONFIG = """
     [data]
@@ -44,10 +42,6 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mix.toml").write_text(textwrap.dedent(CONFIG))
     return tmp_path
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 def test_combine_prints_the_best_and_stores_everything(here: Path) -> None:

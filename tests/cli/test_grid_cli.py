@@ -3,14 +3,12 @@ options, what is printed and stored, the report of a grid run, and bad input."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import CliRunner
+from clitools import invoke, write
 
-from sqlorch.cli import cli
 from sqlorch.grid.plan import read_grid_plan
 
 GRID = """
@@ -34,21 +32,6 @@ GRID = """
     class = "momentum"
     params = { lookback = [5, 10, 20] }
 """
-
-
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 def test_grid_runs_prints_the_best_and_stores_everything(here: Path) -> None:

@@ -4,14 +4,10 @@ through click's runner in a scratch directory."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import duckdb
-import pytest
-from click.testing import CliRunner
-
-from sqlorch.cli import cli
+from clitools import invoke, write
 
 DATA = """
     [data]
@@ -20,21 +16,6 @@ DATA = """
     [backtest]
     warehouse = "w.duckdb"
 """
-
-
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 def test_run_a_builtin_with_a_stop_loss_and_a_take_profit(here: Path) -> None:

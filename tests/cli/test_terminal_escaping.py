@@ -14,7 +14,7 @@ import click
 import duckdb
 import polars as pl
 import pytest
-from click.testing import CliRunner
+from clitools import invoke
 
 from sqlorch.bars.synthetic import synthetic_bars
 from sqlorch.cli import cli
@@ -25,10 +25,6 @@ RED, BELL, CLEAR = "\x1b[31m", "\x07", "\x1b[2J"
 SYMBOLS = (f"{RED}RED{BELL}", "B\rC\nD")
 NAMES = (f"evil{CLEAR}{BELL}", "two\nlines\u202e", "tab\there\x9b")
 RAW = ("\x1b", "\x07", "\r", "\x9b", "\u202e", "\t")
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 def assert_clean(text: str) -> None:

@@ -4,14 +4,12 @@ stored, the [grid] keys, and bad input."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import CliRunner
+from clitools import invoke, write
 
-from sqlorch.cli import cli
 from sqlorch.grid.plan import read_grid_plan
 
 GRID = """
@@ -25,21 +23,6 @@ GRID = """
     class = "sma_cross"
     params = { fast = [3, 5, 8], slow = [20, 40] }
 """
-
-
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 def test_a_study_gathers_the_trials_of_its_searches(here: Path) -> None:
