@@ -44,6 +44,14 @@ def grid(combinations: int) -> dict[str, list[int]]:
     return {"fast": fasts, "slow": slows}
 
 
+def workload(combinations: int) -> tuple:
+    """G: (the bars: 20 years of one symbol, the configuration: 1 bps commission, the grid of
+    `combinations` fast x slow cells, its size)."""
+    params = grid(combinations)
+    config = BacktestConfig(warehouse=None, log_dir=None, commission_bps=1.0)
+    return synthetic_bars(symbols=1, years=20, seed=7), config, params, len(params["fast"]) * len(params["slow"])
+
+
 def timed(repeat: int, work) -> list[float]:
     times = []
     for _ in range(repeat):
@@ -59,10 +67,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--combinations", type=int, default=1000)
     args = parser.parse_args()
-    bars = synthetic_bars(symbols=1, years=20, seed=7)
-    config = BacktestConfig(warehouse=None, log_dir=None, commission_bps=1.0)
-    params = grid(args.combinations)
-    size = len(params["fast"]) * len(params["slow"])
+    bars, config, params, size = workload(args.combinations)
     results = {}
     medians = {}
     for workers in sorted({1, args.workers}):

@@ -22,10 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from grid import grid  # noqa: E402  (the same grid as benchmarks/grid.py)
+from grid import workload  # noqa: E402  (the same bars, costs and grid as benchmarks/grid.py)
 
-from sqlorch import BacktestConfig, GridSearch, WalkForward  # noqa: E402
-from sqlorch.bars.synthetic import synthetic_bars  # noqa: E402
+from sqlorch import GridSearch, WalkForward  # noqa: E402
 from sqlorch.strategies import SMACross  # noqa: E402
 
 
@@ -35,10 +34,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--combinations", type=int, default=1000)
     args = parser.parse_args()
-    bars = synthetic_bars(symbols=1, years=20, seed=7)
-    config = BacktestConfig(warehouse=None, log_dir=None, commission_bps=1.0)
-    params = grid(args.combinations)
-    size = len(params["fast"]) * len(params["slow"])
+    bars, config, params, size = workload(args.combinations)
     walk = WalkForward(SMACross, params, config, train="3y", test="1y", workers=args.workers)
     times, result = [], None
     for _ in range(args.repeat):
