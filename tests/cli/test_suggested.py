@@ -46,11 +46,27 @@ def test_a_warehouse_other_than_the_default_is_carried(monkeypatch: pytest.Monke
     assert main.quoted("a $HOME") == "'a $HOME'"  # nothing a shell would expand
 
 
+FRESH_SHELL = {**os.environ, "PATH": "/usr/bin:/bin"}  # without the environment's bin directory
+
+
+def explore_from_a_fresh_shell(directory: Path, config: str, *command: str) -> tuple[str, str]:
+    """`sqlorch COMMAND...` from .venv/bin in a shell whose PATH lacks it, with `config` written to
+    `config.toml` in `directory`: the `explore` line it printed, and what that line prints when run
+    as printed in such a shell (it must succeed)."""
+    (directory / "config.toml").write_text(textwrap.dedent(config), encoding="utf-8")
+    done = subprocess.run([str(SQLORCH), *command], cwd=directory, env=FRESH_SHELL, capture_output=True, text=True,
+                          check=True)
+    (explore,) = [line.split(maxsplit=1)[1] for line in done.stdout.splitlines() if line.startswith("explore")]
+    shown = subprocess.run(["/bin/sh", "-c", explore], cwd=directory, env=FRESH_SHELL, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    return explore, shown.stdout
+
+
 @pytest.mark.skipif(not SQLORCH.exists(), reason="needs the sqlorch console script of this environment")
 def test_the_printed_explore_command_runs_from_a_fresh_shell(tmp_path: Path) -> None:
-    """`sqlorch run` from .venv/bin in a shell whose PATH lacks it, writing to a warehouse of its
-    own: the `explore` line it prints runs as printed in that shell and finds the run's trades."""
-    (tmp_path / "run.toml").write_text(textwrap.dedent("""
+    """`sqlorch run` writing to a warehouse of its own: the `explore` line it prints runs as
+    printed in a fresh shell and finds the run's trades."""
+    explore, shown = explore_from_a_fresh_shell(tmp_path, """
         [data]
         synthetic = { symbols = 3, years = 1 }
         [backtest]
@@ -59,22 +75,16 @@ def test_the_printed_explore_command_runs_from_a_fresh_shell(tmp_path: Path) -> 
         [[strategies]]
         class = "momentum"
         weight = "0.5"
-    """), encoding="utf-8")
-    env = {**os.environ, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([str(SQLORCH), "run", "run.toml", "--no-report", "--quiet"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, check=True)
-    (explore,) = [line.split(maxsplit=1)[1] for line in done.stdout.splitlines() if line.startswith("explore")]
+    """, "run", "config.toml", "--no-report", "--quiet")
     assert explore.startswith((str(SQLORCH.resolve()), os.path.relpath(SQLORCH.resolve(), tmp_path)))
     assert "--warehouse mine/runs.duckdb" in explore
-    shown = subprocess.run(["/bin/sh", "-c", explore], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert shown.returncode == 0, shown.stderr
-    assert "momentum" in shown.stdout
+    assert "momentum" in shown
 
 
 @pytest.mark.skipif(not SQLORCH.exists(), reason="needs the sqlorch console script of this environment")
 def test_the_combine_explore_command_runs_from_a_fresh_shell(tmp_path: Path) -> None:
     """`sqlorch combine` prints a query of the best subsets that runs as printed in a fresh shell."""
-    (tmp_path / "mix.toml").write_text(textwrap.dedent("""
+    explore, shown = explore_from_a_fresh_shell(tmp_path, """
         [data]
         synthetic = { symbols = 2, years = 1 }
         [backtest]
@@ -86,13 +96,7 @@ def test_the_combine_explore_command_runs_from_a_fresh_shell(tmp_path: Path) -> 
         [[strategies]]
         class = "sma_cross"
         weight = "0.5"
-    """), encoding="utf-8")
-    env = {**os.environ, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([str(SQLORCH), "combine", "mix.toml", "--policies", "fixed", "--no-report", "--quiet"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
-    (explore,) = [line.split(maxsplit=1)[1] for line in done.stdout.splitlines() if line.startswith("explore")]
+    """, "combine", "config.toml", "--policies", "fixed", "--no-report", "--quiet")
     assert "--warehouse mine/runs.duckdb" in explore
-    shown = subprocess.run(["/bin/sh", "-c", explore], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert shown.returncode == 0, shown.stderr
-    ranked = [line.split()[0] for line in shown.stdout.splitlines()[2:]]
-    assert ranked == ["1", "2", "3"] and "momentum" in shown.stdout and "sma_cross" in shown.stdout
+    ranked = [line.split()[0] for line in shown.splitlines()[2:]]
+    assert ranked == ["1", "2", "3"] and "momentum" in shown and "sma_cross" in shown
