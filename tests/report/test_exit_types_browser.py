@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from test_browser import FOUND, PNG, WebDriver, _fits, _visible_headers, pytestmark  # noqa: F401
+from test_browser import PNG, WebDriver, _fits, _visible_headers, browser, pytestmark  # noqa: F401 (fixture, skip)
 
 from sqlorch import OrchestratorConfig, Rule, StrategyOrchestrator
 from sqlorch.bars.synthetic import synthetic_bars
@@ -17,14 +17,6 @@ from sqlorch.features import field, highest
 from sqlorch.report.run import write_reports
 from sqlorch.store.warehouse import Warehouse
 from sqlorch.strategies import Momentum, RSIStrategy, SMACross
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    assert FOUND is not None, "chromium and chromedriver are required (apt-get install chromium chromium-driver)"
-    driver = WebDriver(*FOUND, tmp_path_factory.mktemp("chromium-profile"))
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +37,7 @@ def stops_report(tmp_path_factory) -> Path:
             "rsi_strategy"]),
     (420, ["Ended by", "Trades", "Win rate", "P&L"]),  # each strategy's count on a wider screen
 ])
-def test_how_trades_ended_fits(browser: WebDriver, stops_report: Path, tmp_path: Path, width: int,
+def test_how_trades_ended_fits(browser: WebDriver, stops_report: Path, tmp_path: Path, width: int,  # noqa: F811
                                headers: list[str]) -> None:
     browser.emulate(width, 900, mobile=width < 640)
     browser.open(stops_report.as_uri())
